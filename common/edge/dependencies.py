@@ -1,0 +1,103 @@
+"""nameko dependency providers shared by the services."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+import eventlet.tpool
+import psycopg_pool
+import structlog
+from nameko.events import EventHandler
+from nameko.extensions import DependencyProvider
+from nameko.rpc import Rpc
+
+from common import metrics
+
+log = logging.getLogger(__name__)
+
+
+def settings_of(container):
+    """The service's validated settings object, put in the nameko config by the launcher."""
+    return container.config["settings"]
+
+
+class Settings(DependencyProvider):
+    def get_dependency(self, worker_ctx):
+        return settings_of(self.container)
+
+
+class Database(DependencyProvider):
+    """A psycopg connection pool per container (PSYCOPG_WAIT_FUNC=wait_select keeps it green)."""
+
+    def setup(self):
+        settings = settings_of(self.container)
+        self.pool = psycopg_pool.ConnectionPool(
+            settings.DATABASE_URL, min_size=2, max_size=settings.DATABASE_POOL_SIZE,
+            open=False, name=self.container.service_name, timeout=10)
+
+    def start(self):
+        self.pool.open(wait=True, timeout=30)
+
+    def stop(self):
+        self.pool.close()
+
+    def kill(self):
+        self.pool.close(timeout=0)
+
+    def get_dependency(self, worker_ctx):
+        return self.pool
+
+
+class Observability(DependencyProvider):
+    """Binds the request id to every log line of a worker and times RPC and event workers.
+
+    (nameko itself logs a worker's unexpected exception with its traceback.)
+    """
+
+    def setup(self):
+        self._started: dict[str, float] = {}
+
+    @staticmethod
+    def _request_id(worker_ctx) -> str:
+        # Kept in the worker's context data, so nameko forwards it on every RPC and event.
+        if not worker_ctx.data.get("request_id"):
+            worker_ctx.data["request_id"] = uuid.uuid4().hex
+        return worker_ctx.data["request_id"]
+
+    def get_dependency(self, worker_ctx):  # nameko injects before worker_setup
+        return self._request_id(worker_ctx)
+
+    def worker_setup(self, worker_ctx):
+        request_id = self._request_id(worker_ctx)
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            request_id=request_id, entrypoint=worker_ctx.entrypoint.method_name)
+        self._started[worker_ctx.call_id] = time.perf_counter()
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None):
+        started = self._started.pop(worker_ctx.call_id, None)
+        entrypoint = worker_ctx.entrypoint
+        service = worker_ctx.service_name
+        method = entrypoint.method_name
+        if exc_info is None:
+            outcome = "ok"
+        elif isinstance(exc_info[1], entrypoint.expected_exceptions or ()):
+            outcome = "refused"
+        else:
+            outcome = "error"
+        if isinstance(entrypoint, Rpc):
+            metrics.RPC_REQUESTS.labels(service, method, outcome).inc()
+            if started is not None:
+                metrics.RPC_LATENCY.labels(service, method).observe(time.perf_counter() - started)
+        elif isinstance(entrypoint, EventHandler):
+            metrics.EVENTS_HANDLED.labels(service, entrypoint.event_type, outcome).inc()
+
+    def worker_teardown(self, worker_ctx):
+        structlog.contextvars.clear_contextvars()
+
+
+def offload(fn, *args, **kwargs):
+    """Runs CPU-heavy work (argon2, rendering) in a real OS thread so the hub keeps ticking."""
+    return eventlet.tpool.execute(fn, *args, **kwargs)

@@ -1,0 +1,72 @@
+"""Starts one process of the platform: `python -m common.edge.launcher accounts|notify|gateway`.
+
+Order matters: psycopg must see PSYCOPG_WAIT_FUNC and eventlet must patch the standard
+library before anything else is imported, or database calls block the whole process.
+"""
+
+import os
+
+os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
+
+import eventlet  # noqa: E402
+
+eventlet.monkey_patch()
+
+import importlib  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+
+from nameko.cli.run import run  # noqa: E402
+from prometheus_client import start_http_server  # noqa: E402
+from pydantic import ValidationError  # noqa: E402
+
+from common.logging_setup import configure_logging  # noqa: E402
+
+# process name -> (service class, settings class, default metrics port)
+PROCESSES = {
+    "gateway": ("gateway.service:GatewayService", "gateway.settings:GatewaySettings", 9100),
+    "accounts": ("services.accounts.service:AccountsService",
+                 "services.accounts.settings:AccountsSettings", 9101),
+    "notify": ("services.notify.service:NotifyService",
+               "services.notify.settings:NotifySettings", 9102),
+}
+
+
+def load(path: str):
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def nameko_config(settings) -> dict:
+    config = {
+        "AMQP_URI": settings.AMQP_URI,
+        "max_workers": settings.MAX_WORKERS,
+        "serializer": "json",
+        "settings": settings,
+    }
+    if hasattr(settings, "GATEWAY_PORT"):
+        config["WEB_SERVER_ADDRESS"] = f"{settings.GATEWAY_HOST}:{settings.GATEWAY_PORT}"
+    return config
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[1] not in PROCESSES:
+        print(f"usage: {argv[0]} {{{'|'.join(PROCESSES)}}}", file=sys.stderr)
+        return 2
+    name = argv[1]
+    service_path, settings_path, default_metrics_port = PROCESSES[name]
+    try:
+        settings = load(settings_path)()
+    except ValidationError as exc:
+        print(f"{name}: invalid configuration:\n{exc}", file=sys.stderr)
+        return 2
+    configure_logging(name, settings.LOG_LEVEL)
+    metrics_port = settings.METRICS_PORT or default_metrics_port
+    start_http_server(metrics_port, addr=getattr(settings, "METRICS_HOST", "127.0.0.1"))
+    logging.getLogger(name).info("starting", extra={"metrics_port": metrics_port})
+    run([load(service_path)], nameko_config(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,66 @@
+"""The platform's one error shape: a stable machine code, a Chinese message, an HTTP status.
+
+Services raise `DomainError`; it crosses RPC intact (registered with nameko at the edge) and
+the gateway turns it into `{"code": ..., "message": ...}` with the status listed here.
+"""
+
+from __future__ import annotations
+
+# code -> (HTTP status, default Chinese message)
+CATALOG: dict[str, tuple[int, str]] = {
+    "VALIDATION_ERROR": (422, "提交的信息有误，请检查标出的项目。"),
+    "MALFORMED_JSON": (400, "请求内容不是有效的 JSON。"),
+    "PAYLOAD_TOO_LARGE": (413, "请求内容过大。"),
+    "UNSUPPORTED_MEDIA_TYPE": (415, "请求内容类型不受支持，请使用 application/json。"),
+    "NOT_FOUND": (404, "您访问的页面不存在。"),
+    "METHOD_NOT_ALLOWED": (405, "不支持该请求方法。"),
+    "INVALID_ID_NUMBER": (422, "证件号码无效，请核对后重新输入。"),
+    "ID_ALREADY_REGISTERED": (409, "该证件号码已注册，一个证件号码只允许注册一个账号。"),
+    "PHONE_ACCOUNT_LIMIT": (409, "该手机号码注册的账号已达上限（3个）。"),
+    "DISTRICT_MISMATCH": (422, "适龄儿童户籍或居住地须至少有一项与所选入学区一致。"),
+    "AGE_OUT_OF_RANGE": (422, "儿童年龄不符合本年度小学入学条件。"),
+    "WEAK_PASSWORD": (422, "密码长度应为8～20位，且必须包括数字、小写字母、大写字母。"),
+    "PASSWORD_MISMATCH": (422, "两次输入的密码不一致。"),
+    "NOTICE_NOT_READ": (422, "请先认真阅读监护人须知（不少于规定时间）后再提交。"),
+    "CONSENT_REQUIRED": (422, "请阅读并同意《个人信息保护政策》。"),
+    "CAPTCHA_INVALID": (422, "图片验证码错误或已过期，请换一张后重新输入。"),
+    "SMS_CODE_INVALID": (422, "短信验证码错误或已失效。"),
+    "SMS_COOLDOWN": (429, "获取验证码过于频繁，请稍后再试。"),
+    "SMS_DAILY_LIMIT": (429, "今日获取验证码次数已达上限，请明天再试。"),
+    "SMS_UNAVAILABLE": (503, "短信发送服务暂时不可用，请稍后再试。"),
+    "INVALID_CREDENTIALS": (401, "账号或密码错误。"),
+    "ACCOUNT_LOCKED": (423, "连续登录失败次数过多，账号已锁定30分钟，请稍后再试。"),
+    "NOT_AUTHENTICATED": (401, "请先登录。"),
+    "CSRF_FAILED": (403, "页面已过期或请求来源无效，请刷新页面后重试。"),
+    "RESET_FAILED": (422, "信息核验未通过，请核对后重新输入。"),
+    "SPECIAL_CASE": (422, "该类适龄儿童的入学信息采集事宜请咨询入学所在区教委。"),
+    "SERVICE_UNAVAILABLE": (503, "系统繁忙，请稍后再试。您的信息采集顺序不影响入学结果。"),
+}
+
+
+class DomainError(Exception):
+    """A refusal the user can act on. `fields` maps form field names to Chinese messages."""
+
+    def __init__(self, code: str, message: str | None = None, fields: dict | None = None,
+                 extra: dict | None = None):
+        if code not in CATALOG:
+            raise ValueError(f"unknown error code {code}")
+        message = message or CATALOG[code][1]
+        fields = dict(fields or {})
+        extra = dict(extra or {})
+        super().__init__(code, message, fields, extra)
+        self.code, self.message, self.fields, self.extra = code, message, fields, extra
+
+    @property
+    def http_status(self) -> int:
+        return CATALOG[self.code][0]
+
+    def to_json(self) -> dict:
+        body = {"code": self.code, "message": self.message}
+        if self.fields:
+            body["fields"] = self.fields
+        body.update(self.extra)
+        return body
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"

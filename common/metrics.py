@@ -1,0 +1,21 @@
+"""Prometheus metrics shared by every process. Domain counters live with their service."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+RPC_REQUESTS = Counter(
+    "platform_rpc_requests_total", "RPC requests handled", ["service", "method", "outcome"])
+RPC_LATENCY = Histogram(
+    "platform_rpc_latency_seconds", "RPC handling time", ["service", "method"],
+    buckets=(.002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+EVENTS_HANDLED = Counter(
+    "platform_events_handled_total", "Events handled", ["service", "event", "outcome"])
+EVENTS_RELAYED = Counter(
+    "platform_outbox_events_relayed_total", "Outbox events published to the bus",
+    ["service", "event", "outcome"])
+HTTP_REQUESTS = Counter(
+    "platform_http_requests_total", "HTTP requests", ["route", "method", "status"])
+HTTP_LATENCY = Histogram(
+    "platform_http_latency_seconds", "HTTP request time", ["route", "method"],
+    buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))

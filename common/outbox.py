@@ -1,0 +1,47 @@
+"""The transactional outbox's SQL: events are written in the same transaction as the state
+they describe and published later by the relay (common/edge/outbox.py).
+
+Every publishing service has `<schema>.outbox (id uuid, event_type, payload bytea,
+request_id, created_at)`. Payloads are encrypted at rest because they may carry personal data.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from psycopg import sql
+
+from common.crypto import FieldCipher
+
+CONTEXT = "outbox"
+
+
+def write_event(cursor, schema: str, cipher: FieldCipher, event_type: str, payload: dict,
+                request_id: str | None) -> str:
+    """Records an event inside the caller's transaction; returns its id (the consumer's
+    deduplication key)."""
+    event_id = str(uuid.uuid4())
+    cursor.execute(
+        sql.SQL("INSERT INTO {} (id, event_type, payload, request_id) VALUES (%s, %s, %s, %s)")
+        .format(sql.Identifier(schema, "outbox")),
+        (event_id, event_type, cipher.encrypt({**payload, "event_id": event_id}, CONTEXT),
+         request_id))
+    return event_id
+
+
+def claim_batch(conn, schema: str, cipher: FieldCipher, limit: int) -> list[tuple]:
+    """Locks the oldest unpublished events (other relays skip them).
+
+    Returns (id, event_type, body, request_id) tuples.
+    """
+    rows = conn.execute(
+        sql.SQL("SELECT id, event_type, payload, request_id FROM {} ORDER BY created_at "
+                "LIMIT %s FOR UPDATE SKIP LOCKED").format(sql.Identifier(schema, "outbox")),
+        (limit,)).fetchall()
+    return [(event_id, event_type, cipher.decrypt(payload, CONTEXT), request_id)
+            for event_id, event_type, payload, request_id in rows]
+
+
+def delete_published(conn, schema: str, event_ids: list) -> None:
+    conn.execute(sql.SQL("DELETE FROM {} WHERE id = ANY(%s)")
+                 .format(sql.Identifier(schema, "outbox")), (event_ids,))

@@ -1,0 +1,160 @@
+"""The JSON API (/api/v1). Every handler: check the request, make one call, shape the answer.
+
+Request bodies are the services' contract models minus what the gateway fills in itself
+(`client_ip`, `session_token`); unknown fields, wrong types and malformed JSON are 4xx.
+"""
+
+from __future__ import annotations
+
+import json
+
+from common.districts import DISTRICTS
+from common.errors import DomainError
+from gateway import security
+from gateway.openapi import SERVER_FILLED, openapi_document
+from gateway.web import json_response, route
+from services.accounts import contract as accounts
+
+
+def read_json(request, model, **server_fields) -> dict:
+    """The body as a dict the contract model accepts, with the gateway's own fields added."""
+    if request.mimetype != "application/json":
+        raise DomainError("UNSUPPORTED_MEDIA_TYPE")
+    try:
+        body = json.loads(request.get_data(cache=False) or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise DomainError("MALFORMED_JSON") from None
+    if not isinstance(body, dict):
+        raise DomainError("VALIDATION_ERROR", fields={"body": "应为 JSON 对象。"})
+    sneaked = set(SERVER_FILLED) & body.keys()
+    if sneaked:
+        raise DomainError("VALIDATION_ERROR", fields={k: "不支持该字段。" for k in sneaked})
+    body.update(server_fields)
+    return model.parse(body).model_dump()
+
+
+def session_token(request) -> str:
+    token = request.cookies.get(security.SESSION_COOKIE)
+    if not token:
+        raise DomainError("NOT_AUTHENTICATED")
+    return token
+
+
+class ApiRoutes:
+    """Mixed into GatewayService; `self.accounts`, `self.notify`, `self.settings` are its
+    dependencies."""
+
+    def _client_ip(self, request) -> str:
+        return security.client_ip(request.environ, self.settings.TRUST_FORWARDED_FOR)
+
+    def _csrf_key(self) -> bytes:
+        return self.settings.CSRF_SECRET_KEY.encode()
+
+    def _signed_in(self, request, state_changing: bool = True) -> str:
+        """The session token, after checking the X-CSRF-Token of a state-changing request."""
+        token = session_token(request)
+        if state_changing and not security.csrf_valid(
+                self._csrf_key(), token, "session", request.headers.get(security.CSRF_HEADER)):
+            raise DomainError("CSRF_FAILED")
+        return token
+
+    def _session_response(self, session: dict, status: int, extra: dict | None = None):
+        body = {**(extra or {}), "account": session["account"],
+                "csrf_token": security.csrf_token(self._csrf_key(), session["session_token"],
+                                                  "session"),
+                "idle_timeout_s": session["idle_timeout_s"],
+                "absolute_expires_at": session["absolute_expires_at"]}
+        response = json_response(body, status)
+        security.set_session_cookie(response, session["session_token"],
+                                    self.settings.secure_cookies)
+        return response
+
+    @route("GET", "/healthz")
+    def healthz(self, request):
+        checks = {}
+        for name, client in (("accounts", self.accounts), ("notify", self.notify)):
+            try:
+                checks[name] = "ok" if client.call("ping", timeout=2)["ok"] else "degraded"
+            except Exception:  # any failure means "not reachable" for the health check
+                checks[name] = "unreachable"
+        healthy = all(v == "ok" for v in checks.values())
+        return json_response({"status": "ok" if healthy else "degraded", "services": checks},
+                             200 if healthy else 503)
+
+    @route("GET", "/api/v1/openapi.json")
+    def openapi(self, request):
+        return json_response(openapi_document())
+
+    @route("GET", "/api/v1/districts")
+    def districts(self, request):
+        return json_response({"districts": [d.as_dict() for d in DISTRICTS],
+                              "school_stages": [{"code": "primary", "name": "小学入学服务系统",
+                                                 "available": True},
+                                                {"code": "junior", "name": "初中入学服务系统",
+                                                 "available": False}],
+                              "hukou_types": [{"code": k, "name": v + "适龄儿童入学服务"}
+                                              for k, v in accounts.HUKOU_TYPES.items()]})
+
+    @route("GET", "/api/v1/notice")
+    def notice(self, request):
+        return json_response(self.accounts.call("get_notice"))
+
+    @route("POST", "/api/v1/captchas")
+    def new_captcha(self, request):
+        return json_response(self.accounts.call("create_captcha"), 201)
+
+    @route("POST", "/api/v1/sms-codes")
+    def new_sms_code(self, request):
+        body = read_json(request, accounts.SmsCodeRequest, client_ip=self._client_ip(request))
+        if body["purpose"] in ("change_password", "cancel_account"):
+            body["session_token"] = self._signed_in(request)
+        return json_response(self.accounts.call("request_sms_code", body), 201)
+
+    @route("POST", "/api/v1/accounts")
+    def register(self, request):
+        body = read_json(request, accounts.Registration, client_ip=self._client_ip(request))
+        result = self.accounts.call("register", body)
+        return self._session_response(result["session"], 201,
+                                      {"account_no": result["account_no"]})
+
+    @route("POST", "/api/v1/sessions")
+    def login(self, request):
+        body = read_json(request, accounts.Login, client_ip=self._client_ip(request))
+        return self._session_response(self.accounts.call("login", body), 201)
+
+    @route("DELETE", "/api/v1/sessions/current")
+    def logout(self, request):
+        self.accounts.call("logout", self._signed_in(request))
+        response = json_response({"ok": True})
+        security.clear_session_cookie(response, self.settings.secure_cookies)
+        return response
+
+    @route("GET", "/api/v1/account")
+    def account(self, request):
+        return json_response(self.accounts.call("get_account",
+                                                self._signed_in(request, state_changing=False)))
+
+    @route("PUT", "/api/v1/account/password")
+    def change_password(self, request):
+        body = read_json(request, accounts.PasswordChange,
+                         session_token=self._signed_in(request))
+        return json_response(self.accounts.call("change_password", body))
+
+    @route("DELETE", "/api/v1/account")
+    def cancel_account(self, request):
+        body = read_json(request, accounts.AccountCancellation,
+                         session_token=self._signed_in(request))
+        self.accounts.call("cancel_account", body)
+        response = json_response({"ok": True, "message": "撤销成功。"})
+        security.clear_session_cookie(response, self.settings.secure_cookies)
+        return response
+
+    @route("POST", "/api/v1/password-resets")
+    def reset_password(self, request):
+        body = read_json(request, accounts.PasswordReset, client_ip=self._client_ip(request))
+        self.accounts.call("reset_password", body)
+        return json_response({"ok": True, "message": "密码重设成功，请使用新密码登录。"})
+
+    @route("GET,POST,PUT,PATCH,DELETE", "/api/<path:rest>")
+    def api_not_found(self, request, rest):
+        raise DomainError("NOT_FOUND")

@@ -1,0 +1,26 @@
+"""Environment variables of the gateway (documented in the README)."""
+
+from __future__ import annotations
+
+from common.settings import DEV_KEYS, ProcessSettings
+
+
+class GatewaySettings(ProcessSettings):
+    GATEWAY_HOST: str = "127.0.0.1"
+    GATEWAY_PORT: int = 8000
+    CSRF_SECRET_KEY: str = DEV_KEYS["CSRF_SECRET_KEY"]
+    COOKIE_SECURE: bool | None = None  # None: Secure cookies exactly in production
+    MAX_BODY_BYTES: int = 64 * 1024
+    GATEWAY_MAX_INFLIGHT: int = 400  # beyond this, answer 503 "retry later" at once
+    MAX_WORKERS: int = 500
+    TRUST_FORWARDED_FOR: bool = False  # True behind a reverse proxy that sets X-Forwarded-For
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.production if self.COOKIE_SECURE is None else self.COOKIE_SECURE
+
+    def production_problems(self) -> list[str]:
+        problems = super().production_problems()
+        if self.COOKIE_SECURE is False:
+            problems.append("COOKIE_SECURE=false")
+        return problems

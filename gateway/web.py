@@ -1,0 +1,104 @@
+"""The gateway's HTTP edge: a nameko route entrypoint that sheds load, limits bodies, tags every
+request with an id that follows it through every RPC, times it, and turns errors into the
+platform's error shape.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from functools import partial
+
+from eventlet.event import Event
+from nameko.exceptions import RemoteError
+from nameko.web.handlers import HttpRequestHandler
+from werkzeug.wrappers import Response
+
+from common import metrics
+from common.edge.rpc import RpcUnavailable
+from common.errors import DomainError
+from gateway.security import SECURITY_HEADERS
+
+log = logging.getLogger(__name__)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+
+
+def json_response(body, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False), status=status, headers=headers,
+                    mimetype="application/json")
+
+
+def error_response(error: DomainError) -> Response:
+    headers = {}
+    if "retry_after_s" in error.extra:
+        headers["Retry-After"] = str(error.extra["retry_after_s"])
+    return json_response(error.to_json(), error.http_status, headers)
+
+
+def is_api(request) -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+class Route(HttpRequestHandler):
+    """`@route("GET", "/path")`. The handler gets the request and returns a Response."""
+
+    inflight = 0  # per process: every route shares the budget
+
+    def __init__(self, method, url, **kwargs):
+        kwargs.setdefault("expected_exceptions", (DomainError,))
+        super().__init__(method, url, **kwargs)
+
+    def handle_request(self, request):
+        request.shallow = False
+        started = time.perf_counter()
+        request_id = request.headers.get("X-Request-Id", "")
+        if not _REQUEST_ID.match(request_id):
+            request_id = uuid.uuid4().hex
+        settings = self.container.config["settings"]
+        try:
+            if Route.inflight >= settings.GATEWAY_MAX_INFLIGHT:
+                raise DomainError("SERVICE_UNAVAILABLE", extra={"retry_after_s": 5})
+            if (request.content_length or 0) > settings.MAX_BODY_BYTES:
+                raise DomainError("PAYLOAD_TOO_LARGE")
+            Route.inflight += 1
+            try:
+                response = self._run_worker(request, request_id)
+            finally:
+                Route.inflight -= 1
+        except DomainError as error:
+            response = self._error_page(request, error)
+        except (RpcUnavailable, RemoteError) as exc:
+            log.warning("a service did not answer", extra={"error": type(exc).__name__})
+            response = self._error_page(request, DomainError("SERVICE_UNAVAILABLE",
+                                                             extra={"retry_after_s": 5}))
+        except Exception as exc:  # nameko has logged the worker's traceback
+            log.error("unexpected error", extra={"error": type(exc).__name__})
+            response = json_response({"code": "INTERNAL_ERROR",
+                                      "message": "系统异常，请稍后再试。"}, 500)
+        response.headers["X-Request-Id"] = request_id
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        rule = self.url
+        metrics.HTTP_REQUESTS.labels(rule, request.method, str(response.status_code)).inc()
+        metrics.HTTP_LATENCY.labels(rule, request.method).observe(time.perf_counter() - started)
+        return response
+
+    def _run_worker(self, request, request_id: str):
+        args, kwargs = self.get_entrypoint_parameters(request)
+        self.check_signature(args, kwargs)
+        done = Event()
+        self.container.spawn_worker(self, args, kwargs, context_data={"request_id": request_id},
+                                    handle_result=partial(self.handle_result, done))
+        return done.wait()  # re-raises the worker's exception
+
+    def _error_page(self, request, error: DomainError) -> Response:
+        if is_api(request):
+            return error_response(error)
+        render = getattr(self.container.service_cls, "render_error_page", None)
+        return render(error) if render else error_response(error)
+
+
+route = Route.decorator

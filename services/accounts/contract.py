@@ -1,0 +1,162 @@
+"""The accounts service's public contract: RPC method names, their models, its events.
+
+This module (with `common`) is the only part of the accounts service that other services and
+the gateway may import.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from common.contract_base import ContractModel
+
+SERVICE_NAME = "accounts"
+
+SmsPurpose = Literal["register", "reset_password", "change_password", "cancel_account"]
+DocumentType = Literal["resident_id", "hkmt_residence_permit", "other"]
+HukouType = Literal["beijing", "non_beijing"]
+Sex = Literal["male", "female"]
+GuardianRelation = Literal["father", "mother", "other_guardian"]
+
+DOCUMENT_TYPES = {"resident_id": "居民身份证", "hkmt_residence_permit": "港澳台居民居住证",
+                  "other": "其他证件（护照等）"}
+HUKOU_TYPES = {"beijing": "本市户籍", "non_beijing": "非本市户籍"}
+SEXES = {"male": "男", "female": "女"}
+GUARDIAN_RELATIONS = {"father": "父亲", "mother": "母亲", "other_guardian": "其他监护人"}
+
+PHONE_PATTERN = r"^1[3-9]\d{9}$"
+ACCOUNT_NO_PATTERN = r"^\d{8}$"
+SMS_CODE_PATTERN = r"^\d{6}$"
+Text = Field(min_length=1, max_length=64)
+Password = Field(min_length=1, max_length=128)  # the policy (8-20) is a rule, checked later
+
+
+class SmsCodeRequest(ContractModel):
+    """`phone` for register and reset_password; the signed-in account's phone otherwise."""
+    purpose: SmsPurpose
+    captcha_id: str = Field(min_length=1, max_length=64)
+    captcha_answer: str = Field(min_length=1, max_length=16)
+    phone: str | None = Field(default=None, pattern=PHONE_PATTERN)
+    account_ref: str | None = Field(default=None, min_length=1, max_length=32)  # reset only
+    session_token: str | None = Field(default=None, max_length=128)
+    client_ip: str = Field(default="", max_length=64)
+
+
+class Registration(ContractModel):
+    district: str = Field(min_length=1, max_length=32)
+    hukou_type: HukouType
+    child_name: str = Text
+    document_type: DocumentType
+    document_number: str = Field(min_length=1, max_length=32)
+    sex: Sex
+    birth_date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    hukou_district: str = Field(min_length=1, max_length=32)
+    residence_district: str = Field(min_length=1, max_length=32)
+    residence_address: str = Field(default="", max_length=200)
+    guardian_name: str = Text
+    guardian_relation: GuardianRelation
+    guardian_phone: str = Field(pattern=PHONE_PATTERN)
+    password: str = Password
+    password_confirm: str = Password
+    sms_code: str = Field(pattern=SMS_CODE_PATTERN)
+    notice_token: str = Field(min_length=1, max_length=200)
+    privacy_consent: bool
+    privacy_policy_version: str = Field(min_length=1, max_length=32)
+    client_ip: str = Field(default="", max_length=64)
+
+
+class Login(ContractModel):
+    account_no: str = Field(min_length=1, max_length=32)
+    password: str = Password
+    captcha_id: str = Field(min_length=1, max_length=64)
+    captcha_answer: str = Field(min_length=1, max_length=16)
+    client_ip: str = Field(default="", max_length=64)
+
+
+class PasswordChange(ContractModel):
+    session_token: str = Field(min_length=1, max_length=128)
+    sms_code: str = Field(pattern=SMS_CODE_PATTERN)
+    new_password: str = Password
+    new_password_confirm: str = Password
+
+
+class PasswordReset(ContractModel):
+    """`account_ref` is the 8-digit account number or the child's document number."""
+    account_ref: str = Field(min_length=1, max_length=32)
+    phone: str = Field(pattern=PHONE_PATTERN)
+    sms_code: str = Field(pattern=SMS_CODE_PATTERN)
+    new_password: str = Password
+    new_password_confirm: str = Password
+    client_ip: str = Field(default="", max_length=64)
+
+
+class AccountCancellation(ContractModel):
+    session_token: str = Field(min_length=1, max_length=128)
+    sms_code: str = Field(pattern=SMS_CODE_PATTERN)
+
+
+class AccountView(ContractModel):
+    """What a signed-in family sees of its account: personal data masked."""
+    account_no: str
+    district: str
+    district_name: str
+    hukou_type: HukouType
+    school_stage: Literal["primary"]
+    stage: Literal["details_pending"]  # where the family is on the journey
+    child_name: str
+    document_type: DocumentType
+    document_number: str
+    sex: Sex
+    birth_date: str
+    guardian_name: str
+    guardian_phone: str
+    created_at: str
+
+
+class Session(ContractModel):
+    session_token: str
+    idle_timeout_s: int
+    absolute_expires_at: str
+    account: AccountView
+
+
+class Notice(ContractModel):
+    title: str
+    paragraphs: list[str]
+    min_read_s: int
+    notice_token: str
+    privacy_policy_version: str
+    privacy_policy_title: str
+    privacy_policy_paragraphs: list[str]
+
+
+class Captcha(ContractModel):
+    captcha_id: str
+    image_png_base64: str
+    expires_in_s: int
+
+
+class SmsCodeSent(ContractModel):
+    """The same answer whether or not a code was really sent (reset never reveals accounts)."""
+    cooldown_s: int
+    expires_in_s: int
+    phone_masked: str
+
+
+# Events published by accounts (exchange "accounts.events").
+ACCOUNT_REGISTERED = "account_registered"
+
+
+class AccountRegistered(ContractModel):
+    event_id: str
+    account_no: str
+    district: str
+    guardian_phone: str  # needed to text the account number; the payload is encrypted at rest
+
+
+# RPC method names (the gateway calls them through DeadlineClient.call).
+RPC_METHODS = ("ping", "get_notice", "create_captcha", "request_sms_code", "register", "login",
+               "logout", "get_account", "change_password", "reset_password", "cancel_account",
+               "verify_audit_chain")

@@ -1,0 +1,123 @@
+"""The accounts service's entrypoints: validate, call one use case, return JSON."""
+
+from __future__ import annotations
+
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
+from nameko.timer import timer
+from prometheus_client import Counter
+
+from common.crypto import FieldCipher, LookupHasher, decode_key
+from common.edge.dependencies import Database, Observability, offload, settings_of
+from common.edge.outbox import OutboxRelay
+from common.edge.rpc import DeadlineRpcProxy, RpcUnavailable
+from common.errors import DomainError
+from services.accounts.contract import SERVICE_NAME
+from services.accounts.rules.passwords import make_hasher, verify_password
+from services.accounts.storage import SCHEMA, Store
+from services.accounts.usecases import AccountsApp, Edge, render_captcha_png
+from services.notify import contract as notify_contract
+
+REGISTRATIONS = Counter("platform_registrations_total", "Accounts registered", ["district"])
+LOGINS = Counter("platform_logins_total", "Sign-in attempts", ["result"])
+
+
+class Accounts(DependencyProvider):
+    """One AccountsApp per container, sharing the Database provider's pool."""
+
+    def start(self):
+        settings = settings_of(self.container)
+        pool = next(d for d in self.container.dependencies if isinstance(d, Database)).pool
+        hasher = make_hasher(settings.ARGON2_MEMORY_KIB, settings.ARGON2_TIME_COST,
+                             settings.ARGON2_PARALLELISM)
+        self.app = AccountsApp(
+            settings,
+            Store(pool, FieldCipher(decode_key(settings.DATA_ENCRYPTION_KEY,
+                                               "DATA_ENCRYPTION_KEY"))),
+            LookupHasher(decode_key(settings.LOOKUP_HASH_KEY, "LOOKUP_HASH_KEY")),
+            Edge(hash_password=lambda password: offload(hasher.hash, password),
+                 verify_password=lambda stored, password: offload(
+                     verify_password, hasher, stored, password),
+                 render_captcha=lambda answer: offload(render_captcha_png, answer)))
+
+    def get_dependency(self, worker_ctx):
+        return self.app
+
+
+class AccountsService:
+    name = SERVICE_NAME
+
+    db = Database()
+    app = Accounts()
+    notify = DeadlineRpcProxy(notify_contract.SERVICE_NAME)
+    request_id = Observability()
+    relay_outbox = OutboxRelay(SCHEMA)
+
+    @rpc(expected_exceptions=DomainError)
+    def ping(self):
+        return {"service": self.name, "ok": self.app.store.ping()}
+
+    @rpc(expected_exceptions=DomainError)
+    def get_notice(self):
+        return self.app.notice()
+
+    @rpc(expected_exceptions=DomainError)
+    def create_captcha(self):
+        return self.app.create_captcha()
+
+    @rpc(expected_exceptions=DomainError)
+    def request_sms_code(self, request):
+        return self.app.request_sms_code(request, send_sms=self._send_sms)
+
+    def _send_sms(self, message: dict) -> None:
+        try:
+            result = self.notify.call("send_sms", message)
+        except RpcUnavailable:
+            raise DomainError("SMS_UNAVAILABLE") from None
+        if result["status"] not in ("sent", "pending"):
+            raise DomainError("SMS_UNAVAILABLE")
+
+    @rpc(expected_exceptions=DomainError)
+    def register(self, registration):
+        result = self.app.register(registration, request_id=self.request_id)
+        REGISTRATIONS.labels(result["account"]["district"]).inc()
+        self.relay_outbox()  # publish the account_registered event now rather than later
+        return result
+
+    @rpc(expected_exceptions=DomainError)
+    def login(self, login):
+        try:
+            session = self.app.login(login)
+        except DomainError as error:
+            LOGINS.labels(error.code.lower()).inc()
+            raise
+        LOGINS.labels("ok").inc()
+        return session
+
+    @rpc(expected_exceptions=DomainError)
+    def logout(self, session_token):
+        return self.app.logout(session_token)
+
+    @rpc(expected_exceptions=DomainError)
+    def get_account(self, session_token):
+        return self.app.get_account(session_token)
+
+    @rpc(expected_exceptions=DomainError)
+    def change_password(self, change):
+        return self.app.change_password(change)
+
+    @rpc(expected_exceptions=DomainError)
+    def reset_password(self, reset):
+        return self.app.reset_password(reset)
+
+    @rpc(expected_exceptions=DomainError)
+    def cancel_account(self, cancellation):
+        return self.app.cancel_account(cancellation)
+
+    @rpc(expected_exceptions=DomainError)
+    def verify_audit_chain(self):
+        return self.app.verify_audit_chain()
+
+    @timer(interval=600)
+    def purge_expired(self):
+        self.app.purge_expired()

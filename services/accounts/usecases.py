@@ -1,0 +1,380 @@
+"""The accounts use cases: plain Python over the store, the rules and injected collaborators.
+
+The service (service.py) supplies the edge pieces: the password hasher run off the event hub,
+the SMS sender (an RPC to notify), the request id. Nothing here imports nameko or eventlet.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from captcha.image import ImageCaptcha
+
+from common.crypto import LookupHasher
+from common.districts import district_name
+from common.errors import DomainError
+from common.masking import mask_id_number, mask_name, mask_phone
+from services.accounts import contract
+from services.accounts.rules import accounts as account_rules
+from services.accounts.rules import notice as notice_rules
+from services.accounts.rules import sms_codes
+from services.accounts.rules.audit import first_broken_link
+from services.accounts.rules.passwords import check_password_policy
+from services.accounts.rules.registration import check_registration
+from services.accounts.storage import AccountRow, Store
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Edge:
+    """What the service injects: slow work, each a plain callable run off the event hub."""
+    hash_password: Callable[[str], str]
+    verify_password: Callable[[str, str], bool]
+    render_captcha: Callable[[str], bytes]  # answer -> PNG
+    clock: Callable[[], datetime] = utcnow
+
+
+class AccountsApp:
+    def __init__(self, settings, store: Store, lookup: LookupHasher, edge: Edge):
+        self.s = settings
+        self.store = store
+        self.lookup = lookup
+        self.edge = edge
+        self.code_policy = sms_codes.CodePolicy(
+            ttl_s=settings.SMS_CODE_TTL_S, cooldown_s=settings.SMS_RESEND_COOLDOWN_S,
+            daily_limit_per_phone=settings.SMS_DAILY_LIMIT_PER_PHONE,
+            daily_limit_per_ip=settings.SMS_DAILY_LIMIT_PER_IP,
+            max_wrong_tries=settings.SMS_MAX_WRONG_TRIES)
+        # Unknown accounts are checked against this hash so they take as long as known ones.
+        self._decoy_hash = edge.hash_password(secrets.token_urlsafe(16))
+
+    # notice, captcha ------------------------------------------------------------------------
+    def notice(self) -> dict:
+        return contract.Notice(
+            title=notice_rules.NOTICE_TITLE, paragraphs=notice_rules.NOTICE_PARAGRAPHS,
+            min_read_s=self.s.NOTICE_MIN_READ_S,
+            notice_token=notice_rules.notice_token(self._notice_key, self.edge.clock()),
+            privacy_policy_version=self.s.PRIVACY_POLICY_VERSION,
+            privacy_policy_title=notice_rules.POLICY_TITLE,
+            privacy_policy_paragraphs=notice_rules.POLICY_PARAGRAPHS).model_dump()
+
+    @property
+    def _notice_key(self) -> bytes:
+        return self.lookup("notice-key", "v1")
+
+    def create_captcha(self) -> dict:
+        if self.s.CAPTCHA_BACKEND == "fixed":
+            answer = self.s.CAPTCHA_FIXED_ANSWER
+        else:
+            answer = "".join(secrets.choice("23456789ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(4))
+        captcha_id = str(uuid.uuid4())
+        now = self.edge.clock()
+        png = self.edge.render_captcha(answer)
+        with self.store.transaction() as tx:
+            tx.add_captcha(captcha_id, self._captcha_hash(captcha_id, answer),
+                           now + timedelta(seconds=self.s.CAPTCHA_TTL_S))
+        return contract.Captcha(captcha_id=captcha_id,
+                                image_png_base64=base64.b64encode(png).decode(),
+                                expires_in_s=self.s.CAPTCHA_TTL_S).model_dump()
+
+    def _captcha_hash(self, captcha_id: str, answer: str) -> bytes:
+        return self.lookup("captcha", f"{captcha_id}|{answer.strip().upper()}")
+
+    def _check_captcha(self, tx, captcha_id: str, answer: str) -> None:
+        stored = tx.take_captcha(captcha_id, self.edge.clock()) if _is_uuid(captcha_id) else None
+        if stored is None or not secrets.compare_digest(
+                stored, self._captcha_hash(captcha_id, answer)):
+            raise DomainError("CAPTCHA_INVALID", fields={"captcha_answer": "图片验证码错误或已"
+                                                                           "过期，请换一张。"})
+
+    # SMS codes ------------------------------------------------------------------------------
+    def request_sms_code(self, request: dict, send_sms: Callable[[dict], None]) -> dict:
+        """`send_sms` delivers a notify SmsMessage or raises DomainError("SMS_UNAVAILABLE")."""
+        req = contract.SmsCodeRequest.parse(request)
+        now = self.edge.clock()
+        # The captcha is spent first and on its own: a wrong answer must not be retried.
+        with self.store.transaction() as tx:
+            self._check_captcha(tx, req.captcha_id, req.captcha_answer)
+        phone, deliver = self._code_recipient(req)
+        phone_hash = self.lookup("phone", phone)
+        code = sms_codes.new_code()
+        with self.store.transaction() as tx:
+            tx.lock_phone(phone_hash)
+            last, phone_count, ip_count = tx.code_counts(
+                phone_hash, self.lookup("ip", req.client_ip), sms_codes.beijing_day_start(now))
+            sms_codes.check_can_issue(self.code_policy, now, last, phone_count, ip_count)
+            expires_at = now + timedelta(seconds=self.code_policy.ttl_s)
+            code_id = tx.add_code(phone_hash, self.lookup("ip", req.client_ip), req.purpose,
+                                  self._code_hash(phone, req.purpose, code), now, expires_at)
+        if deliver:
+            try:
+                send_sms({
+                    "message_id": f"code-{code_id}", "phone": phone, "purpose": req.purpose,
+                    "text": f"您的验证码为{code}，5分钟内有效，请勿泄露给他人。",
+                    "not_after": expires_at.isoformat()})
+            except DomainError:
+                with self.store.transaction() as tx:  # not sent: no cooldown, no daily count
+                    tx.drop_code(code_id)
+                raise
+        with self.store.transaction() as tx:
+            tx.audit("sms_code_sent" if deliver else "sms_code_withheld", now,
+                     purpose=req.purpose, phone=mask_phone(phone))
+        return contract.SmsCodeSent(cooldown_s=self.code_policy.cooldown_s,
+                                    expires_in_s=self.code_policy.ttl_s,
+                                    phone_masked=mask_phone(phone)).model_dump()
+
+    def _code_recipient(self, req) -> tuple[str, bool]:
+        """The phone to text and whether to really send (reset never reveals accounts)."""
+        if req.purpose == "register":
+            return _required(req.phone, "phone"), True
+        if req.purpose == "reset_password":
+            phone = _required(req.phone, "phone")
+            ref = _required(req.account_ref, "account_ref")
+            with self.store.transaction() as tx:
+                account = self._account_by_ref(tx, ref)
+            matches = account is not None and account.personal["guardian_phone"] == phone
+            return phone, matches
+        with self.store.transaction() as tx:
+            account = self._session_account(tx, _required(req.session_token, "session_token"))
+        return account.personal["guardian_phone"], True
+
+    def _code_hash(self, phone: str, purpose: str, code: str) -> bytes:
+        return self.lookup("sms", sms_codes.code_subject(phone, purpose, code))
+
+    def _spend_code(self, phone: str, purpose: str, code: str, field: str = "sms_code") -> None:
+        """Checks a code in its own transaction: wrong tries count even if the caller fails."""
+        now = self.edge.clock()
+        with self.store.transaction() as tx:
+            found = tx.latest_code(self.lookup("phone", phone), purpose)
+            code_id, issued = found if found else (None, None)
+            outcome = sms_codes.check_code(self.code_policy, issued,
+                                           self._code_hash(phone, purpose, code), now)
+            if outcome == "wrong":
+                tx.count_wrong_code(code_id)
+            elif outcome == "ok":
+                tx.use_code(code_id, now)
+        if outcome != "ok":
+            raise sms_codes.refuse_code(field)
+
+    # registration -----------------------------------------------------------------------
+    def register(self, registration: dict, request_id: str | None = None) -> dict:
+        reg = contract.Registration.parse(registration)
+        now = self.edge.clock()
+        notice_rules.check_notice_token(self._notice_key, reg.notice_token, now,
+                                        self.s.NOTICE_MIN_READ_S)
+        checked = check_registration(reg, self.s.SEASON_YEAR, self.s.PRIVACY_POLICY_VERSION)
+        phone_hash = self.lookup("phone", reg.guardian_phone)
+        document_hash = self.lookup("document", checked.document_number)
+        with self.store.transaction() as tx:  # cheap refusals before the costly hash
+            if tx.document_registered(document_hash):
+                raise DomainError("ID_ALREADY_REGISTERED",
+                                  fields={"document_number": "该证件号码已注册。"})
+            self._check_phone_slots(tx, phone_hash)
+        password_hash = self.edge.hash_password(reg.password)
+        self._spend_code(reg.guardian_phone, "register", reg.sms_code)
+        with self.store.transaction() as tx:
+            tx.lock_phone(phone_hash)
+            self._check_phone_slots(tx, phone_hash)  # again, now serialised per phone
+            account = tx.add_account(
+                new_account_no=lambda: account_rules.new_account_no(self.s.SEASON_YEAR),
+                district=checked.district, hukou_type=checked.hukou_type,
+                document_type=checked.document_type, document_hash=document_hash,
+                phone_hash=phone_hash, personal=checked.personal, password_hash=password_hash,
+                policy_version=reg.privacy_policy_version, now=now)
+            tx.add_event(contract.ACCOUNT_REGISTERED, {
+                "account_no": account.account_no, "district": account.district,
+                "guardian_phone": reg.guardian_phone}, request_id)
+            tx.audit("registered", now, account.account_no, district=account.district,
+                     document=mask_id_number(checked.document_number),
+                     phone=mask_phone(reg.guardian_phone),
+                     policy_version=reg.privacy_policy_version)
+            session = self._new_session(tx, account, now)  # registering signs the family in
+        return {"account_no": account.account_no, "account": session["account"],
+                "session": session}
+
+    @staticmethod
+    def _check_phone_slots(tx, phone_hash: bytes) -> None:
+        if tx.active_accounts_on_phone(phone_hash) >= 3:
+            raise DomainError("PHONE_ACCOUNT_LIMIT",
+                              fields={"guardian_phone": "该手机号码注册的账号已达3个。"})
+
+    # sessions ---------------------------------------------------------------------------
+    def login(self, login: dict) -> dict:
+        req = contract.Login.parse(login)
+        now = self.edge.clock()
+        with self.store.transaction() as tx:
+            self._check_captcha(tx, req.captcha_id, req.captcha_answer)
+        with self.store.transaction() as tx:
+            account = tx.account_by_no(req.account_no) if \
+                account_rules.looks_like_account_no(req.account_no) else None
+        if account and account_rules.is_locked(account.locked_until, now):
+            raise self._locked(account.locked_until, now)
+        good = self.edge.verify_password(account.password_hash if account else self._decoy_hash,
+                                         req.password)
+        with self.store.transaction() as tx:
+            if account is None:
+                tx.audit("login_failed", now, None, reason="unknown_account")
+                raise DomainError("INVALID_CREDENTIALS")
+            account = tx.account_by_id(account.id)  # locked row: concurrent failures all count
+            if account is None or account_rules.is_locked(account.locked_until, now):
+                if account is None:
+                    raise DomainError("INVALID_CREDENTIALS")
+                raise self._locked(account.locked_until, now)
+            if not good:
+                failures, locked_until = account_rules.after_failed_login(
+                    account.failed_logins, now, self.s.LOGIN_MAX_FAILURES,
+                    self.s.LOGIN_LOCK_MINUTES)
+                tx.set_login_state(account.id, failures, locked_until)
+                tx.audit("login_failed", now, account.account_no, reason="wrong_password")
+                if locked_until:
+                    tx.audit("account_locked", now, account.account_no,
+                             until=locked_until.isoformat())
+            else:
+                tx.set_login_state(account.id, 0, None)
+                session = self._new_session(tx, account, now)
+                tx.audit("login", now, account.account_no)
+        if not good:
+            if locked_until:
+                raise self._locked(locked_until, now)
+            raise DomainError("INVALID_CREDENTIALS")
+        return session
+
+    @staticmethod
+    def _locked(until: datetime, now: datetime) -> DomainError:
+        minutes = max(1, int((until - now).total_seconds() // 60) + 1)
+        return DomainError("ACCOUNT_LOCKED", f"连续登录失败次数过多，账号已锁定，请{minutes}分钟后"
+                                             "再试，或通过“忘记密码”重设密码。",
+                           extra={"retry_after_s": int((until - now).total_seconds()) + 1})
+
+    def _new_session(self, tx, account: AccountRow, now: datetime) -> dict:
+        """A fresh token (256 bits) each sign-in; only its hash is stored."""
+        token = secrets.token_urlsafe(32)
+        expires_at = now + timedelta(seconds=self.s.SESSION_ABSOLUTE_TIMEOUT_S)
+        tx.add_session(_token_hash(token), account.id, now, expires_at)
+        return contract.Session(session_token=token, idle_timeout_s=self.s.SESSION_IDLE_TIMEOUT_S,
+                                absolute_expires_at=expires_at.isoformat(),
+                                account=self._view(account)).model_dump()
+
+    def _session_account(self, tx, session_token: str) -> AccountRow:
+        now = self.edge.clock()
+        found = tx.touch_session(_token_hash(session_token), now,
+                                 now - timedelta(seconds=self.s.SESSION_IDLE_TIMEOUT_S))
+        if found is None:
+            raise DomainError("NOT_AUTHENTICATED")
+        return found[0]
+
+    def logout(self, session_token: str) -> dict:
+        with self.store.transaction() as tx:
+            tx.end_session(_token_hash(session_token))
+        return {"ok": True}
+
+    def get_account(self, session_token: str) -> dict:
+        with self.store.transaction() as tx:
+            return self._view(self._session_account(tx, session_token))
+
+    # password change, reset, cancellation -----------------------------------------------------
+    def change_password(self, change: dict) -> dict:
+        req = contract.PasswordChange.parse(change)
+        with self.store.transaction() as tx:
+            account = self._session_account(tx, req.session_token)
+        check_password_policy(req.new_password, req.new_password_confirm, "new_password")
+        password_hash = self.edge.hash_password(req.new_password)
+        self._spend_code(account.personal["guardian_phone"], "change_password", req.sms_code)
+        now = self.edge.clock()
+        with self.store.transaction() as tx:
+            tx.set_password(account.id, password_hash)
+            tx.end_other_sessions(account.id, _token_hash(req.session_token))
+            tx.audit("password_changed", now, account.account_no)
+        return {"ok": True}
+
+    def reset_password(self, reset: dict) -> dict:
+        req = contract.PasswordReset.parse(reset)
+        check_password_policy(req.new_password, req.new_password_confirm, "new_password")
+        # Checked before looking at accounts: a wrong code says nothing about them.
+        self._spend_code(req.phone, "reset_password", req.sms_code)
+        password_hash = self.edge.hash_password(req.new_password)
+        now = self.edge.clock()
+        with self.store.transaction() as tx:
+            account = self._account_by_ref(tx, req.account_ref)
+            if account is None or account.personal["guardian_phone"] != req.phone:
+                raise DomainError("RESET_FAILED")
+            tx.set_password(account.id, password_hash)
+            tx.end_other_sessions(account.id, None)
+            tx.audit("password_reset", now, account.account_no)
+        return {"ok": True}
+
+    def cancel_account(self, cancellation: dict) -> dict:
+        req = contract.AccountCancellation.parse(cancellation)
+        with self.store.transaction() as tx:
+            account = self._session_account(tx, req.session_token)
+        self._spend_code(account.personal["guardian_phone"], "cancel_account", req.sms_code)
+        now = self.edge.clock()
+        with self.store.transaction() as tx:
+            tx.cancel_account(account.id, now)
+            tx.audit("account_cancelled", now, account.account_no)
+        return {"ok": True}
+
+    def _account_by_ref(self, tx, ref: str) -> AccountRow | None:
+        ref = ref.strip().upper()
+        if account_rules.looks_like_account_no(ref):
+            return tx.account_by_no(ref)
+        return tx.account_by_document(self.lookup("document", ref))
+
+    # operations -------------------------------------------------------------------------
+    def verify_audit_chain(self) -> dict:
+        with self.store.transaction() as tx:
+            broken = first_broken_link(tx.audit_chain())
+        return {"intact": broken is None, "first_broken_id": broken}
+
+    def purge_expired(self) -> None:
+        with self.store.transaction() as tx:
+            tx.purge_expired(self.edge.clock())
+
+    # views --------------------------------------------------------------------------------
+    @staticmethod
+    def _view(account: AccountRow) -> dict:
+        p = account.personal
+        return contract.AccountView(
+            account_no=account.account_no, district=account.district,
+            district_name=district_name(account.district), hukou_type=account.hukou_type,
+            school_stage="primary", stage="details_pending",
+            child_name=mask_name(p["child_name"]), document_type=account.document_type,
+            document_number=mask_id_number(p["document_number"]), sex=p["sex"],
+            birth_date=p["birth_date"], guardian_name=mask_name(p["guardian_name"]),
+            guardian_phone=mask_phone(p["guardian_phone"]),
+            created_at=account.created_at.isoformat()).model_dump()
+
+
+def _token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def _required(value, field: str):
+    if not value:
+        raise DomainError("VALIDATION_ERROR", fields={field: "此项为必填项。"})
+    return value
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+        return True
+    except ValueError:
+        return False
+
+
+def render_captcha_png(answer: str) -> bytes:
+    """The image captcha (Pillow through the `captcha` package)."""
+    buffer = io.BytesIO()
+    ImageCaptcha(width=160, height=60).write(answer, buffer, format="png")
+    return buffer.getvalue()

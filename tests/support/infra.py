@@ -1,0 +1,79 @@
+"""Creates and removes what a test run uses: a database, a RabbitMQ vhost, service containers.
+
+Every run makes its own, so no run depends on what an earlier one left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import subprocess
+from urllib.parse import quote
+
+import psycopg
+import requests
+
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+RABBIT_HOST = os.environ.get("TEST_RABBIT_HOST", "127.0.0.1")
+RABBIT_API = os.environ.get("TEST_RABBIT_API", "http://guest:guest@127.0.0.1:15672/api")
+
+
+def make_database() -> str:
+    name = f"platform_test_{os.getpid()}_{secrets.token_hex(3)}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_amqp_vhost() -> str:
+    vhost = f"platform-test-{os.getpid()}-{secrets.token_hex(3)}"
+    try:
+        api = requests.Session()
+        api.put(f"{RABBIT_API}/vhosts/{quote(vhost, safe='')}", timeout=10).raise_for_status()
+        api.put(f"{RABBIT_API}/permissions/{quote(vhost, safe='')}/guest",
+                json={"configure": ".*", "write": ".*", "read": ".*"},
+                timeout=10).raise_for_status()
+    except requests.RequestException:
+        subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True)
+        subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest",
+                        ".*", ".*", ".*"], check=True)
+    return f"amqp://guest:guest@{RABBIT_HOST}:5672/{quote(vhost, safe='')}"
+
+
+def drop_amqp_vhost(uri: str) -> None:
+    vhost = uri.rsplit("/", 1)[1]
+    try:
+        requests.delete(f"{RABBIT_API}/vhosts/{vhost}", timeout=10).raise_for_status()
+    except requests.RequestException:
+        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost.replace("%2F", "/")],
+                       check=False)
+
+
+def settings_for(settings_cls, database_url: str, amqp_uri: str, **overrides):
+    """Settings for a test, independent of the developer's own environment."""
+    return settings_cls(_env_file=None, DATABASE_URL=database_url, AMQP_URI=amqp_uri,
+                        **overrides)
+
+
+@contextlib.contextmanager
+def running_service(service_cls, settings, extra_config: dict | None = None):
+    """Runs one real nameko service container (real RabbitMQ, real PostgreSQL)."""
+    from nameko.containers import ServiceContainer
+
+    from common.edge.launcher import nameko_config
+
+    config = nameko_config(settings)
+    config.update(extra_config or {})
+    container = ServiceContainer(service_cls, config)
+    container.start()
+    try:
+        yield container
+    finally:
+        container.stop()
