@@ -5,6 +5,9 @@ import os
 
 os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
 
+import warnings  # noqa: E402
+
+warnings.filterwarnings("ignore", message=".*Eventlet is deprecated")
 import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
@@ -42,3 +45,20 @@ def make_settings(database_url, amqp_uri):
     def build(settings_cls, **overrides):
         return settings_for(settings_cls, database_url, amqp_uri, **overrides)
     return build
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    """The whole platform, running as real processes on its own database and vhost, shared
+    by the end-to-end tests."""
+    from tests.support.stack import Stack
+
+    database_url, amqp_uri = make_database(), make_amqp_vhost()
+    platform = Stack(database_url, amqp_uri, tmp_path_factory.mktemp("stack"))
+    try:
+        platform.start_all()
+        yield platform
+    finally:
+        platform.stop_all()
+        drop_database(database_url)
+        drop_amqp_vhost(amqp_uri)

@@ -8,6 +8,9 @@ import os
 
 os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
 
+import warnings  # noqa: E402
+
+warnings.filterwarnings("ignore", message=".*Eventlet is deprecated")
 import eventlet  # noqa: E402
 
 eventlet.monkey_patch()

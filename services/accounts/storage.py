@@ -105,15 +105,16 @@ class Tx:
     def drop_code(self, code_id: int) -> None:
         self.conn.execute("DELETE FROM accounts.sms_codes WHERE id = %s", (code_id,))
 
-    def latest_code(self, phone_hash: bytes, purpose: str) -> tuple[int, IssuedCode] | None:
-        row = self._one(
+    def recent_codes(self, phone_hash: bytes, purpose: str,
+                     since: datetime) -> list[tuple[int, IssuedCode]]:
+        """The phone's codes for a purpose issued since `since`, newest first, locked."""
+        rows = self.conn.execute(
             "SELECT id, code_hash, expires_at, wrong_tries, used_at FROM accounts.sms_codes "
-            "WHERE phone_hash = %s AND purpose = %s ORDER BY created_at DESC LIMIT 1 "
-            "FOR UPDATE", (phone_hash, purpose))
-        if row is None:
-            return None
-        return row["id"], IssuedCode(bytes(row["code_hash"]), row["expires_at"],
-                                     row["wrong_tries"], row["used_at"] is not None)
+            "WHERE phone_hash = %s AND purpose = %s AND created_at >= %s "
+            "ORDER BY created_at DESC, id DESC FOR UPDATE", (phone_hash, purpose, since))
+        return [(row["id"], IssuedCode(bytes(row["code_hash"]), row["expires_at"],
+                                       row["wrong_tries"], row["used_at"] is not None))
+                for row in rows]
 
     def count_wrong_code(self, code_id: int) -> None:
         self.conn.execute("UPDATE accounts.sms_codes SET wrong_tries = wrong_tries + 1 "

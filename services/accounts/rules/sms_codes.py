@@ -60,13 +60,23 @@ def check_can_issue(policy: CodePolicy, now: datetime, last_issued_at: datetime 
         raise DomainError("SMS_DAILY_LIMIT")
 
 
-def check_code(policy: CodePolicy, issued: IssuedCode | None, submitted_digest: bytes,
-               now: datetime) -> str:
-    """'ok', 'wrong' (counts a try) or 'dead' (none, expired, used or too many wrong tries)."""
-    if issued is None or issued.used or now >= issued.expires_at \
-            or issued.wrong_tries >= policy.max_wrong_tries:
-        return "dead"
-    return "ok" if secrets.compare_digest(issued.digest, submitted_digest) else "wrong"
+def check_code(policy: CodePolicy, issued: list[tuple[int, IssuedCode]],
+               submitted_digest: bytes, now: datetime) -> tuple[str, int | None]:
+    """Checks a submitted code against the phone's codes for one purpose, newest first.
+
+    Returns ('ok', id of the matching code), ('wrong', id of the newest live code, which
+    counts the try) or ('dead', None) when no code is live (expired, used, or too many wrong
+    tries). With the resend cooldown at most one code is live in practice.
+    """
+    live = [(code_id, code) for code_id, code in issued
+            if not code.used and now < code.expires_at
+            and code.wrong_tries < policy.max_wrong_tries]
+    if not live:
+        return "dead", None
+    for code_id, code in live:
+        if secrets.compare_digest(code.digest, submitted_digest):
+            return "ok", code_id
+    return "wrong", live[0][0]
 
 
 def refuse_code(field: str = "sms_code") -> DomainError:

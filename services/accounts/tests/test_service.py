@@ -1,0 +1,102 @@
+"""The accounts service in a real nameko container, with real notify, RabbitMQ and PostgreSQL."""
+
+import json
+import re
+
+import psycopg
+import pytest
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from common.errors import DomainError
+from common.migrations import migrate
+from services.accounts.service import AccountsService
+from services.accounts.settings import AccountsSettings
+from services.notify.service import NotifyService
+from services.notify.settings import NotifySettings
+from tests.support.family import id_number, unique_phone
+from tests.support.infra import running_service
+
+
+@pytest.fixture
+def services(make_settings, database_url, amqp_uri, tmp_path):
+    for name in ("accounts", "notify"):
+        migrate(database_url, name)
+    outbox = tmp_path / "sms.jsonl"
+    accounts = make_settings(AccountsSettings, CAPTCHA_BACKEND="fixed", NOTICE_MIN_READ_S=0,
+                             SMS_RESEND_COOLDOWN_S=0, SMS_DAILY_LIMIT_PER_PHONE=1000,
+                             SMS_DAILY_LIMIT_PER_IP=1000)
+    notify = make_settings(NotifySettings, SMS_OUTBOX_PATH=str(outbox))
+    with running_service(NotifyService, notify), running_service(AccountsService, accounts), \
+            ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=30) as cluster:
+        yield cluster, outbox
+
+
+def codes_sent(outbox, phone, purpose):
+    lines = [json.loads(line) for line in outbox.read_text().splitlines()]
+    return [re.search(r"\d{6}", m["text"]).group() for m in lines
+            if m["phone"] == phone and m["purpose"] == purpose]
+
+
+def request_code(cluster, phone):
+    captcha = cluster.accounts.create_captcha()
+    cluster.accounts.request_sms_code({"purpose": "register", "phone": phone,
+                                       "captcha_id": captcha["captcha_id"],
+                                       "captcha_answer": "2468", "client_ip": "127.0.0.1"})
+
+
+def registration(cluster, phone, code):
+    notice = cluster.accounts.get_notice()
+    return {
+        "district": "chaoyang", "hukou_type": "non_beijing", "child_name": "王小雨",
+        "document_type": "resident_id", "document_number": id_number(region="130102"),
+        "sex": "male", "birth_date": "2020-09-01", "hukou_district": "outside",
+        "residence_district": "chaoyang", "guardian_name": "王强", "guardian_relation": "mother",
+        "guardian_phone": phone, "password": "Spring2027a", "password_confirm": "Spring2027a",
+        "sms_code": code, "notice_token": notice["notice_token"], "privacy_consent": True,
+        "privacy_policy_version": notice["privacy_policy_version"], "client_ip": "127.0.0.1"}
+
+
+def test_many_simultaneous_registrations_on_one_phone_never_make_a_fourth(services):
+    cluster, outbox = services
+    phone = unique_phone()
+    for _ in range(12):
+        request_code(cluster, phone)
+    bodies = [registration(cluster, phone, code)
+              for code in codes_sent(outbox, phone, "register")]
+    assert len(bodies) == 12
+
+    replies = [cluster.accounts.register.call_async(body) for body in bodies]  # all at once
+
+    def outcome(reply):
+        try:
+            return reply.result()["account_no"]
+        except DomainError as error:
+            return error.code
+
+    outcomes = [outcome(reply) for reply in replies]
+    assert sorted(o for o in outcomes if not o.isdigit()) == ["PHONE_ACCOUNT_LIMIT"] * 9
+    assert len([o for o in outcomes if o.isdigit()]) == 3
+
+
+def test_personal_data_is_unreadable_in_the_database(services, database_url):
+    cluster, outbox = services
+    phone = unique_phone()
+    request_code(cluster, phone)
+    body = registration(cluster, phone, codes_sent(outbox, phone, "register")[-1])
+    account_no = cluster.accounts.register(body)["account_no"]
+    with psycopg.connect(database_url) as conn:
+        dump = "\n".join(str(row) for table in ("accounts", "sms_codes", "audit_log", "outbox",
+                                                 "sessions", "captchas")
+                         for row in conn.execute(f"SELECT * FROM accounts.{table}"))
+    assert account_no in dump
+    for secret in (body["document_number"], phone, "王小雨", "王强", body["password"]):
+        assert secret not in dump
+
+
+def test_audit_chain_is_intact_and_append_only(services, database_url):
+    cluster, _ = services
+    cluster.accounts.create_captcha()
+    assert cluster.accounts.verify_audit_chain() == {"intact": True, "first_broken_id": None}
+    with psycopg.connect(database_url) as conn:
+        with pytest.raises(psycopg.errors.RaiseException):
+            conn.execute("UPDATE accounts.audit_log SET action = 'x'")

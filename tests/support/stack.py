@@ -1,0 +1,120 @@
+"""The whole platform started as real processes (gateway, accounts, notify) for end-to-end and
+browser tests, on a fresh database and RabbitMQ vhost, with test-friendly settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from common.migrations import migrate
+
+ROOT = Path(__file__).resolve().parents[2]
+PROCESSES = ("accounts", "notify", "gateway")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stack:
+    def __init__(self, database_url: str, amqp_uri: str, workdir: Path, **overrides):
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.sms_outbox = workdir / "sms-outbox.jsonl"
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "PLATFORM_ENV": "development",
+            "DATABASE_URL": database_url,
+            "AMQP_URI": amqp_uri,
+            "GATEWAY_PORT": str(self.port),
+            "CAPTCHA_BACKEND": "fixed",
+            "CAPTCHA_FIXED_ANSWER": "2468",
+            "SMS_BACKEND": "outbox",
+            "SMS_OUTBOX_PATH": str(self.sms_outbox),
+            "NOTICE_MIN_READ_S": "2",
+            "SMS_DAILY_LIMIT_PER_IP": "100000",
+            "SMS_DAILY_LIMIT_PER_PHONE": "100000",
+            "TRUST_FORWARDED_FOR": "true",  # lets tests act as many clients from one machine
+            "RPC_TIMEOUT_S": "15",
+            **{k: str(v) for k, v in overrides.items()},
+        }
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.metrics_ports = {name: free_port() for name in PROCESSES}
+        for service in ("accounts", "notify"):
+            migrate(database_url, service)
+
+    def log_path(self, name: str) -> Path:
+        return self.workdir / f"{name}.log"
+
+    def start(self, name: str) -> None:
+        env = {**self.env, "METRICS_PORT": str(self.metrics_ports[name])}
+        log = open(self.log_path(name), "ab")
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "common.edge.launcher", name], cwd=ROOT, env=env,
+            stdout=log, stderr=subprocess.STDOUT)
+
+    def stop(self, name: str) -> None:
+        proc = self.procs.pop(name, None)
+        if proc and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def start_all(self) -> None:
+        for name in PROCESSES:
+            self.start(name)
+        self.wait_healthy()
+
+    def stop_all(self) -> None:
+        for name in reversed(PROCESSES):
+            self.stop(name)
+
+    def wait_healthy(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + "/healthz", timeout=3).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited:\n{self.log_path(name).read_text()[-3000:]}")
+            time.sleep(0.3)
+        raise RuntimeError("platform did not become healthy")
+
+    # reading what was "sent" ------------------------------------------------------------
+    def sms_messages(self, phone: str | None = None) -> list[dict]:
+        if not self.sms_outbox.exists():
+            return []
+        lines = [json.loads(line) for line in self.sms_outbox.read_text().splitlines() if line]
+        return [m for m in lines if phone is None or m["phone"] == phone]
+
+    def wait_sms(self, phone: str, purpose: str, count: int = 1, timeout: float = 15) -> list:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [m for m in self.sms_messages(phone) if m["purpose"] == purpose]
+            if len(found) >= count:
+                return found
+            time.sleep(0.1)
+        raise AssertionError(f"no {purpose} SMS for {phone} within {timeout}s")
+
+    def latest_code(self, phone: str, purpose: str) -> str:
+        text = self.wait_sms(phone, purpose)[-1]["text"]
+        return re.search(r"\d{6}", text).group()
