@@ -48,6 +48,8 @@ class DomainError(Exception):
         message = message or CATALOG[code][1]
         fields = dict(fields or {})
         extra = dict(extra or {})
+        if "retry_after_s" in extra:  # crossing RPC turns numbers into text
+            extra["retry_after_s"] = int(extra["retry_after_s"])
         super().__init__(code, message, fields, extra)
         self.code, self.message, self.fields, self.extra = code, message, fields, extra
 

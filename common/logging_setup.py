@@ -55,3 +55,5 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root.setLevel(level)
     for noisy in ("kombu", "amqp", "nameko", "urllib3", "psycopg.pool"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # A refusal (DomainError) is an answer, not a fault: nameko would log each with a traceback.
+    logging.getLogger("nameko.containers").setLevel(logging.ERROR)

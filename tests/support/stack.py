@@ -30,6 +30,7 @@ def free_port() -> int:
 class Stack:
     def __init__(self, database_url: str, amqp_uri: str, workdir: Path, **overrides):
         self.workdir = workdir
+        self.database_url = database_url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.sms_outbox = workdir / "sms-outbox.jsonl"
@@ -45,6 +46,7 @@ class Stack:
             "SMS_BACKEND": "outbox",
             "SMS_OUTBOX_PATH": str(self.sms_outbox),
             "NOTICE_MIN_READ_S": "2",
+            "SMS_RESEND_COOLDOWN_S": "2",
             "SMS_DAILY_LIMIT_PER_IP": "100000",
             "SMS_DAILY_LIMIT_PER_PHONE": "100000",
             "TRUST_FORWARDED_FOR": "true",  # lets tests act as many clients from one machine

@@ -1,0 +1,129 @@
+"""Getting a text to a phone: the SMS backends, the texts notify writes, the development outbox.
+
+Plain code without nameko: the service decides when to send and records what happened.
+Nothing here logs or raises with a phone number or a text in it.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+import tenacity
+
+BACKOFF_MAX_S = 4.0
+
+
+class DeliveryFailed(Exception):
+    """The text did not reach the provider. The message (stored as last_error) names only an
+    HTTP status or an error class; `permanent` says that trying again cannot help."""
+
+    def __init__(self, reason: str, permanent: bool):
+        super().__init__(reason)
+        self.permanent = permanent
+
+
+class OutboxFileBackend:
+    """Development: each text becomes one JSON line in a file instead of an SMS."""
+
+    max_send_s = 5.0  # one local file append
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()  # one whole line per message, never interleaved
+
+    def send(self, message_id: str, phone: str, purpose: str, text: str) -> None:
+        line = json.dumps({"message_id": message_id, "phone": phone, "purpose": purpose,
+                           "text": text, "sent_at": datetime.now(UTC).isoformat()},
+                          ensure_ascii=False)
+        try:
+            with self._lock:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with self.path.open("a", encoding="utf-8") as outbox:
+                    outbox.write(line + "\n")
+                    outbox.flush()
+                    os.fsync(outbox.fileno())  # "sent" is recorded only after this returns
+        except OSError as exc:
+            raise DeliveryFailed(type(exc).__name__, permanent=False) from None
+
+
+class _Retryable(Exception):
+    """The network or the provider may recover: worth another attempt."""
+
+
+class HttpBackend:
+    """An SMS provider's JSON API. The provider dedupes on Idempotency-Key, so a retry after
+    a lost reply, or a resend after a crash, does not text the guardian twice."""
+
+    def __init__(self, url: str, token: str, timeout_s: float, max_attempts: int,
+                 backoff_s: float = 0.5):
+        self.url = url
+        self.timeout_s = timeout_s
+        # Connecting and reading each get timeout_s, then a pause before the next attempt.
+        self.max_send_s = max_attempts * (2 * timeout_s + BACKOFF_MAX_S)
+        self._session = requests.Session()
+        self._session.headers["Authorization"] = f"Bearer {token}"
+        self._retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(_Retryable),
+            stop=tenacity.stop_after_attempt(max_attempts),
+            wait=tenacity.wait_exponential(multiplier=backoff_s, max=BACKOFF_MAX_S),
+            reraise=True)
+
+    def send(self, message_id: str, phone: str, purpose: str, text: str) -> None:
+        try:
+            # A copy per send: the retry state belongs to this send only.
+            self._retrying.copy()(self._post, message_id, phone, text)
+        except _Retryable as exc:
+            raise DeliveryFailed(str(exc), permanent=False) from None
+
+    def _post(self, message_id: str, phone: str, text: str) -> None:
+        try:
+            response = self._session.post(
+                self.url, json={"message_id": message_id, "phone": phone, "text": text},
+                headers={"Idempotency-Key": message_id}, timeout=self.timeout_s)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise _Retryable(type(exc).__name__) from None
+        except requests.RequestException as exc:  # e.g. an invalid URL: retrying cannot help
+            raise DeliveryFailed(type(exc).__name__, permanent=True) from None
+        status = response.status_code
+        if status >= 500 or status == 429:  # 429: the provider asks us to slow down
+            raise _Retryable(f"HTTP {status}")
+        if status >= 400:
+            raise DeliveryFailed(f"HTTP {status}", permanent=True)
+
+
+def backend_from_settings(settings) -> OutboxFileBackend | HttpBackend:
+    if settings.SMS_BACKEND == "http":
+        return HttpBackend(settings.SMS_HTTP_URL, settings.SMS_HTTP_TOKEN,
+                           settings.SMS_HTTP_TIMEOUT_S, settings.SMS_HTTP_MAX_ATTEMPTS)
+    return OutboxFileBackend(settings.SMS_OUTBOX_PATH)
+
+
+def read_outbox_tail(path: str | Path, limit: int) -> list[dict]:
+    """The last `limit` texts of the outbox file, newest first; none if there is no file."""
+    try:
+        with open(path, encoding="utf-8") as outbox:
+            lines = collections.deque(outbox, maxlen=limit)
+    except FileNotFoundError:
+        return []
+    entries = []
+    for line in reversed(lines):
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:  # a line cut short by a crash
+            continue
+    return entries
+
+
+def account_number_text(account_no: str) -> str:
+    return f"信息注册成功，您的账号为：{account_no}。此账号为登录账号，请妥善保存。"
+
+
+def signed(signature: str, text: str) -> str:
+    """Every text goes out under the platform's signature, as carriers require."""
+    return text if text.startswith(signature) else signature + text

@@ -1,0 +1,162 @@
+"""The notify service: texts guardians, at most once per message id, never after `not_after`.
+
+Every message is recorded (encrypted) before it is sent. The worker that records it sends it
+at once; if that fails or the process dies, the retry loop sends it once its lease runs out.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from nameko.events import event_handler
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
+from nameko.timer import timer
+from prometheus_client import Counter
+
+import common.edge.rpc  # noqa: F401  (lets DomainError cross RPC intact)
+from common.crypto import decode_key
+from common.edge.dependencies import Database, Observability, Settings, settings_of
+from common.errors import DomainError
+from common.masking import mask_phone
+from services.accounts.contract import ACCOUNT_REGISTERED, AccountRegistered
+from services.accounts.contract import SERVICE_NAME as ACCOUNTS
+from services.notify import delivery
+from services.notify.contract import SERVICE_NAME, DevMessage, SmsMessage, SmsResult
+from services.notify.storage import Claim, MessageStore
+
+log = logging.getLogger(__name__)
+
+SMS_SENT = Counter("platform_sms_sent_total", "Text messages by outcome", ["purpose", "result"])
+
+LEASE_MARGIN_S = 30  # beyond the longest send, so that two senders never hold one message
+RETRY_DELAY_S = 20  # lets a provider outage pass; an SMS code stays valid for minutes
+RETRY_BATCH = 100
+DEV_MESSAGES_MAX = 100
+
+
+class SmsBackend(DependencyProvider):
+    """One backend per container: its file lock or HTTP session is shared by all workers."""
+
+    def setup(self):
+        self.backend = delivery.backend_from_settings(settings_of(self.container))
+
+    def get_dependency(self, worker_ctx):
+        return self.backend
+
+
+class NotifyService:
+    name = SERVICE_NAME
+
+    settings = Settings()
+    db = Database()
+    request_id = Observability()
+    backend = SmsBackend()
+
+    @rpc(expected_exceptions=DomainError)
+    def ping(self):
+        self._store().ping()
+        return {"service": SERVICE_NAME, "ok": True}
+
+    @rpc(expected_exceptions=DomainError)
+    def send_sms(self, message):
+        sms = SmsMessage.parse(message)
+        store = self._store()
+        claim = store.record(sms, _parse_not_after(sms.not_after), self._lease_s())
+        if claim is None:
+            SMS_SENT.labels(sms.purpose, "duplicate").inc()
+            claim = store.claim(sms.message_id, self._lease_s())  # still pending, lease over
+        status = self._deliver(store, claim) if claim else store.status(sms.message_id)
+        return SmsResult(message_id=sms.message_id, status=status).model_dump()
+
+    @rpc(expected_exceptions=DomainError)
+    def list_dev_messages(self, limit=20):
+        if self.settings.PLATFORM_ENV != "development" or self.settings.SMS_BACKEND != "outbox":
+            raise DomainError("NOT_FOUND")
+        if type(limit) is not int or not 1 <= limit <= DEV_MESSAGES_MAX:
+            raise DomainError("VALIDATION_ERROR", fields={"limit": "格式不正确。"})
+        entries = delivery.read_outbox_tail(self.settings.SMS_OUTBOX_PATH, limit)
+        return [DevMessage(phone_masked=mask_phone(entry["phone"]), purpose=entry["purpose"],
+                           text=entry["text"], sent_at=entry["sent_at"]).model_dump()
+                for entry in entries]
+
+    # Requeued on error: a database outage delays the text but does not lose it.
+    @event_handler(ACCOUNTS, ACCOUNT_REGISTERED, reliable_delivery=True, requeue_on_error=True)
+    def handle_account_registered(self, payload):
+        try:
+            event = AccountRegistered.parse(payload)
+            sms = SmsMessage.parse({
+                "message_id": f"evt-{event.event_id}", "phone": event.guardian_phone,
+                "purpose": "account_registered",
+                "text": delivery.account_number_text(event.account_no)})
+        except DomainError as exc:
+            # Requeueing cannot fix a malformed event: drop it loudly instead of looping.
+            log.error("malformed account_registered event dropped",
+                      extra={"fields": sorted(exc.fields)})
+            return
+        store = self._store()
+        claim = store.record_event(event.event_id, ACCOUNT_REGISTERED, sms, self._lease_s())
+        if claim is None:
+            SMS_SENT.labels(sms.purpose, "duplicate").inc()
+            return
+        self._deliver(store, claim)
+
+    @timer(interval=2)
+    def retry_pending(self):
+        """Sends what a crashed worker or a failed attempt left pending."""
+        store = self._store()
+        for message_id in store.claimable(RETRY_BATCH):
+            claim = store.claim(message_id, self._lease_s())
+            if claim:  # None: another instance took it meanwhile
+                self._deliver(store, claim)
+
+    def _deliver(self, store: MessageStore, claim: Claim) -> str:
+        """Sends a claimed message and records the outcome; returns the message's status."""
+        if claim.expired:
+            store.mark_expired(claim.message_id)
+            return _outcome(claim, "expired")
+        try:
+            self.backend.send(claim.message_id, claim.phone, claim.purpose,
+                              delivery.signed(self.settings.SMS_SIGNATURE, claim.text))
+        except delivery.DeliveryFailed as exc:
+            if not exc.permanent and claim.attempts < self.settings.SMS_HTTP_MAX_ATTEMPTS:
+                store.retry_later(claim.message_id, str(exc), RETRY_DELAY_S)
+                log.warning("text not delivered yet, will retry",
+                            extra=_log_fields(claim, str(exc)))
+                return "pending"
+            store.mark_failed(claim.message_id, str(exc))
+            return _outcome(claim, "failed", str(exc))
+        store.mark_sent(claim.message_id)
+        return _outcome(claim, "sent")
+
+    def _store(self) -> MessageStore:
+        return MessageStore(self.db, decode_key(self.settings.DATA_ENCRYPTION_KEY,
+                                                "DATA_ENCRYPTION_KEY"))
+
+    def _lease_s(self) -> float:
+        return self.backend.max_send_s + LEASE_MARGIN_S
+
+
+def _parse_not_after(value: str | None) -> datetime | None:
+    """ISO-8601; a time without a zone is UTC, as the contract says."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise DomainError("VALIDATION_ERROR", fields={"not_after": "格式不正确。"}) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _outcome(claim: Claim, result: str, error: str | None = None) -> str:
+    """Counts and logs a message's final status (never its phone or text)."""
+    SMS_SENT.labels(claim.purpose, result).inc()
+    level = logging.ERROR if result == "failed" else logging.INFO
+    log.log(level, "text %s", result, extra=_log_fields(claim, error))
+    return result
+
+
+def _log_fields(claim: Claim, error: str | None) -> dict:
+    return {"message_id": claim.message_id, "purpose": claim.purpose,
+            "attempts": claim.attempts, "error": error}

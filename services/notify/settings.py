@@ -1,0 +1,26 @@
+"""Environment variables of the notify service (documented in the README)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from common.settings import DEV_KEYS, ProcessSettings
+
+
+class NotifySettings(ProcessSettings):
+    DATA_ENCRYPTION_KEY: str = DEV_KEYS["DATA_ENCRYPTION_KEY"]
+    SMS_BACKEND: Literal["outbox", "http"] = "outbox"
+    SMS_OUTBOX_PATH: str = "var/sms-outbox.jsonl"
+    SMS_HTTP_URL: str = ""
+    SMS_HTTP_TOKEN: str = ""
+    SMS_HTTP_TIMEOUT_S: float = 5.0
+    SMS_HTTP_MAX_ATTEMPTS: int = 3
+    SMS_SIGNATURE: str = "【北京市义务教育入学服务平台】"
+
+    def production_problems(self) -> list[str]:
+        problems = super().production_problems()
+        if self.SMS_BACKEND == "outbox":
+            problems.append("SMS_BACKEND=outbox writes texts to a local file instead of sending")
+        elif not self.SMS_HTTP_URL:
+            problems.append("SMS_BACKEND=http needs SMS_HTTP_URL")
+        return problems

@@ -1,0 +1,131 @@
+"""All SQL of the notify service. Phone numbers and texts are stored encrypted, never in clear.
+
+A message is sent by whoever holds its lease (`claimed_until`): the worker that recorded it
+holds the first one, so it can send at once; when a lease runs out (a crash, a provider
+outage) the retry loop claims the message again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg_pool
+
+from common.crypto import FieldCipher, LookupHasher
+from services.notify.contract import SmsMessage
+
+PHONE_CONTEXT = "notify.phone"
+TEXT_CONTEXT = "notify.text"
+
+# What a claim returns; `expired` is judged by the database's clock, like the lease.
+_CLAIMED = ("RETURNING id, purpose, phone_enc, text_enc, attempts, "
+            "coalesce(not_after <= now(), false)")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A pending message the caller may send until its lease runs out."""
+    message_id: str
+    purpose: str
+    phone: str
+    text: str
+    attempts: int  # including this one
+    expired: bool
+
+
+class MessageStore:
+    def __init__(self, pool: psycopg_pool.ConnectionPool, data_key: bytes):
+        self._pool = pool
+        self._cipher = FieldCipher(data_key)
+        self._hash = LookupHasher(data_key)
+
+    def ping(self) -> None:
+        with self._pool.connection() as conn:
+            conn.execute("SELECT 1")
+
+    def record(self, message: SmsMessage, not_after: datetime | None,
+               lease_s: float) -> Claim | None:
+        """Stores a new message, claimed by the caller; None if its id is already known."""
+        with self._pool.connection() as conn:
+            return self._insert(conn, message, not_after, lease_s)
+
+    def record_event(self, event_id: str, event_type: str, message: SmsMessage,
+                     lease_s: float) -> Claim | None:
+        """Stores the event's message, claimed by the caller, unless the event was seen."""
+        with self._pool.connection() as conn, conn.transaction():
+            new = conn.execute(
+                "INSERT INTO notify.processed_events (event_id, event_type) VALUES (%s, %s) "
+                "ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+                (event_id, event_type)).fetchone()
+            if new is None:
+                return None
+            return self._insert(conn, message, None, lease_s)
+
+    def claim(self, message_id: str, lease_s: float) -> Claim | None:
+        """Takes a pending message whose lease ran out; None if it is final or held."""
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "UPDATE notify.messages SET attempts = attempts + 1, "
+                "claimed_until = now() + make_interval(secs => %s) "
+                "WHERE id = %s AND status = 'pending' AND claimed_until < now() " + _CLAIMED,
+                (lease_s, message_id)).fetchone()
+        return self._claim(row) if row else None
+
+    def claimable(self, limit: int) -> list[str]:
+        """Pending messages whose lease ran out, longest waiting first."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT id FROM notify.messages WHERE status = 'pending' "
+                "AND claimed_until < now() ORDER BY claimed_until LIMIT %s", (limit,)).fetchall()
+        return [row[0] for row in rows]
+
+    def status(self, message_id: str) -> str:
+        with self._pool.connection() as conn:
+            return conn.execute("SELECT status FROM notify.messages WHERE id = %s",
+                                (message_id,)).fetchone()[0]
+
+    def retry_later(self, message_id: str, error: str, delay_s: float) -> None:
+        """Keeps the message pending, untouched by the retry loop for `delay_s`."""
+        with self._pool.connection() as conn:
+            conn.execute(
+                "UPDATE notify.messages SET last_error = %s, "
+                "claimed_until = now() + make_interval(secs => %s) WHERE id = %s",
+                (error, delay_s, message_id))
+
+    def mark_sent(self, message_id: str) -> None:
+        self._finish(message_id, "sent", None)
+
+    def mark_expired(self, message_id: str) -> None:
+        self._finish(message_id, "expired", None)
+
+    def mark_failed(self, message_id: str, error: str) -> None:
+        self._finish(message_id, "failed", error)
+
+    def _finish(self, message_id: str, status: str, error: str | None) -> None:
+        # A final message keeps no text: it may hold a code, and nobody will send it again.
+        with self._pool.connection() as conn:
+            conn.execute(
+                "UPDATE notify.messages SET status = %(status)s, text_enc = NULL, "
+                "sent_at = CASE WHEN %(status)s = 'sent' THEN now() END, "
+                "last_error = coalesce(%(error)s, last_error) WHERE id = %(id)s",
+                {"status": status, "error": error, "id": message_id})
+
+    def _insert(self, conn, message: SmsMessage, not_after: datetime | None,
+                lease_s: float) -> Claim | None:
+        row = conn.execute(
+            "INSERT INTO notify.messages (id, purpose, phone_hash, phone_enc, text_enc, "
+            "not_after, attempts, claimed_until) "
+            "VALUES (%s, %s, %s, %s, %s, %s, 1, now() + make_interval(secs => %s)) "
+            "ON CONFLICT (id) DO NOTHING " + _CLAIMED,
+            (message.message_id, message.purpose, self._hash("phone", message.phone),
+             self._cipher.encrypt({"phone": message.phone}, PHONE_CONTEXT),
+             self._cipher.encrypt({"text": message.text}, TEXT_CONTEXT),
+             not_after, lease_s)).fetchone()
+        return self._claim(row) if row else None
+
+    def _claim(self, row) -> Claim:
+        message_id, purpose, phone_enc, text_enc, attempts, expired = row
+        return Claim(message_id, purpose,
+                     self._cipher.decrypt(phone_enc, PHONE_CONTEXT)["phone"],
+                     self._cipher.decrypt(text_enc, TEXT_CONTEXT)["text"], attempts, expired)

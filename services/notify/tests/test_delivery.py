@@ -1,0 +1,130 @@
+"""The SMS backends and the outbox reader, against a real file and a real local HTTP server."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+
+from services.notify import delivery
+from services.notify.delivery import DeliveryFailed, HttpBackend, OutboxFileBackend
+from services.notify.settings import NotifySettings
+
+PHONE = "13812345678"
+
+
+def http_backend(url, max_attempts=3, timeout_s=2.0):
+    return HttpBackend(url, "s3cret", timeout_s=timeout_s, max_attempts=max_attempts,
+                       backoff_s=0.01)
+
+
+def test_outbox_appends_one_json_line_per_text(tmp_path):
+    path = tmp_path / "new-dir" / "sms.jsonl"
+    backend = OutboxFileBackend(path)
+    backend.send("m-1", PHONE, "register", "【平台】验证码 123456")
+    backend.send("m-2", PHONE, "reset_password", "second")
+
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2
+    assert "【平台】验证码 123456" in lines[0]  # Chinese stays readable (ensure_ascii=False)
+    first = json.loads(lines[0])
+    assert set(first) == {"message_id", "phone", "purpose", "text", "sent_at"}
+    assert first["message_id"] == "m-1" and first["phone"] == PHONE
+    assert first["purpose"] == "register"
+
+
+def test_outbox_write_failure_is_a_delivery_failure_worth_retrying(tmp_path):
+    (tmp_path / "file").write_text("")
+    backend = OutboxFileBackend(tmp_path / "file" / "sms.jsonl")  # parent is not a folder
+    with pytest.raises(DeliveryFailed) as failure:
+        backend.send("m-1", PHONE, "register", "text")
+    assert not failure.value.permanent
+    assert PHONE not in str(failure.value)
+
+
+def test_outbox_tail_is_newest_first_limited_and_skips_a_cut_line(tmp_path):
+    path = tmp_path / "sms.jsonl"
+    backend = OutboxFileBackend(path)
+    for n in range(5):
+        backend.send(f"m-{n}", PHONE, "register", f"text {n}")
+    with path.open("a", encoding="utf-8") as outbox:
+        outbox.write('{"message_id": "cut sh')  # a crash in the middle of a write
+
+    tail = delivery.read_outbox_tail(path, 3)
+    assert [entry["message_id"] for entry in tail] == ["m-4", "m-3"]
+    assert delivery.read_outbox_tail(tmp_path / "missing.jsonl", 10) == []
+
+
+def test_http_posts_the_text_with_token_and_idempotency_key(provider):
+    http_backend(provider.url).send("m-1", PHONE, "register", "验证码 123456")
+
+    [request] = provider.requests
+    assert request["body"] == {"message_id": "m-1", "phone": PHONE, "text": "验证码 123456"}
+    assert request["headers"]["Authorization"] == "Bearer s3cret"
+    assert request["headers"]["Idempotency-Key"] == "m-1"
+
+
+def test_http_retries_server_errors_with_the_same_idempotency_key(provider):
+    provider.replies = [500, 503]
+    http_backend(provider.url).send("m-1", PHONE, "register", "text")
+
+    assert len(provider.requests) == 3
+    assert {r["headers"]["Idempotency-Key"] for r in provider.requests} == {"m-1"}
+
+
+def test_http_gives_up_after_max_attempts(provider):
+    provider.replies = [500, 500, 500, 500]
+    with pytest.raises(DeliveryFailed) as failure:
+        http_backend(provider.url).send("m-1", PHONE, "register", "text")
+    assert len(provider.requests) == 3
+    assert str(failure.value) == "HTTP 500" and not failure.value.permanent
+
+
+def test_http_client_error_is_permanent_and_not_retried(provider):
+    provider.replies = [400]
+    with pytest.raises(DeliveryFailed) as failure:
+        http_backend(provider.url).send("m-1", PHONE, "register", "text")
+    assert len(provider.requests) == 1
+    assert str(failure.value) == "HTTP 400" and failure.value.permanent
+
+
+def test_http_times_out_and_retries(provider):
+    provider.replies = ["slow", "slow"]
+    started = time.monotonic()
+    with pytest.raises(DeliveryFailed) as failure:
+        http_backend(provider.url, max_attempts=2, timeout_s=0.2).send(
+            "m-1", PHONE, "register", "text")
+    assert time.monotonic() - started < 1.5  # did not wait for the slow answers
+    assert len(provider.requests) == 2
+    assert str(failure.value) == "ReadTimeout" and not failure.value.permanent
+
+
+def test_http_unreachable_provider_is_retried_then_fails():
+    with socket.socket() as probe:  # a port that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(DeliveryFailed) as failure:
+        http_backend(f"http://127.0.0.1:{port}/sms", max_attempts=2).send(
+            "m-1", PHONE, "register", "text")
+    assert str(failure.value) == "ConnectionError" and not failure.value.permanent
+
+
+def test_backend_from_settings(tmp_path):
+    outbox = delivery.backend_from_settings(
+        NotifySettings(_env_file=None, SMS_OUTBOX_PATH=str(tmp_path / "sms.jsonl")))
+    assert isinstance(outbox, OutboxFileBackend) and outbox.path == tmp_path / "sms.jsonl"
+    http = delivery.backend_from_settings(NotifySettings(
+        _env_file=None, SMS_BACKEND="http", SMS_HTTP_URL="http://127.0.0.1:1/sms"))
+    assert isinstance(http, HttpBackend) and http.url == "http://127.0.0.1:1/sms"
+
+
+def test_account_number_text():
+    assert delivery.account_number_text("27123456") == (
+        "信息注册成功，您的账号为：27123456。此账号为登录账号，请妥善保存。")
+
+
+def test_every_text_is_signed_once():
+    assert delivery.signed("【平台】", "您的验证码为123456") == "【平台】您的验证码为123456"
+    assert delivery.signed("【平台】", "【平台】已签名") == "【平台】已签名"

@@ -1,0 +1,254 @@
+"""The notify service in a real nameko container, on real RabbitMQ and PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from nameko.standalone.events import event_dispatcher
+from nameko.standalone.rpc import ClusterRpcProxy
+from prometheus_client import REGISTRY
+
+from common.crypto import decode_key
+from common.errors import DomainError
+from services.accounts.contract import ACCOUNT_REGISTERED
+from services.accounts.contract import SERVICE_NAME as ACCOUNTS
+from services.notify.contract import SmsMessage
+from services.notify.delivery import account_number_text
+from services.notify.service import NotifyService
+from services.notify.settings import NotifySettings
+from services.notify.storage import MessageStore
+from tests.support.infra import running_service
+
+PHONE = "13712345678"
+CODE_TEXT = "您的验证码为 246813，5分钟内有效。"
+SIGNED_CODE_TEXT = "【北京市义务教育入学服务平台】" + CODE_TEXT
+
+
+@pytest.fixture
+def outbox(tmp_path):
+    return tmp_path / "sms-outbox.jsonl"
+
+
+@pytest.fixture
+def settings(make_settings, outbox, pool):
+    return make_settings(NotifySettings, SMS_OUTBOX_PATH=str(outbox))
+
+
+@pytest.fixture
+def notify(amqp_uri):
+    """Calls the notify service as another service would."""
+    with ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=10) as cluster:
+        yield cluster.notify
+
+
+def sms(message_id=None, **fields):
+    return {"message_id": message_id or uuid.uuid4().hex, "phone": PHONE,
+            "purpose": "register", "text": CODE_TEXT, **fields}
+
+
+def sent_lines(outbox, message_id):
+    if not outbox.exists():
+        return []
+    lines = [json.loads(line) for line in outbox.read_text(encoding="utf-8").splitlines()]
+    return [line for line in lines if line["message_id"] == message_id]
+
+
+def wait_for(condition, timeout_s=10.0):
+    deadline = time.monotonic() + timeout_s
+    while not (result := condition()):
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(0.05)
+    return result
+
+
+def raw_row(pool, message_id):
+    with pool.connection() as conn:
+        cursor = conn.execute("SELECT * FROM notify.messages WHERE id = %s", (message_id,))
+        names = [column.name for column in cursor.description]
+        return dict(zip(names, cursor.fetchone(), strict=True))
+
+
+def sms_counted(purpose, result):
+    return REGISTRY.get_sample_value(
+        "platform_sms_sent_total", {"purpose": purpose, "result": result}) or 0
+
+
+def events_handled():
+    return REGISTRY.get_sample_value(
+        "platform_events_handled_total",
+        {"service": "notify", "event": ACCOUNT_REGISTERED, "outcome": "ok"}) or 0
+
+
+def dispatch_account_registered(amqp_uri, event_id):
+    event_dispatcher({"AMQP_URI": amqp_uri})(ACCOUNTS, ACCOUNT_REGISTERED, {
+        "event_id": event_id, "account_no": "27123456", "district": "haidian",
+        "guardian_phone": PHONE})
+
+
+def test_ping(settings, notify):
+    with running_service(NotifyService, settings):
+        assert notify.ping() == {"service": "notify", "ok": True}
+
+
+def test_send_sms_sends_one_text_and_keeps_no_readable_personal_data(settings, notify,
+                                                                     outbox, pool):
+    with running_service(NotifyService, settings):
+        result = notify.send_sms(sms("m-1"))
+
+    assert result == {"message_id": "m-1", "status": "sent"}
+    [line] = sent_lines(outbox, "m-1")
+    assert (line["phone"], line["purpose"], line["text"]) == (PHONE, "register", SIGNED_CODE_TEXT)
+    row = raw_row(pool, "m-1")
+    assert (row["status"], row["attempts"], row["text_enc"]) == ("sent", 1, None)
+    for value in row.values():
+        stored = bytes(value) if isinstance(value, bytes | memoryview) else str(value).encode()
+        assert PHONE.encode() not in stored
+        assert b"246813" not in stored
+
+
+def test_same_message_id_twice_sends_one_text(settings, notify, outbox):
+    with running_service(NotifyService, settings):
+        first = notify.send_sms(sms("m-1"))
+        second = notify.send_sms(sms("m-1"))
+
+    assert first["status"] == second["status"] == "sent"
+    assert len(sent_lines(outbox, "m-1")) == 1
+
+
+def test_a_text_past_not_after_is_never_sent(settings, notify, outbox, pool):
+    stale = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    with running_service(NotifyService, settings):
+        assert notify.send_sms(sms("m-1", not_after=stale))["status"] == "expired"
+
+    assert sent_lines(outbox, "m-1") == []
+    row = raw_row(pool, "m-1")
+    assert (row["status"], row["text_enc"]) == ("expired", None)
+
+
+def test_invalid_messages_are_refused_field_by_field(settings, notify):
+    with running_service(NotifyService, settings):
+        with pytest.raises(DomainError) as refused:
+            notify.send_sms(sms(phone="12345"))
+        assert refused.value.code == "VALIDATION_ERROR" and "phone" in refused.value.fields
+        with pytest.raises(DomainError) as refused:
+            notify.send_sms(sms(not_after="tomorrow"))
+        assert refused.value.fields == {"not_after": "格式不正确。"}
+
+
+def test_http_provider_gets_the_text(settings, make_settings, notify, provider):
+    http = make_settings(NotifySettings, SMS_BACKEND="http", SMS_HTTP_URL=provider.url,
+                         SMS_HTTP_TOKEN="t0ken")
+    with running_service(NotifyService, http):
+        assert notify.send_sms(sms("m-1"))["status"] == "sent"
+
+    [request] = provider.requests
+    assert request["headers"]["Idempotency-Key"] == "m-1"
+    assert request["body"] == {"message_id": "m-1", "phone": PHONE, "text": SIGNED_CODE_TEXT}
+
+
+def test_http_provider_refusal_fails_the_message_without_personal_data(
+        settings, make_settings, notify, provider, pool):
+    provider.replies = [400]
+    http = make_settings(NotifySettings, SMS_BACKEND="http", SMS_HTTP_URL=provider.url)
+    with running_service(NotifyService, http):
+        assert notify.send_sms(sms("m-1"))["status"] == "failed"
+
+    row = raw_row(pool, "m-1")
+    assert (row["status"], row["last_error"], row["text_enc"]) == ("failed", "HTTP 400", None)
+
+
+def test_http_provider_outage_leaves_the_message_pending_for_a_retry(
+        settings, make_settings, notify, provider, pool):
+    provider.replies = [503, 503]
+    http = make_settings(NotifySettings, SMS_BACKEND="http", SMS_HTTP_URL=provider.url,
+                         SMS_HTTP_MAX_ATTEMPTS=2)
+    with running_service(NotifyService, http):
+        assert notify.send_sms(sms("m-1"))["status"] == "pending"
+
+    assert len(provider.requests) == 2
+    row = raw_row(pool, "m-1")
+    assert (row["status"], row["attempts"], row["last_error"]) == ("pending", 1, "HTTP 503")
+    assert row["text_enc"] is not None
+
+
+def test_retry_loop_sends_what_a_crashed_sender_left_pending(settings, outbox, pool):
+    store = MessageStore(pool, decode_key(settings.DATA_ENCRYPTION_KEY, "key"))
+    store.record(SmsMessage(**sms("m-1")), None, lease_s=0)  # its sender died at once
+
+    with running_service(NotifyService, settings):
+        wait_for(lambda: sent_lines(outbox, "m-1"))
+
+    assert len(sent_lines(outbox, "m-1")) == 1
+    row = raw_row(pool, "m-1")
+    assert (row["status"], row["attempts"]) == ("sent", 2)
+
+
+def test_account_registered_event_delivered_twice_sends_one_text(settings, amqp_uri, outbox):
+    event_id = str(uuid.uuid4())
+    handled = events_handled()
+    duplicates = sms_counted("account_registered", "duplicate")
+    with running_service(NotifyService, settings):
+        dispatch_account_registered(amqp_uri, event_id)
+        dispatch_account_registered(amqp_uri, event_id)
+        wait_for(lambda: events_handled() >= handled + 2)
+
+    [line] = sent_lines(outbox, f"evt-{event_id}")
+    assert line["phone"] == PHONE and line["purpose"] == "account_registered"
+    assert line["text"] == settings.SMS_SIGNATURE + account_number_text("27123456")
+    assert sms_counted("account_registered", "duplicate") == duplicates + 1
+
+
+def test_malformed_event_is_acknowledged_and_dropped(settings, amqp_uri, outbox):
+    handled = events_handled()
+    with running_service(NotifyService, settings):
+        event_dispatcher({"AMQP_URI": amqp_uri})(ACCOUNTS, ACCOUNT_REGISTERED,
+                                                 {"event_id": "e-1", "guardian_phone": "1"})
+        # Handled without an error, so acknowledged: requeueing could never fix it.
+        wait_for(lambda: events_handled() >= handled + 1)
+    assert not outbox.exists()
+
+
+def test_event_published_while_the_service_is_stopped_is_sent_after_restart(
+        settings, amqp_uri, outbox):
+    with running_service(NotifyService, settings):
+        pass  # declares the durable event queue, as a first deployment does
+    event_id = str(uuid.uuid4())
+    dispatch_account_registered(amqp_uri, event_id)
+
+    with running_service(NotifyService, settings):
+        wait_for(lambda: sent_lines(outbox, f"evt-{event_id}"))
+
+    assert len(sent_lines(outbox, f"evt-{event_id}")) == 1
+
+
+def test_dev_messages_show_the_outbox_newest_first_with_masked_phones(settings, notify):
+    with running_service(NotifyService, settings):
+        notify.send_sms(sms("m-1", text="first"))
+        notify.send_sms(sms("m-2", text="second"))
+        messages = notify.list_dev_messages(limit=5)
+
+    assert [m["text"] for m in messages] == [settings.SMS_SIGNATURE + "second",
+                                             settings.SMS_SIGNATURE + "first"]
+    assert messages[0]["phone_masked"] == "137****5678"
+    assert set(messages[0]) == {"phone_masked", "purpose", "text", "sent_at"}
+
+
+@pytest.mark.parametrize("overrides", [
+    {"PLATFORM_ENV": "production",
+     "DATA_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode()},
+    {"PLATFORM_ENV": "development"},
+], ids=["production", "http-backend"])
+def test_dev_messages_are_refused_outside_development_with_the_outbox(
+        make_settings, pool, notify, provider, overrides):
+    settings = make_settings(NotifySettings, SMS_BACKEND="http", SMS_HTTP_URL=provider.url,
+                             **overrides)
+    with running_service(NotifyService, settings):
+        with pytest.raises(DomainError) as refused:
+            notify.list_dev_messages()
+    assert refused.value.code == "NOT_FOUND"

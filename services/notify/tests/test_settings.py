@@ -1,0 +1,41 @@
+"""Production refuses settings that would not really text anybody or that use published keys."""
+
+from __future__ import annotations
+
+import base64
+import os
+
+import pytest
+from pydantic import ValidationError
+
+from common.settings import DEV_KEYS
+from services.notify.settings import NotifySettings
+
+REAL_KEY = base64.b64encode(os.urandom(32)).decode()
+
+
+def production(**overrides):
+    return NotifySettings(_env_file=None, PLATFORM_ENV="production", **overrides)
+
+
+def test_production_accepts_an_http_provider_and_a_real_key():
+    settings = production(DATA_ENCRYPTION_KEY=REAL_KEY, SMS_BACKEND="http",
+                          SMS_HTTP_URL="https://sms.example.invalid/send")
+    assert settings.production
+
+
+@pytest.mark.parametrize("overrides, problem", [
+    ({"DATA_ENCRYPTION_KEY": REAL_KEY}, "SMS_BACKEND=outbox"),
+    ({"DATA_ENCRYPTION_KEY": REAL_KEY, "SMS_BACKEND": "http"}, "SMS_HTTP_URL"),
+    ({"SMS_BACKEND": "http", "SMS_HTTP_URL": "https://sms.example.invalid/send"},
+     "DATA_ENCRYPTION_KEY"),
+])
+def test_production_refuses(overrides, problem):
+    with pytest.raises(ValidationError, match=problem):
+        production(**overrides)
+
+
+def test_development_defaults_use_the_outbox_file_and_the_development_key():
+    settings = NotifySettings(_env_file=None)
+    assert settings.SMS_BACKEND == "outbox"
+    assert settings.DATA_ENCRYPTION_KEY == DEV_KEYS["DATA_ENCRYPTION_KEY"]

@@ -1,0 +1,88 @@
+"""The message store against the real PostgreSQL schema: leases, final states, no clear text."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from common.crypto import decode_key
+from common.settings import DEV_KEYS
+from services.notify.contract import SmsMessage
+from services.notify.storage import MessageStore
+
+PHONE = "13912345678"
+TEXT = "【平台】您的验证码为 654321，5分钟内有效。"
+
+
+@pytest.fixture
+def store(pool):
+    return MessageStore(pool, decode_key(DEV_KEYS["DATA_ENCRYPTION_KEY"], "key"))
+
+
+def message(message_id="m-1"):
+    return SmsMessage(message_id=message_id, phone=PHONE, purpose="register", text=TEXT)
+
+
+def raw_row(pool, message_id):
+    with pool.connection() as conn:
+        cursor = conn.execute("SELECT * FROM notify.messages WHERE id = %s", (message_id,))
+        names = [column.name for column in cursor.description]
+        return dict(zip(names, cursor.fetchone(), strict=True))
+
+
+def test_record_claims_a_new_message_for_its_sender_once(store, pool):
+    claim = store.record(message(), None, lease_s=60)
+    assert (claim.message_id, claim.phone, claim.text, claim.attempts, claim.expired) == (
+        "m-1", PHONE, TEXT, 1, False)
+    assert store.record(message(), None, lease_s=60) is None
+    assert store.claim("m-1", lease_s=60) is None  # its sender still holds it
+    row = raw_row(pool, "m-1")
+    for column in ("phone_hash", "phone_enc", "text_enc"):
+        assert PHONE.encode() not in bytes(row[column])
+        assert b"654321" not in bytes(row[column])
+
+
+def test_a_lapsed_lease_can_be_claimed_again(store):
+    store.record(message(), None, lease_s=0)
+    assert store.claimable(10) == ["m-1"]
+    claim = store.claim("m-1", lease_s=60)
+    assert claim.attempts == 2 and claim.text == TEXT
+    assert store.claimable(10) == []
+
+
+def test_a_message_past_not_after_is_claimed_as_expired(store):
+    claim = store.record(message(), datetime.now(UTC) - timedelta(seconds=1), lease_s=60)
+    assert claim.expired
+
+
+def test_final_states_erase_the_text(store, pool):
+    for message_id, finish in (("m-sent", store.mark_sent), ("m-expired", store.mark_expired),
+                               ("m-failed", lambda mid: store.mark_failed(mid, "HTTP 400"))):
+        store.record(message(message_id), None, lease_s=0)
+        finish(message_id)
+        row = raw_row(pool, message_id)
+        assert row["text_enc"] is None
+        assert store.claim(message_id, lease_s=60) is None
+    assert store.status("m-sent") == "sent" and raw_row(pool, "m-sent")["sent_at"]
+    assert raw_row(pool, "m-failed")["last_error"] == "HTTP 400"
+    assert store.claimable(10) == []
+
+
+def test_retry_later_keeps_the_message_pending_until_the_delay_is_over(store, pool):
+    store.record(message(), None, lease_s=0)
+    store.retry_later("m-1", "HTTP 503", delay_s=60)
+    assert store.claimable(10) == []
+    row = raw_row(pool, "m-1")
+    assert (row["status"], row["last_error"]) == ("pending", "HTTP 503")
+    store.retry_later("m-1", "HTTP 503", delay_s=0)
+    assert store.claim("m-1", lease_s=60).attempts == 2
+
+
+def test_an_event_is_turned_into_a_message_once(store, pool):
+    first = store.record_event("e-1", "account_registered", message("evt-e-1"), lease_s=60)
+    assert first.message_id == "evt-e-1"
+    assert store.record_event("e-1", "account_registered", message("evt-e-1"), 60) is None
+    with pool.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM notify.messages").fetchone()[0] == 1
+        assert conn.execute("SELECT count(*) FROM notify.processed_events").fetchone()[0] == 1

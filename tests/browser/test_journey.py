@@ -1,0 +1,209 @@
+"""A family's whole account journey in a real Chromium: choose the district, read the notice,
+register, sign out and in, change the password, cancel the account. Saves screenshots of
+the main pages to docs/screenshots/."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tests.support.family import id_number, unique_phone
+
+pytestmark = pytest.mark.browser
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+PHONE_SIZE = {"width": 390, "height": 844}
+DESKTOP_SIZE = {"width": 1280, "height": 900}
+FIRST_PASSWORD = "Spring2027a"
+NEW_PASSWORD = "Summer2027b"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (apt-get install -y chromium fonts-noto-cjk)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, stack):
+    context = browser.new_context(viewport=PHONE_SIZE, locale="zh-CN", base_url=stack.url,
+                                  extra_http_headers={"X-Forwarded-For": "10.77.0.1"})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.problems = []  # console errors (a CSP violation is one) and failed scripts
+    page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
+    page.on("pageerror", lambda e: page.problems.append(str(e)))
+    yield page
+    context.close()
+
+
+def shot(page, name: str, size: dict = PHONE_SIZE) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size(size)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.set_viewport_size(PHONE_SIZE)
+
+
+def request_code(page, stack, phone: str, purpose: str) -> str:
+    """Types the image captcha, clicks the button, waits for the text and reads the code."""
+    before = len([m for m in stack.sms_messages(phone) if m["purpose"] == purpose])
+    page.get_by_label("图片验证码").fill("2468")
+    button = page.locator("[data-sms]")
+    button.click()
+    status = page.locator("#f-sms_code-status")
+    masked = phone[:3] + "****" + phone[-4:]
+    status.filter(has_text=masked).wait_for()
+    return re.search(r"\d{6}", stack.wait_sms(phone, purpose, before + 1)[-1]["text"]).group()
+
+
+def sign_in(page, account_no: str, password: str) -> None:
+    page.goto("/")
+    page.get_by_role("link", name="海淀区").click()
+    page.get_by_role("link", name="本市户籍适龄儿童入学服务", exact=True).click()
+    page.get_by_label("账号").fill(account_no)
+    page.get_by_label("密码").fill(password)
+    page.get_by_label("图片验证码").fill("2468")
+    page.get_by_role("button", name="登录").click()
+
+
+def sign_out(page) -> None:
+    page.get_by_role("button", name="退出").click()
+    page.wait_for_url(re.compile(r"/$"))
+
+
+def test_a_family_goes_through_the_whole_account_journey(page, stack):
+    from playwright.sync_api import expect
+
+    phone = unique_phone()
+    document_number = id_number(date(2020, 9, 1), "female")
+
+    # 区级入口选择 -> 小学入学服务系统 -> 本市户籍适龄儿童入学服务
+    page.goto("/")
+    expect(page.get_by_role("heading", name="区级入口选择")).to_be_visible()
+    shot(page, "01-district-choice")
+    shot(page, "01-district-choice-desktop", DESKTOP_SIZE)
+    page.get_by_role("link", name="海淀区").click()
+    expect(page.get_by_role("heading", name="小学入学服务系统")).to_be_visible()
+    expect(page.get_by_text("暂未开放")).to_be_visible()
+    shot(page, "02-district-services")
+    page.get_by_role("link", name="本市户籍适龄儿童入学服务", exact=True).click()
+    expect(page.get_by_role("button", name="登录")).to_be_visible()
+    expect(page.locator(".captcha-img")).to_be_visible()
+    old_captcha = page.locator('input[name="captcha_id"]').input_value()
+    page.get_by_role("button", name="换一张").click()
+    expect(page.locator('input[name="captcha_id"]')).not_to_have_value(old_captcha)
+    shot(page, "03-login")
+
+    # 注册: the notice unlocks after its minimum reading time
+    page.get_by_role("link", name="注册", exact=True).click()
+    agree = page.get_by_label("我已认真阅读并同意该条款")
+    expect(agree).to_be_disabled()
+    confirm = page.locator("form[data-min-read] button[type=submit]")
+    expect(confirm).to_have_text(re.compile(r"请阅读须知（\d+秒）"))
+    shot(page, "04-notice")
+    expect(agree).to_be_enabled(timeout=10_000)
+    agree.check()
+    confirm.click()
+
+    # 填写信息: first with passwords that differ, to see the error next to the field
+    expect(page.get_by_role("button", name="提交信息")).to_be_visible()
+    page.get_by_label("儿童姓名").fill("王小雨")
+    page.get_by_label("证件类型").select_option("resident_id")
+    page.get_by_label("证件号码").fill(document_number)
+    page.get_by_label("女", exact=True).check()
+    page.get_by_label("出生日期").fill("2020-09-01")
+    page.get_by_label("户籍所在区").select_option(label="海淀区")
+    page.get_by_label("居住地所在区").select_option(label="海淀区")
+    page.get_by_label("居住地址").fill("海淀区学院路1号")
+    page.get_by_label("监护人姓名").fill("王建国")
+    page.get_by_label("父亲").check()
+    page.get_by_label("监护人手机号").fill(phone)
+    page.get_by_label("密码", exact=True).fill(FIRST_PASSWORD)
+    page.get_by_label("确认密码").fill(FIRST_PASSWORD + "x")
+    page.get_by_label("短信验证码").fill("000000")
+    page.get_by_label(re.compile("我已阅读并同意")).check()
+    page.get_by_role("button", name="提交信息").click()
+    error = page.locator("#f-password_confirm-err")
+    expect(error).to_have_text("两次输入的密码不一致。")
+    expect(page.get_by_label("确认密码")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("儿童姓名")).to_have_value("王小雨")  # typing kept
+    expect(page.get_by_label("密码", exact=True)).to_have_value("")  # passwords never
+    shot(page, "05-register-form-error")
+
+    # 获取短信验证码 without the image captcha: told so next to the captcha
+    page.locator("[data-sms]").click()
+    expect(page.locator("#f-captcha_answer-err")).to_have_text("请先输入图片验证码。")
+    page.get_by_label("密码", exact=True).fill(FIRST_PASSWORD)
+    page.get_by_label("确认密码").fill(FIRST_PASSWORD)
+    code = request_code(page, stack, phone, "register")
+    expect(page.locator("#f-sms_code-status")).to_contain_text("验证码已发送至")
+    page.get_by_label("短信验证码").fill(code)
+    expect(page.get_by_label(re.compile("我已阅读并同意"))).to_be_checked()
+    page.get_by_role("button", name="提交信息").click()
+
+    # 注册成功 -> 信息采集导航
+    page.wait_for_url(re.compile(r"/home\?registered=1$"))
+    success = page.locator(".alert-success")
+    expect(success).to_contain_text("信息注册成功，您的账号为：")
+    account_no = re.search(r"您的账号为：(\d{8})", success.inner_text()).group(1)
+    assert account_no.startswith("27")
+    expect(page.get_by_role("button", name="录入详细信息")).to_be_disabled()
+    expect(page.get_by_text("身份证及户籍信息待验证")).to_be_visible()
+    assert document_number not in page.content() and phone not in page.content()
+    shot(page, "06-home")
+    shot(page, "06-home-desktop", DESKTOP_SIZE)
+
+    # 退出, then sign in with the account number
+    sign_out(page)
+    sign_in(page, account_no, FIRST_PASSWORD)
+    page.wait_for_url(re.compile(r"/home$"))
+    expect(page.locator(".summary")).to_contain_text(account_no)
+
+    # 修改密码
+    page.get_by_role("link", name="修改密码").click()
+    page.set_viewport_size(DESKTOP_SIZE)
+    code = request_code(page, stack, phone, "change_password")
+    expect(page.locator("[data-sms]")).to_have_text(re.compile(r"重新获取（\d+秒）|获取验证码"))
+    page.get_by_label("短信验证码").fill(code)
+    page.get_by_label("新密码", exact=True).fill(NEW_PASSWORD)
+    page.get_by_label("确认新密码").fill(NEW_PASSWORD)
+    shot(page, "07-change-password", DESKTOP_SIZE)
+    page.get_by_role("button", name="确认", exact=True).click()
+    expect(page.get_by_text("密码修改成功，下次登录时请使用修改后的密码。")).to_be_visible()
+
+    # the old password no longer works, the new one does
+    sign_out(page)
+    sign_in(page, account_no, FIRST_PASSWORD)
+    expect(page.locator("#f-password-err")).to_have_text("账号或密码错误。")
+    page.get_by_label("密码").fill(NEW_PASSWORD)
+    page.get_by_label("图片验证码").fill("2468")
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(re.compile(r"/home$"))
+
+    # 撤销账号
+    page.get_by_role("link", name="撤销账号").click()
+    expect(page.get_by_text("撤销后个人信息将被删除，账号不能再登录。")).to_be_visible()
+    code = request_code(page, stack, phone, "cancel_account")
+    page.get_by_label("短信验证码").fill(code)
+    shot(page, "08-cancel-account")
+    shot(page, "08-cancel-account-desktop", DESKTOP_SIZE)
+    page.get_by_role("button", name="确认撤销").click()
+    expect(page.get_by_role("heading", name="撤销成功")).to_be_visible()
+
+    # signing in again fails
+    sign_in(page, account_no, NEW_PASSWORD)
+    expect(page.locator("#f-password-err")).to_have_text("账号或密码错误。")
+    shot(page, "09-login-error")
+    assert page.problems == []
