@@ -42,7 +42,7 @@ def session_token(request) -> str:
 
 class ApiRoutes:
     """Mixed into GatewayService; `self.accounts`, `self.notify`, `self.settings` are its
-    dependencies."""
+    dependencies. Handler names start with `api_`: nameko keys entrypoints by method name."""
 
     def _client_ip(self, request) -> str:
         return security.client_ip(request.environ, self.settings.TRUST_FORWARDED_FOR)
@@ -82,11 +82,11 @@ class ApiRoutes:
                              200 if healthy else 503)
 
     @route("GET", "/api/v1/openapi.json")
-    def openapi(self, request):
+    def api_openapi(self, request):
         return json_response(openapi_document())
 
     @route("GET", "/api/v1/districts")
-    def districts(self, request):
+    def api_districts(self, request):
         return json_response({"districts": [d.as_dict() for d in DISTRICTS],
                               "school_stages": [{"code": "primary", "name": "小学入学服务系统",
                                                  "available": True},
@@ -96,52 +96,52 @@ class ApiRoutes:
                                               for k, v in accounts.HUKOU_TYPES.items()]})
 
     @route("GET", "/api/v1/notice")
-    def notice(self, request):
+    def api_notice(self, request):
         return json_response(self.accounts.call("get_notice"))
 
     @route("POST", "/api/v1/captchas")
-    def new_captcha(self, request):
+    def api_new_captcha(self, request):
         return json_response(self.accounts.call("create_captcha"), 201)
 
     @route("POST", "/api/v1/sms-codes")
-    def new_sms_code(self, request):
+    def api_new_sms_code(self, request):
         body = read_json(request, accounts.SmsCodeRequest, client_ip=self._client_ip(request))
         if body["purpose"] in ("change_password", "cancel_account"):
             body["session_token"] = self._signed_in(request)
         return json_response(self.accounts.call("request_sms_code", body), 201)
 
     @route("POST", "/api/v1/accounts")
-    def register(self, request):
+    def api_register(self, request):
         body = read_json(request, accounts.Registration, client_ip=self._client_ip(request))
         result = self.accounts.call("register", body)
         return self._session_response(result["session"], 201,
                                       {"account_no": result["account_no"]})
 
     @route("POST", "/api/v1/sessions")
-    def login(self, request):
+    def api_login(self, request):
         body = read_json(request, accounts.Login, client_ip=self._client_ip(request))
         return self._session_response(self.accounts.call("login", body), 201)
 
     @route("DELETE", "/api/v1/sessions/current")
-    def logout(self, request):
+    def api_logout(self, request):
         self.accounts.call("logout", self._signed_in(request))
         response = json_response({"ok": True})
         security.clear_session_cookie(response, self.settings.secure_cookies)
         return response
 
     @route("GET", "/api/v1/account")
-    def account(self, request):
+    def api_account(self, request):
         return json_response(self.accounts.call("get_account",
                                                 self._signed_in(request, state_changing=False)))
 
     @route("PUT", "/api/v1/account/password")
-    def change_password(self, request):
+    def api_change_password(self, request):
         body = read_json(request, accounts.PasswordChange,
                          session_token=self._signed_in(request))
         return json_response(self.accounts.call("change_password", body))
 
     @route("DELETE", "/api/v1/account")
-    def cancel_account(self, request):
+    def api_cancel_account(self, request):
         body = read_json(request, accounts.AccountCancellation,
                          session_token=self._signed_in(request))
         self.accounts.call("cancel_account", body)
@@ -150,7 +150,7 @@ class ApiRoutes:
         return response
 
     @route("POST", "/api/v1/password-resets")
-    def reset_password(self, request):
+    def api_reset_password(self, request):
         body = read_json(request, accounts.PasswordReset, client_ip=self._client_ip(request))
         self.accounts.call("reset_password", body)
         return json_response({"ok": True, "message": "密码重设成功，请使用新密码登录。"})

@@ -81,9 +81,12 @@ class Route(HttpRequestHandler):
         response.headers["X-Request-Id"] = request_id
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        rule = self.url
-        metrics.HTTP_REQUESTS.labels(rule, request.method, str(response.status_code)).inc()
-        metrics.HTTP_LATENCY.labels(rule, request.method).observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        metrics.HTTP_REQUESTS.labels(self.url, request.method, str(response.status_code)).inc()
+        metrics.HTTP_LATENCY.labels(self.url, request.method).observe(elapsed)
+        log.info("request", extra={"request_id": request_id, "method": request.method,
+                                   "route": self.url, "status": response.status_code,
+                                   "ms": round(elapsed * 1000, 1)})
         return response
 
     def _run_worker(self, request, request_id: str):

@@ -17,6 +17,8 @@ from common import metrics
 
 log = logging.getLogger(__name__)
 
+log = logging.getLogger(__name__)
+
 
 def settings_of(container):
     """The service's validated settings object, put in the nameko config by the launcher."""
@@ -87,12 +89,17 @@ class Observability(DependencyProvider):
             outcome = "refused"
         else:
             outcome = "error"
+        elapsed = time.perf_counter() - started if started is not None else 0.0
         if isinstance(entrypoint, Rpc):
             metrics.RPC_REQUESTS.labels(service, method, outcome).inc()
-            if started is not None:
-                metrics.RPC_LATENCY.labels(service, method).observe(time.perf_counter() - started)
+            metrics.RPC_LATENCY.labels(service, method).observe(elapsed)
         elif isinstance(entrypoint, EventHandler):
             metrics.EVENTS_HANDLED.labels(service, entrypoint.event_type, outcome).inc()
+        else:
+            return  # timers and HTTP routes account for themselves
+        code = getattr(exc_info[1], "code", None) if exc_info else None
+        log.info("handled", extra={"outcome": outcome, "code": code,
+                                   "ms": round(elapsed * 1000, 1)})
 
     def worker_teardown(self, worker_ctx):
         structlog.contextvars.clear_contextvars()

@@ -10,7 +10,7 @@ os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
 
 import warnings  # noqa: E402
 
-warnings.filterwarnings("ignore", message=".*Eventlet is deprecated")
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 import eventlet  # noqa: E402
 
 eventlet.monkey_patch()

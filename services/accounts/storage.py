@@ -49,8 +49,8 @@ class Store:
             yield Tx(conn, self.cipher)
 
     def ping(self) -> bool:
-        with self.pool.connection() as conn:
-            return conn.execute("SELECT 1").fetchone()[0] == 1
+        with self.transaction() as tx:
+            return tx.alive()
 
 
 class Tx:
@@ -60,6 +60,9 @@ class Tx:
 
     def _one(self, query, params=()):
         return self.conn.execute(query, params).fetchone()
+
+    def alive(self) -> bool:
+        return self._one("SELECT 1 AS ok")["ok"] == 1
 
     # captchas ---------------------------------------------------------------------------
     def add_captcha(self, captcha_id: str, answer_hash: bytes, expires_at: datetime) -> None:

@@ -90,8 +90,12 @@ class AccountsApp:
     def _captcha_hash(self, captcha_id: str, answer: str) -> bytes:
         return self.lookup("captcha", f"{captcha_id}|{answer.strip().upper()}")
 
-    def _check_captcha(self, tx, captcha_id: str, answer: str) -> None:
-        stored = tx.take_captcha(captcha_id, self.edge.clock()) if _is_uuid(captcha_id) else None
+    def _check_captcha(self, captcha_id: str, answer: str) -> None:
+        """Spends the captcha in its own transaction: a wrong answer cannot be retried."""
+        stored = None
+        if _is_uuid(captcha_id):
+            with self.store.transaction() as tx:
+                stored = tx.take_captcha(captcha_id, self.edge.clock())
         if stored is None or not secrets.compare_digest(
                 stored, self._captcha_hash(captcha_id, answer)):
             raise DomainError("CAPTCHA_INVALID", fields={"captcha_answer": "图片验证码错误或已"
@@ -102,9 +106,7 @@ class AccountsApp:
         """`send_sms` delivers a notify SmsMessage or raises DomainError("SMS_UNAVAILABLE")."""
         req = contract.SmsCodeRequest.parse(request)
         now = self.edge.clock()
-        # The captcha is spent first and on its own: a wrong answer must not be retried.
-        with self.store.transaction() as tx:
-            self._check_captcha(tx, req.captcha_id, req.captcha_answer)
+        self._check_captcha(req.captcha_id, req.captcha_answer)
         phone, deliver = self._code_recipient(req)
         phone_hash = self.lookup("phone", phone)
         code = sms_codes.new_code()
@@ -212,8 +214,7 @@ class AccountsApp:
     def login(self, login: dict) -> dict:
         req = contract.Login.parse(login)
         now = self.edge.clock()
-        with self.store.transaction() as tx:
-            self._check_captcha(tx, req.captcha_id, req.captcha_answer)
+        self._check_captcha(req.captcha_id, req.captcha_answer)
         with self.store.transaction() as tx:
             account = tx.account_by_no(req.account_no) if \
                 account_rules.looks_like_account_no(req.account_no) else None
@@ -221,33 +222,31 @@ class AccountsApp:
             raise self._locked(account.locked_until, now)
         good = self.edge.verify_password(account.password_hash if account else self._decoy_hash,
                                          req.password)
-        with self.store.transaction() as tx:
-            if account is None:
+        if account is None:
+            with self.store.transaction() as tx:
                 tx.audit("login_failed", now, None, reason="unknown_account")
-                raise DomainError("INVALID_CREDENTIALS")
-            account = tx.account_by_id(account.id)  # locked row: concurrent failures all count
-            if account is None or account_rules.is_locked(account.locked_until, now):
-                if account is None:
-                    raise DomainError("INVALID_CREDENTIALS")
-                raise self._locked(account.locked_until, now)
-            if not good:
-                failures, locked_until = account_rules.after_failed_login(
-                    account.failed_logins, now, self.s.LOGIN_MAX_FAILURES,
-                    self.s.LOGIN_LOCK_MINUTES)
-                tx.set_login_state(account.id, failures, locked_until)
-                tx.audit("login_failed", now, account.account_no, reason="wrong_password")
-                if locked_until:
-                    tx.audit("account_locked", now, account.account_no,
-                             until=locked_until.isoformat())
-            else:
-                tx.set_login_state(account.id, 0, None)
-                session = self._new_session(tx, account, now)
-                tx.audit("login", now, account.account_no)
-        if not good:
-            if locked_until:
-                raise self._locked(locked_until, now)
             raise DomainError("INVALID_CREDENTIALS")
-        return session
+        with self.store.transaction() as tx:
+            account = tx.account_by_id(account.id)  # locked row: concurrent failures all count
+            if account is None:
+                raise DomainError("INVALID_CREDENTIALS")
+            if account_rules.is_locked(account.locked_until, now):
+                raise self._locked(account.locked_until, now)
+            if good:
+                tx.set_login_state(account.id, 0, None)
+                tx.audit("login", now, account.account_no)
+                return self._new_session(tx, account, now)
+            failures, locked_until = account_rules.after_failed_login(
+                account.failed_logins, now, self.s.LOGIN_MAX_FAILURES, self.s.LOGIN_LOCK_MINUTES)
+            tx.set_login_state(account.id, failures, locked_until)
+            tx.audit("login_failed", now, account.account_no, reason="wrong_password")
+            if locked_until:
+                tx.audit("account_locked", now, account.account_no,
+                         until=locked_until.isoformat())
+        # raised after the commit: the failure must be counted
+        if locked_until:
+            raise self._locked(locked_until, now)
+        raise DomainError("INVALID_CREDENTIALS")
 
     @staticmethod
     def _locked(until: datetime, now: datetime) -> DomainError:
