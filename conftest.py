@@ -7,7 +7,7 @@ os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
 
 import warnings  # noqa: E402
 
-warnings.filterwarnings("ignore", message=".*Eventlet is deprecated")
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
@@ -47,14 +47,11 @@ def make_settings(database_url, amqp_uri):
     return build
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory):
-    """The whole platform, running as real processes on its own database and vhost, shared
-    by the end-to-end tests."""
+def _running_stack(tmp_path_factory, name, **overrides):
     from tests.support.stack import Stack
 
     database_url, amqp_uri = make_database(), make_amqp_vhost()
-    platform = Stack(database_url, amqp_uri, tmp_path_factory.mktemp("stack"))
+    platform = Stack(database_url, amqp_uri, tmp_path_factory.mktemp(name), **overrides)
     try:
         platform.start_all()
         yield platform
@@ -62,3 +59,18 @@ def stack(tmp_path_factory):
         platform.stop_all()
         drop_database(database_url)
         drop_amqp_vhost(amqp_uri)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    """The whole platform, running as real processes on its own database and vhost, shared
+    by the end-to-end tests."""
+    yield from _running_stack(tmp_path_factory, "stack")
+
+
+@pytest.fixture(scope="session")
+def strict_stack(tmp_path_factory):
+    """A second platform with tight daily SMS caps and a short idle timeout."""
+    yield from _running_stack(tmp_path_factory, "strict", SMS_DAILY_LIMIT_PER_PHONE=2,
+                              SMS_DAILY_LIMIT_PER_IP=3, SMS_RESEND_COOLDOWN_S=0,
+                              SESSION_IDLE_TIMEOUT_S=3)

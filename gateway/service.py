@@ -5,11 +5,12 @@ from __future__ import annotations
 from common.edge.dependencies import Observability, Settings
 from common.edge.rpc import DeadlineRpcProxy
 from gateway.api import ApiRoutes
+from gateway.pages import PageRoutes
 from services.accounts import contract as accounts_contract
 from services.notify import contract as notify_contract
 
 
-class GatewayService(ApiRoutes):
+class GatewayService(PageRoutes, ApiRoutes):
     name = "gateway"
 
     settings = Settings()

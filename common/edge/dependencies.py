@@ -98,7 +98,7 @@ class Observability(DependencyProvider):
         else:
             return  # timers and HTTP routes account for themselves
         code = getattr(exc_info[1], "code", None) if exc_info else None
-        log.info("handled", extra={"outcome": outcome, "code": code,
+        log.info("handled", extra={"outcome": outcome, "error_code": code,
                                    "ms": round(elapsed * 1000, 1)})
 
     def worker_teardown(self, worker_ctx):
