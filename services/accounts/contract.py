@@ -153,7 +153,17 @@ class AccountRegistered(ContractModel):
     event_id: str
     account_no: str
     district: str
-    guardian_phone: str  # needed to text the account number; the payload is encrypted at rest
+    guardian_phone: str = Field(pattern=PHONE_PATTERN)  # to text the account number
+
+
+ACCOUNT_CANCELLED = "account_cancelled"
+
+
+class AccountCancelled(ContractModel):
+    """Other services erase what they hold about the family (notify: texts to the phone)."""
+    event_id: str
+    account_no: str
+    guardian_phone: str = Field(pattern=PHONE_PATTERN)
 
 
 # RPC method names (the gateway calls them through DeadlineClient.call).

@@ -112,7 +112,9 @@ class AccountsService:
 
     @rpc(expected_exceptions=DomainError)
     def cancel_account(self, cancellation):
-        return self.app.cancel_account(cancellation)
+        result = self.app.cancel_account(cancellation, request_id=self.request_id)
+        self.relay_outbox()
+        return result
 
     @rpc(expected_exceptions=DomainError)
     def verify_audit_chain(self):

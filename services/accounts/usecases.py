@@ -312,7 +312,7 @@ class AccountsApp:
             tx.audit("password_reset", now, account.account_no)
         return {"ok": True}
 
-    def cancel_account(self, cancellation: dict) -> dict:
+    def cancel_account(self, cancellation: dict, request_id: str | None = None) -> dict:
         req = contract.AccountCancellation.parse(cancellation)
         with self.store.transaction() as tx:
             account = self._session_account(tx, req.session_token)
@@ -320,6 +320,9 @@ class AccountsApp:
         now = self.edge.clock()
         with self.store.transaction() as tx:
             tx.cancel_account(account.id, now)
+            tx.add_event(contract.ACCOUNT_CANCELLED, {
+                "account_no": account.account_no,
+                "guardian_phone": account.personal["guardian_phone"]}, request_id)
             tx.audit("account_cancelled", now, account.account_no)
         return {"ok": True}
 

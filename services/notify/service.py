@@ -20,7 +20,12 @@ from common.crypto import decode_key
 from common.edge.dependencies import Database, Observability, Settings, settings_of
 from common.errors import DomainError
 from common.masking import mask_phone
-from services.accounts.contract import ACCOUNT_REGISTERED, AccountRegistered
+from services.accounts.contract import (
+    ACCOUNT_CANCELLED,
+    ACCOUNT_REGISTERED,
+    AccountCancelled,
+    AccountRegistered,
+)
 from services.accounts.contract import SERVICE_NAME as ACCOUNTS
 from services.notify import delivery
 from services.notify.contract import SERVICE_NAME, DevMessage, SmsMessage, SmsResult
@@ -84,23 +89,25 @@ class NotifyService:
     # Requeued on error: a database outage delays the text but does not lose it.
     @event_handler(ACCOUNTS, ACCOUNT_REGISTERED, reliable_delivery=True, requeue_on_error=True)
     def handle_account_registered(self, payload):
-        try:
-            event = AccountRegistered.parse(payload)
-            sms = SmsMessage.parse({
-                "message_id": f"evt-{event.event_id}", "phone": event.guardian_phone,
-                "purpose": "account_registered",
-                "text": delivery.account_number_text(event.account_no)})
-        except DomainError as exc:
-            # Requeueing cannot fix a malformed event: drop it loudly instead of looping.
-            log.error("malformed account_registered event dropped",
-                      extra={"fields": sorted(exc.fields)})
+        event = _parse_event(AccountRegistered, payload)
+        if event is None:
             return
+        sms = SmsMessage(message_id=f"evt-{event.event_id}", phone=event.guardian_phone,
+                         purpose="account_registered",
+                         text=delivery.account_number_text(event.account_no))
         store = self._store()
         claim = store.record_event(event.event_id, ACCOUNT_REGISTERED, sms, self._lease_s())
         if claim is None:
             SMS_SENT.labels(sms.purpose, "duplicate").inc()
             return
         self._deliver(store, claim)
+
+    @event_handler(ACCOUNTS, ACCOUNT_CANCELLED, reliable_delivery=True, requeue_on_error=True)
+    def handle_account_cancelled(self, payload):
+        """A cancelled family's texts are deleted with the rest of its data."""
+        event = _parse_event(AccountCancelled, payload)
+        if event is not None:
+            self._store().forget_phone(event.event_id, ACCOUNT_CANCELLED, event.guardian_phone)
 
     @timer(interval=2)
     def retry_pending(self):
@@ -136,6 +143,16 @@ class NotifyService:
 
     def _lease_s(self) -> float:
         return self.backend.max_send_s + LEASE_MARGIN_S
+
+
+def _parse_event(model, payload):
+    """Requeueing cannot fix a malformed event: it is dropped loudly instead of looping."""
+    try:
+        return model.parse(payload)
+    except DomainError as exc:
+        log.error("malformed event dropped",
+                  extra={"event_type": model.__name__, "fields": sorted(exc.fields)})
+        return None
 
 
 def _parse_not_after(value: str | None) -> datetime | None:

@@ -62,6 +62,20 @@ class MessageStore:
                 return None
             return self._insert(conn, message, None, lease_s)
 
+    def forget_phone(self, event_id: str, event_type: str, phone: str) -> bool:
+        """Deletes the finished messages to a phone whose family cancelled; False if the event
+        was seen before. Pending ones are still owed (e.g. the account number) and stay."""
+        with self._pool.connection() as conn, conn.transaction():
+            new = conn.execute(
+                "INSERT INTO notify.processed_events (event_id, event_type) VALUES (%s, %s) "
+                "ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+                (event_id, event_type)).fetchone()
+            if new is None:
+                return False
+            conn.execute("DELETE FROM notify.messages WHERE phone_hash = %s AND "
+                         "status <> 'pending'", (self._hash("phone", phone),))
+            return True
+
     def claim(self, message_id: str, lease_s: float) -> Claim | None:
         """Takes a pending message whose lease ran out; None if it is final or held."""
         with self._pool.connection() as conn:

@@ -7,6 +7,8 @@ from datetime import date
 import psycopg
 import pytest
 
+from common.crypto import LookupHasher, decode_key
+from common.settings import DEV_KEYS
 from tests.support.family import Family, id_number, unique_phone
 
 
@@ -145,6 +147,16 @@ def test_cancelled_families_leave_no_personal_data(stack):
         row = conn.execute("SELECT personal, document_hash, phone_hash, password_hash, status "
                            "FROM accounts.accounts WHERE account_no = %s", (account_no,)).fetchone()
     assert row == (None, None, None, None, "cancelled")
+    # notify deletes the texts it sent to the family's phone (account_cancelled event)
+    phone_hash = LookupHasher(decode_key(DEV_KEYS["DATA_ENCRYPTION_KEY"], "key"))(
+        "phone", body["guardian_phone"])
+    deadline = time.monotonic() + 15
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        while conn.execute("SELECT count(*) FROM notify.messages WHERE phone_hash = %s",
+                           (phone_hash,)).fetchone()[0] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert conn.execute("SELECT count(*) FROM notify.messages WHERE phone_hash = %s",
+                            (phone_hash,)).fetchone()[0] == 0
     # the number and the phone are free again
     time.sleep(2)  # the SMS resend cooldown of this test platform
     again = Family(stack).register(document_number=body["document_number"],
