@@ -100,3 +100,30 @@ def test_audit_chain_is_intact_and_append_only(services, database_url):
     with psycopg.connect(database_url) as conn:
         with pytest.raises(psycopg.errors.RaiseException):
             conn.execute("UPDATE accounts.audit_log SET action = 'x'")
+
+
+def test_the_notice_token_is_refused_until_read_long_enough(make_settings, database_url):
+    """Through nameko's entrypoint_hook: the same container, no broker round trip."""
+    from nameko.testing.services import entrypoint_hook
+
+    migrate(database_url, "accounts")
+    settings = make_settings(AccountsSettings, NOTICE_MIN_READ_S=30)
+    with running_service(AccountsService, settings) as container:
+        with entrypoint_hook(container, "get_notice") as get_notice:
+            notice = get_notice()
+        assert notice["min_read_s"] == 30
+        body = {"notice_token": notice["notice_token"]}
+        with entrypoint_hook(container, "register") as register:
+            with pytest.raises(DomainError) as refused:
+                register({**registration_stub(), **body})
+    assert refused.value.code == "NOTICE_NOT_READ"
+
+
+def registration_stub():
+    return {
+        "district": "haidian", "hukou_type": "beijing", "child_name": "赵一",
+        "document_type": "resident_id", "document_number": id_number(), "sex": "male",
+        "birth_date": "2020-09-01", "hukou_district": "haidian", "residence_district": "haidian",
+        "guardian_name": "赵二", "guardian_relation": "father", "guardian_phone": unique_phone(),
+        "password": "Spring2027a", "password_confirm": "Spring2027a", "sms_code": "123456",
+        "notice_token": "", "privacy_consent": True, "privacy_policy_version": "2027.1"}
