@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 import uuid
 
+import eventlet.patcher
+import eventlet.semaphore
 import eventlet.tpool
 import psycopg_pool
 import structlog
@@ -105,6 +109,24 @@ class Observability(DependencyProvider):
         structlog.contextvars.clear_contextvars()
 
 
+CPU_SLOTS = eventlet.semaphore.Semaphore(os.cpu_count() or 2)
+OFFLOAD_NICENESS = 10
+_thread_state = eventlet.patcher.original("threading").local()
+
+
 def offload(fn, *args, **kwargs):
-    """Runs CPU-heavy work (argon2, rendering) in a real OS thread so the hub keeps ticking."""
-    return eventlet.tpool.execute(fn, *args, **kwargs)
+    """Runs CPU-heavy work (argon2, rendering) in a real OS thread so the hub keeps ticking.
+
+    At most one such job per core runs at a time (more only queue in the kernel and take
+    memory: argon2 uses 19 MiB each), and at a lower priority, so that under full load the
+    event loops, RabbitMQ and PostgreSQL still get the CPU as soon as they need it.
+    """
+    with CPU_SLOTS:
+        return eventlet.tpool.execute(_niced, fn, args, kwargs)
+
+
+def _niced(fn, args, kwargs):
+    if not getattr(_thread_state, "niced", False):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), OFFLOAD_NICENESS)
+        _thread_state.niced = True
+    return fn(*args, **kwargs)

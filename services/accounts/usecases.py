@@ -153,20 +153,25 @@ class AccountsApp:
     def _code_hash(self, phone: str, purpose: str, code: str) -> bytes:
         return self.lookup("sms", sms_codes.code_subject(phone, purpose, code))
 
-    def _spend_code(self, phone: str, purpose: str, code: str, field: str = "sms_code") -> None:
-        """Checks a code in its own transaction: wrong tries count even if the caller fails."""
+    def _use_code(self, tx, phone: str, purpose: str, code: str) -> bool:
+        """Checks a code inside the caller's transaction: marks it used, or counts a wrong try
+        (the caller must commit before refusing, so that the try counts)."""
         now = self.edge.clock()
+        issued = tx.recent_codes(self.lookup("phone", phone), purpose,
+                                 now - timedelta(seconds=self.code_policy.ttl_s))
+        outcome, code_id = sms_codes.check_code(self.code_policy, issued,
+                                                self._code_hash(phone, purpose, code), now)
+        if outcome == "wrong":
+            tx.count_wrong_code(code_id)
+        elif outcome == "ok":
+            tx.use_code(code_id, now)
+        return outcome == "ok"
+
+    def _spend_code(self, phone: str, purpose: str, code: str) -> None:
         with self.store.transaction() as tx:
-            issued = tx.recent_codes(self.lookup("phone", phone), purpose,
-                                     now - timedelta(seconds=self.code_policy.ttl_s))
-            outcome, code_id = sms_codes.check_code(self.code_policy, issued,
-                                                    self._code_hash(phone, purpose, code), now)
-            if outcome == "wrong":
-                tx.count_wrong_code(code_id)
-            elif outcome == "ok":
-                tx.use_code(code_id, now)
-        if outcome != "ok":
-            raise sms_codes.refuse_code(field)
+            accepted = self._use_code(tx, phone, purpose, code)
+        if not accepted:
+            raise sms_codes.refuse_code()
 
     # registration -----------------------------------------------------------------------
     def register(self, registration: dict, request_id: str | None = None) -> dict:
@@ -183,26 +188,34 @@ class AccountsApp:
                                   fields={"document_number": "该证件号码已注册。"})
             self._check_phone_slots(tx, phone_hash)
         password_hash = self.edge.hash_password(reg.password)
-        self._spend_code(reg.guardian_phone, "register", reg.sms_code)
+        # One transaction: if the account cannot be made, the code stays usable.
         with self.store.transaction() as tx:
             tx.lock_phone(phone_hash)
-            self._check_phone_slots(tx, phone_hash)  # again, now serialised per phone
-            account = tx.add_account(
-                new_account_no=lambda: account_rules.new_account_no(self.s.SEASON_YEAR),
-                district=checked.district, hukou_type=checked.hukou_type,
-                document_type=checked.document_type, document_hash=document_hash,
-                phone_hash=phone_hash, personal=checked.personal, password_hash=password_hash,
-                policy_version=reg.privacy_policy_version, now=now)
-            tx.add_event(contract.ACCOUNT_REGISTERED, {
-                "account_no": account.account_no, "district": account.district,
-                "guardian_phone": reg.guardian_phone}, request_id)
-            tx.audit("registered", now, account.account_no, district=account.district,
-                     document=mask_id_number(checked.document_number),
-                     phone=mask_phone(reg.guardian_phone),
-                     policy_version=reg.privacy_policy_version)
-            session = self._new_session(tx, account, now)  # registering signs the family in
-        return {"account_no": account.account_no, "account": session["account"],
+            code_accepted = self._use_code(tx, reg.guardian_phone, "register", reg.sms_code)
+            if code_accepted:
+                session = self._add_account(tx, reg, checked, document_hash, phone_hash,
+                                            password_hash, now, request_id)
+        if not code_accepted:
+            raise sms_codes.refuse_code()
+        return {"account_no": session["account"]["account_no"], "account": session["account"],
                 "session": session}
+
+    def _add_account(self, tx, reg, checked, document_hash: bytes, phone_hash: bytes,
+                     password_hash: str, now: datetime, request_id: str | None) -> dict:
+        self._check_phone_slots(tx, phone_hash)  # again, now serialised per phone
+        account = tx.add_account(
+            new_account_no=lambda: account_rules.new_account_no(self.s.SEASON_YEAR),
+            district=checked.district, hukou_type=checked.hukou_type,
+            document_type=checked.document_type, document_hash=document_hash,
+            phone_hash=phone_hash, personal=checked.personal, password_hash=password_hash,
+            policy_version=reg.privacy_policy_version, now=now)
+        tx.add_event(contract.ACCOUNT_REGISTERED, {
+            "account_no": account.account_no, "district": account.district,
+            "guardian_phone": reg.guardian_phone}, request_id)
+        tx.audit("registered", now, account.account_no, district=account.district,
+                 document=mask_id_number(checked.document_number),
+                 phone=mask_phone(reg.guardian_phone), policy_version=reg.privacy_policy_version)
+        return self._new_session(tx, account, now)  # registering signs the family in
 
     @staticmethod
     def _check_phone_slots(tx, phone_hash: bytes) -> None:
