@@ -29,6 +29,7 @@ class ProcessSettings(BaseSettings):
     RPC_TIMEOUT_S: float = 10.0
     MAX_WORKERS: int = 50
     METRICS_PORT: int = 0  # 0: the process's default port (see README)
+    METRICS_HOST: str = "127.0.0.1"
     LOG_LEVEL: str = "INFO"
 
     @property

@@ -65,7 +65,7 @@ def main(argv: list[str]) -> int:
         return 2
     configure_logging(name, settings.LOG_LEVEL)
     metrics_port = settings.METRICS_PORT or default_metrics_port
-    start_http_server(metrics_port, addr=getattr(settings, "METRICS_HOST", "127.0.0.1"))
+    start_http_server(metrics_port, addr=settings.METRICS_HOST)
     logging.getLogger(name).info("starting", extra={"metrics_port": metrics_port})
     run([load(service_path)], nameko_config(settings))
     return 0

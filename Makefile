@@ -1,0 +1,47 @@
+# Beijing compulsory-school enrollment platform. `make` alone lists the targets.
+# Scripts live in deploy/ (see deploy/README.md); everything runs from the repository root.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: help run test bench migrate lint clean
+
+help:
+	@echo "Targets:"
+	@echo "  make run      set up this machine, migrate, start gateway + accounts + notify"
+	@echo "                (http://127.0.0.1:8000, Ctrl-C stops everything)"
+	@echo "  make test     set up with dev requirements, run pytest (PYTEST_ARGS=\"-k x -x\")"
+	@echo "  make bench    set up with dev requirements, run the benchmarks (bench/results/)"
+	@echo "  make migrate  apply the database migrations of every service (DATABASE_URL)"
+	@echo "  make lint     ruff check ."
+	@echo "  make clean    remove var/ and .venv"
+
+run:
+	@bash deploy/run.sh
+
+# pytest exits 5 when it collected no tests: a green run that tested nothing is a failure.
+test:
+	@bash deploy/setup.sh --dev
+	@rc=0; $(VENV)/bin/pytest $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
+	exit $$rc
+
+bench:
+	@bash deploy/setup.sh --dev
+	@mkdir -p bench/results
+	$(PYTHON) -m bench.run
+
+migrate:
+	@bash deploy/setup.sh
+	$(PYTHON) -m common.migrations
+
+lint:
+	@bash deploy/setup.sh --dev --python-only
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf var $(VENV)

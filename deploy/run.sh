@@ -1,0 +1,314 @@
+#!/usr/bin/env bash
+# `make run`: the whole platform on this machine, for development.
+#
+# Runs deploy/setup.sh, applies migrations, starts accounts, notify and gateway as child
+# processes, waits until the gateway's /healthz answers 200 and prints the URLs. Logs go to
+# var/log/<name>.log (JSON lines) and, readable and prefixed, to this terminal.
+# Ctrl-C or SIGTERM stops everything (SIGTERM, then SIGKILL after RUN_STOP_TIMEOUT_S); a second
+# Ctrl-C kills at once. A run left over from before (var/run/*.pid) is stopped first.
+#
+# Environment (anything already set wins over these development defaults):
+#   PLATFORM_ENV=development CAPTCHA_BACKEND=image SMS_BACKEND=outbox
+#   SMS_OUTBOX_PATH=var/sms-outbox.jsonl GATEWAY_HOST=127.0.0.1 GATEWAY_PORT=8000
+#   GATEWAY_METRICS_PORT=9100 ACCOUNTS_METRICS_PORT=9101 NOTIFY_METRICS_PORT=9102
+#     (each process gets its own METRICS_PORT from these; a global METRICS_PORT is ignored
+#      because three processes cannot share one port)
+#   RUN_HEALTH_TIMEOUT_S=60 RUN_STOP_TIMEOUT_S=10 RUN_SKIP_SETUP=1 (skip deploy/setup.sh)
+#   NO_COLOR=1 (plain terminal output)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"   # physical: compared with /proc/<pid>/cwd
+cd "$ROOT"
+
+export PLATFORM_ENV="${PLATFORM_ENV:-development}"
+export CAPTCHA_BACKEND="${CAPTCHA_BACKEND:-image}"
+export SMS_BACKEND="${SMS_BACKEND:-outbox}"
+export SMS_OUTBOX_PATH="${SMS_OUTBOX_PATH:-var/sms-outbox.jsonl}"
+export GATEWAY_HOST="${GATEWAY_HOST:-127.0.0.1}"
+export GATEWAY_PORT="${GATEWAY_PORT:-8000}"
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONUNBUFFERED=1
+# eventlet warns on import (from the launcher, which is __main__) that it is deprecated
+export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore::Warning:__main__}"
+
+HEALTH_TIMEOUT_S="${RUN_HEALTH_TIMEOUT_S:-60}"
+STOP_TIMEOUT_S="${RUN_STOP_TIMEOUT_S:-10}"
+PY="$ROOT/.venv/bin/python"
+
+NAMES=(accounts notify gateway)          # start order; the gateway needs the other two
+declare -A METRICS=(
+    [gateway]="${GATEWAY_METRICS_PORT:-9100}"
+    [accounts]="${ACCOUNTS_METRICS_PORT:-9101}"
+    [notify]="${NOTIFY_METRICS_PORT:-9102}"
+)
+declare -A PIDS=()       # name -> pid of the process
+declare -A LOG_PIDS=()   # name -> pid of its log pipeline (tee | logview)
+
+case "$GATEWAY_HOST" in
+    0.0.0.0|127.0.0.1|localhost|"") PROBE_HOST=127.0.0.1 ;;
+    ::|::1) PROBE_HOST=::1 ;;
+    *) PROBE_HOST="$GATEWAY_HOST" ;;
+esac
+if [[ "$PROBE_HOST" == *:* ]]; then URL_HOST="[$PROBE_HOST]"; else URL_HOST="$PROBE_HOST"; fi
+BASE_URL="http://$URL_HOST:$GATEWAY_PORT"
+
+say() { printf 'run: %s\n' "$*"; }
+warn() { printf 'run: %s\n' "$*" >&2; }
+
+# ---------------------------------------------------------------------------------------------
+# process helpers
+# ---------------------------------------------------------------------------------------------
+# alive PID: the process exists and is not a zombie.
+alive() {
+    local state
+    [ -n "${1:-}" ] && [ -r "/proc/$1/stat" ] || return 1
+    state="$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)" || return 1
+    [ -n "$state" ] && [ "$state" != "Z" ]
+}
+
+# ours PID MARKER: a live process started from this checkout whose command line has MARKER.
+ours() {
+    local pid="$1" marker="$2" cmdline cwd
+    alive "$pid" || return 1
+    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+    cwd="$(readlink "/proc/$pid/cwd" 2>/dev/null)" || return 1
+    [[ "$cmdline" == *"$marker"* ]] && [ "$cwd" = "$ROOT" ]
+}
+
+# pause SECONDS: sleeps, but lets a trapped signal in at once.
+pause() { sleep "$1" & wait $! 2>/dev/null || true; }
+
+# terminate PID...: SIGTERM, wait up to STOP_TIMEOUT_S, then SIGKILL what is left.
+FORCE=0
+terminate() {
+    local pid left deadline=$((SECONDS + STOP_TIMEOUT_S))
+    for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+    while :; do
+        left=()
+        for pid in "$@"; do alive "$pid" && left+=("$pid"); done
+        [ "${#left[@]}" -gt 0 ] || return 0
+        if [ "$FORCE" -eq 1 ] || [ "$SECONDS" -ge "$deadline" ]; then
+            warn "killing ${left[*]} (did not stop within ${STOP_TIMEOUT_S}s)"
+            for pid in "${left[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+            # Reap our own children here, so bash does not print "Killed <command line>".
+            for pid in "${left[@]}"; do wait "$pid" 2>/dev/null || true; done
+            return 0
+        fi
+        sleep 0.2
+    done
+}
+
+# shellcheck disable=SC2016  # $1 and $2 expand in the inner bash
+port_taken() { timeout 1 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null; }
+
+# ---------------------------------------------------------------------------------------------
+# leftovers from an earlier run (killed with SIGKILL, terminal closed, ...)
+# ---------------------------------------------------------------------------------------------
+stop_previous_run() {
+    mkdir -p var/run var/log
+    local pid name found=()
+    if [ -f var/run/run.pid ]; then
+        pid="$(cat var/run/run.pid 2>/dev/null || true)"
+        if [ "$pid" != "$$" ] && ours "$pid" "run.sh"; then
+            say "stopping the previous run.sh (pid $pid)"
+            STOP_TIMEOUT_S=$((STOP_TIMEOUT_S + 10)) terminate "$pid"
+        fi
+    fi
+    for name in "${NAMES[@]}"; do
+        [ -f "var/run/$name.pid" ] || continue
+        pid="$(cat "var/run/$name.pid" 2>/dev/null || true)"
+        if ours "$pid" "common.edge.launcher $name"; then found+=("$pid"); fi
+        rm -f "var/run/$name.pid"
+    done
+    if [ "${#found[@]}" -gt 0 ]; then
+        say "stopping processes left by a previous run: ${found[*]}"
+        terminate "${found[@]}"
+    fi
+    rm -f var/run/run.pid
+}
+
+check_ports() {
+    local name port i busy=()
+    local -a checks=("gateway:$PROBE_HOST:$GATEWAY_PORT")
+    for name in "${NAMES[@]}"; do checks+=("$name metrics:127.0.0.1:${METRICS[$name]}"); done
+    for i in "${checks[@]}"; do
+        port="${i##*:}"
+        local rest="${i%:*}" what host
+        what="${rest%%:*}"
+        host="${rest#*:}"
+        local tries
+        for ((tries = 0; tries < 25; tries++)); do port_taken "$host" "$port" || break; sleep 0.2; done
+        if port_taken "$host" "$port"; then busy+=("$what port $port"); fi
+    done
+    if [ "${#busy[@]}" -gt 0 ]; then
+        warn "ports already in use by something this script did not start: ${busy[*]}"
+        if command -v ss >/dev/null 2>&1; then ss -ltnp 2>/dev/null | grep -E ":($(
+            printf '%s\n' "${busy[@]}" | awk '{print $NF}' | paste -sd'|'))\b" >&2 || true; fi
+        warn "stop it, or choose other ports (GATEWAY_PORT, *_METRICS_PORT)"
+        exit 1
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# start / stop
+# ---------------------------------------------------------------------------------------------
+start_process() {
+    local name="$1" log="var/log/$1.log" fd
+    [ -f "$log" ] && mv -f "$log" "$log.1"
+    : >"$log"
+    # The log pipeline: file copy first (tee -p keeps writing the file if the terminal goes away),
+    # then the readable terminal copy. It ignores INT/TERM/HUP and ends when the process closes
+    # its output, so the last lines are never lost.
+    exec {fd}> >(trap '' INT TERM HUP; tee -p -a "$log" | "$PY" -u deploy/logview.py "$name")
+    LOG_PIDS[$name]=$!
+    # Started in the background by a non-interactive shell, the process ignores SIGINT (POSIX):
+    # Ctrl-C reaches this script only, which stops everything with SIGTERM.
+    METRICS_PORT="${METRICS[$name]}" "$PY" -m common.edge.launcher "$name" </dev/null >&"$fd" 2>&1 &
+    PIDS[$name]=$!
+    exec {fd}>&-
+    echo "${PIDS[$name]}" >"var/run/$name.pid"
+}
+
+stop_all() {
+    local name i pids=() names=() logpids=()
+    for ((i = ${#NAMES[@]} - 1; i >= 0; i--)); do   # gateway first, then the services
+        name="${NAMES[$i]}"
+        if [ -n "${PIDS[$name]:-}" ] && alive "${PIDS[$name]}"; then
+            pids+=("${PIDS[$name]}")
+            names+=("$name")
+        fi
+    done
+    if [ "${#pids[@]}" -gt 0 ]; then
+        say "stopping ${names[*]}"
+        terminate "${pids[@]}"
+    fi
+    # Let the log pipelines drain (they end on their own once the processes are gone).
+    for name in "${!LOG_PIDS[@]}"; do logpids+=("${LOG_PIDS[$name]}"); done
+    local deadline=$((SECONDS + 3)) pid
+    for pid in "${logpids[@]}"; do
+        while alive "$pid" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+    done
+    for name in "${!PIDS[@]}"; do rm -f "var/run/$name.pid"; done
+    PIDS=()
+    LOG_PIDS=()
+}
+
+STATUS_REPORTED=0
+cleanup() {
+    local rc=$?
+    trap 'FORCE=1' INT TERM HUP     # a second Ctrl-C: kill at once
+    stop_all
+    if [ -f var/run/run.pid ] && [ "$(cat var/run/run.pid 2>/dev/null)" = "$$" ]; then
+        rm -f var/run/run.pid
+    fi
+    [ "$STATUS_REPORTED" -eq 1 ] && say "stopped"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo; say "SIGINT: shutting down"; STATUS_REPORTED=1; exit 0' INT
+trap 'say "SIGTERM: shutting down"; STATUS_REPORTED=1; exit 0' TERM
+trap 'STATUS_REPORTED=1; exit 0' HUP
+
+show_logs() {
+    local name lines="$1"; shift
+    for name in "$@"; do
+        warn "----- last $lines lines of var/log/$name.log -----"
+        tail -n "$lines" "var/log/$name.log" 2>/dev/null \
+            | NO_COLOR=1 "$PY" deploy/logview.py "$name" >&2 || true
+    done
+}
+
+# crashed: the name of a process that has exited, if any.
+crashed() {
+    local name
+    for name in "${NAMES[@]}"; do
+        if [ -n "${PIDS[$name]:-}" ] && ! alive "${PIDS[$name]}"; then
+            echo "$name"
+            return 0
+        fi
+    done
+    return 1
+}
+
+report_crash() {
+    local name="$1" rc=0
+    wait "${PIDS[$name]}" 2>/dev/null || rc=$?
+    unset 'PIDS[$name]'
+    rm -f "var/run/$name.pid"
+    pause 0.3   # let its last lines reach the terminal and the log
+    warn "$name exited unexpectedly (exit status $rc); its output is above and in var/log/$name.log"
+}
+
+LAST_HEALTH="no answer"
+healthy() {
+    local code
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$BASE_URL/healthz" 2>/dev/null)" \
+        || true
+    case "$code" in
+        200) return 0 ;;
+        ""|000) LAST_HEALTH="no answer" ;;
+        *) LAST_HEALTH="HTTP $code" ;;
+    esac
+    return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+main() {
+    if [ "${RUN_SKIP_SETUP:-0}" != "1" ]; then
+        bash deploy/setup.sh
+    fi
+    [ -x "$PY" ] || { warn "no .venv: run deploy/setup.sh"; exit 1; }
+
+    stop_previous_run
+    check_ports
+    echo "$$" >var/run/run.pid
+    mkdir -p "$(dirname "$SMS_OUTBOX_PATH")"
+
+    say "applying migrations"
+    if ! "$PY" -m common.migrations; then
+        warn "migrations failed"
+        exit 1
+    fi
+
+    local name
+    for name in "${NAMES[@]}"; do
+        start_process "$name"
+        say "started $name (pid ${PIDS[$name]}, log var/log/$name.log)"
+    done
+
+    say "waiting for $BASE_URL/healthz (up to ${HEALTH_TIMEOUT_S}s)"
+    local deadline=$((SECONDS + HEALTH_TIMEOUT_S)) dead
+    until healthy; do
+        if dead="$(crashed)"; then
+            report_crash "$dead"
+            exit 1
+        fi
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            warn "the gateway did not report healthy within ${HEALTH_TIMEOUT_S}s" \
+                "(last answer from $BASE_URL/healthz: $LAST_HEALTH)"
+            show_logs 20 "${NAMES[@]}"
+            exit 1
+        fi
+        pause 0.5
+    done
+
+    cat <<EOF
+run: ------------------------------------------------------------------------
+run: the platform is up:    $BASE_URL
+run: SMS outbox (dev only): $BASE_URL/dev/sms
+run: metrics:               gateway 127.0.0.1:${METRICS[gateway]}, accounts 127.0.0.1:${METRICS[accounts]}, notify 127.0.0.1:${METRICS[notify]}
+run: logs:                  var/log/{accounts,notify,gateway}.log
+run: Ctrl-C stops everything.
+run: ------------------------------------------------------------------------
+EOF
+
+    while :; do
+        pause 1
+        if dead="$(crashed)"; then
+            report_crash "$dead"
+            exit 1
+        fi
+    done
+}
+
+main "$@"

@@ -1,0 +1,390 @@
+#!/usr/bin/env bash
+# Prepares one machine to run (and test) the platform. Idempotent: run it as often as you like;
+# when everything is already in place it only checks and prints one line per step.
+#
+#   deploy/setup.sh          packages, .venv (requirements.txt), PostgreSQL, RabbitMQ, database
+#   deploy/setup.sh --dev    the same, and requirements-dev.txt (pytest, playwright, ruff)
+#   deploy/setup.sh --dev --python-only   only the virtualenv step (used by `make lint`)
+#
+# Works on Debian 12 as root (or as a user with sudo), with or without systemd (containers).
+# Environment: DATABASE_URL, AMQP_URI (same defaults as the services), PYTHON (interpreter used to
+# create .venv, default python3), SETUP_WAIT_S (how long to wait for a server, default 60),
+# PG_CLUSTER (the local Debian PostgreSQL cluster to start when it is down, default main).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+DEV=0
+PYTHON_ONLY=0
+for arg in "$@"; do
+    case "$arg" in
+        --dev) DEV=1 ;;
+        --python-only) PYTHON_ONLY=1 ;;
+        -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' \
+                       "${BASH_SOURCE[0]}"; exit 0 ;;
+        *) echo "setup: unknown argument: $arg (use --dev, --python-only)" >&2; exit 2 ;;
+    esac
+done
+
+DATABASE_URL="${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/enrollment}"
+AMQP_URI="${AMQP_URI:-amqp://guest:guest@127.0.0.1:5672/}"
+WAIT_S="${SETUP_WAIT_S:-60}"
+PG_CLUSTER="${PG_CLUSTER:-main}"
+VENV="$ROOT/.venv"
+STAMP="$VENV/.requirements.sha256"
+
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# Runs a command as root: directly when we are root, else through sudo.
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif have sudo; then
+        sudo "$@"
+    else
+        die "need root for: $* (run as root or install sudo)"
+    fi
+}
+
+# Runs a command as the postgres system user (peer authentication over the unix socket).
+as_postgres() {
+    (
+        cd /   # the postgres user may not be allowed into the current directory
+        if [ "$(id -u)" -eq 0 ]; then
+            runuser -u postgres -- "$@"
+        else
+            sudo -u postgres "$@"
+        fi
+    )
+}
+
+systemd_running() { [ -d /run/systemd/system ] && have systemctl; }
+
+# tcp_open HOST PORT: true when something accepts connections there.
+# shellcheck disable=SC2016  # $1 and $2 expand in the inner bash
+tcp_open() { timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null; }
+
+is_local_host() {
+    case "$1" in 127.0.0.1|localhost|::1|"") return 0 ;; *) return 1 ;; esac
+}
+
+# ---------------------------------------------------------------------------------------------
+# 1. Debian packages (only what is missing; `apt-get update` only when something is missing).
+# ---------------------------------------------------------------------------------------------
+# chromium, fonts-noto-cjk, poppler-utils: browser and document tests (/usr/bin/chromium);
+# libatomic1: Playwright's bundled node driver links against it.
+PACKAGES=(python3 python3-venv postgresql rabbitmq-server curl ca-certificates make
+          chromium fonts-noto-cjk poppler-utils libatomic1)
+
+pkg_installed() {
+    [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
+}
+
+apt_updated=0
+apt_install() {
+    if ! have apt-get; then
+        die "missing packages ($*) and no apt-get: install them by hand"
+    fi
+    if [ "$apt_updated" -eq 0 ]; then
+        say "packages: apt-get update"
+        if ! as_root apt-get update -qq; then
+            say "packages: apt-get update failed, trying with the package lists already here"
+        fi
+        apt_updated=1
+    fi
+    say "packages: installing $*"
+    # C.UTF-8 so that a PostgreSQL cluster created by the package's postinst is UTF8, not SQL_ASCII.
+    as_root env DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8 LC_ALL=C.UTF-8 \
+        apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+step_packages() {
+    if ! have dpkg-query; then
+        say "packages: not a Debian system, skipping (install ${PACKAGES[*]} yourself)"
+        return
+    fi
+    local missing=() p
+    for p in "${PACKAGES[@]}"; do
+        pkg_installed "$p" || missing+=("$p")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        apt_install "${missing[@]}"
+        say "packages: installed ${missing[*]}"
+    else
+        say "packages: ok"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# 2. Python virtualenv in .venv; requirements reinstalled only when requirements*.txt changed.
+# ---------------------------------------------------------------------------------------------
+pick_python() {
+    local candidate
+    for candidate in "${PYTHON:-}" python3 python3.11 /usr/bin/python3; do
+        [ -n "$candidate" ] || continue
+        have "$candidate" || continue
+        if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+            echo "$candidate"
+            return
+        fi
+    done
+    die "no Python >= 3.11 found (set PYTHON=/path/to/python3.11)"
+}
+
+req_hash() { cat "$@" | sha256sum | cut -d' ' -f1; }
+
+pip_install() {
+    local req="$1" log
+    log="$(mktemp)"
+    if "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$req" >"$log" 2>&1; then
+        rm -f "$log"
+        return 0
+    fi
+    # No wheel for something: a compiler and the Python headers are needed. Install and retry once.
+    if have dpkg-query && { ! pkg_installed gcc || ! pkg_installed python3-dev; }; then
+        say "python: pip failed, installing gcc and python3-dev and retrying"
+        apt_install gcc python3-dev
+        if "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$req" \
+                >"$log" 2>&1; then
+            rm -f "$log"
+            return 0
+        fi
+    fi
+    tail -n 40 "$log" >&2
+    rm -f "$log"
+    die "pip install -r $req failed"
+}
+
+step_python() {
+    if [ -x "$VENV/bin/python" ] \
+            && ! "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+                2>/dev/null; then
+        say "python: .venv is broken or too old, recreating it"
+        rm -rf "$VENV"
+    fi
+    if [ ! -x "$VENV/bin/python" ]; then
+        local py
+        py="$(pick_python)"
+        say "python: creating .venv with $("$py" -c 'import sys; print(sys.executable)')"
+        rm -rf "$VENV"
+        "$py" -m venv "$VENV" || die "python3 -m venv failed (is python3-venv installed?)"
+    fi
+
+    # The stamp holds "runtime <hash>" and, after a --dev install, "dev <hash>".
+    local runtime_hash dev_hash kind want req
+    runtime_hash="runtime $(req_hash requirements.txt)"
+    dev_hash="dev $(req_hash requirements.txt requirements-dev.txt)"
+    if [ "$DEV" -eq 1 ]; then kind="dev"; want="$dev_hash"; req="requirements-dev.txt"
+    else kind="runtime"; want="$runtime_hash"; req="requirements.txt"; fi
+
+    if [ -f "$STAMP" ] && grep -qxF "$want" "$STAMP"; then
+        say "python: .venv ok ($kind requirements unchanged)"
+        return
+    fi
+    say "python: installing $req into .venv"
+    pip_install "$req"
+    if [ "$DEV" -eq 1 ]; then
+        printf '%s\n%s\n' "$runtime_hash" "$dev_hash" >"$STAMP"
+    else
+        printf '%s\n' "$runtime_hash" >"$STAMP"
+    fi
+    say "python: .venv ready ($kind requirements installed)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# URL parsing (Python's urllib; the system python3 is there after step 1).
+# ---------------------------------------------------------------------------------------------
+# url_parts URL DEFAULT_PORT -> "host port user dbname" (one per line)
+url_parts() {
+    python3 - "$1" "$2" <<'EOF'
+import sys
+from urllib.parse import unquote, urlsplit
+u = urlsplit(sys.argv[1])
+print(u.hostname or "127.0.0.1")
+print(u.port or sys.argv[2])
+print(unquote(u.username or ""))
+print(unquote(u.path.lstrip("/")))
+EOF
+}
+
+# with_dbname URL NAME -> the same URL pointing at database NAME
+with_dbname() {
+    python3 - "$1" "$2" <<'EOF'
+import sys
+from urllib.parse import quote, urlsplit, urlunsplit
+u = urlsplit(sys.argv[1])
+print(urlunsplit(u._replace(path="/" + quote(sys.argv[2]))))
+EOF
+}
+
+# ---------------------------------------------------------------------------------------------
+# 3. PostgreSQL: running, passwordless loopback for user postgres, and the database exists.
+# ---------------------------------------------------------------------------------------------
+PG_HOST="" PG_PORT="" PG_USER="" PG_DB=""
+
+pg_ready() { pg_isready -q -h "$PG_HOST" -p "$PG_PORT" -t 2 >/dev/null 2>&1; }
+
+# Connects like the services and the tests do: no password prompt, ever.
+pg_try() {
+    PGCONNECT_TIMEOUT=5 psql -X -w -q -At -c 'SELECT 1' "$@" >/dev/null 2>&1
+}
+
+# shellcheck disable=SC2012  # version directories are plain names like 15
+pg_start_local() {
+    local version
+    version="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1 || true)"
+    if [ -z "$version" ]; then
+        version="$(ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -n 1 || true)"
+        [ -n "$version" ] || die "PostgreSQL is not installed"
+    fi
+    if [ ! -d "/etc/postgresql/$version/$PG_CLUSTER" ]; then
+        say "postgresql: creating cluster $version/$PG_CLUSTER"
+        as_root pg_createcluster --locale C.UTF-8 --port "$PG_PORT" "$version" "$PG_CLUSTER" \
+            >/dev/null
+    fi
+    say "postgresql: starting cluster $version/$PG_CLUSTER"
+    if systemd_running; then
+        as_root systemctl start "postgresql@$version-$PG_CLUSTER" \
+            || as_root pg_ctlcluster "$version" "$PG_CLUSTER" start
+    else
+        as_root pg_ctlcluster --skip-systemctl-redirect "$version" "$PG_CLUSTER" start
+    fi
+}
+
+pg_allow_loopback_trust() {
+    # Development-machine setting: Debian's default pg_hba.conf asks for a password (scram) on
+    # 127.0.0.1, but the services' and tests' default URL has none. Trust the loopback for the
+    # postgres user only. Never do this on a shared or production database server.
+    local hba marker="# enrollment-platform deploy/setup.sh: development machine only"
+    hba="$(as_postgres psql -X -At -p "$PG_PORT" -c 'SHOW hba_file' 2>/dev/null)" \
+        || die "cannot reach PostgreSQL as the postgres system user to read pg_hba.conf"
+    if as_root grep -qF "$marker" "$hba"; then
+        die "passwordless login as postgres on 127.0.0.1 fails although $hba trusts it"
+    fi
+    say "postgresql: allowing passwordless loopback logins for user postgres in $hba"
+    local tmp
+    tmp="$(mktemp)"
+    {
+        echo "$marker"
+        echo "host    all             postgres        127.0.0.1/32            trust"
+        echo "host    all             postgres        ::1/128                 trust"
+        echo
+        as_root cat "$hba"
+    } >"$tmp"
+    # shellcheck disable=SC2016  # expands in the inner sh
+    as_root sh -c 'cat "$1" > "$2"' _ "$tmp" "$hba"   # keeps the file's owner and mode
+    rm -f "$tmp"
+    as_postgres psql -X -q -At -p "$PG_PORT" -c 'SELECT pg_reload_conf()' >/dev/null
+    sleep 1
+}
+
+step_postgresql() {
+    local parts
+    parts="$(url_parts "$DATABASE_URL" 5432)"
+    { read -r PG_HOST; read -r PG_PORT; read -r PG_USER; read -r PG_DB; } <<<"$parts"
+    [ -n "$PG_DB" ] || PG_DB="enrollment"
+    [ -n "$PG_USER" ] || PG_USER="postgres"
+
+    if ! pg_ready; then
+        is_local_host "$PG_HOST" || die "PostgreSQL at $PG_HOST:$PG_PORT is not reachable"
+        pg_start_local
+        local i
+        for ((i = 0; i < WAIT_S; i++)); do pg_ready && break; sleep 1; done
+        pg_ready || die "PostgreSQL did not come up on $PG_HOST:$PG_PORT within ${WAIT_S}s"
+    fi
+
+    if is_local_host "$PG_HOST" \
+            && ! pg_try -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres; then
+        pg_allow_loopback_trust
+        pg_try -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres \
+            || die "still cannot log in as postgres@127.0.0.1:$PG_PORT without a password"
+    fi
+
+    local admin_url
+    admin_url="$(with_dbname "$DATABASE_URL" postgres)"
+    pg_try -d "$admin_url" || die "cannot connect to $PG_HOST:$PG_PORT as ${PG_USER} (DATABASE_URL)"
+
+    local encoding
+    encoding="$(psql -X -w -At -d "$admin_url" \
+        -c "SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = 'template1'")"
+    if [ "$encoding" != "UTF8" ]; then
+        say "postgresql: WARNING: template1 encoding is $encoding, not UTF8; new databases" \
+            "(tests create their own) will not store Chinese text reliably"
+    fi
+    say "postgresql: running on $PG_HOST:$PG_PORT"
+}
+
+step_database() {
+    local admin_url exists
+    admin_url="$(with_dbname "$DATABASE_URL" postgres)"
+    exists="$(psql -X -w -At -v db="$PG_DB" -d "$admin_url" \
+        <<<"SELECT 1 FROM pg_database WHERE datname = :'db';")"
+    if [ "$exists" = "1" ]; then
+        say "database: $PG_DB exists"
+        return
+    fi
+    psql -X -w -q -At -v ON_ERROR_STOP=1 -v db="$PG_DB" -d "$admin_url" >/dev/null <<'EOF'
+CREATE DATABASE :"db" ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' LC_CTYPE 'C.UTF-8' TEMPLATE template0;
+EOF
+    say "database: created $PG_DB"
+}
+
+# ---------------------------------------------------------------------------------------------
+# 4. RabbitMQ: running, management plugin enabled, management API answering guest:guest.
+# ---------------------------------------------------------------------------------------------
+MGMT_URL="http://127.0.0.1:15672/api/overview"
+
+mgmt_ok() { curl -fsS -o /dev/null --max-time 3 -u guest:guest "$MGMT_URL" 2>/dev/null; }
+
+step_rabbitmq() {
+    local parts host port
+    parts="$(url_parts "$AMQP_URI" 5672)"
+    { read -r host; read -r port; } <<<"$parts"
+
+    if ! tcp_open "$host" "$port"; then
+        is_local_host "$host" || die "RabbitMQ at $host:$port is not reachable"
+        say "rabbitmq: starting"
+        if systemd_running; then
+            as_root systemctl start rabbitmq-server
+        else
+            # Enable the plugin before the node boots, so it comes up with it.
+            as_root rabbitmq-plugins enable --offline rabbitmq_management >/dev/null 2>&1 || true
+            as_root rabbitmq-server -detached >/dev/null 2>&1 || true
+        fi
+        local i
+        for ((i = 0; i < WAIT_S; i++)); do tcp_open "$host" "$port" && break; sleep 1; done
+        tcp_open "$host" "$port" || die "RabbitMQ did not come up on $host:$port within ${WAIT_S}s" \
+            "(see /var/log/rabbitmq/)"
+        as_root rabbitmqctl -q await_startup >/dev/null 2>&1 || true
+    fi
+
+    if ! is_local_host "$host"; then
+        say "rabbitmq: reachable on $host:$port (remote: management plugin not checked)"
+        return
+    fi
+
+    if ! mgmt_ok; then
+        if ! as_root rabbitmq-plugins list -E -m 2>/dev/null | grep -qx rabbitmq_management; then
+            say "rabbitmq: enabling the management plugin"
+            as_root rabbitmq-plugins enable rabbitmq_management >/dev/null
+        fi
+        local i
+        for ((i = 0; i < WAIT_S; i++)); do mgmt_ok && break; sleep 1; done
+        mgmt_ok || die "RabbitMQ management API $MGMT_URL does not answer (guest:guest)"
+    fi
+    say "rabbitmq: running on $host:$port, management API on 127.0.0.1:15672"
+}
+
+# ---------------------------------------------------------------------------------------------
+if [ "$PYTHON_ONLY" -eq 1 ]; then
+    step_python
+    exit 0
+fi
+step_packages
+step_python
+step_postgresql
+step_database
+step_rabbitmq
