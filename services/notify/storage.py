@@ -54,11 +54,7 @@ class MessageStore:
                      lease_s: float) -> Claim | None:
         """Stores the event's message, claimed by the caller, unless the event was seen."""
         with self._pool.connection() as conn, conn.transaction():
-            new = conn.execute(
-                "INSERT INTO notify.processed_events (event_id, event_type) VALUES (%s, %s) "
-                "ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-                (event_id, event_type)).fetchone()
-            if new is None:
+            if not _first_time(conn, event_id, event_type):
                 return None
             return self._insert(conn, message, None, lease_s)
 
@@ -66,11 +62,7 @@ class MessageStore:
         """Deletes the finished messages to a phone whose family cancelled; False if the event
         was seen before. Pending ones are still owed (e.g. the account number) and stay."""
         with self._pool.connection() as conn, conn.transaction():
-            new = conn.execute(
-                "INSERT INTO notify.processed_events (event_id, event_type) VALUES (%s, %s) "
-                "ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-                (event_id, event_type)).fetchone()
-            if new is None:
+            if not _first_time(conn, event_id, event_type):
                 return False
             conn.execute("DELETE FROM notify.messages WHERE phone_hash = %s AND "
                          "status <> 'pending'", (self._hash("phone", phone),))
@@ -143,3 +135,11 @@ class MessageStore:
         return Claim(message_id, purpose,
                      self._cipher.decrypt(phone_enc, PHONE_CONTEXT)["phone"],
                      self._cipher.decrypt(text_enc, TEXT_CONTEXT)["text"], attempts, expired)
+
+
+def _first_time(conn, event_id: str, event_type: str) -> bool:
+    """Records an event as handled inside the caller's transaction; False if it was before."""
+    return conn.execute(
+        "INSERT INTO notify.processed_events (event_id, event_type) VALUES (%s, %s) "
+        "ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+        (event_id, event_type)).fetchone() is not None
