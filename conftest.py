@@ -4,6 +4,9 @@ or the standard library's socket module: see docs in common/edge/launcher.py."""
 import os
 
 os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
+# CPU work is offloaded one job per core (common.edge.dependencies.offload): more OS threads
+# would only hold memory (argon2 keeps 19 MiB per thread).
+os.environ.setdefault("EVENTLET_THREADPOOL_SIZE", str(os.cpu_count() or 2))
 
 import warnings  # noqa: E402
 

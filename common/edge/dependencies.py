@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 
+import eventlet.event
 import eventlet.patcher
 import eventlet.semaphore
 import eventlet.tpool
@@ -34,26 +35,43 @@ class Settings(DependencyProvider):
         return settings_of(self.container)
 
 
-class Database(DependencyProvider):
-    """A psycopg connection pool per container (PSYCOPG_WAIT_FUNC=wait_select keeps it green)."""
+class ReadyDependency(DependencyProvider):
+    """nameko starts entrypoints and dependencies together, so a worker may arrive before
+    `start()` has finished: workers wait for `self.ready` (set at the end of `start()`)."""
 
     def setup(self):
+        self.ready = eventlet.event.Event()
+
+    def get_dependency(self, worker_ctx):
+        self.ready.wait()
+        return self.value
+
+
+class Database(ReadyDependency):
+    """A psycopg connection pool per container (PSYCOPG_WAIT_FUNC=wait_select keeps it green).
+
+    Connections are in autocommit mode: a single statement costs one round trip, and several
+    statements that must hold together say so with `conn.transaction()`.
+    """
+
+    def setup(self):
+        super().setup()
         settings = settings_of(self.container)
         self.pool = psycopg_pool.ConnectionPool(
             settings.DATABASE_URL, min_size=2, max_size=settings.DATABASE_POOL_SIZE,
-            open=False, name=self.container.service_name, timeout=10)
+            kwargs={"autocommit": True}, open=False, name=self.container.service_name,
+            timeout=10)
+        self.value = self.pool
 
     def start(self):
         self.pool.open(wait=True, timeout=30)
+        self.ready.send(True)
 
     def stop(self):
         self.pool.close()
 
     def kill(self):
         self.pool.close(timeout=0)
-
-    def get_dependency(self, worker_ctx):
-        return self.pool
 
 
 class Observability(DependencyProvider):

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.timer import timer
 from prometheus_client import Counter
 
 from common.crypto import FieldCipher, LookupHasher, decode_key
-from common.edge.dependencies import Database, Observability, offload, settings_of
+from common.edge.dependencies import (
+    Database,
+    Observability,
+    ReadyDependency,
+    offload,
+    settings_of,
+)
 from common.edge.outbox import OutboxRelay
 from common.edge.rpc import DeadlineRpcProxy, RpcUnavailable
 from common.errors import DomainError
@@ -22,7 +27,7 @@ REGISTRATIONS = Counter("platform_registrations_total", "Accounts registered", [
 LOGINS = Counter("platform_logins_total", "Sign-in attempts", ["result"])
 
 
-class Accounts(DependencyProvider):
+class Accounts(ReadyDependency):
     """One AccountsApp per container, sharing the Database provider's pool."""
 
     def start(self):
@@ -30,7 +35,7 @@ class Accounts(DependencyProvider):
         pool = next(d for d in self.container.dependencies if isinstance(d, Database)).pool
         hasher = make_hasher(settings.ARGON2_MEMORY_KIB, settings.ARGON2_TIME_COST,
                              settings.ARGON2_PARALLELISM)
-        self.app = AccountsApp(
+        self.value = AccountsApp(
             settings,
             Store(pool, FieldCipher(decode_key(settings.DATA_ENCRYPTION_KEY,
                                                "DATA_ENCRYPTION_KEY"))),
@@ -39,9 +44,7 @@ class Accounts(DependencyProvider):
                  verify_password=lambda stored, password: offload(
                      verify_password, hasher, stored, password),
                  render_captcha=lambda answer: offload(render_captcha_png, answer)))
-
-    def get_dependency(self, worker_ctx):
-        return self.app
+        self.ready.send(True)
 
 
 class AccountsService:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -44,13 +43,21 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self):
+        """Statements that hold together: committed at the end, rolled back on an error."""
         with self.pool.connection() as conn, conn.transaction():
             conn.row_factory = dict_row
             yield Tx(conn, self.cipher)
 
+    @contextlib.contextmanager
+    def statements(self):
+        """Independent statements, each committed on its own (one round trip each)."""
+        with self.pool.connection() as conn:
+            conn.row_factory = dict_row
+            yield Tx(conn, self.cipher)
+
     def ping(self) -> bool:
-        with self.transaction() as tx:
-            return tx.alive()
+        with self.statements() as db:
+            return db.alive()
 
 
 class Tx:
@@ -136,27 +143,32 @@ class Tx:
         return self._one("SELECT 1 AS x FROM accounts.accounts WHERE document_hash = %s AND "
                          "status = 'active'", (document_hash,)) is not None
 
+    def registration_obstacles(self, document_hash: bytes, phone_hash: bytes) -> tuple[bool, int]:
+        """(document already registered, active accounts on the phone) in one round trip."""
+        row = self._one(
+            "SELECT EXISTS (SELECT 1 FROM accounts.accounts WHERE document_hash = %s AND "
+            "status = 'active') AS taken, (SELECT count(*) FROM accounts.accounts WHERE "
+            "phone_hash = %s AND status = 'active') AS on_phone", (document_hash, phone_hash))
+        return row["taken"], row["on_phone"]
+
     def add_account(self, *, new_account_no, district, hukou_type, document_type,
                     document_hash, phone_hash, personal: dict, password_hash,
                     policy_version, now: datetime) -> AccountRow:
         """Inserts with a fresh random number, drawing again on the rare collision."""
         sealed = self.cipher.encrypt(personal, PERSONAL)
         for _ in range(20):
-            account_no = new_account_no()
-            try:
-                with self.conn.transaction():  # a savepoint: a collision must not end the tx
-                    row = self._one(
-                        "INSERT INTO accounts.accounts (account_no, district, hukou_type, "
-                        "document_type, document_hash, phone_hash, personal, password_hash, "
-                        "policy_version, created_at, consented_at) VALUES "
-                        "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING *",
-                        (account_no, district, hukou_type, document_type, document_hash,
-                         phone_hash, sealed, password_hash, policy_version, now, now))
+            row = self._one(
+                "INSERT INTO accounts.accounts (account_no, district, hukou_type, "
+                "document_type, document_hash, phone_hash, personal, password_hash, "
+                "policy_version, created_at, consented_at) VALUES "
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING *",
+                (new_account_no(), district, hukou_type, document_type, document_hash,
+                 phone_hash, sealed, password_hash, policy_version, now, now))
+            if row is not None:
                 return self._account(row)
-            except psycopg.errors.UniqueViolation as exc:
-                if exc.diag.constraint_name == "accounts_one_per_document":
-                    raise DomainError("ID_ALREADY_REGISTERED",
-                                      fields={"document_number": "该证件号码已注册。"}) from None
+            if self.document_registered(document_hash):  # else: the number was taken, redraw
+                raise DomainError("ID_ALREADY_REGISTERED",
+                                  fields={"document_number": "该证件号码已注册。"})
         raise RuntimeError("no free account number after 20 draws")
 
     def _account(self, row) -> AccountRow | None:
@@ -208,21 +220,21 @@ class Tx:
                           "last_seen_at, expires_at) VALUES (%s, %s, %s, %s, %s)",
                           (token_hash, account_id, now, now, expires_at))
 
-    def touch_session(self, token_hash: bytes, now: datetime, idle_since: datetime):
-        """Extends a live session and returns (account, expires_at), or None and removes a
-        dead one."""
+    def live_session(self, token_hash: bytes, now: datetime, idle_since: datetime,
+                     touch_every: timedelta) -> AccountRow | None:
+        """The account of a live session, or None. Last use is written at most every
+        `touch_every`, so most reads are one statement (the idle timeout is that coarse)."""
         row = self._one(
-            "UPDATE accounts.sessions SET last_seen_at = %s WHERE token_hash = %s AND "
-            "last_seen_at > %s AND expires_at > %s RETURNING account_id, expires_at",
-            (now, token_hash, idle_since, now))
+            "SELECT a.*, s.last_seen_at AS session_seen FROM accounts.sessions s JOIN "
+            "accounts.accounts a ON a.id = s.account_id WHERE s.token_hash = %s AND "
+            "s.last_seen_at > %s AND s.expires_at > %s AND a.status = 'active'",
+            (token_hash, idle_since, now))
         if row is None:
-            self.conn.execute("DELETE FROM accounts.sessions WHERE token_hash = %s",
-                              (token_hash,))
             return None
-        account = self._account(self._one(
-            "SELECT * FROM accounts.accounts WHERE id = %s AND status = 'active'",
-            (row["account_id"],)))
-        return (account, row["expires_at"]) if account else None
+        if now - row["session_seen"] >= touch_every:
+            self.conn.execute("UPDATE accounts.sessions SET last_seen_at = %s "
+                              "WHERE token_hash = %s", (now, token_hash))
+        return self._account(row)
 
     def end_session(self, token_hash: bytes) -> None:
         self.conn.execute("DELETE FROM accounts.sessions WHERE token_hash = %s", (token_hash,))

@@ -55,6 +55,8 @@ class AccountsApp:
             daily_limit_per_phone=settings.SMS_DAILY_LIMIT_PER_PHONE,
             daily_limit_per_ip=settings.SMS_DAILY_LIMIT_PER_IP,
             max_wrong_tries=settings.SMS_MAX_WRONG_TRIES)
+        # Idle expiry is exact to within this; most reads then need not write.
+        self._session_touch_every = timedelta(seconds=min(60, settings.SESSION_IDLE_TIMEOUT_S / 10))
         # Unknown accounts are checked against this hash so they take as long as known ones.
         self._decoy_hash = edge.hash_password(secrets.token_urlsafe(16))
 
@@ -146,8 +148,8 @@ class AccountsApp:
                 account = self._account_by_ref(tx, ref)
             matches = account is not None and account.personal["guardian_phone"] == phone
             return phone, matches
-        with self.store.transaction() as tx:
-            account = self._session_account(tx, _required(req.session_token, "session_token"))
+        with self.store.statements() as db:
+            account = self._session_account(db, _required(req.session_token, "session_token"))
         return account.personal["guardian_phone"], True
 
     def _code_hash(self, phone: str, purpose: str, code: str) -> bytes:
@@ -182,11 +184,12 @@ class AccountsApp:
         checked = check_registration(reg, self.s.SEASON_YEAR, self.s.PRIVACY_POLICY_VERSION)
         phone_hash = self.lookup("phone", reg.guardian_phone)
         document_hash = self.lookup("document", checked.document_number)
-        with self.store.transaction() as tx:  # cheap refusals before the costly hash
-            if tx.document_registered(document_hash):
-                raise DomainError("ID_ALREADY_REGISTERED",
-                                  fields={"document_number": "该证件号码已注册。"})
-            self._check_phone_slots(tx, phone_hash)
+        with self.store.statements() as db:  # cheap refusals before the costly hash
+            taken, on_phone = db.registration_obstacles(document_hash, phone_hash)
+        if taken:
+            raise DomainError("ID_ALREADY_REGISTERED",
+                              fields={"document_number": "该证件号码已注册。"})
+        _check_phone_slots(on_phone)
         password_hash = self.edge.hash_password(reg.password)
         # One transaction: if the account cannot be made, the code stays usable.
         with self.store.transaction() as tx:
@@ -202,7 +205,7 @@ class AccountsApp:
 
     def _add_account(self, tx, reg, checked, document_hash: bytes, phone_hash: bytes,
                      password_hash: str, now: datetime, request_id: str | None) -> dict:
-        self._check_phone_slots(tx, phone_hash)  # again, now serialised per phone
+        _check_phone_slots(tx.active_accounts_on_phone(phone_hash))  # again, serialised
         account = tx.add_account(
             new_account_no=lambda: account_rules.new_account_no(self.s.SEASON_YEAR),
             district=checked.district, hukou_type=checked.hukou_type,
@@ -217,11 +220,6 @@ class AccountsApp:
                  phone=mask_phone(reg.guardian_phone), policy_version=reg.privacy_policy_version)
         return self._new_session(tx, account, now)  # registering signs the family in
 
-    @staticmethod
-    def _check_phone_slots(tx, phone_hash: bytes) -> None:
-        if tx.active_accounts_on_phone(phone_hash) >= 3:
-            raise DomainError("PHONE_ACCOUNT_LIMIT",
-                              fields={"guardian_phone": "该手机号码注册的账号已达3个。"})
 
     # sessions ---------------------------------------------------------------------------
     def login(self, login: dict) -> dict:
@@ -277,13 +275,14 @@ class AccountsApp:
                                 absolute_expires_at=expires_at.isoformat(),
                                 account=self._view(account)).model_dump()
 
-    def _session_account(self, tx, session_token: str) -> AccountRow:
+    def _session_account(self, db, session_token: str) -> AccountRow:
         now = self.edge.clock()
-        found = tx.touch_session(_token_hash(session_token), now,
-                                 now - timedelta(seconds=self.s.SESSION_IDLE_TIMEOUT_S))
-        if found is None:
+        account = db.live_session(_token_hash(session_token), now,
+                                  now - timedelta(seconds=self.s.SESSION_IDLE_TIMEOUT_S),
+                                  self._session_touch_every)
+        if account is None:
             raise DomainError("NOT_AUTHENTICATED")
-        return found[0]
+        return account
 
     def logout(self, session_token: str) -> dict:
         with self.store.transaction() as tx:
@@ -291,14 +290,14 @@ class AccountsApp:
         return {"ok": True}
 
     def get_account(self, session_token: str) -> dict:
-        with self.store.transaction() as tx:
-            return self._view(self._session_account(tx, session_token))
+        with self.store.statements() as db:
+            return self._view(self._session_account(db, session_token))
 
     # password change, reset, cancellation -----------------------------------------------------
     def change_password(self, change: dict) -> dict:
         req = contract.PasswordChange.parse(change)
-        with self.store.transaction() as tx:
-            account = self._session_account(tx, req.session_token)
+        with self.store.statements() as db:
+            account = self._session_account(db, req.session_token)
         check_password_policy(req.new_password, req.new_password_confirm, "new_password")
         password_hash = self.edge.hash_password(req.new_password)
         self._spend_code(account.personal["guardian_phone"], "change_password", req.sms_code)
@@ -327,8 +326,8 @@ class AccountsApp:
 
     def cancel_account(self, cancellation: dict, request_id: str | None = None) -> dict:
         req = contract.AccountCancellation.parse(cancellation)
-        with self.store.transaction() as tx:
-            account = self._session_account(tx, req.session_token)
+        with self.store.statements() as db:
+            account = self._session_account(db, req.session_token)
         self._spend_code(account.personal["guardian_phone"], "cancel_account", req.sms_code)
         now = self.edge.clock()
         with self.store.transaction() as tx:
@@ -368,6 +367,12 @@ class AccountsApp:
             birth_date=p["birth_date"], guardian_name=mask_name(p["guardian_name"]),
             guardian_phone=mask_phone(p["guardian_phone"]),
             created_at=account.created_at.isoformat()).model_dump()
+
+
+def _check_phone_slots(accounts_on_phone: int) -> None:
+    if accounts_on_phone >= 3:
+        raise DomainError("PHONE_ACCOUNT_LIMIT",
+                          fields={"guardian_phone": "该手机号码注册的账号已达3个。"})
 
 
 def _token_hash(token: str) -> bytes:

@@ -1,0 +1,119 @@
+"""CPU time used by each part of the platform during a phase, from /proc (Linux), and by the
+whole machine (/proc/stat), so that a phase disturbed by other users of a shared machine shows.
+
+The accounts process is split into its main thread (the eventlet hub: all the Python work) and
+its other threads (eventlet's tpool: argon2 and captcha rendering). PostgreSQL counts only the
+backends serving the bench's own database. RabbitMQ is left out: the broker is shared with other
+users of the machine, so its CPU time cannot be attributed to this run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+TICK_S = 1 / os.sysconf("SC_CLK_TCK")
+PARTS = ("gateway", "accounts hub", "accounts offload threads", "notify", "postgres",
+         "load generator")
+
+
+def _stat_cpu_s(stat_path: Path) -> float:
+    fields = stat_path.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * TICK_S  # utime + stime
+
+
+def _threads_cpu_s(pid: int) -> dict[int, float]:
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            out[int(task.name)] = _stat_cpu_s(task / "stat")
+        except (OSError, ValueError):  # a thread that just ended
+            pass
+    return out
+
+
+def _machine_busy_s() -> float:
+    """CPU seconds all cores spent on anything but idle and I/O wait since boot."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(
+        int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9])
+    return (user + nice + system + irq + softirq + steal) * TICK_S
+
+
+def _postgres_cpu_s(database: str) -> float:
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            title = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if title.startswith("postgres: ") and f" {database} " in title:
+                total += _stat_cpu_s(proc / "stat")
+        except OSError:
+            pass
+    return total
+
+
+@dataclass(frozen=True)
+class CpuUse:
+    """CPU seconds per part over `wall_s` seconds, for `operations` operations; `machine_s`:
+    CPU seconds of the whole machine meanwhile (the parts, RabbitMQ, and everyone else)."""
+    seconds: dict[str, float]
+    wall_s: float
+    operations: int
+    machine_s: float
+
+    def per_operation_ms(self) -> dict[str, float]:
+        return {part: s / self.operations * 1e3 for part, s in self.seconds.items()}
+
+    @property
+    def total_s(self) -> float:
+        return sum(self.seconds.values())
+
+    @property
+    def cores(self) -> float:
+        """Mean number of cores the measured parts kept busy."""
+        return self.total_s / self.wall_s
+
+    @property
+    def machine_cores(self) -> float:
+        """Mean number of cores busy on the whole machine."""
+        return self.machine_s / self.wall_s
+
+
+class CpuMeter:
+    """`meter.start()`, run a phase, then `meter.stop(operations)` gives its CpuUse."""
+
+    def __init__(self, pids: dict[str, int], database: str):
+        self.pids = pids
+        self.database = database
+        self._before: dict[str, float] = {}
+        self._started = 0.0
+
+    def snapshot(self) -> dict[str, float]:
+        accounts = self.pids["accounts"]
+        threads = _threads_cpu_s(accounts)
+        hub = threads.pop(accounts, 0.0)
+        me = os.times()
+        return {
+            "machine": _machine_busy_s(),
+            "gateway": _stat_cpu_s(Path(f"/proc/{self.pids['gateway']}/stat")),
+            "accounts hub": hub,
+            # tpool threads live as long as the process, so none is lost between snapshots
+            "accounts offload threads": sum(threads.values()),
+            "notify": _stat_cpu_s(Path(f"/proc/{self.pids['notify']}/stat")),
+            "postgres": _postgres_cpu_s(self.database),
+            "load generator": me.user + me.system,  # the bench process (not the ping probe)
+        }
+
+    def start(self) -> None:
+        self._before = self.snapshot()
+        self._started = time.perf_counter()
+
+    def stop(self, operations: int) -> CpuUse:
+        wall = time.perf_counter() - self._started
+        after = self.snapshot()
+        used = {part: round(after[part] - self._before[part], 3) for part in PARTS}
+        return CpuUse(used, round(wall, 3), operations,
+                      round(after["machine"] - self._before["machine"], 3))

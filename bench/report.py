@@ -1,0 +1,308 @@
+"""The bench's results: dataclasses, the pass/fail checks, and the JSON and Markdown outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.cpu import PARTS, CpuUse
+from bench.httpload import LoadResult
+from bench.stats import Latency
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+MIB = 1024
+
+
+@dataclass(frozen=True)
+class Machine:
+    nproc: int
+    cpu_model: str
+    date: str
+    git_commit: str
+    python: str
+    loadavg_at_start: tuple[float, float, float]
+
+    @classmethod
+    def here(cls) -> Machine:
+        return cls(nproc=os.cpu_count() or 0, cpu_model=_cpu_model(), date=datetime.now(UTC)
+                   .isoformat(timespec="seconds"), git_commit=_git_commit(),
+                   python=platform.python_version(),
+                   loadavg_at_start=tuple(round(x, 2) for x in os.getloadavg()))
+
+    def describe(self) -> str:
+        return (f"{self.nproc} × {self.cpu_model}, Python {self.python}, {self.date}, "
+                f"commit `{self.git_commit}`, load average at start "
+                f"{' / '.join(map(str, self.loadavg_at_start))}")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _git_commit() -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                              check=False).stdout.strip()
+    commit = git("rev-parse", "--short=12", "HEAD") or "unknown"
+    return commit + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+@dataclass(frozen=True)
+class HashBaseline:
+    threads: int
+    hashes: int
+    memory_kib: int
+    time_cost: int
+    parallelism: int
+    before_per_s: float
+    after_per_s: float
+    before_cores: float  # cores the hashing threads got (2 on an otherwise idle machine)
+    after_cores: float
+
+    @property
+    def per_s(self) -> float:
+        return (self.before_per_s + self.after_per_s) / 2
+
+
+@dataclass(frozen=True)
+class Registrations:
+    families: int
+    concurrency: int
+    created: int  # answered 201
+    statuses: dict[str, int]
+    duration_s: float
+    per_s: float
+    latency: Latency
+    cpu: CpuUse
+
+
+@dataclass(frozen=True)
+class Pings:
+    gap_ms: float  # pause between two calls, idle and loaded alike
+    idle: Latency
+    loaded: Latency
+    idle_failed: int  # answered with an error (the round trip still counts)
+    loaded_failed: int
+
+    @classmethod
+    def of(cls, gap_ms: float, idle: list[tuple[float, bool]],
+           loaded: list[tuple[float, bool]]) -> Pings:
+        return cls(gap_ms, Latency.of([t for t, _ in idle]), Latency.of([t for t, _ in loaded]),
+                   sum(not ok for _, ok in idle), sum(not ok for _, ok in loaded))
+
+    @property
+    def idle_calls_per_s(self) -> float:
+        """Sequential throughput of one caller: what one RPC round trip costs."""
+        return 1e3 / self.idle.mean_ms
+
+
+@dataclass(frozen=True)
+class Reads:
+    load: LoadResult
+    cpu: CpuUse
+
+
+@dataclass(frozen=True)
+class ProcessMemory:
+    name: str
+    pid: int
+    rss_kib: int
+    peak_kib: int  # VmHWM
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    value: float
+    target: str
+    passed: bool
+
+
+@dataclass
+class BenchReport:
+    machine: Machine
+    baseline: HashBaseline
+    registrations: Registrations
+    pings: Pings
+    reads_closed: Reads
+    reads_paced: Reads
+    memory: list[ProcessMemory]
+    read_p99_target_ms: float = 200.0
+    memory_target_kib: int = 2 * 1024 * MIB
+    checks: list[Check] = field(init=False)
+
+    def __post_init__(self):
+        self.checks = [
+            Check("registrations / baseline hash rate", round(self.registration_ratio, 3),
+                  ">= 0.6", self.registration_ratio >= 0.6),
+            Check("all registrations 201", self.registrations.created,
+                  f"== {self.registrations.families}",
+                  self.registrations.created == self.registrations.families),
+            Check("ping p99 loaded / idle", round(self.ping_ratio, 2), "<= 3",
+                  self.ping_ratio <= 3),
+            Check("pings answered with an error", self.pings.idle_failed
+                  + self.pings.loaded_failed, "== 0",
+                  self.pings.idle_failed + self.pings.loaded_failed == 0),
+            Check("GET /api/v1/account p99 ms, 200 clients paced", round(
+                self.reads_paced.load.latency.p99_ms, 1), f"<= {self.read_p99_target_ms:g}",
+                self.reads_paced.load.latency.p99_ms <= self.read_p99_target_ms
+                and self.reads_paced.load.errors == 0),
+            Check("peak RSS sum MiB", round(self.peak_sum_kib / MIB),
+                  f"<= {self.memory_target_kib // MIB}",
+                  self.peak_sum_kib <= self.memory_target_kib),
+        ]
+
+    @property
+    def registration_ratio(self) -> float:
+        return self.registrations.per_s / self.baseline.per_s
+
+    @property
+    def ping_ratio(self) -> float:
+        return self.pings.loaded.p99_ms / self.pings.idle.p99_ms
+
+    @property
+    def peak_sum_kib(self) -> int:
+        return sum(p.peak_kib for p in self.memory)
+
+    def _passed(self, *names: str) -> bool:
+        return all(c.passed for c in self.checks if c.name in names)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    def ratios(self) -> dict[str, float]:
+        base = self.baseline.per_s
+        return {
+            "registrations_per_s / baseline_hashes_per_s": self.registration_ratio,
+            "ping_p99_loaded / ping_p99_idle": self.ping_ratio,
+            "ping_idle_sequential_calls_per_s / baseline_hashes_per_s":
+                self.pings.idle_calls_per_s / base,
+            "reads_closed_per_s / baseline_hashes_per_s":
+                self.reads_closed.load.throughput_rps / base,
+            "reads_paced_per_s / baseline_hashes_per_s":
+                self.reads_paced.load.throughput_rps / base,
+        }
+
+    # outputs -------------------------------------------------------------------------------
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["baseline"]["per_s"] = self.baseline.per_s
+        data["pings"]["idle_calls_per_s"] = self.pings.idle_calls_per_s
+        for key, phase in self._cpu_phases():
+            data[key]["cpu"]["per_operation_ms"] = {
+                part: round(ms, 2) for part, ms in phase.per_operation_ms().items()}
+            data[key]["cpu"]["cores"] = round(phase.cores, 3)
+            data[key]["cpu"]["machine_cores"] = round(phase.machine_cores, 3)
+        data["memory_rss_sum_kib"] = sum(p.rss_kib for p in self.memory)
+        data["memory_peak_sum_kib"] = self.peak_sum_kib
+        data["ratios"] = self.ratios()
+        data["passed"] = self.passed
+        return data
+
+    def markdown(self) -> str:
+        b, r, p = self.baseline, self.registrations, self.pings
+        base = b.per_s
+        mark = {True: "✅", False: "❌"}
+        rows = [
+            (f"Baseline: bare argon2id hashes/s on {b.threads} threads (m={b.memory_kib} KiB, "
+             f"t={b.time_cost}, p={b.parallelism}; {b.hashes} hashes, before and after the "
+             "registrations)",
+             f"{b.before_per_s:.1f} before, {b.after_per_s:.1f} after, **{base:.1f}** mean "
+             f"(the threads got {b.before_cores:.2f} and {b.after_cores:.2f} cores)",
+             "1", "", ""),
+            (f"Registrations end to end (POST /api/v1/accounts through the gateway, "
+             f"{r.families} families, {r.concurrency} at a time)",
+             f"**{r.per_s:.1f}/s**; {r.created}/{r.families} answered 201; p50 "
+             f"{r.latency.p50_ms:.0f} ms, p99 {r.latency.p99_ms:.0f} ms",
+             f"**{self.registration_ratio:.2f}** × baseline", "≥ 0.6 × baseline",
+             mark[self._passed("registrations / baseline hash rate", "all registrations 201")]),
+            (f"`accounts.ping()` (SELECT 1) over RPC, idle ({p.idle.count} sequential calls, "
+             f"{p.gap_ms:g} ms apart)",
+             f"p50 {p.idle.p50_ms:.1f} ms, p99 {p.idle.p99_ms:.1f} ms; "
+             f"{p.idle_calls_per_s:.0f} sequential calls/s{_failed(p.idle_failed)}",
+             f"{p.idle_calls_per_s / base:.1f} × baseline", "", ""),
+            (f"`accounts.ping()` during the registrations ({p.loaded.count} calls)",
+             f"p50 {p.loaded.p50_ms:.1f} ms, p99 {p.loaded.p99_ms:.1f} ms"
+             f"{_failed(p.loaded_failed)}",
+             f"p99 **{self.ping_ratio:.2f}** × idle", "p99 ≤ 3 × idle",
+             mark[self._passed("ping p99 loaded / idle", "pings answered with an error")]),
+            self._read_row(self.reads_closed, "closed loop (next request as soon as the answer "
+                                              "arrives)", base,
+                           "none (capacity; p99 ≤ 200 ms here would need > 1000 req/s by "
+                           "Little's law)", ""),
+            self._read_row(self.reads_paced, "paced, 1 request/s each (offered "
+                                             f"{self.reads_paced.load.clients} req/s)", base,
+                           f"p99 ≤ {self.read_p99_target_ms:g} ms",
+                           mark[self._passed("GET /api/v1/account p99 ms, 200 clients paced")]),
+            ("Resident memory after the run: RSS (peak VmHWM)",
+             ", ".join(f"{m.name} {m.rss_kib / MIB:.0f} MiB ({m.peak_kib / MIB:.0f})"
+                       for m in self.memory)
+             + f"; sum {sum(m.rss_kib for m in self.memory) / MIB:.0f} MiB "
+               f"(peak sum {self.peak_sum_kib / MIB:.0f})",
+             "", "peak sum ≤ 2 GiB", mark[self._passed("peak RSS sum MiB")]),
+        ]
+        lines = [f"Machine: {self.machine.describe()}.", "",
+                 "| Measurement | Result | Ratio | Target | |", "|---|---|---|---|---|"]
+        lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+        lines += ["", f"All targets met: {'yes' if self.passed else 'no'}.", ""]
+        lines += self.cpu_markdown()
+        reg = self.registrations.cpu
+        hash_share = reg.seconds["accounts offload threads"] / reg.total_s
+        lines += ["", f"CPU from /proc over each phase, {self.machine.nproc} cores available. "
+                      "\"accounts offload threads\" is eventlet's tpool (argon2); the load "
+                      "generator is the bench process (not the ping probe). RabbitMQ is shared "
+                      "with other users of the machine, so it is not counted among the parts; "
+                      "it is in \"whole machine\", with everyone else's work. Hashing was "
+                      f"{hash_share:.0%} of these parts' CPU per registration; a ratio of 0.6 "
+                      "needs everything else, RabbitMQ included, to cost at most 2/3 of the "
+                      "hash."]
+        return "\n".join(lines) + "\n"
+
+    @staticmethod
+    def _read_row(reads: Reads, shape: str, base: float, target: str, passed: str):
+        load, lat = reads.load, reads.load.latency
+        return (f"GET /api/v1/account, {load.clients} signed-in clients, {shape}, "
+                f"{load.duration_s:.0f} s",
+                f"{load.throughput_rps:.0f} req/s, p50 {lat.p50_ms:.0f} ms, p99 "
+                f"{lat.p99_ms:.0f} ms, {load.errors} errors",
+                f"{load.throughput_rps / base:.1f} × baseline", target, passed)
+
+    def _cpu_phases(self) -> list[tuple[str, CpuUse]]:
+        return [("registrations", self.registrations.cpu),
+                ("reads_closed", self.reads_closed.cpu), ("reads_paced", self.reads_paced.cpu)]
+
+    def cpu_markdown(self) -> list[str]:
+        names = {"registrations": "a registration", "reads_closed": "a GET, closed loop",
+                 "reads_paced": "a GET, paced"}
+        lines = ["| CPU ms per operation | " + " | ".join(PARTS)
+                 + " | total | cores busy: these parts | cores busy: whole machine |",
+                 "|---" * (len(PARTS) + 4) + "|"]
+        for key, use in self._cpu_phases():
+            per_op = use.per_operation_ms()
+            lines.append(f"| {names[key]} | " + " | ".join(f"{per_op[p]:.1f}" for p in PARTS)
+                         + f" | {use.total_s / use.operations * 1e3:.1f} | {use.cores:.2f} | "
+                         f"{use.machine_cores:.2f} |")
+        return lines
+
+    def write(self, directory: Path = RESULTS) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "latest.json").write_text(json.dumps(self.to_json(), indent=2,
+                                                          ensure_ascii=False) + "\n")
+        (directory / "latest.md").write_text(self.markdown())
+
+
+def _failed(count: int) -> str:
+    return f"; **{count} answered with an error**" if count else ""

@@ -1,0 +1,333 @@
+"""`python -m bench.run` (`make bench`): the platform measured end to end on this machine.
+
+Starts the whole platform (tests/support/stack.py) on its own database and RabbitMQ vhost, both
+removed afterwards, talks only to 127.0.0.1, and stops by itself (every phase is bounded by a
+count or a duration; about 2 minutes in all). The machine is shared and noisy, so figures are
+judged as ratios against a baseline measured in the same run: the bare argon2id hash rate on two
+threads. The CPU each part of the platform used in each phase, and the whole machine's, are
+recorded too, so that a disturbed run can be told from a slow platform.
+
+Phases, in order:
+  setup      N families each fetch a notice token, a captcha and an SMS code (not timed);
+  pings      `accounts.ping()` from a separate process (bench/ping.py), idle;
+  baseline   bare argon2id hashes/s with the platform's parameters;
+  register   all N registrations through the gateway (bench/httpload.py), pings continuing;
+  baseline   again (the reported baseline is the mean of both);
+  reads      200 signed-in clients GET /api/v1/account, closed loop then paced;
+  memory     RSS and peak RSS of gateway, accounts and notify.
+
+Writes bench/results/latest.json and latest.md, prints the Markdown, and exits 1 if a target is
+missed (results are written either way).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+from pathlib import Path
+
+from bench.cpu import CpuMeter
+from bench.httpload import post_all, run_load
+from bench.ping import PingProbe
+from bench.report import (
+    BenchReport,
+    HashBaseline,
+    Machine,
+    Pings,
+    ProcessMemory,
+    Reads,
+    Registrations,
+)
+from bench.stats import Latency
+from gateway.security import SESSION_COOKIE
+from services.accounts.rules.age import primary_entry_window
+from services.accounts.rules.identity import check_character
+from services.accounts.rules.passwords import make_hasher
+from services.accounts.settings import AccountsSettings
+from tests.support.family import Family
+from tests.support.infra import drop_amqp_vhost, drop_database, make_amqp_vhost, make_database
+from tests.support.stack import Stack
+
+PASSWORD = "Spring2027a"  # the password tests.support.family registers with
+STACK_OVERRIDES = {
+    "NOTICE_MIN_READ_S": 0,
+    "CAPTCHA_BACKEND": "fixed",
+    "SMS_RESEND_COOLDOWN_S": 0,
+    "SMS_DAILY_LIMIT_PER_PHONE": 1_000_000,
+    "SMS_DAILY_LIMIT_PER_IP": 1_000_000,
+    "LOG_LEVEL": "WARNING",
+}
+SETUP_THREADS = 8
+
+
+def say(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# the platform --------------------------------------------------------------------------------
+START_ATTEMPTS = 3
+
+
+class PlatformProblem(RuntimeError):
+    """The platform under test is not (or no longer) the one this run started."""
+
+
+def listeners_on(port: int) -> int:
+    """How many sockets listen on TCP `port`. The gateway binds with SO_REUSEPORT (eventlet's
+    default), so another program on this shared machine could silently share its port."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                count += state == "0A" and int(local.rsplit(":", 1)[1], 16) == port
+    return count
+
+
+def check_platform(stack: Stack) -> None:
+    for name, proc in stack.procs.items():
+        if proc.poll() is not None:
+            raise PlatformProblem(f"{name} exited:\n{stack.log_path(name).read_text()[-1500:]}")
+    if listeners_on(stack.port) != 1:
+        raise PlatformProblem(f"port {stack.port} is shared with another program")
+
+
+def start_fresh(cleanup: contextlib.ExitStack, keep_workdir: bool) -> Stack:
+    """A fresh database, vhost and workdir, the platform started on them, and checked."""
+    database_url = make_database()
+    cleanup.callback(drop_database, database_url)
+    amqp_uri = make_amqp_vhost()
+    cleanup.callback(drop_amqp_vhost, amqp_uri)
+    workdir = Path(tempfile.mkdtemp(prefix="platform-bench-"))
+    if keep_workdir:
+        cleanup.callback(say, f"logs kept in {workdir}")
+    else:
+        cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
+    stack = Stack(database_url, amqp_uri, workdir, **STACK_OVERRIDES)
+    cleanup.callback(stack.stop_all)
+    stack.start_all()
+    time.sleep(1)  # a process may die just after the first health check
+    check_platform(stack)
+    return stack
+
+
+@contextlib.contextmanager
+def running_platform(keep_workdir: bool):
+    """The whole platform, started afresh (new database and vhost: nothing left over from a
+    failed start) up to START_ATTEMPTS times; everything removed on the way out."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        with contextlib.ExitStack() as cleanup:
+            try:
+                stack = start_fresh(cleanup, keep_workdir)
+            except RuntimeError as problem:  # PlatformProblem, or Stack's "did not start"
+                say(f"start attempt {attempt} failed: {str(problem).splitlines()[0]}")
+                if attempt == START_ATTEMPTS:
+                    raise
+                continue
+            yield stack
+            return
+
+
+def database_name(stack: Stack) -> str:
+    return stack.env["DATABASE_URL"].rsplit("/", 1)[1]
+
+
+# 1. baseline -------------------------------------------------------------------------------
+def argon2_defaults() -> tuple[int, int, int]:
+    fields = AccountsSettings.model_fields
+    return tuple(fields[name].default for name in
+                 ("ARGON2_MEMORY_KIB", "ARGON2_TIME_COST", "ARGON2_PARALLELISM"))
+
+
+def hash_rate(hashes: int, threads: int) -> tuple[float, float]:
+    """Bare argon2id hashes/s with the platform's parameters (argon2-cffi releases the GIL),
+    and the cores the hashing got meanwhile (below `threads`: others took CPU time)."""
+    hasher = make_hasher(*argon2_defaults())
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(hasher.hash, [PASSWORD] * threads))  # start the threads, touch memory
+        cpu, started = time.process_time(), time.perf_counter()
+        list(pool.map(hasher.hash, [PASSWORD] * hashes))
+        wall = time.perf_counter() - started
+        return hashes / wall, (time.process_time() - cpu) / wall
+
+
+# 2. registrations --------------------------------------------------------------------------
+def document_number(i: int) -> tuple[date, str]:
+    """A unique, valid resident ID of a girl of the right age: (birth date, number)."""
+    earliest, latest = primary_entry_window(AccountsSettings.model_fields["SEASON_YEAR"].default)
+    days = (latest - earliest).days + 1
+    birth = earliest + timedelta(days=i % days)
+    first17 = f"110108{birth:%Y%m%d}{(i // days) * 2 % 1000:03d}"  # even sequence: female
+    return birth, first17 + check_character(first17)
+
+
+def prepare_one(stack: Stack, i: int) -> tuple[dict, str]:
+    """Notice token and SMS code requested for family i: (body without its code, client IP)."""
+    family = Family(stack, ip=f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}")
+    try:
+        phone = f"139{i:08d}"
+        birth, number = document_number(i)
+        body = family.registration(guardian_phone=phone, birth_date=birth.isoformat(),
+                                   document_number=number, sms_code="")
+        response = family.request_code("register", phone=phone)
+        if response.status_code != 201:
+            raise RuntimeError(f"SMS code for family {i}: {response.status_code} {response.text}")
+        return body, family.http.headers["X-Forwarded-For"]
+    finally:
+        family.http.close()
+
+
+def register_codes(stack: Stack) -> dict[str, str]:
+    """The latest registration code texted to each phone, read from the SMS outbox once."""
+    return {m["phone"]: re.search(r"\d{6}", m["text"]).group()
+            for m in stack.sms_messages() if m["purpose"] == "register"}
+
+
+def prepare_families(stack: Stack, count: int) -> list[tuple[bytes, str]]:
+    """Ready-to-send registration bodies (JSON bytes) and client IPs."""
+    with ThreadPoolExecutor(SETUP_THREADS) as pool:
+        prepared = list(pool.map(lambda i: prepare_one(stack, i), range(count)))
+    codes = register_codes(stack)
+    return [(json.dumps({**body, "sms_code": codes[body["guardian_phone"]]}).encode(), ip)
+            for body, ip in prepared]
+
+
+def register_all(stack: Stack, prepared: list[tuple[bytes, str]], concurrency: int,
+                 meter: CpuMeter) -> tuple[Registrations, list[str]]:
+    items = [(body, {"X-Forwarded-For": ip}) for body, ip in prepared]
+    meter.start()
+    started = time.perf_counter()
+    answers = post_all(stack.url + "/api/v1/accounts", items, concurrency)
+    duration = time.perf_counter() - started
+    cpu = meter.stop(len(prepared))
+    statuses = dict(Counter(str(status) for status, _, _ in answers))
+    result = Registrations(
+        families=len(prepared), concurrency=concurrency, created=statuses.get("201", 0),
+        statuses=statuses, duration_s=round(duration, 2), per_s=len(prepared) / duration,
+        latency=Latency.of([elapsed for _, elapsed, _ in answers]), cpu=cpu)
+    return result, [json.loads(body)["account_no"] for status, _, body in answers
+                    if status == 201]
+
+
+# 4. reads ----------------------------------------------------------------------------------
+def sign_in(stack: Stack, account_nos: list[str]) -> list[str]:
+    """Signs each account in on its own; returns one Cookie header value per client."""
+    def one(account_no: str) -> str:
+        family = Family(stack)
+        try:
+            response = family.login(account_no, PASSWORD)
+            if response.status_code != 201:
+                raise RuntimeError(f"sign-in {account_no}: {response.status_code}")
+            return f"{SESSION_COOKIE}={family.http.cookies[SESSION_COOKIE]}"
+        finally:
+            family.http.close()
+
+    with ThreadPoolExecutor(SETUP_THREADS) as pool:
+        return list(pool.map(one, account_nos))
+
+
+def read_load(stack: Stack, cookies: list[str], mode: str, seconds: float,
+              meter: CpuMeter) -> Reads:
+    meter.start()
+    load = run_load(stack.url + "/api/v1/account", cookies, mode, seconds)
+    return Reads(load, meter.stop(max(1, load.completed)))
+
+
+# 5. memory ---------------------------------------------------------------------------------
+def memory_of(stack: Stack) -> list[ProcessMemory]:
+    def status_kib(pid: int, key: str) -> int:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+        raise KeyError(key)
+
+    return [ProcessMemory(name, proc.pid, status_kib(proc.pid, "VmRSS"),
+                          status_kib(proc.pid, "VmHWM"))
+            for name, proc in sorted(stack.procs.items())]
+
+
+# the run ------------------------------------------------------------------------------------
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split(
+        "\n")[0])
+    parser.add_argument("--families", type=int, default=600, help="registrations (default 600)")
+    parser.add_argument("--concurrency", type=int, default=24,
+                        help="registration client threads (default 24)")
+    parser.add_argument("--hashes", type=int, default=200, help="baseline hashes (default 200)")
+    parser.add_argument("--pings", type=int, default=300, help="idle pings (default 300)")
+    parser.add_argument("--ping-gap-ms", type=float, default=20,
+                        help="pause between two pings (default 20)")
+    parser.add_argument("--clients", type=int, default=200, help="reading clients (default 200)")
+    parser.add_argument("--read-seconds", type=float, default=20,
+                        help="duration of each read load (default 20)")
+    parser.add_argument("--keep-workdir", action="store_true",
+                        help="keep the platform's logs and SMS outbox")
+    args = parser.parse_args(argv)
+    if args.clients > args.families:
+        parser.error("--clients cannot exceed --families")
+    return args
+
+
+def measure(args: argparse.Namespace) -> BenchReport:
+    machine = Machine.here()
+    memory_kib, time_cost, parallelism = argon2_defaults()
+    with running_platform(args.keep_workdir) as stack, \
+            contextlib.closing(PingProbe(stack.env["AMQP_URI"], args.ping_gap_ms / 1e3)) as probe:
+        meter = CpuMeter({name: proc.pid for name, proc in stack.procs.items()},
+                         database_name(stack))
+        say(f"platform up at {stack.url}; preparing {args.families} families")
+        prepared = prepare_families(stack, args.families)
+        say(f"idle pings ({args.pings})")
+        idle = probe.count(args.pings)
+        say("baseline hash rate")
+        before, before_cores = hash_rate(args.hashes, threads=2)
+        say(f"registering {args.families} families, {args.concurrency} at a time")
+        probe.start()
+        try:
+            registrations, account_nos = register_all(stack, prepared, args.concurrency, meter)
+        finally:
+            loaded = probe.stop()
+        say(f"{registrations.per_s:.1f} registrations/s; baseline hash rate again")
+        after, after_cores = hash_rate(args.hashes, threads=2)
+        if len(account_nos) < args.clients:
+            raise RuntimeError(f"only {len(account_nos)} accounts for {args.clients} clients")
+        say(f"signing in {args.clients} accounts")
+        cookies = sign_in(stack, account_nos[:args.clients])
+        reads = {}
+        for mode in ("closed", "paced"):
+            say(f"reads, {mode}, {args.read_seconds:g} s")
+            reads[mode] = read_load(stack, cookies, mode, args.read_seconds, meter)
+        check_platform(stack)  # still our processes, alone on their port
+        memory = memory_of(stack)
+        say("stopping the platform")
+    return BenchReport(
+        machine=machine,
+        baseline=HashBaseline(2, args.hashes, memory_kib, time_cost, parallelism,
+                              round(before, 2), round(after, 2), round(before_cores, 2),
+                              round(after_cores, 2)),
+        registrations=registrations,
+        pings=Pings.of(args.ping_gap_ms, idle, loaded),
+        reads_closed=reads["closed"], reads_paced=reads["paced"], memory=memory)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up on `kill` as on Ctrl-C
+    report = measure(args)
+    report.write()
+    print(report.markdown())
+    return 0 if report.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
