@@ -1,19 +1,26 @@
 """Test setup shared by every layer. The first lines must run before anything imports psycopg
-or the standard library's socket module: see docs in common/edge/launcher.py."""
+or the standard library's socket module: see docs in common/edge/launcher.py.
+
+The browser tests drive Playwright, whose own event loop does not survive eventlet's
+monkey-patching; they run in a pytest process of their own with PLATFORM_TESTS_EVENTLET=0
+(the Makefile does this). They only talk HTTP to the platform's processes.
+"""
 
 import os
 
+GREEN = os.environ.get("PLATFORM_TESTS_EVENTLET", "1") != "0"
 os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
 # CPU work is offloaded one job per core (common.edge.dependencies.offload): more OS threads
 # would only hold memory (argon2 keeps 19 MiB per thread).
 os.environ.setdefault("EVENTLET_THREADPOOL_SIZE", str(os.cpu_count() or 2))
 
-import warnings  # noqa: E402
+if GREEN:
+    import warnings
 
-warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-import eventlet  # noqa: E402
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+    import eventlet
 
-eventlet.monkey_patch()
+    eventlet.monkey_patch()
 
 import pytest  # noqa: E402
 
@@ -24,6 +31,14 @@ from tests.support.infra import (  # noqa: E402
     make_database,
     settings_for,
 )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Each kind of process runs only the tests it can: see the module docstring."""
+    keep = [item for item in items if (item.get_closest_marker("browser") is None) == GREEN]
+    if len(keep) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+        items[:] = keep
 
 
 @pytest.fixture(scope="session")
