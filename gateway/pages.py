@@ -132,6 +132,14 @@ def describe(error: DomainError, visible) -> tuple[list[str], dict]:
     return summary, {k: m for k, m in fields.items() if k in visible}
 
 
+def refusal(error: DomainError | None, visible) -> dict:
+    """A form page's status and messages: a fresh form, or the one the family sent, refused."""
+    if error is None:
+        return {"status": 200, "summary": [], "errors": {}}
+    summary, errors = describe(error, visible)
+    return {"status": error.http_status, "summary": summary, "errors": errors}
+
+
 def registration_options(service: Service) -> dict:
     districts = [(d.code, d.name) for d in DISTRICTS]
     hukou = ([(OUTSIDE_BEIJING, district_name(OUTSIDE_BEIJING))]
@@ -178,21 +186,22 @@ class PageRoutes:
         return response
 
     def _render(self, request, template: str, status: int = 200, **context) -> Response:
-        response = render(template, status, dev=self.settings.PLATFORM_ENV == "development",
-                          **context)
-        new_presession = getattr(request, "new_presession", None)
-        if new_presession:
-            response.set_cookie(security.PRESESSION_COOKIE, new_presession, httponly=True,
-                                samesite="Lax", secure=self.settings.secure_cookies, path="/")
-        return response
+        return render(template, status, dev=self.settings.PLATFORM_ENV == "development",
+                      **context)
 
     def _guest_page(self, request, template: str, status: int = 200, **context) -> Response:
-        """A page before sign-in: its forms carry the token bound to the `pre` cookie."""
+        """A page before sign-in: its forms carry the token bound to the `pre` cookie, which
+        a first visit gets here."""
         presession = request.cookies.get(security.PRESESSION_COOKIE)
-        if not presession:
-            presession = request.new_presession = security.new_presession()
+        fresh = not presession
+        if fresh:
+            presession = security.new_presession()
         csrf = security.csrf_token(self._csrf_key(), presession, "pre")
-        return self._render(request, template, status, csrf=csrf, **context)
+        response = self._render(request, template, status, csrf=csrf, **context)
+        if fresh:
+            response.set_cookie(security.PRESESSION_COOKIE, presession, httponly=True,
+                                samesite="Lax", secure=self.settings.secure_cookies, path="/")
+        return response
 
     def _member_page(self, request, token: str, template: str, status: int = 200,
                      account: dict | None = None, **context) -> Response:
@@ -267,10 +276,8 @@ class PageRoutes:
         return self._signed_in_redirect(session, "/home")
 
     def _login(self, request, service, error=None, values=None):
-        summary, errors = describe(error, LOGIN_FIELDS) if error else ([], {})
-        return self._guest_page(request, "login.html", error.http_status if error else 200,
-                                service=service, captcha=self._captcha(), summary=summary,
-                                errors=errors, values=values or {})
+        return self._guest_page(request, "login.html", service=service, values=values or {},
+                                captcha=self._captcha(), **refusal(error, LOGIN_FIELDS))
 
     @route("POST", "/logout")
     def logout(self, request):
@@ -317,18 +324,16 @@ class PageRoutes:
         return self._signed_in_redirect(result["session"], "/home?registered=1")
 
     def _registration_form(self, request, service, notice, values, error=None, consent=False):
-        summary, errors = describe(error, REGISTRATION_FIELDS + ("privacy_consent",)) \
-            if error else ([], {})
         notice_url = f"{service.url}/register"
         reload_url = notice_url + "?" + urlencode({"step": "form", "agree": "1",
                                                    "notice_token": values["notice_token"]})
-        return self._guest_page(request, "register_form.html",
-                                error.http_status if error else 200, service=service,
-                                notice=notice, values=values, consent=consent, errors=errors,
-                                summary=summary, options=registration_options(service),
-                                captcha=self._captcha(), steps=REGISTRATION_STEPS, step=1,
-                                notice_url=notice_url, reload_url=reload_url,
-                                reread=bool(error) and error.code == "NOTICE_NOT_READ")
+        return self._guest_page(request, "register_form.html", service=service, notice=notice,
+                                values=values, consent=consent,
+                                options=registration_options(service), captcha=self._captcha(),
+                                steps=REGISTRATION_STEPS, step=1, notice_url=notice_url,
+                                reload_url=reload_url,
+                                reread=bool(error) and error.code == "NOTICE_NOT_READ",
+                                **refusal(error, REGISTRATION_FIELDS + ("privacy_consent",)))
 
     # forgotten password ----------------------------------------------------------------------
     @route("GET", "/d/<district>/<hukou_type>/forgot")
@@ -349,11 +354,9 @@ class PageRoutes:
                             link=(service.url, "返回登录"))
 
     def _forgot(self, request, service, error=None, values=None):
-        summary, errors = describe(error, RESET_FIELDS + ("captcha_answer",)) \
-            if error else ([], {})
-        return self._guest_page(request, "forgot.html", error.http_status if error else 200,
-                                service=service, captcha=self._captcha(), summary=summary,
-                                errors=errors, values=values or {})
+        return self._guest_page(request, "forgot.html", service=service, values=values or {},
+                                captcha=self._captcha(),
+                                **refusal(error, RESET_FIELDS + ("captcha_answer",)))
 
     # signed in ---------------------------------------------------------------------------
     @route("GET", "/home")
@@ -384,11 +387,8 @@ class PageRoutes:
                                  link=("/home", "返回信息采集导航页"))
 
     def _password(self, request, token, error=None):
-        summary, errors = describe(error, CHANGE_FIELDS + ("captcha_answer",)) \
-            if error else ([], {})
-        return self._member_page(request, token, "password.html",
-                                 error.http_status if error else 200, captcha=self._captcha(),
-                                 summary=summary, errors=errors)
+        return self._member_page(request, token, "password.html", captcha=self._captcha(),
+                                 **refusal(error, CHANGE_FIELDS + ("captcha_answer",)))
 
     @route("GET", "/account/cancel")
     def cancel_page(self, request):
@@ -410,11 +410,8 @@ class PageRoutes:
         return response
 
     def _cancel(self, request, token, error=None):
-        summary, errors = describe(error, CANCEL_FIELDS + ("captcha_answer",)) \
-            if error else ([], {})
-        return self._member_page(request, token, "cancel.html",
-                                 error.http_status if error else 200, captcha=self._captcha(),
-                                 summary=summary, errors=errors)
+        return self._member_page(request, token, "cancel.html", captcha=self._captcha(),
+                                 **refusal(error, CANCEL_FIELDS + ("captcha_answer",)))
 
     # development, unknown pages ------------------------------------------------------------
     @route("GET", "/dev/sms")

@@ -129,7 +129,9 @@
       postJson("/api/v1/sms-codes", body).then(function (result) {
         var data = result.data || {};
         if (result.status === 201) {
-          setStatus(button.getAttribute("data-sent").replace("{phone}", data.phone_masked));
+          var minutes = Math.max(1, Math.round((parseInt(data.expires_in_s, 10) || 300) / 60));
+          setStatus(button.getAttribute("data-sent").replace("{phone}", data.phone_masked)
+            .replace("{minutes}", String(minutes)));
           wait(parseInt(data.cooldown_s, 10) || 180);
           $("#f-sms_code", form).focus();
         } else {
@@ -166,6 +168,10 @@
         sync();
       });
   });
+
+  /* a refused form: bring its summary into view and let screen readers read it first ----- */
+  var summary = document.getElementById("form-summary");
+  if (summary) { summary.focus(); }
 
   /* 证件类型 “其他”: point to the special cases ---------------------------------------------- */
   var documentType = document.getElementById("f-document_type");

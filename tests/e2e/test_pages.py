@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from common.errors import DomainError
+from gateway.pages import describe, journey
 from gateway.service import GatewayService
 from tests.support.family import id_number, unique_phone
 
@@ -228,6 +229,26 @@ def test_the_503_page_reassures_the_family():
         DomainError("SERVICE_UNAVAILABLE", extra={"retry_after_s": 5}))
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"
     assert "您的信息采集顺序不影响入学结果，请稍后再试。" in response.get_data(as_text=True)
+
+
+def test_the_journey_names_the_step_of_each_service_and_where_the_family_is():
+    steps = journey({"hukou_type": "non_beijing", "stage": "details_pending"})
+    assert [s["label"] for s in steps] == ["注册", "录入相关审核材料信息", "身份证及户籍信息核验",
+                                           "打印信息采集表", "查看入学结果"]
+    assert [s["state"] for s in steps] == ["done", "current", "later", "later", "later"]
+    assert journey({"hukou_type": "beijing", "stage": "details_pending"})[1]["label"] \
+        == "录入详细信息"
+
+
+def test_refusals_go_next_to_their_field_or_to_the_top_of_the_form():
+    assert describe(DomainError("INVALID_CREDENTIALS"), ("account_no", "password")) \
+        == ([], {"password": "账号或密码错误。"})
+    summary, fields = describe(DomainError("VALIDATION_ERROR", fields={
+        "captcha_id": "此项为必填项。", "body": "应为 JSON 对象。"}), ("captcha_answer",))
+    assert fields == {"captcha_answer": "此项为必填项。"}
+    assert summary == ["提交的信息有误，请检查标出的项目。", "应为 JSON 对象。"]
+    assert describe(DomainError("RESET_FAILED"), ("sms_code",)) \
+        == (["信息核验未通过，请核对后重新输入。"], {})
 
 
 # CSRF -----------------------------------------------------------------------------------
