@@ -35,6 +35,7 @@ CATALOG: dict[str, tuple[int, str]] = {
     "RESET_FAILED": (422, "信息核验未通过，请核对后重新输入。"),
     "SPECIAL_CASE": (422, "该类适龄儿童的入学信息采集事宜请咨询入学所在区教委。"),
     "SERVICE_UNAVAILABLE": (503, "系统繁忙，请稍后再试。您的信息采集顺序不影响入学结果。"),
+    "INTERNAL_ERROR": (500, "系统异常，请稍后再试。您已提交的信息不会丢失。"),
 }
 
 

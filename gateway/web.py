@@ -76,8 +76,7 @@ class Route(HttpRequestHandler):
                                                              extra={"retry_after_s": 5}))
         except Exception as exc:  # nameko has logged the worker's traceback
             log.error("unexpected error", extra={"error": type(exc).__name__})
-            response = json_response({"code": "INTERNAL_ERROR",
-                                      "message": "系统异常，请稍后再试。"}, 500)
+            response = self._error_page(request, DomainError("INTERNAL_ERROR"))
         response.headers["X-Request-Id"] = request_id
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)

@@ -177,6 +177,9 @@ class AccountsApp:
 
     # registration -----------------------------------------------------------------------
     def register(self, registration: dict, request_id: str | None = None) -> dict:
+        if isinstance(registration, dict) and registration.get("document_type") == "other":
+            # Families with other documents are the district's to handle: say so first.
+            raise DomainError("SPECIAL_CASE", extra={"district": registration.get("district")})
         reg = contract.Registration.parse(registration)
         now = self.edge.clock()
         notice_rules.check_notice_token(self._notice_key, reg.notice_token, now,

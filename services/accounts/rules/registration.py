@@ -52,8 +52,6 @@ def check_registration(reg, season_year: int, policy_version: str) -> CheckedReg
     if reg.district not in (reg.hukou_district, reg.residence_district):
         raise DomainError("DISTRICT_MISMATCH", fields={
             "residence_district": "户籍或居住地须至少有一项与所选入学区一致。"})
-    if reg.document_type == "other":
-        raise DomainError("SPECIAL_CASE", extra={"district": reg.district})
     birth_date = parse_birth_date(reg.birth_date)
     check_primary_entry_age(birth_date, season_year)
     number = normalize_id_number(reg.document_type, reg.document_number, birth_date, reg.sex)
