@@ -1,13 +1,15 @@
 """Getting a text to a phone: the SMS backends, the texts notify writes, the development outbox.
 
 Plain code without nameko: the service decides when to send and records what happened.
-Nothing here logs or raises with a phone number or a text in it.
+Nothing here logs or raises with a phone number or a text in it, except the development
+outbox, which prints what it "sends" (it is refused in production).
 """
 
 from __future__ import annotations
 
 import collections
 import json
+import logging
 import os
 import threading
 from datetime import UTC, datetime
@@ -17,6 +19,7 @@ import requests
 import tenacity
 
 BACKOFF_MAX_S = 4.0
+log = logging.getLogger(__name__)
 
 
 class DeliveryFailed(Exception):
@@ -50,6 +53,10 @@ class OutboxFileBackend:
                     os.fsync(outbox.fileno())  # "sent" is recorded only after this returns
         except OSError as exc:
             raise DeliveryFailed(type(exc).__name__, permanent=False) from None
+        # Development only (production refuses this backend): the text, code included, is
+        # printed to the log too, so a newcomer can register from the terminal.
+        log.info("development SMS", extra={"phone": phone, "purpose": purpose,
+                                           "sms_text": text})
 
 
 class _Retryable(Exception):
