@@ -22,8 +22,3 @@ def mask_name(value: str) -> str:
     if not value:
         return value
     return value[0] + "*" * (len(value) - 1) if len(value) > 1 else "*"
-
-
-def mask_address(value: str) -> str:
-    """Keeps the first six characters (district and street level)."""
-    return value[:6] + "*" * min(max(len(value) - 6, 0), 8)

@@ -166,7 +166,10 @@ class AccountCancelled(ContractModel):
     guardian_phone: str = Field(pattern=PHONE_PATTERN)
 
 
-# RPC method names (the gateway calls them through DeadlineClient.call).
-RPC_METHODS = ("ping", "get_notice", "create_captcha", "request_sms_code", "register", "login",
-               "logout", "get_account", "change_password", "reset_password", "cancel_account",
-               "verify_audit_chain")
+# RPC methods (all raise common.errors.DomainError for refusals):
+#   ping(); get_notice() -> Notice; create_captcha() -> Captcha;
+#   request_sms_code(SmsCodeRequest) -> SmsCodeSent;
+#   register(Registration) -> {"account_no", "account": AccountView, "session": Session};
+#   login(Login) -> Session; logout(session_token); get_account(session_token) -> AccountView;
+#   change_password(PasswordChange); reset_password(PasswordReset);
+#   cancel_account(AccountCancellation); verify_audit_chain() -> {"intact", "first_broken_id"}.

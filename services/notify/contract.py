@@ -41,6 +41,5 @@ class DevMessage(ContractModel):
 
 # RPC methods: ping() -> {"service", "ok"}; send_sms(SmsMessage) -> SmsResult;
 # list_dev_messages(limit) -> list[DevMessage] (refused unless PLATFORM_ENV=development).
-RPC_METHODS = ("ping", "send_sms", "list_dev_messages")
 
 # Events notify consumes: accounts.account_registered (see services.accounts.contract).
