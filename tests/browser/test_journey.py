@@ -31,7 +31,7 @@ NEW_PASSWORD = "Summer2027b"
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (apt-get install -y chromium fonts-noto-cjk)")
+        pytest.fail("Chromium is not installed: run deploy/setup.sh --dev")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
