@@ -292,9 +292,14 @@ main() {
         pause 0.5
     done
 
+    # Demo data: one registered family, so a newcomer can sign in at once.
+    local demo
+    demo="$("$PY" -m services.accounts.demo 2>&1)" || { warn "demo data not loaded: $demo"; demo="-"; }
+
     cat <<EOF
 run: ------------------------------------------------------------------------
 run: the platform is up:    $BASE_URL
+run: $demo
 run: SMS outbox (dev only): $BASE_URL/dev/sms
 run: metrics:               gateway 127.0.0.1:${METRICS[gateway]}, accounts 127.0.0.1:${METRICS[accounts]}, notify 127.0.0.1:${METRICS[notify]}
 run: logs:                  var/log/{accounts,notify,gateway}.log

@@ -127,3 +127,20 @@ def registration_stub():
         "guardian_name": "赵二", "guardian_relation": "father", "guardian_phone": unique_phone(),
         "password": "Spring2027a", "password_confirm": "Spring2027a", "sms_code": "123456",
         "notice_token": "", "privacy_consent": True, "privacy_policy_version": "2027.1"}
+
+
+def test_the_demo_family_is_registered_once(make_settings, database_url):
+    import psycopg_pool
+
+    from services.accounts.demo import DEMO, demo_app, register_demo_family
+
+    migrate(database_url, "accounts")
+    with psycopg_pool.ConnectionPool(database_url, min_size=1, max_size=2,
+                                     kwargs={"autocommit": True}) as pool:
+        app = demo_app(make_settings(AccountsSettings), pool)
+        first = register_demo_family(app)
+        assert register_demo_family(app) == first
+        captcha = app.create_captcha()
+        session = app.login({"account_no": first, "password": DEMO["password"],
+                             "captcha_id": captcha["captcha_id"], "captcha_answer": "2468"})
+    assert first.startswith("27") and session["account"]["child_name"] == "王**"
