@@ -12,7 +12,7 @@ from common.districts import DISTRICTS
 from common.errors import DomainError
 from gateway import security
 from gateway.openapi import SERVER_FILLED, openapi_document
-from gateway.web import json_response, route
+from gateway.web import RouteHelpers, json_response, route
 from services.accounts import contract as accounts
 
 
@@ -33,26 +33,13 @@ def read_json(request, model, **server_fields) -> dict:
     return model.parse(body).model_dump()
 
 
-def session_token(request) -> str:
-    token = request.cookies.get(security.SESSION_COOKIE)
-    if not token:
-        raise DomainError("NOT_AUTHENTICATED")
-    return token
-
-
-class ApiRoutes:
+class ApiRoutes(RouteHelpers):
     """Mixed into GatewayService; `self.accounts`, `self.notify`, `self.settings` are its
     dependencies. Handler names start with `api_`: nameko keys entrypoints by method name."""
 
-    def _client_ip(self, request) -> str:
-        return security.client_ip(request.environ, self.settings.TRUST_FORWARDED_FOR)
-
-    def _csrf_key(self) -> bytes:
-        return self.settings.CSRF_SECRET_KEY.encode()
-
     def _signed_in(self, request, state_changing: bool = True) -> str:
         """The session token, after checking the X-CSRF-Token of a state-changing request."""
-        token = session_token(request)
+        token = security.session_token(request)
         if state_changing and not security.csrf_valid(
                 self._csrf_key(), token, "session", request.headers.get(security.CSRF_HEADER)):
             raise DomainError("CSRF_FAILED")

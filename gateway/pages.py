@@ -1,7 +1,7 @@
 """Server-rendered pages: the family's whole account journey as plain HTML forms.
 
-Mixed into GatewayService next to ApiRoutes, whose helpers `_client_ip` and `_csrf_key` it
-uses. Every handler: check the request, make one call, render a template or redirect.
+Mixed into GatewayService next to ApiRoutes; both share RouteHelpers (gateway.web).
+Every handler: check the request, make one call, render a template or redirect.
 Forms post with a hidden `csrf_token`: before sign-in bound to the random `pre` cookie,
 after sign-in to the session token (gateway.security). Scripts only enhance: captcha refresh,
 SMS code requests and the notice countdown (static/site.js).
@@ -23,8 +23,8 @@ from werkzeug.wrappers import Response
 from common.districts import BY_CODE, DISTRICTS, OUTSIDE_BEIJING, District, district_name
 from common.errors import DomainError
 from gateway import security
-from gateway.api import session_token
-from gateway.web import route
+from gateway.security import session_token
+from gateway.web import RouteHelpers, route
 from services.accounts import contract as accounts
 
 HERE = Path(__file__).resolve().parent
@@ -169,9 +169,9 @@ def beijing_time(iso: str) -> str:
         return iso
 
 
-class PageRoutes:
-    """Mixed into GatewayService before ApiRoutes (whose `_client_ip` and `_csrf_key` it uses);
-    `self.accounts`, `self.notify`, `self.settings` are the service's dependencies."""
+class PageRoutes(RouteHelpers):
+    """Mixed into GatewayService before ApiRoutes; `self.accounts`, `self.notify`,
+    `self.settings` are the service's dependencies."""
 
     # rendering and cookies ------------------------------------------------------------------
     @staticmethod

@@ -11,6 +11,8 @@ import hashlib
 import hmac
 import secrets
 
+from common.errors import DomainError
+
 SESSION_COOKIE = "sid"
 PRESESSION_COOKIE = "pre"
 CSRF_HEADER = "X-CSRF-Token"
@@ -48,6 +50,14 @@ SECURITY_HEADERS = {
                                "frame-ancestors 'none'; base-uri 'none'",
     "Cache-Control": "no-store",
 }
+
+
+def session_token(request) -> str:
+    """The session cookie's token; NOT_AUTHENTICATED without one."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise DomainError("NOT_AUTHENTICATED")
+    return token
 
 
 def set_session_cookie(response, token: str, secure: bool) -> None:

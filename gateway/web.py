@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 from common import metrics
 from common.edge.rpc import RpcUnavailable
 from common.errors import DomainError
-from gateway.security import SECURITY_HEADERS
+from gateway.security import SECURITY_HEADERS, client_ip
 
 log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
@@ -40,6 +40,16 @@ def error_response(error: DomainError) -> Response:
 
 def is_api(request) -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+class RouteHelpers:
+    """What the API and the pages both need from the gateway's settings."""
+
+    def _client_ip(self, request) -> str:
+        return client_ip(request.environ, self.settings.TRUST_FORWARDED_FOR)
+
+    def _csrf_key(self) -> bytes:
+        return self.settings.CSRF_SECRET_KEY.encode()
 
 
 class Route(HttpRequestHandler):

@@ -110,15 +110,15 @@ class AccountsApp:
         now = self.edge.clock()
         self._check_captcha(req.captcha_id, req.captcha_answer)
         phone, deliver = self._code_recipient(req)
-        phone_hash = self.lookup("phone", phone)
+        phone_hash, ip_hash = self.lookup("phone", phone), self.lookup("ip", req.client_ip)
         code = sms_codes.new_code()
         with self.store.transaction() as tx:
             tx.lock_phone(phone_hash)
             last, phone_count, ip_count = tx.code_counts(
-                phone_hash, self.lookup("ip", req.client_ip), sms_codes.beijing_day_start(now))
+                phone_hash, ip_hash, sms_codes.beijing_day_start(now))
             sms_codes.check_can_issue(self.code_policy, now, last, phone_count, ip_count)
             expires_at = now + timedelta(seconds=self.code_policy.ttl_s)
-            code_id = tx.add_code(phone_hash, self.lookup("ip", req.client_ip), req.purpose,
+            code_id = tx.add_code(phone_hash, ip_hash, req.purpose,
                                   self._code_hash(phone, req.purpose, code), now, expires_at)
         if deliver:
             try:

@@ -17,7 +17,13 @@ from prometheus_client import Counter
 
 import common.edge.rpc  # noqa: F401  (lets DomainError cross RPC intact)
 from common.crypto import decode_key
-from common.edge.dependencies import Database, Observability, Settings, settings_of
+from common.edge.dependencies import (
+    Database,
+    Observability,
+    ReadyDependency,
+    Settings,
+    settings_of,
+)
 from common.errors import DomainError
 from common.masking import mask_phone
 from services.accounts.contract import (
@@ -51,28 +57,39 @@ class SmsBackend(DependencyProvider):
         return self.backend
 
 
+class Messages(ReadyDependency):
+    """One MessageStore per container, on the Database provider's pool."""
+
+    def start(self):
+        pool = next(d for d in self.container.dependencies if isinstance(d, Database)).pool
+        key = settings_of(self.container).DATA_ENCRYPTION_KEY
+        self.value = MessageStore(pool, decode_key(key, "DATA_ENCRYPTION_KEY"))
+        self.ready.send(True)
+
+
 class NotifyService:
     name = SERVICE_NAME
 
     settings = Settings()
     db = Database()
+    messages = Messages()
     request_id = Observability()
     backend = SmsBackend()
 
     @rpc(expected_exceptions=DomainError)
     def ping(self):
-        self._store().ping()
+        self.messages.ping()
         return {"service": SERVICE_NAME, "ok": True}
 
     @rpc(expected_exceptions=DomainError)
     def send_sms(self, message):
         sms = SmsMessage.parse(message)
-        store = self._store()
-        claim = store.record(sms, _parse_not_after(sms.not_after), self._lease_s())
+        claim = self.messages.record(sms, _parse_not_after(sms.not_after), self._lease_s())
         if claim is None:
             SMS_SENT.labels(sms.purpose, "duplicate").inc()
-            claim = store.claim(sms.message_id, self._lease_s())  # still pending, lease over
-        status = self._deliver(store, claim) if claim else store.status(sms.message_id)
+            # still pending and its lease over: this worker sends it
+            claim = self.messages.claim(sms.message_id, self._lease_s())
+        status = self._deliver(claim) if claim else self.messages.status(sms.message_id)
         return SmsResult(message_id=sms.message_id, status=status).model_dump()
 
     @rpc(expected_exceptions=DomainError)
@@ -95,51 +112,45 @@ class NotifyService:
         sms = SmsMessage(message_id=f"evt-{event.event_id}", phone=event.guardian_phone,
                          purpose="account_registered",
                          text=delivery.account_number_text(event.account_no))
-        store = self._store()
-        claim = store.record_event(event.event_id, ACCOUNT_REGISTERED, sms, self._lease_s())
+        claim = self.messages.record_event(event.event_id, ACCOUNT_REGISTERED, sms, self._lease_s())
         if claim is None:
             SMS_SENT.labels(sms.purpose, "duplicate").inc()
             return
-        self._deliver(store, claim)
+        self._deliver(claim)
 
     @event_handler(ACCOUNTS, ACCOUNT_CANCELLED, reliable_delivery=True, requeue_on_error=True)
     def handle_account_cancelled(self, payload):
         """A cancelled family's texts are deleted with the rest of its data."""
         event = _parse_event(AccountCancelled, payload)
         if event is not None:
-            self._store().forget_phone(event.event_id, ACCOUNT_CANCELLED, event.guardian_phone)
+            self.messages.forget_phone(event.event_id, ACCOUNT_CANCELLED, event.guardian_phone)
 
     @timer(interval=2)
     def retry_pending(self):
         """Sends what a crashed worker or a failed attempt left pending."""
-        store = self._store()
-        for message_id in store.claimable(RETRY_BATCH):
-            claim = store.claim(message_id, self._lease_s())
+        for message_id in self.messages.claimable(RETRY_BATCH):
+            claim = self.messages.claim(message_id, self._lease_s())
             if claim:  # None: another instance took it meanwhile
-                self._deliver(store, claim)
+                self._deliver(claim)
 
-    def _deliver(self, store: MessageStore, claim: Claim) -> str:
+    def _deliver(self, claim: Claim) -> str:
         """Sends a claimed message and records the outcome; returns the message's status."""
         if claim.expired:
-            store.mark_expired(claim.message_id)
+            self.messages.mark_expired(claim.message_id)
             return _outcome(claim, "expired")
         try:
             self.backend.send(claim.message_id, claim.phone, claim.purpose,
                               delivery.signed(self.settings.SMS_SIGNATURE, claim.text))
         except delivery.DeliveryFailed as exc:
             if not exc.permanent and claim.attempts < self.settings.SMS_HTTP_MAX_ATTEMPTS:
-                store.retry_later(claim.message_id, str(exc), RETRY_DELAY_S)
+                self.messages.retry_later(claim.message_id, str(exc), RETRY_DELAY_S)
                 log.warning("text not delivered yet, will retry",
                             extra=_log_fields(claim, str(exc)))
                 return "pending"
-            store.mark_failed(claim.message_id, str(exc))
+            self.messages.mark_failed(claim.message_id, str(exc))
             return _outcome(claim, "failed", str(exc))
-        store.mark_sent(claim.message_id)
+        self.messages.mark_sent(claim.message_id)
         return _outcome(claim, "sent")
-
-    def _store(self) -> MessageStore:
-        return MessageStore(self.db, decode_key(self.settings.DATA_ENCRYPTION_KEY,
-                                                "DATA_ENCRYPTION_KEY"))
 
     def _lease_s(self) -> float:
         return self.backend.max_send_s + LEASE_MARGIN_S

@@ -23,6 +23,7 @@ from services.notify.delivery import account_number_text
 from services.notify.service import NotifyService
 from services.notify.settings import NotifySettings
 from services.notify.storage import MessageStore
+from services.notify.tests.rows import raw_row
 from tests.support.infra import running_service
 
 PHONE = "13712345678"
@@ -65,13 +66,6 @@ def wait_for(condition, timeout_s=10.0):
         assert time.monotonic() < deadline, "gave up waiting"
         time.sleep(0.05)
     return result
-
-
-def raw_row(pool, message_id):
-    with pool.connection() as conn:
-        cursor = conn.execute("SELECT * FROM notify.messages WHERE id = %s", (message_id,))
-        names = [column.name for column in cursor.description]
-        return dict(zip(names, cursor.fetchone(), strict=True))
 
 
 def sms_counted(purpose, result):

@@ -10,6 +10,7 @@ from common.crypto import decode_key
 from common.settings import DEV_KEYS
 from services.notify.contract import SmsMessage
 from services.notify.storage import MessageStore
+from services.notify.tests.rows import raw_row
 
 PHONE = "13912345678"
 TEXT = "【平台】您的验证码为 654321，5分钟内有效。"
@@ -22,13 +23,6 @@ def store(pool):
 
 def message(message_id="m-1"):
     return SmsMessage(message_id=message_id, phone=PHONE, purpose="register", text=TEXT)
-
-
-def raw_row(pool, message_id):
-    with pool.connection() as conn:
-        cursor = conn.execute("SELECT * FROM notify.messages WHERE id = %s", (message_id,))
-        names = [column.name for column in cursor.description]
-        return dict(zip(names, cursor.fetchone(), strict=True))
 
 
 def test_record_claims_a_new_message_for_its_sender_once(store, pool):
