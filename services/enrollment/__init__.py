@@ -1,0 +1,1 @@
+"""The enrollment service: application records, review, schools, calendar, allocation."""

@@ -1,0 +1,129 @@
+"""The draw: commit to the frozen instance, then derive the seed and the lottery numbers.
+
+The order is what makes the draw checkable:
+1. The district freezes the instance and publishes the commitment: the SHA-256 of every record
+   (one line per school and per applicant, so each family can find its own), the SHA-256 of that
+   list, the counts, the mechanism, and the public draw whose numbers will make the seed: a named
+   public lottery, its issue number and date, which must come after the freezing date.
+2. After that public draw, its winning numbers and the commitment's digest give the seed.
+   Nobody knew the seed when the instance was frozen, and nobody can change the instance after.
+3. Each applicant's lottery number is HMAC-SHA256(seed, entry id): it depends on nothing else,
+   so neither the input order nor any other applicant can move it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from services.enrollment.allocation.instance import (
+    AllocationError,
+    Instance,
+    canonical_json,
+    sha256_hex,
+)
+
+FORMAT = "bj-allocation/1"
+MECHANISMS = ("deferred_acceptance", "single_school_lottery")
+_SEED_DOMAIN = b"bj-allocation-seed/1\n"
+LOTTERY_DIGITS = 16  # hex digits of the HMAC kept as the lottery number (64 bits)
+
+
+@dataclass(frozen=True)
+class PublicDraw:
+    """The public lottery draw whose winning numbers will make the seed."""
+
+    lottery: str  # e.g. 中国福利彩票双色球
+    issue: str  # e.g. 2027071
+    date: str  # ISO date of that draw
+
+    def record(self) -> dict:
+        return {"lottery": self.lottery, "issue": self.issue, "date": self.date}
+
+    @classmethod
+    def from_record(cls, record) -> PublicDraw:
+        if not isinstance(record, dict) or set(record) != {"lottery", "issue", "date"} \
+                or not all(isinstance(v, str) and v.strip() for v in record.values()):
+            raise AllocationError("DRAW_INVALID", "公开开奖信息应含 lottery、issue、date 三项文字")
+        _iso_date(record["date"], "开奖日期")
+        return cls(record["lottery"], record["issue"], record["date"])
+
+
+def record_lines(instance: Instance) -> list[tuple[str, str, str]]:
+    """(digest, kind, id) per school, then per applicant, in id order."""
+    lines = [(sha256_hex(canonical_json(s.record())), "school", s.id) for s in instance.schools]
+    lines += [(sha256_hex(canonical_json(a.record())), "entry", a.id) for a in instance.applicants]
+    return lines
+
+
+def records_text(lines: list[tuple[str, str, str]]) -> bytes:
+    return "".join(f"{digest}  {kind} {ident}\n" for digest, kind, ident in lines).encode()
+
+
+def make_commitment(instance: Instance, mechanism: str, draw: PublicDraw, frozen_on: str) -> dict:
+    if mechanism not in MECHANISMS:
+        raise AllocationError("MECHANISM_UNKNOWN",
+                              f"未知的分配方式 {mechanism}，可选：{'、'.join(MECHANISMS)}")
+    if _iso_date(draw.date, "开奖日期") <= _iso_date(frozen_on, "冻结日期"):
+        raise AllocationError("DRAW_NOT_AFTER_FREEZE",
+                              "公开开奖日期必须晚于数据冻结（承诺公布）日期")
+    if mechanism == "single_school_lottery" \
+            and any(len(a.choices) != 1 for a in instance.applicants):
+        raise AllocationError("INSTANCE_INVALID", "单校摇号中每名申请人只能报一所学校")
+    return {
+        "format": FORMAT,
+        "mechanism": mechanism,
+        "frozen_on": frozen_on,
+        "draw": draw.record(),
+        "counts": instance.counts(),
+        "records_sha256": sha256_hex(records_text(record_lines(instance))),
+    }
+
+
+def commitment_digest(commitment: dict) -> str:
+    return sha256_hex(canonical_json(commitment))
+
+
+def winning_numbers(text: str) -> str:
+    """The winning numbers in one canonical spelling: two-digit groups separated by spaces."""
+    numbers = re.findall(r"\d+", text or "")
+    if not numbers:
+        raise AllocationError("SEED_INPUTS_INVALID", "开奖号码为空")
+    return " ".join(f"{int(n):02d}" for n in numbers)
+
+
+def derive_seed(commitment: dict, draw: PublicDraw, numbers: str) -> str:
+    """Refuses numbers from any draw other than the one the commitment named in advance."""
+    if draw.record() != commitment["draw"]:
+        raise AllocationError(
+            "SEED_DRAW_MISMATCH",
+            f"种子所用的开奖（{draw.lottery} 第 {draw.issue} 期 {draw.date}）"
+            f"不是承诺中事先声明的开奖（{_describe(commitment['draw'])}）")
+    material = b"\n".join([commitment_digest(commitment).encode(),
+                           canonical_json(draw.record()), winning_numbers(numbers).encode()])
+    return hashlib.sha256(_SEED_DOMAIN + material).hexdigest()
+
+
+def lottery_numbers(seed: str, entry_ids) -> list[str]:
+    """HMAC-SHA256(seed, entry id), first 64 bits in hex, for each entry id."""
+    keyed = hmac.new(bytes.fromhex(seed), digestmod=hashlib.sha256)
+    numbers = []
+    for entry_id in entry_ids:
+        mac = keyed.copy()
+        mac.update(entry_id.encode())
+        numbers.append(mac.hexdigest()[:LOTTERY_DIGITS])
+    return numbers
+
+
+def _describe(draw: dict) -> str:
+    return f"{draw['lottery']} 第 {draw['issue']} 期 {draw['date']}"
+
+
+def _iso_date(value: str, label: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise AllocationError("DRAW_INVALID", f"{label} {value!r} 应为 YYYY-MM-DD") from None

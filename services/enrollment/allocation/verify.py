@@ -1,0 +1,165 @@
+"""Re-derives a published draw from its files and compares everything, item by item.
+
+Checks, in this order, so that the first discrepancy names the applicant whose data was
+changed rather than someone whose result merely moved because of it:
+1. the seed inputs name the very draw the commitment announced (otherwise: refused);
+2. every record of instance.json against its line in records.sha256, and both against the
+   commitment (records digest, counts);
+3. the whole allocation, recomputed from the instance and the re-derived seed, against every
+   row of results.csv, admissions.csv, schools.csv, unassigned.csv and against results.json.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.enrollment.allocation.draw import (
+    MECHANISMS,
+    PublicDraw,
+    commitment_digest,
+    derive_seed,
+    record_lines,
+    records_text,
+)
+from services.enrollment.allocation.instance import AllocationError, Instance, sha256_hex
+from services.enrollment.allocation.mechanisms import Outcome, allocate
+from services.enrollment.allocation.publication import (
+    COMMITMENT,
+    INSTANCE,
+    RECORDS,
+    RESULTS_JSON,
+    SEED_INPUTS,
+    read_bytes,
+    read_json,
+    read_table,
+    result_tables,
+    results_document,
+)
+
+_KINDS = {"entry": "报名号", "school": "学校"}
+_KEPT = 20  # discrepancies kept in full; all are counted
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    file: str
+    subject: str  # e.g. 报名号 E00012345
+    item: str
+    expected: str
+    published: str
+
+    def describe(self) -> str:
+        return (f"{self.file}：{self.subject} 的{self.item}"
+                f"应为 {self.expected or '（空）'}，公布为 {self.published or '（空）'}")
+
+
+@dataclass
+class Report:
+    commitment_sha256: str = ""
+    seed: str = ""
+    counts: dict = field(default_factory=dict)
+    found: list[Discrepancy] = field(default_factory=list)
+    total: int = 0
+
+    @property
+    def matches(self) -> bool:
+        return self.total == 0
+
+    def add(self, discrepancy: Discrepancy) -> None:
+        self.total += 1
+        if len(self.found) < _KEPT:
+            self.found.append(discrepancy)
+
+
+def verify(directory: Path) -> Report:
+    """Raises AllocationError when the files cannot be checked at all (refusal)."""
+    commitment = read_json(directory, COMMITMENT)
+    if not isinstance(commitment, dict) or commitment.get("mechanism") not in MECHANISMS \
+            or not {"draw", "counts", "records_sha256"} <= set(commitment):
+        raise AllocationError("FILE_MALFORMED", f"{COMMITMENT} 缺少必要的项目")
+    seed_inputs = read_json(directory, SEED_INPUTS)
+    if not isinstance(seed_inputs, dict):
+        raise AllocationError("FILE_MALFORMED", f"{SEED_INPUTS} 应为 JSON 对象")
+    draw = PublicDraw.from_record(seed_inputs.get("draw"))
+    seed = derive_seed(commitment, draw, seed_inputs.get("winning_numbers"))
+    instance = Instance.from_records(read_json(directory, INSTANCE))
+
+    report = Report(commitment_digest(commitment), seed, instance.counts())
+    _check_records(directory, instance, commitment, report)
+    outcome = allocate(instance, commitment["mechanism"], seed)
+    _check_tables(directory, outcome, report)
+    _check_results_json(directory, outcome, commitment, report)
+    return report
+
+
+def _check_records(directory: Path, instance: Instance, commitment: dict, report: Report):
+    expected = record_lines(instance)
+    published: dict[tuple[str, str], str] = {}
+    for line in read_bytes(directory, RECORDS).decode("utf-8", "replace").splitlines():
+        digest, _, rest = line.partition("  ")
+        kind, _, ident = rest.partition(" ")
+        published[(kind, ident)] = digest
+    for digest, kind, ident in expected:
+        found = published.pop((kind, ident), "")
+        if found != digest:
+            report.add(Discrepancy(RECORDS, f"{_KINDS[kind]} {ident}",
+                                   "记录摘要（与 instance.json 不符）", digest, found))
+    for (kind, ident), digest in sorted(published.items()):
+        report.add(Discrepancy(RECORDS, f"{_KINDS.get(kind, kind)} {ident}",
+                               "记录（instance.json 中没有）", "", digest))
+    stated = sha256_hex(records_text(expected))
+    if stated != commitment["records_sha256"]:
+        report.add(Discrepancy(COMMITMENT, "全部记录", "摘要（records_sha256）", stated,
+                               str(commitment["records_sha256"])))
+    if instance.counts() != commitment["counts"]:
+        report.add(Discrepancy(COMMITMENT, "实例", "数量", _counts(instance.counts()),
+                               _counts(commitment["counts"])))
+
+
+def _check_tables(directory: Path, outcome: Outcome, report: Report) -> None:
+    for table in result_tables(outcome):
+        _compare_rows(table.name, table.subject, table.as_dicts(), read_table(directory, table),
+                      report)
+
+
+def _check_results_json(directory: Path, outcome: Outcome, commitment: dict, report: Report):
+    expected = results_document(outcome, commitment)
+    published = read_json(directory, RESULTS_JSON)
+    if not isinstance(published, dict):
+        raise AllocationError("FILE_MALFORMED", f"{RESULTS_JSON} 应为 JSON 对象")
+    for name in ("format", "commitment_sha256", "seed"):
+        if published.get(name) != expected[name]:
+            report.add(Discrepancy(RESULTS_JSON, "结果", name, expected[name],
+                                   str(published.get(name, ""))))
+    _compare_rows(RESULTS_JSON, "entry", expected["placements"],
+                  _rows(published.get("placements")), report)
+    _compare_rows(RESULTS_JSON, "school", expected["schools"], _rows(published.get("schools")),
+                  report)
+
+
+def _compare_rows(file: str, subject: str, expected: list[dict], published: list[dict],
+                  report: Report) -> None:
+    label = {"entry": "报名号", "school": "学校"}.get(subject, subject)  # results.json keys
+    for number, (want, got) in enumerate(zip(expected, published, strict=False), start=1):
+        for item, value in want.items():
+            if got.get(item) != value:
+                report.add(Discrepancy(f"{file} 第 {number} 条", f"{label} {want[subject]}",
+                                       item, _show(value), _show(got.get(item))))
+    if len(expected) != len(published):
+        report.add(Discrepancy(file, "全部", "条数", str(len(expected)), str(len(published))))
+
+
+def _rows(value) -> list[dict]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        return []
+    return value
+
+
+def _show(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _counts(counts: dict) -> str:
+    return "，".join(f"{k}={counts[k]}" for k in sorted(counts)) if isinstance(counts, dict) \
+        else str(counts)

@@ -1,0 +1,199 @@
+"""A published draw can be re-run by anyone; any change to the published files is found."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from services.enrollment.allocation import procedure, synthetic
+from services.enrollment.allocation.__main__ import main
+from services.enrollment.allocation.draw import PublicDraw
+from services.enrollment.allocation.instance import AllocationError
+
+DRAW = PublicDraw("中国福利彩票双色球", "2027071", "2027-06-24")
+NUMBERS = "03 08 15 21 27 33 12"
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def publish(directory: Path, mechanism: str = "deferred_acceptance", seed: int = 3) -> Path:
+    choices = (1, 1) if mechanism == "single_school_lottery" else (3, 6)
+    instance = synthetic.generate(400, 8, seed=seed, min_choices=choices[0],
+                                  max_choices=choices[1], seat_ratio=0.8)
+    procedure.commit(instance, directory, mechanism, DRAW, "2027-06-20")
+    procedure.draw(directory, NUMBERS)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> Path:
+    return publish(tmp_path_factory.mktemp("draw"))
+
+
+@pytest.fixture
+def copy(published, tmp_path) -> Path:
+    target = tmp_path / "copy"
+    target.mkdir()
+    for file in published.iterdir():
+        (target / file.name).write_bytes(file.read_bytes())
+    return target
+
+
+def verify(directory: Path, capsys) -> tuple[int, str]:
+    status = main(["verify", str(directory)])
+    captured = capsys.readouterr()
+    return status, captured.out + captured.err
+
+
+def read_csv(path: Path) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+
+
+def write_csv(path: Path, rows: list[list[str]]) -> None:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    path.write_text(buffer.getvalue(), encoding="utf-8-sig")
+
+
+def first_line(output: str) -> str:
+    return output.splitlines()[0]
+
+
+def test_the_verify_command_confirms_an_untouched_publication(published):
+    run = subprocess.run([sys.executable, "-m", "services.enrollment.allocation", "verify",
+                          str(published)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.startswith("全部一致：400 名申请人、8 所学校")
+
+
+def test_the_same_instance_and_draw_give_byte_identical_files(published, tmp_path):
+    again = publish(tmp_path / "again")
+    assert sorted(p.name for p in again.iterdir()) == sorted(p.name for p in published.iterdir())
+    for file in published.iterdir():
+        assert (again / file.name).read_bytes() == file.read_bytes(), file.name
+
+
+def test_a_different_seed_gives_different_lottery_numbers(published, tmp_path):
+    other = tmp_path / "other"
+    instance = synthetic.generate(400, 8, seed=3, min_choices=3, max_choices=6, seat_ratio=0.8)
+    procedure.commit(instance, other, "deferred_acceptance", DRAW, "2027-06-20")
+    procedure.draw(other, "01 02 03 04 05 06 07")
+    assert (other / "results.csv").read_bytes() != (published / "results.csv").read_bytes()
+
+
+def test_a_changed_assigned_school_is_found_and_the_applicant_named(copy, capsys):
+    rows = read_csv(copy / "results.csv")
+    row = next(r for r in rows[1:] if r[3])
+    entry, school = row[0], row[3]
+    row[3] = "S0001" if school != "S0001" else "S0002"
+    write_csv(copy / "results.csv", rows)
+    status, output = verify(copy, capsys)
+    assert status == 1
+    assert f"报名号 {entry} 的录取学校应为 {school}，公布为 {row[3]}" in first_line(output)
+
+
+def test_a_changed_lottery_number_is_found_and_the_applicant_named(copy, capsys):
+    rows = read_csv(copy / "results.csv")
+    entry, number = rows[7][0], rows[7][2]
+    rows[7][2] = "0" * 16
+    write_csv(copy / "results.csv", rows)
+    status, output = verify(copy, capsys)
+    assert status == 1
+    assert f"报名号 {entry} 的随机号应为 {number}，公布为 {'0' * 16}" in first_line(output)
+
+
+def test_a_change_only_in_the_machine_readable_results_is_found(copy, capsys):
+    results = json.loads((copy / "results.json").read_text(encoding="utf-8"))
+    placement = results["placements"][11]
+    placement["rank"] = (placement["rank"] or 0) + 1
+    (copy / "results.json").write_text(json.dumps(results, ensure_ascii=False), encoding="utf-8")
+    status, output = verify(copy, capsys)
+    assert status == 1
+    assert f"报名号 {placement['entry']} 的rank" in first_line(output)
+
+
+def test_a_reordered_admission_list_is_found(copy, capsys):
+    rows = read_csv(copy / "admissions.csv")
+    rows[1][2], rows[2][2] = rows[2][2], rows[1][2]
+    write_csv(copy / "admissions.csv", rows)
+    status, output = verify(copy, capsys)
+    assert status == 1
+    assert f"admissions.csv 第 1 条：报名号 {rows[2][2]} 的报名号应为 {rows[2][2]}" \
+        in first_line(output)
+
+
+def test_changed_preferences_are_found_and_the_applicant_named(copy, capsys):
+    instance = json.loads((copy / "instance.json").read_text(encoding="utf-8"))
+    applicant = next(a for a in instance["applicants"]
+                     if a["group"] is None and len(a["choices"]) > 1)
+    applicant["choices"].reverse()
+    (copy / "instance.json").write_text(json.dumps(instance, ensure_ascii=False),
+                                        encoding="utf-8")
+    status, output = verify(copy, capsys)
+    assert status == 1
+    assert f"records.sha256：报名号 {applicant['id']} 的记录摘要" in first_line(output)
+
+
+def test_changed_winning_numbers_are_found_and_the_first_applicant_named(copy, capsys):
+    seed = json.loads((copy / "seed.json").read_text(encoding="utf-8"))
+    seed["winning_numbers"] = "03 08 15 21 27 33 13"
+    (copy / "seed.json").write_text(json.dumps(seed, ensure_ascii=False), encoding="utf-8")
+    first_entry = read_csv(copy / "results.csv")[1][0]
+    status, output = verify(copy, capsys)
+    assert status == 1
+    assert f"results.csv 第 1 条：报名号 {first_entry} 的随机号应为" in first_line(output)
+
+
+def test_seed_inputs_from_another_draw_are_refused(copy, capsys):
+    seed = json.loads((copy / "seed.json").read_text(encoding="utf-8"))
+    seed["draw"]["issue"] = "2027072"
+    (copy / "seed.json").write_text(json.dumps(seed, ensure_ascii=False), encoding="utf-8")
+    status, output = verify(copy, capsys)
+    assert status == 2
+    assert "不是承诺中事先声明的开奖" in output and "SEED_DRAW_MISMATCH" in output
+
+
+def test_a_changed_commitment_is_found(copy, capsys):
+    commitment = json.loads((copy / "commitment.json").read_text(encoding="utf-8"))
+    commitment["counts"]["seats"] += 1
+    (copy / "commitment.json").write_text(json.dumps(commitment), encoding="utf-8")
+    status, output = verify(copy, capsys)
+    assert status == 1
+    assert "commitment.json：实例 的数量" in first_line(output)
+
+
+def test_a_missing_file_is_refused_with_its_name(copy, capsys):
+    (copy / "admissions.csv").unlink()
+    status, output = verify(copy, capsys)
+    assert status == 2
+    assert "缺少文件 admissions.csv" in output
+
+
+def test_a_single_school_lottery_publication_verifies(tmp_path, capsys):
+    directory = publish(tmp_path / "lottery", "single_school_lottery")
+    status, output = verify(directory, capsys)
+    assert status == 0, output
+
+
+def test_draw_refuses_an_instance_changed_after_the_commitment(tmp_path):
+    directory = tmp_path / "changed"
+    instance = synthetic.generate(50, 3, seed=5, min_choices=2, max_choices=3)
+    procedure.commit(instance, directory, "deferred_acceptance", DRAW, "2027-06-20")
+    data = json.loads((directory / "instance.json").read_text(encoding="utf-8"))
+    data["schools"][0]["seats"] += 5
+    (directory / "instance.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(AllocationError) as refused:
+        procedure.draw(directory, NUMBERS)
+    assert refused.value.code == "INSTANCE_CHANGED"
+
+
+def test_a_commitment_is_never_overwritten(published):
+    instance = synthetic.generate(10, 2, seed=1, min_choices=1, max_choices=2)
+    with pytest.raises(AllocationError) as refused:
+        procedure.commit(instance, published, "deferred_acceptance", DRAW, "2027-06-20")
+    assert refused.value.code == "ALREADY_COMMITTED"
