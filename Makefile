@@ -8,14 +8,16 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help run test bench migrate lint clean
+.PHONY: help run test bench bench-platform bench-allocation migrate lint clean
 
 help:
 	@echo "Targets:"
 	@echo "  make run      set up this machine, migrate, start gateway + accounts + notify"
 	@echo "                (http://127.0.0.1:8000, Ctrl-C stops everything)"
 	@echo "  make test     set up with dev requirements, run pytest (PYTEST_ARGS=\"-k x -x\")"
-	@echo "  make bench    set up with dev requirements, run the benchmarks (bench/results/)"
+	@echo "  make bench    set up with dev requirements, run both benchmarks (bench/results/):"
+	@echo "                bench-platform (registrations, reads, memory; ~3 min) and"
+	@echo "                bench-allocation (150,000-applicant draw, matching package; ~5 min)"
 	@echo "  make migrate  apply the database migrations of every service (DATABASE_URL)"
 	@echo "  make lint     ruff check ."
 	@echo "  make clean    remove var/ and .venv"
@@ -30,7 +32,16 @@ test:
 bench:
 	@bash deploy/setup.sh --dev
 	@mkdir -p bench/results
+	$(PYTHON) -m bench.run; platform=$$?; $(PYTHON) -m bench.allocation; \
+	    allocation=$$?; exit $$(( platform || allocation ))
+
+bench-platform:
+	@bash deploy/setup.sh --dev
 	$(PYTHON) -m bench.run
+
+bench-allocation:
+	@bash deploy/setup.sh --dev
+	$(PYTHON) -m bench.allocation
 
 migrate:
 	@bash deploy/setup.sh

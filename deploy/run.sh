@@ -295,12 +295,18 @@ main() {
     # Demo data: one registered family, so a newcomer can sign in at once.
     local demo
     demo="$("$PY" -m services.accounts.demo 2>&1)" || { warn "demo data not loaded: $demo"; demo="-"; }
+    # A published demo draw (synthetic district, 2,000 applicants) that anyone can verify.
+    local draw
+    draw="$("$PY" -m services.enrollment.allocation demo --out var/demo-draw 2>&1)" \
+        || { warn "demo draw not written: $draw"; draw="-"; }
 
     cat <<EOF
 run: ------------------------------------------------------------------------
 run: the platform is up:    $BASE_URL
 run: $demo
 run: SMS outbox (dev only): $BASE_URL/dev/sms
+run: $draw
+run:   check it:            $PY -m services.enrollment.allocation verify var/demo-draw
 run: metrics:               gateway 127.0.0.1:${METRICS[gateway]}, accounts 127.0.0.1:${METRICS[accounts]}, notify 127.0.0.1:${METRICS[notify]}
 run: logs:                  var/log/{accounts,notify,gateway}.log
 run: Ctrl-C stops everything.

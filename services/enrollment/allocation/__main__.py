@@ -1,4 +1,4 @@
-"""`python -m services.enrollment.allocation`: generate, commit, draw, verify.
+"""`python -m services.enrollment.allocation`: generate, commit, draw, verify (and demo).
 
 Exit status: 0 done (verify: everything matches), 1 verify found a discrepancy,
 2 refused (bad input, or seed inputs that are not the announced draw's).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from datetime import date
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 from services.enrollment.allocation import procedure, synthetic
 from services.enrollment.allocation.draw import MECHANISMS, PublicDraw
 from services.enrollment.allocation.instance import AllocationError, Instance
-from services.enrollment.allocation.publication import INSTANCE
+from services.enrollment.allocation.publication import COMMITMENT, INSTANCE
 from services.enrollment.allocation.verify import verify
 
 
@@ -58,6 +59,18 @@ def _draw(args) -> int:
     placed = sum(1 for p in outcome.placements if p.school is not None)
     print(f"派位完成：{placed} 人录取，{len(outcome.unassigned)} 人待统筹；"
           f"种子 {outcome.seed}；结果已写入 {args.directory}")
+    return 0
+
+
+def _demo(args) -> int:
+    """Demo data for `make run`: a synthetic district draw, committed and drawn."""
+    if (args.out / COMMITMENT).exists():
+        shutil.rmtree(args.out)  # an earlier demo draw; never anything else (checked above)
+    instance = synthetic.generate(2000, 20, seed=2027)
+    procedure.commit(instance, args.out, "deferred_acceptance", synthetic.DEMO_DRAW,
+                     synthetic.DEMO_FROZEN_ON)
+    outcome = procedure.draw(args.out, synthetic.DEMO_WINNING_NUMBERS)
+    print(f"演示派位：{args.out}（2000 名申请人、20 所学校，{len(outcome.unassigned)} 人待统筹）")
     return 0
 
 
@@ -106,6 +119,10 @@ def _parser() -> argparse.ArgumentParser:
     drw.add_argument("directory", type=Path)
     drw.add_argument("--winning-numbers", required=True, help='e.g. "03 08 15 21 27 33 12"')
     drw.set_defaults(run=_draw)
+
+    dem = commands.add_parser("demo", help="write a demo draw (synthetic, 2000 applicants)")
+    dem.add_argument("--out", type=Path, required=True)
+    dem.set_defaults(run=_demo)
 
     ver = commands.add_parser("verify", help="re-derive a published draw and compare")
     ver.add_argument("directory", type=Path)

@@ -54,8 +54,11 @@ class PublicDraw:
 
 def record_lines(instance: Instance) -> list[tuple[str, str, str]]:
     """(digest, kind, id) per school, then per applicant, in id order."""
-    lines = [(sha256_hex(canonical_json(s.record())), "school", s.id) for s in instance.schools]
-    lines += [(sha256_hex(canonical_json(a.record())), "entry", a.id) for a in instance.applicants]
+    schools, applicants = instance.canonical_records
+    lines = [(sha256_hex(record), "school", s.id)
+             for s, record in zip(instance.schools, schools, strict=True)]
+    lines += [(sha256_hex(record), "entry", a.id)
+              for a, record in zip(instance.applicants, applicants, strict=True)]
     return lines
 
 

@@ -11,7 +11,12 @@ from services.enrollment.allocation.draw import (
     record_lines,
     records_text,
 )
-from services.enrollment.allocation.instance import AllocationError, Instance, sha256_hex
+from services.enrollment.allocation.instance import (
+    AllocationError,
+    Instance,
+    cyclic_gc_paused,
+    sha256_hex,
+)
 from services.enrollment.allocation.mechanisms import Outcome, allocate
 from services.enrollment.allocation.publication import (
     COMMITMENT,
@@ -27,12 +32,18 @@ def commit(instance: Instance, directory: Path, mechanism: str, draw: PublicDraw
     """Step 1, before the public draw: freeze and publish. Returns the commitment digest."""
     if (directory / COMMITMENT).exists():
         raise AllocationError("ALREADY_COMMITTED", f"{directory} 中已有承诺文件，不能覆盖")
-    return write_commitment(directory, instance, make_commitment(instance, mechanism, draw,
-                                                                 frozen_on))
+    with cyclic_gc_paused():
+        return write_commitment(directory, instance,
+                                make_commitment(instance, mechanism, draw, frozen_on))
 
 
 def draw(directory: Path, numbers: str) -> Outcome:
     """Step 2, after the public draw: seed from its winning numbers, allocate, publish."""
+    with cyclic_gc_paused():
+        return _draw(directory, numbers)
+
+
+def _draw(directory: Path, numbers: str) -> Outcome:
     commitment = read_json(directory, COMMITMENT)
     instance = Instance.from_records(read_json(directory, INSTANCE))
     if sha256_hex(records_text(record_lines(instance))) != commitment["records_sha256"]:

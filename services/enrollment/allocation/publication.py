@@ -22,7 +22,7 @@ from services.enrollment.allocation.draw import (
     records_text,
     winning_numbers,
 )
-from services.enrollment.allocation.instance import AllocationError, Instance, canonical_json
+from services.enrollment.allocation.instance import AllocationError, Instance
 from services.enrollment.allocation.mechanisms import Outcome
 
 COMMITMENT = "commitment.json"
@@ -89,12 +89,12 @@ def write_commitment(directory: Path, instance: Instance, commitment: dict) -> s
     directory.mkdir(parents=True, exist_ok=True)
     _write_json(directory / COMMITMENT, commitment)
     (directory / RECORDS).write_bytes(records_text(record_lines(instance)))
-    records = instance.records()
-    with open(directory / INSTANCE, "wb") as out:
+    with open(directory / INSTANCE, "wb") as out:  # one canonical record per line
         out.write(b'{"format":"' + FORMAT.encode() + b'",\n')
-        for name in ("schools", "applicants"):
+        for name, records in zip(("schools", "applicants"), instance.canonical_records,
+                                 strict=True):
             out.write(b'"' + name.encode() + b'":[\n')
-            out.write(b",\n".join(canonical_json(r) for r in records[name]))
+            out.write(b",\n".join(records))
             out.write(b"\n]" + (b",\n" if name == "schools" else b"}\n"))
     digest = commitment_digest(commitment)
     (directory / GUIDE).write_text(_GUIDE.format(digest=digest, **commitment["draw"]),
@@ -112,7 +112,7 @@ def write_results(directory: Path, draw: PublicDraw, numbers: str, outcome: Outc
         writer.writerow(table.header)
         writer.writerows(table.rows)
         (directory / table.name).write_text(buffer.getvalue(), encoding="utf-8-sig")
-    _write_json(directory / RESULTS_JSON, results_document(outcome, commitment))
+    _write_json(directory / RESULTS_JSON, results_document(outcome, commitment), compact=True)
 
 
 def read_json(directory: Path, name: str):
@@ -143,9 +143,11 @@ def read_table(directory: Path, expected: Table) -> list[dict]:
     return [dict(zip(expected.header, row, strict=False)) for row in rows[1:]]
 
 
-def _write_json(path: Path, value) -> None:
-    path.write_text(json.dumps(value, ensure_ascii=False, sort_keys=True, indent=1) + "\n",
-                    encoding="utf-8")
+def _write_json(path: Path, value, compact: bool = False) -> None:
+    # Indented for the small files people read; compact (and C-encoded) for the large one.
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True,
+                      **({"separators": (",", ":")} if compact else {"indent": 1}))
+    path.write_text(text + "\n", encoding="utf-8")
 
 
 _GUIDE = """\

@@ -18,6 +18,7 @@ import random
 from bisect import bisect
 from itertools import accumulate
 
+from services.enrollment.allocation.draw import PublicDraw
 from services.enrollment.allocation.instance import Applicant, Choice, Instance, School
 
 # Rough relative school-age populations of the 18 entrances (Chaoyang and Haidian largest).
@@ -28,6 +29,11 @@ _DISTRICT_WEIGHTS = {
     "yanshan": 1, "jingkai": 2,
 }
 HOME_SHARE = 0.85
+
+# The public draw that demo data, tests and benchmarks announce and use.
+DEMO_DRAW = PublicDraw("中国福利彩票双色球", "2027071", "2027-06-24")
+DEMO_FROZEN_ON = "2027-06-20"
+DEMO_WINNING_NUMBERS = "03 08 15 21 27 33 12"
 
 
 def generate(applicants: int, schools: int, *, seed: int = 1, min_choices: int = 6,

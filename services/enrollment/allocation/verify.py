@@ -22,7 +22,12 @@ from services.enrollment.allocation.draw import (
     record_lines,
     records_text,
 )
-from services.enrollment.allocation.instance import AllocationError, Instance, sha256_hex
+from services.enrollment.allocation.instance import (
+    AllocationError,
+    Instance,
+    cyclic_gc_paused,
+    sha256_hex,
+)
 from services.enrollment.allocation.mechanisms import Outcome, allocate
 from services.enrollment.allocation.publication import (
     COMMITMENT,
@@ -74,6 +79,11 @@ class Report:
 
 def verify(directory: Path) -> Report:
     """Raises AllocationError when the files cannot be checked at all (refusal)."""
+    with cyclic_gc_paused():
+        return _verify(directory)
+
+
+def _verify(directory: Path) -> Report:
     commitment = read_json(directory, COMMITMENT)
     if not isinstance(commitment, dict) or commitment.get("mechanism") not in MECHANISMS \
             or not {"draw", "counts", "records_sha256"} <= set(commitment):

@@ -13,11 +13,10 @@ import pytest
 
 from services.enrollment.allocation import procedure, synthetic
 from services.enrollment.allocation.__main__ import main
-from services.enrollment.allocation.draw import PublicDraw
 from services.enrollment.allocation.instance import AllocationError
 
-DRAW = PublicDraw("中国福利彩票双色球", "2027071", "2027-06-24")
-NUMBERS = "03 08 15 21 27 33 12"
+DRAW = synthetic.DEMO_DRAW
+NUMBERS = synthetic.DEMO_WINNING_NUMBERS
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -25,7 +24,7 @@ def publish(directory: Path, mechanism: str = "deferred_acceptance", seed: int =
     choices = (1, 1) if mechanism == "single_school_lottery" else (3, 6)
     instance = synthetic.generate(400, 8, seed=seed, min_choices=choices[0],
                                   max_choices=choices[1], seat_ratio=0.8)
-    procedure.commit(instance, directory, mechanism, DRAW, "2027-06-20")
+    procedure.commit(instance, directory, mechanism, DRAW, synthetic.DEMO_FROZEN_ON)
     procedure.draw(directory, NUMBERS)
     return directory
 
@@ -81,7 +80,7 @@ def test_the_same_instance_and_draw_give_byte_identical_files(published, tmp_pat
 def test_a_different_seed_gives_different_lottery_numbers(published, tmp_path):
     other = tmp_path / "other"
     instance = synthetic.generate(400, 8, seed=3, min_choices=3, max_choices=6, seat_ratio=0.8)
-    procedure.commit(instance, other, "deferred_acceptance", DRAW, "2027-06-20")
+    procedure.commit(instance, other, "deferred_acceptance", DRAW, synthetic.DEMO_FROZEN_ON)
     procedure.draw(other, "01 02 03 04 05 06 07")
     assert (other / "results.csv").read_bytes() != (published / "results.csv").read_bytes()
 
@@ -183,7 +182,7 @@ def test_a_single_school_lottery_publication_verifies(tmp_path, capsys):
 def test_draw_refuses_an_instance_changed_after_the_commitment(tmp_path):
     directory = tmp_path / "changed"
     instance = synthetic.generate(50, 3, seed=5, min_choices=2, max_choices=3)
-    procedure.commit(instance, directory, "deferred_acceptance", DRAW, "2027-06-20")
+    procedure.commit(instance, directory, "deferred_acceptance", DRAW, synthetic.DEMO_FROZEN_ON)
     data = json.loads((directory / "instance.json").read_text(encoding="utf-8"))
     data["schools"][0]["seats"] += 5
     (directory / "instance.json").write_text(json.dumps(data), encoding="utf-8")
@@ -195,5 +194,13 @@ def test_draw_refuses_an_instance_changed_after_the_commitment(tmp_path):
 def test_a_commitment_is_never_overwritten(published):
     instance = synthetic.generate(10, 2, seed=1, min_choices=1, max_choices=2)
     with pytest.raises(AllocationError) as refused:
-        procedure.commit(instance, published, "deferred_acceptance", DRAW, "2027-06-20")
+        procedure.commit(instance, published, "deferred_acceptance", DRAW, synthetic.DEMO_FROZEN_ON)
     assert refused.value.code == "ALREADY_COMMITTED"
+
+
+def test_the_demo_draw_can_be_written_again_and_verifies(tmp_path, capsys):
+    directory = tmp_path / "demo-draw"
+    assert main(["demo", "--out", str(directory)]) == 0
+    assert main(["demo", "--out", str(directory)]) == 0
+    status, output = verify(directory, capsys)
+    assert status == 0, output
