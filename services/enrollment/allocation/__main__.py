@@ -14,8 +14,8 @@ from datetime import date
 from pathlib import Path
 
 from services.enrollment.allocation import procedure, synthetic
-from services.enrollment.allocation.draw import MECHANISMS, PublicDraw
-from services.enrollment.allocation.instance import AllocationError, Instance
+from services.enrollment.allocation.draw import PublicDraw
+from services.enrollment.allocation.instance import MECHANISMS, AllocationError, Instance
 from services.enrollment.allocation.publication import COMMITMENT, INSTANCE
 from services.enrollment.allocation.verify import verify
 

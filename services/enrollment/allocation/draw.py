@@ -27,7 +27,6 @@ from services.enrollment.allocation.instance import (
 )
 
 FORMAT = "bj-allocation/1"
-MECHANISMS = ("deferred_acceptance", "single_school_lottery")
 _SEED_DOMAIN = b"bj-allocation-seed/1\n"
 LOTTERY_DIGITS = 16  # hex digits of the HMAC kept as the lottery number (64 bits)
 
@@ -67,15 +66,10 @@ def records_text(lines: list[tuple[str, str, str]]) -> bytes:
 
 
 def make_commitment(instance: Instance, mechanism: str, draw: PublicDraw, frozen_on: str) -> dict:
-    if mechanism not in MECHANISMS:
-        raise AllocationError("MECHANISM_UNKNOWN",
-                              f"未知的分配方式 {mechanism}，可选：{'、'.join(MECHANISMS)}")
+    instance.check_mechanism(mechanism)
     if _iso_date(draw.date, "开奖日期") <= _iso_date(frozen_on, "冻结日期"):
         raise AllocationError("DRAW_NOT_AFTER_FREEZE",
                               "公开开奖日期必须晚于数据冻结（承诺公布）日期")
-    if mechanism == "single_school_lottery" \
-            and any(len(a.choices) != 1 for a in instance.applicants):
-        raise AllocationError("INSTANCE_INVALID", "单校摇号中每名申请人只能报一所学校")
     return {
         "format": FORMAT,
         "mechanism": mechanism,

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
 
+MECHANISMS = ("deferred_acceptance", "single_school_lottery")
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 MAX_PRIORITY_CLASS = 99
 
@@ -131,6 +132,14 @@ class Instance:
         return {"schools": len(self.schools), "seats": sum(s.seats for s in self.schools),
                 "applicants": len(self.applicants), "groups": len(self.groups()),
                 "choices": sum(len(a.choices) for a in self.applicants)}
+
+    def check_mechanism(self, mechanism: str) -> None:
+        if mechanism not in MECHANISMS:
+            raise AllocationError("MECHANISM_UNKNOWN",
+                                  f"未知的分配方式 {mechanism}，可选：{'、'.join(MECHANISMS)}")
+        if mechanism == "single_school_lottery" and any(len(a.choices) != 1
+                                                        for a in self.applicants):
+            raise AllocationError("INSTANCE_INVALID", "单校摇号中每名申请人只能报一所学校")
 
     def _validate(self) -> None:
         _unique([s.id for s in self.schools], "学校编号")

@@ -101,6 +101,7 @@ def fill_seats(ranked, seats: int, size) -> tuple[list, list]:
 
 
 def allocate(instance: Instance, mechanism: str, seed: str) -> Outcome:
+    instance.check_mechanism(mechanism)
     with cyclic_gc_paused():
         return _allocate(instance, mechanism, seed)
 

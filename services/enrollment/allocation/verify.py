@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.enrollment.allocation.draw import (
-    MECHANISMS,
     PublicDraw,
     commitment_digest,
     derive_seed,
@@ -23,6 +22,7 @@ from services.enrollment.allocation.draw import (
     records_text,
 )
 from services.enrollment.allocation.instance import (
+    MECHANISMS,
     AllocationError,
     Instance,
     cyclic_gc_paused,
