@@ -7,17 +7,27 @@ import io
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from services.enrollment.allocation import procedure, synthetic
 from services.enrollment.allocation.__main__ import main
 from services.enrollment.allocation.instance import AllocationError
+from services.enrollment.allocation.verify import verify as verify_directory
+from services.enrollment.tests.strategies import instances
 
 DRAW = synthetic.DEMO_DRAW
 NUMBERS = synthetic.DEMO_WINNING_NUMBERS
 ROOT = Path(__file__).resolve().parents[3]
+
+
+FILES = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+winning = st.lists(st.integers(1, 33), min_size=7, max_size=7).map(
+    lambda numbers: " ".join(map(str, numbers)))
 
 
 def publish(directory: Path, mechanism: str = "deferred_acceptance", seed: int = 3) -> Path:
@@ -204,3 +214,37 @@ def test_the_demo_draw_can_be_written_again_and_verifies(tmp_path, capsys):
     assert main(["demo", "--out", str(directory)]) == 0
     status, output = verify(directory, capsys)
     assert status == 0, output
+
+
+def publish_instance(instance, directory: Path, numbers: str) -> Path:
+    procedure.commit(instance, directory, "deferred_acceptance", DRAW, synthetic.DEMO_FROZEN_ON)
+    procedure.draw(directory, numbers)
+    return directory
+
+
+@FILES
+@given(instances(), winning)
+def test_any_draw_publishes_byte_identical_files_that_verify(instance, numbers):
+    with tempfile.TemporaryDirectory() as first, tempfile.TemporaryDirectory() as second:
+        a = publish_instance(instance, Path(first), numbers)
+        b = publish_instance(instance, Path(second), numbers)
+        for file in sorted(a.iterdir()):
+            assert (b / file.name).read_bytes() == file.read_bytes(), file.name
+        assert verify_directory(a).matches
+
+
+@FILES
+@given(instances(), winning, st.data())
+def test_any_changed_placement_is_found_and_names_that_applicant(instance, numbers, data):
+    assume(instance.applicants)
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = publish_instance(instance, Path(scratch), numbers)
+        rows = read_csv(directory / "results.csv")
+        row = rows[data.draw(st.integers(1, len(rows) - 1))]
+        others = [s.id for s in instance.schools if s.id != row[3]] + ([""] if row[3] else [])
+        row[3] = data.draw(st.sampled_from(others))
+        write_csv(directory / "results.csv", rows)
+        report = verify_directory(directory)
+        assert not report.matches
+        assert report.found[0].file.startswith("results.csv")
+        assert report.found[0].subject == f"报名号 {row[0]}"
