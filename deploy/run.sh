@@ -305,7 +305,7 @@ run: ------------------------------------------------------------------------
 run: the platform is up:    $BASE_URL
 run: $demo
 run: SMS outbox (dev only): $BASE_URL/dev/sms
-run: $draw
+run: demo draw:            $draw
 run:   check it:            $PY -m services.enrollment.allocation verify var/demo-draw
 run: metrics:               gateway 127.0.0.1:${METRICS[gateway]}, accounts 127.0.0.1:${METRICS[accounts]}, notify 127.0.0.1:${METRICS[notify]}
 run: logs:                  var/log/{accounts,notify,gateway}.log
