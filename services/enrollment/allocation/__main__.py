@@ -10,14 +10,15 @@ import argparse
 import json
 import shutil
 import sys
-from datetime import date
 from pathlib import Path
 
 from services.enrollment.allocation import procedure, synthetic
 from services.enrollment.allocation.draw import PublicDraw
 from services.enrollment.allocation.instance import MECHANISMS, AllocationError, Instance
-from services.enrollment.allocation.publication import COMMITMENT, INSTANCE
+from services.enrollment.allocation.publication import INSTANCE
 from services.enrollment.allocation.verify import verify
+
+DEMO_MARK = ".demo"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,10 +32,19 @@ def main(argv: list[str] | None = None) -> int:
 
 def _generate(args) -> int:
     low, _, high = args.choices.partition("-")
+    if not (low.isdigit() and (high or low).isdigit() and 1 <= int(low) <= int(high or low)):
+        raise AllocationError("ARGUMENT_INVALID", f"--choices {args.choices!r} 应为 N 或 MIN-MAX")
+    if args.applicants < 0 or args.schools < 1 or not args.seat_ratio > 0:
+        raise AllocationError("ARGUMENT_INVALID",
+                              "--applicants 不能为负，--schools 至少为 1，--seat-ratio 须大于 0")
     instance = synthetic.generate(args.applicants, args.schools, seed=args.seed,
                                   min_choices=int(low), max_choices=int(high or low),
                                   seat_ratio=args.seat_ratio, twins=not args.no_twins)
-    args.out.write_text(json.dumps(instance.records(), ensure_ascii=False), encoding="utf-8")
+    try:
+        args.out.write_text(json.dumps(instance.records(), ensure_ascii=False),
+                            encoding="utf-8")
+    except OSError as exc:
+        raise AllocationError("FILE_WRITE_FAILED", f"无法写入 {args.out}：{exc}") from None
     counts = instance.counts()
     print(f"已生成 {args.out}：{counts['schools']} 所学校，{counts['seats']} 个学位，"
           f"{counts['applicants']} 名申请人，{counts['groups']} 组多胞胎")
@@ -46,9 +56,10 @@ def _commit(args) -> int:
         data = json.loads(args.instance.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AllocationError("FILE_MALFORMED", f"无法读取实例 {args.instance}：{exc}") from None
+    public_draw = PublicDraw.from_record({"lottery": args.lottery, "issue": args.issue,
+                                          "date": args.draw_date, "numbers": args.numbers})
     digest = procedure.commit(Instance.from_records(data), args.out, args.mechanism,
-                              PublicDraw(args.lottery, args.issue, args.draw_date),
-                              args.frozen_on)
+                              public_draw, args.frozen_on)
     print(f"承诺已写入 {args.out}，承诺摘要 {digest}")
     print(f"请在 {args.draw_date} 开奖前公布 commitment.json、records.sha256 与 {INSTANCE}。")
     return 0
@@ -63,13 +74,17 @@ def _draw(args) -> int:
 
 
 def _demo(args) -> int:
-    """Demo data for `make run`: a synthetic district draw, committed and drawn."""
-    if (args.out / COMMITMENT).exists():
-        shutil.rmtree(args.out)  # an earlier demo draw; never anything else (checked above)
+    """Demo data for `make run`: a synthetic district draw, committed and drawn. Replaces an
+    earlier demo draw (marked as such), never any other directory."""
+    if (args.out / DEMO_MARK).exists():
+        shutil.rmtree(args.out)
+    elif args.out.exists():
+        raise AllocationError("ALREADY_EXISTS", f"{args.out} 已存在且不是演示派位目录，不会覆盖")
     instance = synthetic.generate(2000, 20, seed=2027)
     procedure.commit(instance, args.out, "deferred_acceptance", synthetic.DEMO_DRAW,
                      synthetic.DEMO_FROZEN_ON)
     outcome = procedure.draw(args.out, synthetic.DEMO_WINNING_NUMBERS)
+    (args.out / DEMO_MARK).write_text("演示数据，可删除\n", encoding="utf-8")
     print(f"演示派位：{args.out}（2000 名申请人、20 所学校，{len(outcome.unassigned)} 人待统筹）")
     return 0
 
@@ -111,8 +126,10 @@ def _parser() -> argparse.ArgumentParser:
     com.add_argument("--lottery", required=True, help="public lottery, e.g. 中国福利彩票双色球")
     com.add_argument("--issue", required=True, help="its issue number, e.g. 2027071")
     com.add_argument("--draw-date", required=True, help="date of that draw, YYYY-MM-DD")
-    com.add_argument("--frozen-on", default=date.today().isoformat(),
-                     help="date the instance is frozen and published (default: today)")
+    com.add_argument("--numbers", type=int, default=7,
+                     help="how many winning numbers that draw has (default 7: 双色球 6 + 1)")
+    com.add_argument("--frozen-on", required=True,
+                     help="date the instance is frozen and this commitment published, YYYY-MM-DD")
     com.set_defaults(run=_commit)
 
     drw = commands.add_parser("draw", help="step 2: seed from the winning numbers, allocate")

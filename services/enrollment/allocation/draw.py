@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from services.enrollment.allocation.instance import (
+    MECHANISMS,
     AllocationError,
     Instance,
     canonical_json,
@@ -37,18 +38,23 @@ class PublicDraw:
 
     lottery: str  # e.g. 中国福利彩票双色球
     issue: str  # e.g. 2027071
-    date: str  # ISO date of that draw
+    date: str  # YYYY-MM-DD of that draw
+    numbers: int  # how many winning numbers it draws (双色球: 6 red + 1 blue = 7)
 
     def record(self) -> dict:
-        return {"lottery": self.lottery, "issue": self.issue, "date": self.date}
+        return {"lottery": self.lottery, "issue": self.issue, "date": self.date,
+                "numbers": self.numbers}
 
     @classmethod
     def from_record(cls, record) -> PublicDraw:
-        if not isinstance(record, dict) or set(record) != {"lottery", "issue", "date"} \
-                or not all(isinstance(v, str) and v.strip() for v in record.values()):
-            raise AllocationError("DRAW_INVALID", "公开开奖信息应含 lottery、issue、date 三项文字")
+        texts = ("lottery", "issue", "date")
+        if not isinstance(record, dict) or set(record) != {*texts, "numbers"} \
+                or not all(isinstance(record[k], str) and record[k].strip() for k in texts) \
+                or type(record["numbers"]) is not int or not 1 <= record["numbers"] <= 50:
+            raise AllocationError("DRAW_INVALID", "公开开奖信息应含 lottery、issue、date 三项文字"
+                                                  "和 numbers（开奖号码个数，1–50）")
         _iso_date(record["date"], "开奖日期")
-        return cls(record["lottery"], record["issue"], record["date"])
+        return cls(record["lottery"], record["issue"], record["date"], record["numbers"])
 
 
 def record_lines(instance: Instance) -> list[tuple[str, str, str]]:
@@ -67,10 +73,7 @@ def records_text(lines: list[tuple[str, str, str]]) -> bytes:
 
 def make_commitment(instance: Instance, mechanism: str, draw: PublicDraw, frozen_on: str) -> dict:
     instance.check_mechanism(mechanism)
-    if _iso_date(draw.date, "开奖日期") <= _iso_date(frozen_on, "冻结日期"):
-        raise AllocationError("DRAW_NOT_AFTER_FREEZE",
-                              "公开开奖日期必须晚于数据冻结（承诺公布）日期")
-    return {
+    commitment = {
         "format": FORMAT,
         "mechanism": mechanism,
         "frozen_on": frozen_on,
@@ -78,18 +81,39 @@ def make_commitment(instance: Instance, mechanism: str, draw: PublicDraw, frozen
         "counts": instance.counts(),
         "records_sha256": sha256_hex(records_text(record_lines(instance))),
     }
+    check_commitment(commitment)
+    return commitment
 
 
 def commitment_digest(commitment: dict) -> str:
     return sha256_hex(canonical_json(commitment))
 
 
-def winning_numbers(text: str) -> str:
-    """The winning numbers in one canonical spelling: two-digit groups separated by spaces."""
-    numbers = re.findall(r"\d+", text or "")
-    if not numbers:
-        raise AllocationError("SEED_INPUTS_INVALID", "开奖号码为空")
-    return " ".join(f"{int(n):02d}" for n in numbers)
+def winning_numbers(text, draw: PublicDraw) -> str:
+    """The winning numbers in their one canonical spelling: exactly as many as the commitment
+    announced, sorted, two digits each. Sorting and the fixed count leave whoever runs the draw
+    no choice of order or subset, hence no choice of seed."""
+    numbers = re.findall(r"\d+", text) if isinstance(text, str) else []
+    if len(numbers) != draw.numbers or any(not 0 <= int(n) <= 99 for n in numbers):
+        raise AllocationError("SEED_INPUTS_INVALID",
+                              f"开奖号码应为 {draw.numbers} 个 0–99 的数，实为 {text!r}")
+    return " ".join(f"{n:02d}" for n in sorted(int(n) for n in numbers))
+
+
+def check_commitment(commitment) -> PublicDraw:
+    """The commitment's shape, before anything else is read from it; returns its draw."""
+    keys = {"format", "mechanism", "frozen_on", "draw", "counts", "records_sha256"}
+    if not isinstance(commitment, dict) or set(commitment) != keys \
+            or commitment["format"] != FORMAT or commitment["mechanism"] not in MECHANISMS \
+            or not isinstance(commitment["counts"], dict) \
+            or not re.fullmatch(r"[0-9a-f]{64}", str(commitment["records_sha256"])):
+        raise AllocationError("FILE_MALFORMED",
+                              f"承诺文件应恰好含 {'、'.join(sorted(keys))}，格式为 {FORMAT}")
+    draw = PublicDraw.from_record(commitment["draw"])
+    if _iso_date(draw.date, "开奖日期") <= _iso_date(commitment["frozen_on"], "冻结日期"):
+        raise AllocationError("DRAW_NOT_AFTER_FREEZE",
+                              "公开开奖日期必须晚于数据冻结（承诺公布）日期")
+    return draw
 
 
 def derive_seed(commitment: dict, draw: PublicDraw, numbers: str) -> str:
@@ -100,7 +124,8 @@ def derive_seed(commitment: dict, draw: PublicDraw, numbers: str) -> str:
             f"种子所用的开奖（{draw.lottery} 第 {draw.issue} 期 {draw.date}）"
             f"不是承诺中事先声明的开奖（{_describe(commitment['draw'])}）")
     material = b"\n".join([commitment_digest(commitment).encode(),
-                           canonical_json(draw.record()), winning_numbers(numbers).encode()])
+                           canonical_json(draw.record()),
+                           winning_numbers(numbers, draw).encode()])
     return hashlib.sha256(_SEED_DOMAIN + material).hexdigest()
 
 
@@ -119,8 +144,10 @@ def _describe(draw: dict) -> str:
     return f"{draw['lottery']} 第 {draw['issue']} 期 {draw['date']}"
 
 
-def _iso_date(value: str, label: str) -> date:
+def _iso_date(value, label: str) -> date:
     try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError(value)
         return date.fromisoformat(value)
     except (TypeError, ValueError):
         raise AllocationError("DRAW_INVALID", f"{label} {value!r} 应为 YYYY-MM-DD") from None

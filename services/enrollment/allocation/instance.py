@@ -22,7 +22,7 @@ from functools import cached_property
 from typing import NamedTuple
 
 MECHANISMS = ("deferred_acceptance", "single_school_lottery")
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 MAX_PRIORITY_CLASS = 99
 
 
@@ -173,7 +173,7 @@ def _unique(ids: list[str], label: str) -> None:
 
 
 def _identifier(value, label: str) -> str:
-    if not isinstance(value, str) or not _ID.match(value):
+    if not isinstance(value, str) or not _ID.fullmatch(value):
         _refuse(f"{label} {value!r} 不合规：应为 1–40 位字母、数字、下划线或连字符")
     return value
 

@@ -24,7 +24,9 @@ guarantees, each checked by the property tests:
    it never again admits anyone ranked below that applicant, even if a later change frees a
    seat; such a seat stays empty and is reported for manual placement rather than filled unfairly;
 3. a group is refused by a school only when, at that moment, fewer seats than its members were
-   left after the units ranked above it;
+   left after the units ranked above it, or when that school has already refused a single
+   applicant ranked above the group (guarantee 2's cut-off); a group may therefore see a
+   lower-ranked single admitted where it did not fit, and a seat freed later may stay empty;
 4. without groups, the result is the student-optimal stable matching.
 The order in which units propose is fixed (by lottery order), so the result never depends on
 the input order.

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from services.enrollment.allocation.draw import (
     PublicDraw,
+    check_commitment,
+    commitment_digest,
     derive_seed,
     make_commitment,
     record_lines,
@@ -21,9 +23,11 @@ from services.enrollment.allocation.mechanisms import Outcome, allocate
 from services.enrollment.allocation.publication import (
     COMMITMENT,
     INSTANCE,
+    SEED_INPUTS,
+    commitment_files,
     read_json,
-    write_commitment,
-    write_results,
+    result_files,
+    write_files,
 )
 
 
@@ -33,23 +37,23 @@ def commit(instance: Instance, directory: Path, mechanism: str, draw: PublicDraw
     if (directory / COMMITMENT).exists():
         raise AllocationError("ALREADY_COMMITTED", f"{directory} 中已有承诺文件，不能覆盖")
     with cyclic_gc_paused():
-        return write_commitment(directory, instance,
-                                make_commitment(instance, mechanism, draw, frozen_on))
+        commitment = make_commitment(instance, mechanism, draw, frozen_on)
+        write_files(directory, commitment_files(instance, commitment))
+    return commitment_digest(commitment)
 
 
 def draw(directory: Path, numbers: str) -> Outcome:
-    """Step 2, after the public draw: seed from its winning numbers, allocate, publish."""
+    """Step 2, after the public draw: seed from its winning numbers, allocate, publish.
+    A draw is run once: its results are never overwritten."""
+    if (directory / SEED_INPUTS).exists():
+        raise AllocationError("ALREADY_DRAWN", f"{directory} 中已有开奖结果，不能重新开奖")
     with cyclic_gc_paused():
-        return _draw(directory, numbers)
-
-
-def _draw(directory: Path, numbers: str) -> Outcome:
-    commitment = read_json(directory, COMMITMENT)
-    instance = Instance.from_records(read_json(directory, INSTANCE))
-    if sha256_hex(records_text(record_lines(instance))) != commitment["records_sha256"]:
-        raise AllocationError("INSTANCE_CHANGED", "instance.json 与承诺不一致，不能开奖")
-    public_draw = PublicDraw.from_record(commitment["draw"])
-    outcome = allocate(instance, commitment["mechanism"], derive_seed(commitment, public_draw,
-                                                                      numbers))
-    write_results(directory, public_draw, numbers, outcome, commitment)
+        commitment = read_json(directory, COMMITMENT)
+        public_draw = check_commitment(commitment)
+        instance = Instance.from_records(read_json(directory, INSTANCE))
+        if sha256_hex(records_text(record_lines(instance))) != commitment["records_sha256"]:
+            raise AllocationError("INSTANCE_CHANGED", "instance.json 与承诺不一致，不能开奖")
+        outcome = allocate(instance, commitment["mechanism"],
+                           derive_seed(commitment, public_draw, numbers))
+        write_files(directory, result_files(public_draw, numbers, outcome, commitment))
     return outcome

@@ -3,7 +3,8 @@
 Before the public draw (`commit`): 说明.txt, commitment.json, records.sha256, instance.json.
 After it (`draw`): seed.json, results.csv, admissions.csv, schools.csv, unassigned.csv and
 results.json. The CSV files are UTF-8 with a byte-order mark so that spreadsheet programs show
-the Chinese headers; every file is written deterministically (same inputs, same bytes).
+the Chinese headers. Every file is rendered deterministically (same inputs, same bytes), which
+lets the verifier demand the published bytes exactly, on top of its item-by-item comparison.
 """
 
 from __future__ import annotations
@@ -84,44 +85,44 @@ def results_document(outcome: Outcome, commitment: dict) -> dict:
     }
 
 
-def write_commitment(directory: Path, instance: Instance, commitment: dict) -> str:
-    """Writes what is published before the draw; returns the commitment's digest."""
-    directory.mkdir(parents=True, exist_ok=True)
-    _write_json(directory / COMMITMENT, commitment)
-    (directory / RECORDS).write_bytes(records_text(record_lines(instance)))
-    with open(directory / INSTANCE, "wb") as out:  # one canonical record per line
-        out.write(b'{"format":"' + FORMAT.encode() + b'",\n')
-        for name, records in zip(("schools", "applicants"), instance.canonical_records,
-                                 strict=True):
-            out.write(b'"' + name.encode() + b'":[\n')
-            out.write(b",\n".join(records))
-            out.write(b"\n]" + (b",\n" if name == "schools" else b"}\n"))
-    digest = commitment_digest(commitment)
-    (directory / GUIDE).write_text(_GUIDE.format(digest=digest, **commitment["draw"]),
-                                   encoding="utf-8")
-    return digest
+def commitment_files(instance: Instance, commitment: dict) -> dict[str, bytes]:
+    """What is published before the draw, file name -> exact bytes."""
+    lines = [b'{"format":"' + FORMAT.encode() + b'",']  # instance.json: one record per line
+    for name, records in zip(("schools", "applicants"), instance.canonical_records, strict=True):
+        lines.append(b'"' + name.encode() + b'":[')
+        lines.append(b",\n".join(records))
+        lines.append(b"]," if name == "schools" else b"]}")
+    return {
+        COMMITMENT: _json_bytes(commitment),
+        RECORDS: records_text(record_lines(instance)),
+        INSTANCE: b"\n".join(line for line in lines if line) + b"\n",
+        GUIDE: _GUIDE.format(digest=commitment_digest(commitment),
+                             **commitment["draw"]).encode(),
+    }
 
 
-def write_results(directory: Path, draw: PublicDraw, numbers: str, outcome: Outcome,
-                  commitment: dict) -> None:
-    _write_json(directory / SEED_INPUTS,
-                {"draw": draw.record(), "winning_numbers": winning_numbers(numbers)})
+def result_files(draw: PublicDraw, numbers: str, outcome: Outcome,
+                 commitment: dict) -> dict[str, bytes]:
+    """What is published after the draw, file name -> exact bytes."""
+    files = {SEED_INPUTS: _json_bytes({"draw": draw.record(),
+                                       "winning_numbers": winning_numbers(numbers, draw)})}
     for table in result_tables(outcome):
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(table.header)
         writer.writerows(table.rows)
-        (directory / table.name).write_text(buffer.getvalue(), encoding="utf-8-sig")
-    _write_json(directory / RESULTS_JSON, results_document(outcome, commitment), compact=True)
+        files[table.name] = buffer.getvalue().encode("utf-8-sig")
+    files[RESULTS_JSON] = _json_bytes(results_document(outcome, commitment), compact=True)
+    return files
 
 
-def read_json(directory: Path, name: str):
+def write_files(directory: Path, files: dict[str, bytes]) -> None:
     try:
-        return json.loads((directory / name).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise AllocationError("FILE_MISSING", f"缺少文件 {name}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AllocationError("FILE_MALFORMED", f"{name} 不是有效的 JSON：{exc}") from None
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, content in files.items():
+            (directory / name).write_bytes(content)
+    except OSError as exc:
+        raise AllocationError("FILE_WRITE_FAILED", f"无法写入 {directory}：{exc}") from None
 
 
 def read_bytes(directory: Path, name: str) -> bytes:
@@ -129,25 +130,51 @@ def read_bytes(directory: Path, name: str) -> bytes:
         return (directory / name).read_bytes()
     except FileNotFoundError:
         raise AllocationError("FILE_MISSING", f"缺少文件 {name}") from None
+    except OSError as exc:
+        raise AllocationError("FILE_MALFORMED", f"无法读取 {name}：{exc}") from None
+
+
+def read_json(directory: Path, name: str):
+    """Refuses anything but plain JSON: duplicate keys, NaN, huge or deep values included."""
+    try:
+        return json.loads(read_bytes(directory, name).decode("utf-8"),
+                          object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise AllocationError("FILE_MALFORMED", f"{name} 不是有效的 JSON：{exc}") from None
 
 
 def read_table(directory: Path, expected: Table) -> list[dict]:
+    """Rows as dicts; a row with more or fewer cells than the header keeps them under '…'."""
     try:
         text = read_bytes(directory, expected.name).decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise AllocationError("FILE_MALFORMED", f"{expected.name} 不是 UTF-8 文本") from None
-    rows = list(csv.reader(io.StringIO(text)))
+        rows = list(csv.reader(io.StringIO(text)))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise AllocationError("FILE_MALFORMED", f"{expected.name} 不是有效的 CSV：{exc}") from None
     if not rows or tuple(rows[0]) != expected.header:
         raise AllocationError("FILE_MALFORMED",
                               f"{expected.name} 的表头应为 {','.join(expected.header)}")
-    return [dict(zip(expected.header, row, strict=False)) for row in rows[1:]]
+    width = len(expected.header)
+    return [{**dict(zip(expected.header, row, strict=False)),
+             **({"…": ",".join(row[width:]) or "（缺少字段）"} if len(row) != width else {})}
+            for row in rows[1:]]
 
 
-def _write_json(path: Path, value, compact: bool = False) -> None:
+def _no_duplicate_keys(pairs):
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"重复的键 {sorted(k for k in keys if keys.count(k) > 1)[0]}")
+    return dict(pairs)
+
+
+def _no_constant(name):
+    raise ValueError(f"不允许 {name}")
+
+
+def _json_bytes(value, compact: bool = False) -> bytes:
     # Indented for the small files people read; compact (and C-encoded) for the large one.
     text = json.dumps(value, ensure_ascii=False, sort_keys=True,
                       **({"separators": (",", ":")} if compact else {"indent": 1}))
-    path.write_text(text + "\n", encoding="utf-8")
+    return (text + "\n").encode()
 
 
 _GUIDE = """\

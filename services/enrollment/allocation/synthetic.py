@@ -31,7 +31,7 @@ _DISTRICT_WEIGHTS = {
 HOME_SHARE = 0.85
 
 # The public draw that demo data, tests and benchmarks announce and use.
-DEMO_DRAW = PublicDraw("中国福利彩票双色球", "2027071", "2027-06-24")
+DEMO_DRAW = PublicDraw("中国福利彩票双色球", "2027071", "2027-06-24", 7)
 DEMO_FROZEN_ON = "2027-06-20"
 DEMO_WINNING_NUMBERS = "03 08 15 21 27 33 12"
 

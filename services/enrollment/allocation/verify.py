@@ -6,7 +6,10 @@ changed rather than someone whose result merely moved because of it:
 2. every record of instance.json against its line in records.sha256, and both against the
    commitment (records digest, counts);
 3. the whole allocation, recomputed from the instance and the re-derived seed, against every
-   row of results.csv, admissions.csv, schools.csv, unassigned.csv and against results.json.
+   row of results.csv, admissions.csv, schools.csv, unassigned.csv and against results.json;
+4. every file byte for byte against what the engine renders from the same inputs.
+Files that cannot be read, malformed JSON (duplicate keys included) and a commitment of the
+wrong shape (or whose draw is not after its freezing date) are refused, not compared.
 """
 
 from __future__ import annotations
@@ -16,17 +19,16 @@ from pathlib import Path
 
 from services.enrollment.allocation.draw import (
     PublicDraw,
+    check_commitment,
     commitment_digest,
     derive_seed,
+    make_commitment,
     record_lines,
-    records_text,
 )
 from services.enrollment.allocation.instance import (
-    MECHANISMS,
     AllocationError,
     Instance,
     cyclic_gc_paused,
-    sha256_hex,
 )
 from services.enrollment.allocation.mechanisms import Outcome, allocate
 from services.enrollment.allocation.publication import (
@@ -35,9 +37,11 @@ from services.enrollment.allocation.publication import (
     RECORDS,
     RESULTS_JSON,
     SEED_INPUTS,
+    commitment_files,
     read_bytes,
     read_json,
     read_table,
+    result_files,
     result_tables,
     results_document,
 )
@@ -66,6 +70,7 @@ class Report:
     counts: dict = field(default_factory=dict)
     found: list[Discrepancy] = field(default_factory=list)
     total: int = 0
+    files: set[str] = field(default_factory=set)  # files with a discrepancy
 
     @property
     def matches(self) -> bool:
@@ -73,6 +78,7 @@ class Report:
 
     def add(self, discrepancy: Discrepancy) -> None:
         self.total += 1
+        self.files.add(discrepancy.file.split(" ")[0])
         if len(self.found) < _KEPT:
             self.found.append(discrepancy)
 
@@ -84,26 +90,31 @@ def verify(directory: Path) -> Report:
 
 
 def _verify(directory: Path) -> Report:
+    if not directory.is_dir():
+        raise AllocationError("FILE_MISSING", f"{directory} 不是公示文件目录")
     commitment = read_json(directory, COMMITMENT)
-    if not isinstance(commitment, dict) or commitment.get("mechanism") not in MECHANISMS \
-            or not {"draw", "counts", "records_sha256"} <= set(commitment):
-        raise AllocationError("FILE_MALFORMED", f"{COMMITMENT} 缺少必要的项目")
+    announced = check_commitment(commitment)
     seed_inputs = read_json(directory, SEED_INPUTS)
-    if not isinstance(seed_inputs, dict):
-        raise AllocationError("FILE_MALFORMED", f"{SEED_INPUTS} 应为 JSON 对象")
-    draw = PublicDraw.from_record(seed_inputs.get("draw"))
-    seed = derive_seed(commitment, draw, seed_inputs.get("winning_numbers"))
+    if not isinstance(seed_inputs, dict) or set(seed_inputs) != {"draw", "winning_numbers"}:
+        raise AllocationError("FILE_MALFORMED", f"{SEED_INPUTS} 应恰好含 draw 与 winning_numbers")
+    draw = PublicDraw.from_record(seed_inputs["draw"])
+    seed = derive_seed(commitment, draw, seed_inputs["winning_numbers"])
     instance = Instance.from_records(read_json(directory, INSTANCE))
+    instance.check_mechanism(commitment["mechanism"])
 
     report = Report(commitment_digest(commitment), seed, instance.counts())
-    _check_records(directory, instance, commitment, report)
+    _check_records(directory, instance, commitment, announced, report)
     outcome = allocate(instance, commitment["mechanism"], seed)
     _check_tables(directory, outcome, report)
     _check_results_json(directory, outcome, commitment, report)
+    expected = {**commitment_files(instance, commitment),
+                **result_files(draw, seed_inputs["winning_numbers"], outcome, commitment)}
+    _check_bytes(directory, expected, report)
     return report
 
 
-def _check_records(directory: Path, instance: Instance, commitment: dict, report: Report):
+def _check_records(directory: Path, instance: Instance, commitment: dict,
+                   announced: PublicDraw, report: Report):
     expected = record_lines(instance)
     published: dict[tuple[str, str], str] = {}
     for line in read_bytes(directory, RECORDS).decode("utf-8", "replace").splitlines():
@@ -118,13 +129,12 @@ def _check_records(directory: Path, instance: Instance, commitment: dict, report
     for (kind, ident), digest in sorted(published.items()):
         report.add(Discrepancy(RECORDS, f"{_KINDS.get(kind, kind)} {ident}",
                                "记录（instance.json 中没有）", "", digest))
-    stated = sha256_hex(records_text(expected))
-    if stated != commitment["records_sha256"]:
-        report.add(Discrepancy(COMMITMENT, "全部记录", "摘要（records_sha256）", stated,
-                               str(commitment["records_sha256"])))
-    if instance.counts() != commitment["counts"]:
-        report.add(Discrepancy(COMMITMENT, "实例", "数量", _counts(instance.counts()),
-                               _counts(commitment["counts"])))
+    remade = make_commitment(instance, commitment["mechanism"], announced,
+                             commitment["frozen_on"])
+    for item in ("records_sha256", "counts"):
+        if remade[item] != commitment[item]:
+            report.add(Discrepancy(COMMITMENT, "承诺", item, _show(remade[item]),
+                                   _show(commitment[item])))
 
 
 def _check_tables(directory: Path, outcome: Outcome, report: Report) -> None:
@@ -152,12 +162,35 @@ def _compare_rows(file: str, subject: str, expected: list[dict], published: list
                   report: Report) -> None:
     label = {"entry": "报名号", "school": "学校"}.get(subject, subject)  # results.json keys
     for number, (want, got) in enumerate(zip(expected, published, strict=False), start=1):
-        for item, value in want.items():
-            if got.get(item) != value:
+        for item in dict.fromkeys([*want, *got]):  # extra items in a row count too
+            value, found = want.get(item), got.get(item)
+            # type() too: JSON true, 1 and 1.0 are equal in Python but not the same value
+            if found != value or type(found) is not type(value):
                 report.add(Discrepancy(f"{file} 第 {number} 条", f"{label} {want[subject]}",
-                                       item, _show(value), _show(got.get(item))))
+                                       item, _show(value), _show(found)))
     if len(expected) != len(published):
         report.add(Discrepancy(file, "全部", "条数", str(len(expected)), str(len(published))))
+
+
+def _check_bytes(directory: Path, expected: dict[str, bytes], report: Report) -> None:
+    """Every file, byte for byte as the engine renders it: catches what the item-by-item
+    comparison cannot see (extra cells or keys, duplicate or reordered lines, other spellings)."""
+    for name, content in expected.items():
+        published = read_bytes(directory, name)
+        if published == content or name in report.files:
+            continue
+        want, got = content.split(b"\n"), published.split(b"\n")
+        pairs = zip(want, got, strict=False)
+        line = next((i for i, (w, g) in enumerate(pairs) if w != g), min(len(want), len(got)))
+        report.add(Discrepancy(name, f"第 {line + 1} 行", "内容（逐字节比对）",
+                               _line(want, line), _line(got, line)))
+
+
+def _line(lines: list[bytes], index: int) -> str:
+    if index >= len(lines):
+        return "（文件结束）"
+    text = lines[index].decode("utf-8", "replace").lstrip("\ufeff")
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def _rows(value) -> list[dict]:
@@ -167,9 +200,6 @@ def _rows(value) -> list[dict]:
 
 
 def _show(value) -> str:
+    if isinstance(value, dict):
+        return "，".join(f"{k}={value[k]}" for k in sorted(value))
     return "" if value is None else str(value)
-
-
-def _counts(counts: dict) -> str:
-    return "，".join(f"{k}={counts[k]}" for k in sorted(counts)) if isinstance(counts, dict) \
-        else str(counts)

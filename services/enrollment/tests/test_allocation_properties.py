@@ -114,7 +114,7 @@ def test_single_school_lottery_admits_by_class_then_lottery_and_skips_groups_tha
         applied = [a for a in instance.applicants if a.choices[0].school == school.id]
         units: dict[str, list[str]] = {}
         for a in applied:
-            units.setdefault(a.group or a.id, []).append(a.id)
+            units.setdefault(("group", a.group) if a.group else ("entry", a.id), []).append(a.id)
         ranked = sorted(units.values(), key=lambda ids: group_key.get((school.id, ids[0]))
                         or rank_at(school.id, ids[0]))
         expected, seats = [], school.seats

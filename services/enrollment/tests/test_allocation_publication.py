@@ -173,7 +173,87 @@ def test_a_changed_commitment_is_found(copy, capsys):
     (copy / "commitment.json").write_text(json.dumps(commitment), encoding="utf-8")
     status, output = verify(copy, capsys)
     assert status == 1
-    assert "commitment.json：实例 的数量" in first_line(output)
+    assert "commitment.json：承诺 的counts应为" in first_line(output)
+
+
+def test_reordered_or_duplicated_record_lines_are_found(copy, capsys):
+    lines = (copy / "records.sha256").read_text(encoding="utf-8").splitlines(keepends=True)
+    fake = "0" * 64 + lines[20][64:]
+    (copy / "records.sha256").write_text("".join(lines[:20] + [fake] + lines[20:]),
+                                         encoding="utf-8")
+    status, output = verify(copy, capsys)
+    assert status == 1
+    assert "records.sha256：第 21 行 的内容（逐字节比对）" in first_line(output)
+
+
+def test_an_extra_cell_in_a_row_is_found(copy, capsys):
+    rows = read_csv(copy / "results.csv")
+    rows[5].append("S0001")
+    write_csv(copy / "results.csv", rows)
+    status, output = verify(copy, capsys)
+    assert status == 1
+    assert f"results.csv 第 5 条：报名号 {rows[5][0]} 的…应为 （空），公布为 S0001" \
+        in first_line(output)
+
+
+def test_a_value_of_another_json_type_is_found(copy, capsys):
+    results = json.loads((copy / "results.json").read_text(encoding="utf-8"))
+    placement = next(p for p in results["placements"] if p["rank"] == 1)
+    placement["rank"] = True
+    (copy / "results.json").write_text(json.dumps(results, ensure_ascii=False), encoding="utf-8")
+    status, output = verify(copy, capsys)
+    assert status == 1
+    assert f"报名号 {placement['entry']} 的rank应为 1，公布为 True" in first_line(output)
+
+
+def test_duplicate_json_keys_are_refused(copy, capsys):
+    text = (copy / "seed.json").read_text(encoding="utf-8")
+    (copy / "seed.json").write_text(text.replace('"winning_numbers"', '"winning_numbers": "1",'
+                                                 ' "winning_numbers"'), encoding="utf-8")
+    status, output = verify(copy, capsys)
+    assert status == 2 and "重复的键 winning_numbers" in output
+
+
+@pytest.mark.parametrize("change, code", [
+    (lambda c: c.update(nonce="1"), "FILE_MALFORMED"),
+    (lambda c: c.update(frozen_on="2027-07-01"), "DRAW_NOT_AFTER_FREEZE"),
+    (lambda c: c["draw"].update(date="20270624"), "DRAW_INVALID"),
+    (lambda c: c.update(draw="x"), "DRAW_INVALID"),
+])
+def test_a_commitment_of_the_wrong_shape_is_refused(copy, capsys, change, code):
+    commitment = json.loads((copy / "commitment.json").read_text(encoding="utf-8"))
+    change(commitment)
+    (copy / "commitment.json").write_text(json.dumps(commitment), encoding="utf-8")
+    status, output = verify(copy, capsys)
+    assert status == 2 and code in output
+
+
+def test_a_draw_is_run_once(published):
+    with pytest.raises(AllocationError) as refused:
+        procedure.draw(published, "01 02 03 04 05 06 07")
+    assert refused.value.code == "ALREADY_DRAWN"
+
+
+def test_verify_refuses_what_is_not_a_publication_directory(published, capsys):
+    status, output = verify(published / "results.csv", capsys)
+    assert status == 2 and "不是公示文件目录" in output
+
+
+def test_bad_command_arguments_are_refused_without_a_traceback(tmp_path, capsys):
+    for argv in (["generate", "--choices", "12-6", "--out", str(tmp_path / "i.json")],
+                 ["generate", "--schools", "0", "--out", str(tmp_path / "i.json")],
+                 ["generate", "--out", str(tmp_path / "missing" / "i.json")],
+                 ["commit", str(tmp_path / "none.json"), "--out", str(tmp_path / "d"),
+                  "--lottery", "x", "--issue", "1", "--draw-date", "2027-06-24",
+                  "--frozen-on", "2027-06-20"]):
+        assert main(argv) == 2, argv
+        assert "拒绝：" in capsys.readouterr().err
+
+
+def test_the_demo_never_replaces_a_directory_it_did_not_write(published, capsys):
+    assert main(["demo", "--out", str(published)]) == 2
+    assert "不会覆盖" in capsys.readouterr().err
+    assert (published / "results.csv").exists()
 
 
 def test_a_missing_file_is_refused_with_its_name(copy, capsys):

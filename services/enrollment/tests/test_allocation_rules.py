@@ -43,17 +43,21 @@ def test_the_seed_comes_from_the_commitment_and_the_announced_draw_only():
     commitment = make_commitment(tiny(), "deferred_acceptance", DRAW, synthetic.DEMO_FROZEN_ON)
     seed = derive_seed(commitment, DRAW, "03 08 15 21 27 33 12")
     assert seed == derive_seed(commitment, DRAW, "3,8,15,21,27,33,12")
+    assert seed == derive_seed(commitment, DRAW, "12 33 27 21 15 8 3")  # no order to choose
     assert seed != derive_seed(commitment, DRAW, "03 08 15 21 27 33 13")
-    other_day = PublicDraw(DRAW.lottery, "2027072", "2027-06-26")
+    other_day = PublicDraw(DRAW.lottery, "2027072", "2027-06-26", 7)
     with pytest.raises(AllocationError) as refused:
         derive_seed(commitment, other_day, "03 08 15 21 27 33 12")
     assert refused.value.code == "SEED_DRAW_MISMATCH"
 
 
-def test_winning_numbers_are_spelt_one_way_and_must_exist():
-    assert winning_numbers(" 3, 8 ,15+12") == "03 08 15 12"
-    with pytest.raises(AllocationError):
-        winning_numbers("  ")
+def test_winning_numbers_are_spelt_one_way_and_leave_no_choice():
+    four = PublicDraw("快乐8", "2027001", "2027-06-24", 4)
+    assert winning_numbers(" 15, 8 ,3+12", four) == "03 08 12 15"
+    for wrong in ("3 8 15", "3 8 15 12 1", "  ", 3, ["03"], None, "3 8 15 100"):
+        with pytest.raises(AllocationError) as refused:
+            winning_numbers(wrong, four)
+        assert refused.value.code == "SEED_INPUTS_INVALID"
 
 
 def test_the_draw_must_come_after_the_instance_is_frozen():
@@ -100,6 +104,7 @@ def test_the_commitment_names_counts_draw_and_a_digest_of_every_record():
                      {"id": "E2", "choices": [["S2", 1]], "group": "G1"}]}, "相同顺序"),
     ({"schools": [], "applicants": [{"id": "E1", "choices": [["S1", 1]], "name": "x"}]},
      "应含 id 与 choices"),
+    ({"schools": [{"id": "S1\n", "seats": 1}], "applicants": []}, "学校编号 'S1\\n'"),
     ([], "JSON 对象"),
 ])
 def test_a_malformed_instance_is_refused_with_a_clear_message(records, fragment):
