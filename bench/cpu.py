@@ -24,7 +24,7 @@ def _stat_cpu_s(stat_path: Path) -> float:
     return (int(fields[11]) + int(fields[12])) * TICK_S  # utime + stime
 
 
-def _threads_cpu_s(pid: int) -> dict[int, float]:
+def threads_cpu_s(pid: int) -> dict[int, float]:
     out = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
@@ -34,7 +34,7 @@ def _threads_cpu_s(pid: int) -> dict[int, float]:
     return out
 
 
-def _machine_busy_s() -> float:
+def machine_busy_s() -> float:
     """CPU seconds all cores spent on anything but idle and I/O wait since boot."""
     user, nice, system, _idle, _iowait, irq, softirq, steal = map(
         int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9])
@@ -93,11 +93,11 @@ class CpuMeter:
 
     def snapshot(self) -> dict[str, float]:
         accounts = self.pids["accounts"]
-        threads = _threads_cpu_s(accounts)
+        threads = threads_cpu_s(accounts)
         hub = threads.pop(accounts, 0.0)
         me = os.times()
         return {
-            "machine": _machine_busy_s(),
+            "machine": machine_busy_s(),
             "gateway": _stat_cpu_s(Path(f"/proc/{self.pids['gateway']}/stat")),
             "accounts hub": hub,
             # tpool threads live as long as the process, so none is lost between snapshots

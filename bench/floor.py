@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.cpu import _machine_busy_s, _threads_cpu_s
+from bench.cpu import machine_busy_s, threads_cpu_s
 from bench.httpload import post_all
 from bench.report import ROOT
 from tests.support.infra import drop_amqp_vhost, make_amqp_vhost
@@ -40,7 +40,7 @@ def _pids_named(fragment: str) -> list[int]:
 
 
 def _cpu_s(pid: int) -> float:
-    return sum(_threads_cpu_s(pid).values())
+    return sum(threads_cpu_s(pid).values())
 
 
 def main() -> int:
@@ -68,11 +68,11 @@ def main() -> int:
             broker = _pids_named("beam.smp")
             before = {p.pid: _cpu_s(p.pid) for p in procs}
             broker_before = sum(_cpu_s(pid) for pid in broker)
-            machine_before = _machine_busy_s()
+            machine_before = machine_busy_s()
             started = time.perf_counter()
             answers = post_all(url, [(b'{"family": "x"}', {})] * REQUESTS, CONCURRENCY)
             wall = time.perf_counter() - started
-            machine = _machine_busy_s() - machine_before
+            machine = machine_busy_s() - machine_before
             broker_s = sum(_cpu_s(pid) for pid in broker) - broker_before
             parts = {name: _cpu_s(p.pid) - before[p.pid] for name, p in zip(SERVICES, procs,
                                                                             strict=True)}

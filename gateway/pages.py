@@ -370,48 +370,47 @@ class PageRoutes(RouteHelpers):
 
     @route("GET", "/account/password")
     def password_page(self, request):
-        return self._password(request, session_token(request))
+        return self._code_form(request, session_token(request), "password.html", CHANGE_FIELDS)
 
     @route("POST", "/account/password")
     def change_password(self, request):
-        token = session_token(request)
-        try:
-            self._check_csrf(request, token, "session")
-            self.accounts.call("change_password", {**filled(request.form, CHANGE_FIELDS),
-                                                   "session_token": token})
-        except DomainError as error:
-            return self._password(request, token, error)
+        token, refused = self._submit_with_code(request, "change_password", CHANGE_FIELDS)
+        if refused:
+            return self._code_form(request, token, "password.html", CHANGE_FIELDS, refused)
         return self._member_page(request, token, "done.html", title="密码修改成功",
                                  message="密码修改成功，下次登录时请使用修改后的密码。",
                                  note="为保护账号安全，其他设备上的登录已退出。",
                                  link=("/home", "返回信息采集导航页"))
 
-    def _password(self, request, token, error=None):
-        return self._member_page(request, token, "password.html", captcha=self._captcha(),
-                                 **refusal(error, CHANGE_FIELDS + ("captcha_answer",)))
-
     @route("GET", "/account/cancel")
     def cancel_page(self, request):
-        return self._cancel(request, session_token(request))
+        return self._code_form(request, session_token(request), "cancel.html", CANCEL_FIELDS)
 
     @route("POST", "/account/cancel")
     def cancel_account(self, request):
-        token = session_token(request)
-        try:
-            self._check_csrf(request, token, "session")
-            self.accounts.call("cancel_account", {**filled(request.form, CANCEL_FIELDS),
-                                                  "session_token": token})
-        except DomainError as error:
-            return self._cancel(request, token, error)
+        token, refused = self._submit_with_code(request, "cancel_account", CANCEL_FIELDS)
+        if refused:
+            return self._code_form(request, token, "cancel.html", CANCEL_FIELDS, refused)
         response = self._render(request, "done.html", title="撤销成功",
                                 message="撤销成功。该账号的个人信息已删除，账号不能再登录。",
                                 link=("/", "返回首页"))
         security.clear_session_cookie(response, self.settings.secure_cookies)
         return response
 
-    def _cancel(self, request, token, error=None):
-        return self._member_page(request, token, "cancel.html", captcha=self._captcha(),
-                                 **refusal(error, CANCEL_FIELDS + ("captcha_answer",)))
+    def _submit_with_code(self, request, method: str, fields: tuple[str, ...]):
+        """A signed-in family's SMS-confirmed form: CSRF check, then the accounts call.
+        Returns (session token, the refusal or None)."""
+        token = session_token(request)
+        try:
+            self._check_csrf(request, token, "session")
+            self.accounts.call(method, {**filled(request.form, fields), "session_token": token})
+        except DomainError as error:
+            return token, error
+        return token, None
+
+    def _code_form(self, request, token, template: str, fields: tuple[str, ...], error=None):
+        return self._member_page(request, token, template, captcha=self._captcha(),
+                                 **refusal(error, fields + ("captcha_answer",)))
 
     # development, unknown pages ------------------------------------------------------------
     @route("GET", "/dev/sms")

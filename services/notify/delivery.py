@@ -10,7 +10,6 @@ from __future__ import annotations
 import collections
 import json
 import logging
-import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,9 +47,10 @@ class OutboxFileBackend:
             with self._lock:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 with self.path.open("a", encoding="utf-8") as outbox:
+                    # Closing hands the line to the OS before "sent" is recorded, so a crash of
+                    # this process loses nothing. No fsync: it would stall the whole event loop
+                    # on the disk, and this development backend need not survive power loss.
                     outbox.write(line + "\n")
-                    outbox.flush()
-                    os.fsync(outbox.fileno())  # "sent" is recorded only after this returns
         except OSError as exc:
             raise DeliveryFailed(type(exc).__name__, permanent=False) from None
         # Development only (production refuses this backend): the text, code included, is

@@ -57,18 +57,10 @@ class PublicDraw:
         return cls(record["lottery"], record["issue"], record["date"], record["numbers"])
 
 
-def record_lines(instance: Instance) -> list[tuple[str, str, str]]:
-    """(digest, kind, id) per school, then per applicant, in id order."""
-    schools, applicants = instance.canonical_records
-    lines = [(sha256_hex(record), "school", s.id)
-             for s, record in zip(instance.schools, schools, strict=True)]
-    lines += [(sha256_hex(record), "entry", a.id)
-              for a, record in zip(instance.applicants, applicants, strict=True)]
-    return lines
-
-
-def records_text(lines: list[tuple[str, str, str]]) -> bytes:
-    return "".join(f"{digest}  {kind} {ident}\n" for digest, kind, ident in lines).encode()
+def records_text(instance: Instance) -> bytes:
+    """records.sha256: one line per school and per applicant, as sha256sum prints them."""
+    return "".join(f"{digest}  {kind} {ident}\n"
+                   for digest, kind, ident in instance.record_digests).encode()
 
 
 def make_commitment(instance: Instance, mechanism: str, draw: PublicDraw, frozen_on: str) -> dict:
@@ -79,7 +71,7 @@ def make_commitment(instance: Instance, mechanism: str, draw: PublicDraw, frozen
         "frozen_on": frozen_on,
         "draw": draw.record(),
         "counts": instance.counts(),
-        "records_sha256": sha256_hex(records_text(record_lines(instance))),
+        "records_sha256": sha256_hex(records_text(instance)),
     }
     check_commitment(commitment)
     return commitment

@@ -121,6 +121,15 @@ class Instance:
         return ([canonical_json(s.record()) for s in self.schools],
                 [canonical_json(a.record()) for a in self.applicants])
 
+    @cached_property
+    def record_digests(self) -> list[tuple[str, str, str]]:
+        """(SHA-256 of the canonical record, kind, id) per school, then per applicant."""
+        schools, applicants = self.canonical_records
+        return ([(sha256_hex(record), "school", s.id)
+                 for s, record in zip(self.schools, schools, strict=True)]
+                + [(sha256_hex(record), "entry", a.id)
+                   for a, record in zip(self.applicants, applicants, strict=True)])
+
     def groups(self) -> dict[str, list[Applicant]]:
         members: dict[str, list[Applicant]] = defaultdict(list)
         for applicant in self.applicants:

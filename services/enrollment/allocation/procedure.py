@@ -6,11 +6,9 @@ from pathlib import Path
 
 from services.enrollment.allocation.draw import (
     PublicDraw,
-    check_commitment,
     commitment_digest,
     derive_seed,
     make_commitment,
-    record_lines,
     records_text,
 )
 from services.enrollment.allocation.instance import (
@@ -22,10 +20,9 @@ from services.enrollment.allocation.instance import (
 from services.enrollment.allocation.mechanisms import Outcome, allocate
 from services.enrollment.allocation.publication import (
     COMMITMENT,
-    INSTANCE,
     SEED_INPUTS,
+    PublishedFiles,
     commitment_files,
-    read_json,
     result_files,
     write_files,
 )
@@ -48,10 +45,8 @@ def draw(directory: Path, numbers: str) -> Outcome:
     if (directory / SEED_INPUTS).exists():
         raise AllocationError("ALREADY_DRAWN", f"{directory} 中已有开奖结果，不能重新开奖")
     with cyclic_gc_paused():
-        commitment = read_json(directory, COMMITMENT)
-        public_draw = check_commitment(commitment)
-        instance = Instance.from_records(read_json(directory, INSTANCE))
-        if sha256_hex(records_text(record_lines(instance))) != commitment["records_sha256"]:
+        commitment, public_draw, instance = PublishedFiles(directory).committed()
+        if sha256_hex(records_text(instance)) != commitment["records_sha256"]:
             raise AllocationError("INSTANCE_CHANGED", "instance.json 与承诺不一致，不能开奖")
         outcome = allocate(instance, commitment["mechanism"],
                            derive_seed(commitment, public_draw, numbers))

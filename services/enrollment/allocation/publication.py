@@ -18,8 +18,8 @@ from pathlib import Path
 from services.enrollment.allocation.draw import (
     FORMAT,
     PublicDraw,
+    check_commitment,
     commitment_digest,
-    record_lines,
     records_text,
     winning_numbers,
 )
@@ -94,7 +94,7 @@ def commitment_files(instance: Instance, commitment: dict) -> dict[str, bytes]:
         lines.append(b"]," if name == "schools" else b"]}")
     return {
         COMMITMENT: _json_bytes(commitment),
-        RECORDS: records_text(record_lines(instance)),
+        RECORDS: records_text(instance),
         INSTANCE: b"\n".join(line for line in lines if line) + b"\n",
         GUIDE: _GUIDE.format(digest=commitment_digest(commitment),
                              **commitment["draw"]).encode(),
@@ -125,38 +125,53 @@ def write_files(directory: Path, files: dict[str, bytes]) -> None:
         raise AllocationError("FILE_WRITE_FAILED", f"无法写入 {directory}：{exc}") from None
 
 
-def read_bytes(directory: Path, name: str) -> bytes:
-    try:
-        return (directory / name).read_bytes()
-    except FileNotFoundError:
-        raise AllocationError("FILE_MISSING", f"缺少文件 {name}") from None
-    except OSError as exc:
-        raise AllocationError("FILE_MALFORMED", f"无法读取 {name}：{exc}") from None
+class PublishedFiles:
+    """A publication directory, each file read once."""
 
+    def __init__(self, directory: Path):
+        if not directory.is_dir():
+            raise AllocationError("FILE_MISSING", f"{directory} 不是公示文件目录")
+        self.directory = directory
+        self._read: dict[str, bytes] = {}
 
-def read_json(directory: Path, name: str):
-    """Refuses anything but plain JSON: duplicate keys, NaN, huge or deep values included."""
-    try:
-        return json.loads(read_bytes(directory, name).decode("utf-8"),
-                          object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise AllocationError("FILE_MALFORMED", f"{name} 不是有效的 JSON：{exc}") from None
+    def bytes(self, name: str) -> bytes:
+        if name not in self._read:
+            try:
+                self._read[name] = (self.directory / name).read_bytes()
+            except FileNotFoundError:
+                raise AllocationError("FILE_MISSING", f"缺少文件 {name}") from None
+            except OSError as exc:
+                raise AllocationError("FILE_MALFORMED", f"无法读取 {name}：{exc}") from None
+        return self._read[name]
 
+    def json(self, name: str):
+        """Refuses anything but plain JSON: duplicate keys, NaN, huge or deep values included."""
+        try:
+            return json.loads(self.bytes(name).decode("utf-8"),
+                              object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise AllocationError("FILE_MALFORMED", f"{name} 不是有效的 JSON：{exc}") from None
 
-def read_table(directory: Path, expected: Table) -> list[dict]:
-    """Rows as dicts; a row with more or fewer cells than the header keeps them under '…'."""
-    try:
-        text = read_bytes(directory, expected.name).decode("utf-8-sig")
-        rows = list(csv.reader(io.StringIO(text)))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise AllocationError("FILE_MALFORMED", f"{expected.name} 不是有效的 CSV：{exc}") from None
-    if not rows or tuple(rows[0]) != expected.header:
-        raise AllocationError("FILE_MALFORMED",
-                              f"{expected.name} 的表头应为 {','.join(expected.header)}")
-    width = len(expected.header)
-    return [{**dict(zip(expected.header, row, strict=False)),
-             **({"…": ",".join(row[width:]) or "（缺少字段）"} if len(row) != width else {})}
-            for row in rows[1:]]
+    def table(self, expected: Table) -> list[dict]:
+        """Rows as dicts; a row with more or fewer cells than the header keeps them under '…'."""
+        try:
+            rows = list(csv.reader(io.StringIO(self.bytes(expected.name).decode("utf-8-sig"))))
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise AllocationError("FILE_MALFORMED",
+                                  f"{expected.name} 不是有效的 CSV：{exc}") from None
+        if not rows or tuple(rows[0]) != expected.header:
+            raise AllocationError("FILE_MALFORMED",
+                                  f"{expected.name} 的表头应为 {','.join(expected.header)}")
+        width = len(expected.header)
+        return [{**dict(zip(expected.header, row, strict=False)),
+                 **({"…": ",".join(row[width:]) or "（缺少字段）"} if len(row) != width else {})}
+                for row in rows[1:]]
+
+    def committed(self) -> tuple[dict, PublicDraw, Instance]:
+        """The commitment (checked), the draw it announced, and the instance it froze."""
+        commitment = self.json(COMMITMENT)
+        announced = check_commitment(commitment)
+        return commitment, announced, Instance.from_records(self.json(INSTANCE))
 
 
 def _no_duplicate_keys(pairs):

@@ -19,11 +19,9 @@ from pathlib import Path
 
 from services.enrollment.allocation.draw import (
     PublicDraw,
-    check_commitment,
     commitment_digest,
     derive_seed,
     make_commitment,
-    record_lines,
 )
 from services.enrollment.allocation.instance import (
     AllocationError,
@@ -33,14 +31,11 @@ from services.enrollment.allocation.instance import (
 from services.enrollment.allocation.mechanisms import Outcome, allocate
 from services.enrollment.allocation.publication import (
     COMMITMENT,
-    INSTANCE,
     RECORDS,
     RESULTS_JSON,
     SEED_INPUTS,
+    PublishedFiles,
     commitment_files,
-    read_bytes,
-    read_json,
-    read_table,
     result_files,
     result_tables,
     results_document,
@@ -57,9 +52,11 @@ class Discrepancy:
     item: str
     expected: str
     published: str
+    where: str = ""  # e.g. 第 3 条
 
     def describe(self) -> str:
-        return (f"{self.file}：{self.subject} 的{self.item}"
+        place = f"{self.file} {self.where}" if self.where else self.file
+        return (f"{place}：{self.subject} 的{self.item}"
                 f"应为 {self.expected or '（空）'}，公布为 {self.published or '（空）'}")
 
 
@@ -78,7 +75,7 @@ class Report:
 
     def add(self, discrepancy: Discrepancy) -> None:
         self.total += 1
-        self.files.add(discrepancy.file.split(" ")[0])
+        self.files.add(discrepancy.file)
         if len(self.found) < _KEPT:
             self.found.append(discrepancy)
 
@@ -90,38 +87,33 @@ def verify(directory: Path) -> Report:
 
 
 def _verify(directory: Path) -> Report:
-    if not directory.is_dir():
-        raise AllocationError("FILE_MISSING", f"{directory} 不是公示文件目录")
-    commitment = read_json(directory, COMMITMENT)
-    announced = check_commitment(commitment)
-    seed_inputs = read_json(directory, SEED_INPUTS)
+    files = PublishedFiles(directory)
+    commitment, announced, instance = files.committed()
+    seed_inputs = files.json(SEED_INPUTS)
     if not isinstance(seed_inputs, dict) or set(seed_inputs) != {"draw", "winning_numbers"}:
         raise AllocationError("FILE_MALFORMED", f"{SEED_INPUTS} 应恰好含 draw 与 winning_numbers")
     draw = PublicDraw.from_record(seed_inputs["draw"])
     seed = derive_seed(commitment, draw, seed_inputs["winning_numbers"])
-    instance = Instance.from_records(read_json(directory, INSTANCE))
-    instance.check_mechanism(commitment["mechanism"])
 
     report = Report(commitment_digest(commitment), seed, instance.counts())
-    _check_records(directory, instance, commitment, announced, report)
+    _check_records(files, instance, commitment, announced, report)
     outcome = allocate(instance, commitment["mechanism"], seed)
-    _check_tables(directory, outcome, report)
-    _check_results_json(directory, outcome, commitment, report)
+    _check_tables(files, outcome, report)
+    _check_results_json(files, outcome, commitment, report)
     expected = {**commitment_files(instance, commitment),
                 **result_files(draw, seed_inputs["winning_numbers"], outcome, commitment)}
-    _check_bytes(directory, expected, report)
+    _check_bytes(files, expected, report)
     return report
 
 
-def _check_records(directory: Path, instance: Instance, commitment: dict,
+def _check_records(files: PublishedFiles, instance: Instance, commitment: dict,
                    announced: PublicDraw, report: Report):
-    expected = record_lines(instance)
     published: dict[tuple[str, str], str] = {}
-    for line in read_bytes(directory, RECORDS).decode("utf-8", "replace").splitlines():
+    for line in files.bytes(RECORDS).decode("utf-8", "replace").splitlines():
         digest, _, rest = line.partition("  ")
         kind, _, ident = rest.partition(" ")
         published[(kind, ident)] = digest
-    for digest, kind, ident in expected:
+    for digest, kind, ident in instance.record_digests:
         found = published.pop((kind, ident), "")
         if found != digest:
             report.add(Discrepancy(RECORDS, f"{_KINDS[kind]} {ident}",
@@ -137,15 +129,15 @@ def _check_records(directory: Path, instance: Instance, commitment: dict,
                                    _show(commitment[item])))
 
 
-def _check_tables(directory: Path, outcome: Outcome, report: Report) -> None:
+def _check_tables(files: PublishedFiles, outcome: Outcome, report: Report) -> None:
     for table in result_tables(outcome):
-        _compare_rows(table.name, table.subject, table.as_dicts(), read_table(directory, table),
-                      report)
+        _compare_rows(table.name, table.subject, table.as_dicts(), files.table(table), report)
 
 
-def _check_results_json(directory: Path, outcome: Outcome, commitment: dict, report: Report):
+def _check_results_json(files: PublishedFiles, outcome: Outcome, commitment: dict,
+                        report: Report):
     expected = results_document(outcome, commitment)
-    published = read_json(directory, RESULTS_JSON)
+    published = files.json(RESULTS_JSON)
     if not isinstance(published, dict):
         raise AllocationError("FILE_MALFORMED", f"{RESULTS_JSON} 应为 JSON 对象")
     for name in ("format", "commitment_sha256", "seed"):
@@ -160,23 +152,23 @@ def _check_results_json(directory: Path, outcome: Outcome, commitment: dict, rep
 
 def _compare_rows(file: str, subject: str, expected: list[dict], published: list[dict],
                   report: Report) -> None:
-    label = {"entry": "报名号", "school": "学校"}.get(subject, subject)  # results.json keys
+    label = _KINDS.get(subject, subject)  # results.json names its subjects entry / school
     for number, (want, got) in enumerate(zip(expected, published, strict=False), start=1):
         for item in dict.fromkeys([*want, *got]):  # extra items in a row count too
             value, found = want.get(item), got.get(item)
             # type() too: JSON true, 1 and 1.0 are equal in Python but not the same value
             if found != value or type(found) is not type(value):
-                report.add(Discrepancy(f"{file} 第 {number} 条", f"{label} {want[subject]}",
-                                       item, _show(value), _show(found)))
+                report.add(Discrepancy(file, f"{label} {want[subject]}", item, _show(value),
+                                       _show(found), where=f"第 {number} 条"))
     if len(expected) != len(published):
         report.add(Discrepancy(file, "全部", "条数", str(len(expected)), str(len(published))))
 
 
-def _check_bytes(directory: Path, expected: dict[str, bytes], report: Report) -> None:
+def _check_bytes(files: PublishedFiles, expected: dict[str, bytes], report: Report) -> None:
     """Every file, byte for byte as the engine renders it: catches what the item-by-item
     comparison cannot see (extra cells or keys, duplicate or reordered lines, other spellings)."""
     for name, content in expected.items():
-        published = read_bytes(directory, name)
+        published = files.bytes(name)
         if published == content or name in report.files:
             continue
         want, got = content.split(b"\n"), published.split(b"\n")
