@@ -80,11 +80,15 @@ def _demo(args) -> int:
         shutil.rmtree(args.out)
     elif args.out.exists():
         raise AllocationError("ALREADY_EXISTS", f"{args.out} 已存在且不是演示派位目录，不会覆盖")
+    try:  # the mark first, so that an interrupted demo is still replaced next time
+        args.out.mkdir(parents=True)
+        (args.out / DEMO_MARK).write_text("演示数据，可删除\n", encoding="utf-8")
+    except OSError as exc:
+        raise AllocationError("FILE_WRITE_FAILED", f"无法写入 {args.out}：{exc}") from None
     instance = synthetic.generate(2000, 20, seed=2027)
     procedure.commit(instance, args.out, "deferred_acceptance", synthetic.DEMO_DRAW,
                      synthetic.DEMO_FROZEN_ON)
     outcome = procedure.draw(args.out, synthetic.DEMO_WINNING_NUMBERS)
-    (args.out / DEMO_MARK).write_text("演示数据，可删除\n", encoding="utf-8")
     print(f"演示派位：{args.out}（2000 名申请人、20 所学校，{len(outcome.unassigned)} 人待统筹）")
     return 0
 
