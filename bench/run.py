@@ -8,10 +8,12 @@ threads. The CPU each part of the platform used in each phase, and the whole mac
 recorded too, so that a disturbed run can be told from a slow platform.
 
 Phases, in order:
-  setup      N families each fetch a notice token, a captcha and an SMS code (not timed);
+  setup      2 × N families each fetch a notice token, a captcha and an SMS code (not timed);
   pings      `accounts.ping()` from a separate process (bench/ping.py), idle;
   baseline   bare argon2id hashes/s with the platform's parameters;
-  register   all N registrations through the gateway (bench/httpload.py), pings continuing;
+  register   N registrations through the gateway (bench/httpload.py): the throughput;
+  probed     N more registrations with the pings running: the cheap-RPC latency under full
+             load (the probe's own calls would otherwise be charged to the throughput);
   baseline   again (the reported baseline is the mean of both);
   reads      200 signed-in clients GET /api/v1/account, closed loop then paced;
   memory     RSS and peak RSS of gateway, accounts and notify.
@@ -36,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
+from bench.baseline import PASSWORD, argon2_defaults, hash_rate
 from bench.cpu import CpuMeter
 from bench.httpload import post_all, run_load
 from bench.ping import PingProbe
@@ -52,13 +55,11 @@ from bench.stats import Latency
 from gateway.security import SESSION_COOKIE
 from services.accounts.rules.age import primary_entry_window
 from services.accounts.rules.identity import check_character
-from services.accounts.rules.passwords import make_hasher
 from services.accounts.settings import AccountsSettings
 from tests.support.family import Family
 from tests.support.infra import drop_amqp_vhost, drop_database, make_amqp_vhost, make_database
 from tests.support.stack import Stack
 
-PASSWORD = "Spring2027a"  # the password tests.support.family registers with
 STACK_OVERRIDES = {
     "NOTICE_MIN_READ_S": 0,
     "CAPTCHA_BACKEND": "fixed",
@@ -140,25 +141,6 @@ def running_platform(keep_workdir: bool):
 
 def database_name(stack: Stack) -> str:
     return stack.env["DATABASE_URL"].rsplit("/", 1)[1]
-
-
-# 1. baseline -------------------------------------------------------------------------------
-def argon2_defaults() -> tuple[int, int, int]:
-    fields = AccountsSettings.model_fields
-    return tuple(fields[name].default for name in
-                 ("ARGON2_MEMORY_KIB", "ARGON2_TIME_COST", "ARGON2_PARALLELISM"))
-
-
-def hash_rate(hashes: int, threads: int) -> tuple[float, float]:
-    """Bare argon2id hashes/s with the platform's parameters (argon2-cffi releases the GIL),
-    and the cores the hashing got meanwhile (below `threads`: others took CPU time)."""
-    hasher = make_hasher(*argon2_defaults())
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(hasher.hash, [PASSWORD] * threads))  # start the threads, touch memory
-        cpu, started = time.process_time(), time.perf_counter()
-        list(pool.map(hasher.hash, [PASSWORD] * hashes))
-        wall = time.perf_counter() - started
-        return hashes / wall, (time.process_time() - cpu) / wall
 
 
 # 2. registrations --------------------------------------------------------------------------
@@ -285,19 +267,24 @@ def measure(args: argparse.Namespace) -> BenchReport:
             contextlib.closing(PingProbe(stack.env["AMQP_URI"], args.ping_gap_ms / 1e3)) as probe:
         meter = CpuMeter({name: proc.pid for name, proc in stack.procs.items()},
                          database_name(stack))
-        say(f"platform up at {stack.url}; preparing {args.families} families")
-        prepared = prepare_families(stack, args.families)
+        say(f"platform up at {stack.url}; preparing {2 * args.families} families")
+        prepared = prepare_families(stack, 2 * args.families)
         say(f"idle pings ({args.pings})")
         idle = probe.count(args.pings)
         say("baseline hash rate")
         before, before_cores = hash_rate(args.hashes, threads=2)
         say(f"registering {args.families} families, {args.concurrency} at a time")
+        registrations, account_nos = register_all(stack, prepared[:args.families],
+                                                  args.concurrency, meter)
+        say(f"{registrations.per_s:.1f} registrations/s; {args.families} more with the pings")
         probe.start()
         try:
-            registrations, account_nos = register_all(stack, prepared, args.concurrency, meter)
+            probed, more_account_nos = register_all(stack, prepared[args.families:],
+                                                    args.concurrency, meter)
         finally:
             loaded = probe.stop()
-        say(f"{registrations.per_s:.1f} registrations/s; baseline hash rate again")
+        account_nos += more_account_nos
+        say(f"{probed.per_s:.1f} registrations/s with the pings; baseline hash rate again")
         after, after_cores = hash_rate(args.hashes, threads=2)
         if len(account_nos) < args.clients:
             raise RuntimeError(f"only {len(account_nos)} accounts for {args.clients} clients")
@@ -315,7 +302,7 @@ def measure(args: argparse.Namespace) -> BenchReport:
         baseline=HashBaseline(2, args.hashes, memory_kib, time_cost, parallelism,
                               round(before, 2), round(after, 2), round(before_cores, 2),
                               round(after_cores, 2)),
-        registrations=registrations,
+        registrations=registrations, probed_registrations=probed,
         pings=Pings.of(args.ping_gap_ms, idle, loaded),
         reads_closed=reads["closed"], reads_paced=reads["paced"], memory=memory)
 

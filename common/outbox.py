@@ -8,6 +8,7 @@ request_id, created_at)`. Payloads are encrypted at rest because they may carry 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from psycopg import sql
 
@@ -16,17 +17,42 @@ from common.crypto import FieldCipher
 CONTEXT = "outbox"
 
 
+@dataclass(frozen=True)
+class NewEvent:
+    """An event about to be recorded; `id` is the consumer's deduplication key."""
+    id: str
+    event_type: str
+    sealed_payload: bytes
+    request_id: str | None
+
+    @classmethod
+    def of(cls, cipher: FieldCipher, event_type: str, payload: dict,
+           request_id: str | None) -> NewEvent:
+        event_id = str(uuid.uuid4())
+        return cls(event_id, event_type, cipher.encrypt({**payload, "event_id": event_id},
+                                                        CONTEXT), request_id)
+
+    @property
+    def params(self) -> dict:
+        """The parameters of `insert_sql`."""
+        return {"event_id": self.id, "event_type": self.event_type,
+                "event_payload": self.sealed_payload, "event_request_id": self.request_id}
+
+
+def insert_sql(schema: str) -> sql.Composed:
+    """INSERT ... SELECT of one NewEvent; a caller may add a FROM clause to make it
+    conditional on another part of its statement."""
+    return sql.SQL("INSERT INTO {} (id, event_type, payload, request_id) SELECT %(event_id)s, "
+                   "%(event_type)s, %(event_payload)s, %(event_request_id)s").format(
+        sql.Identifier(schema, "outbox"))
+
+
 def write_event(cursor, schema: str, cipher: FieldCipher, event_type: str, payload: dict,
                 request_id: str | None) -> str:
-    """Records an event inside the caller's transaction; returns its id (the consumer's
-    deduplication key)."""
-    event_id = str(uuid.uuid4())
-    cursor.execute(
-        sql.SQL("INSERT INTO {} (id, event_type, payload, request_id) VALUES (%s, %s, %s, %s)")
-        .format(sql.Identifier(schema, "outbox")),
-        (event_id, event_type, cipher.encrypt({**payload, "event_id": event_id}, CONTEXT),
-         request_id))
-    return event_id
+    """Records an event inside the caller's transaction; returns its id."""
+    event = NewEvent.of(cipher, event_type, payload, request_id)
+    cursor.execute(insert_sql(schema), event.params)
+    return event.id
 
 
 def claim_batch(conn, schema: str, cipher: FieldCipher, limit: int) -> list[tuple]:

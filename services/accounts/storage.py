@@ -6,18 +6,17 @@ import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from common import outbox
 from common.crypto import FieldCipher
-from common.errors import DomainError
-from services.accounts.rules.audit import GENESIS, entry_digest
+from services.accounts.rules.audit import entry_digest
 from services.accounts.rules.sms_codes import IssuedCode
 
 SCHEMA = "accounts"
 PERSONAL = "accounts.personal"  # associated data of the encrypted personal document
-_AUDIT_LOCK = 0x61756469  # one chain: appends take turns
 
 
 @dataclass(frozen=True)
@@ -34,6 +33,95 @@ class AccountRow:
     failed_logins: int
     locked_until: datetime | None
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    account_no: str
+    district: str
+    hukou_type: str
+    document_type: str
+    document_hash: bytes
+    phone_hash: bytes
+    personal: dict
+    password_hash: str
+    policy_version: str
+    now: datetime
+
+    def params(self, cipher: FieldCipher) -> dict:
+        return {"account_no": self.account_no, "district": self.district,
+                "hukou_type": self.hukou_type, "document_type": self.document_type,
+                "document_hash": self.document_hash, "phone_hash": self.phone_hash,
+                "personal": cipher.encrypt(self.personal, PERSONAL),
+                "password_hash": self.password_hash, "policy_version": self.policy_version,
+                "now": self.now}
+
+
+@dataclass(frozen=True)
+class NewSession:
+    token_hash: bytes
+    now: datetime
+    expires_at: datetime
+
+    @property
+    def params(self) -> dict:
+        return {"token_hash": self.token_hash, "session_now": self.now,
+                "session_expires_at": self.expires_at}
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One link of the chain, sealed onto the digest before it."""
+    at: datetime
+    action: str
+    account_no: str | None
+    entry: dict
+    previous: str
+
+    @classmethod
+    def of(cls, previous: str, action: str, now: datetime, account_no: str | None,
+           details: dict) -> AuditEntry:
+        entry = {"at": now.isoformat(), "action": action, "account_no": account_no, **details}
+        return cls(now, action, account_no, entry, previous)
+
+    @property
+    def params(self) -> dict:
+        return {"audit_at": self.at, "audit_action": self.action,
+                "audit_account_no": self.account_no, "audit_entry": Jsonb(self.entry),
+                "audit_previous": self.previous,
+                "audit_digest": entry_digest(self.previous, self.entry)}
+
+
+_SESSION_INSERT = ("INSERT INTO accounts.sessions (token_hash, account_id, created_at, "
+                   "last_seen_at, expires_at) SELECT %(token_hash)s, {account_id}, "
+                   "%(session_now)s, %(session_now)s, %(session_expires_at)s")
+
+# An append: `appended` inserts the entry (`{source}`: empty, or a FROM clause that makes it
+# conditional), then the head moves onto it.
+_AUDIT_APPEND = ("appended AS (INSERT INTO accounts.audit_log (at, action, account_no, entry, "
+                 "previous_digest, digest) SELECT %(audit_at)s, %(audit_action)s, "
+                 "%(audit_account_no)s, %(audit_entry)s, %(audit_previous)s, %(audit_digest)s"
+                 "{source} RETURNING digest)")
+_AUDIT_HEAD_MOVE = "UPDATE accounts.audit_head SET digest = appended.digest FROM appended"
+
+# A taken number inserts nothing, so nothing else happens either (ON CONFLICT covers the
+# document too: a concurrent registration of it wins and this one draws in vain, then sees it).
+_REGISTER = sql.SQL(
+    "WITH new AS (INSERT INTO accounts.accounts (account_no, district, hukou_type, "
+    "document_type, document_hash, phone_hash, personal, password_hash, policy_version, "
+    "created_at, consented_at) VALUES (%(account_no)s, %(district)s, %(hukou_type)s, "
+    "%(document_type)s, %(document_hash)s, %(phone_hash)s, %(personal)s, %(password_hash)s, "
+    "%(policy_version)s, %(now)s, %(now)s) ON CONFLICT DO NOTHING RETURNING *), "
+    "spent AS (UPDATE accounts.sms_codes SET used_at = %(now)s WHERE id = %(code_id)s AND "
+    "EXISTS (SELECT 1 FROM new)), "
+    "signed_in AS ({session}), "
+    "recorded AS ({event} FROM new), "
+    "{audit}, "
+    "moved AS ({head_move}) "
+    "SELECT * FROM new").format(
+    session=sql.SQL(_SESSION_INSERT.format(account_id="id") + " FROM new"),
+    event=outbox.insert_sql(SCHEMA),
+    audit=sql.SQL(_AUDIT_APPEND.format(source=" FROM new")), head_move=sql.SQL(_AUDIT_HEAD_MOVE))
 
 
 class Store:
@@ -116,15 +204,19 @@ class Tx:
         self.conn.execute("DELETE FROM accounts.sms_codes WHERE id = %s", (code_id,))
 
     def recent_codes(self, phone_hash: bytes, purpose: str,
-                     since: datetime) -> list[tuple[int, IssuedCode]]:
-        """The phone's codes for a purpose issued since `since`, newest first, locked."""
+                     since: datetime) -> tuple[list[tuple[int, IssuedCode]], int]:
+        """The phone's codes for a purpose issued since `since`, newest first, locked, and the
+        phone's active accounts (read in the same round trip: registration needs both)."""
         rows = self.conn.execute(
-            "SELECT id, code_hash, expires_at, wrong_tries, used_at FROM accounts.sms_codes "
-            "WHERE phone_hash = %s AND purpose = %s AND created_at >= %s "
-            "ORDER BY created_at DESC, id DESC FOR UPDATE", (phone_hash, purpose, since))
-        return [(row["id"], IssuedCode(bytes(row["code_hash"]), row["expires_at"],
-                                       row["wrong_tries"], row["used_at"] is not None))
-                for row in rows]
+            "SELECT id, code_hash, expires_at, wrong_tries, used_at, (SELECT count(*) FROM "
+            "accounts.accounts WHERE phone_hash = %(p)s AND status = 'active') AS on_phone "
+            "FROM accounts.sms_codes WHERE phone_hash = %(p)s AND purpose = %(purpose)s AND "
+            "created_at >= %(since)s ORDER BY created_at DESC, id DESC FOR UPDATE OF sms_codes",
+            {"p": phone_hash, "purpose": purpose, "since": since}).fetchall()
+        codes = [(row["id"], IssuedCode(bytes(row["code_hash"]), row["expires_at"],
+                                        row["wrong_tries"], row["used_at"] is not None))
+                 for row in rows]
+        return codes, rows[0]["on_phone"] if rows else 0
 
     def count_wrong_code(self, code_id: int) -> None:
         self.conn.execute("UPDATE accounts.sms_codes SET wrong_tries = wrong_tries + 1 "
@@ -135,10 +227,6 @@ class Tx:
                           (now, code_id))
 
     # accounts ---------------------------------------------------------------------------
-    def active_accounts_on_phone(self, phone_hash: bytes) -> int:
-        return self._one("SELECT count(*) AS n FROM accounts.accounts WHERE phone_hash = %s "
-                         "AND status = 'active'", (phone_hash,))["n"]
-
     def document_registered(self, document_hash: bytes) -> bool:
         return self._one("SELECT 1 AS x FROM accounts.accounts WHERE document_hash = %s AND "
                          "status = 'active'", (document_hash,)) is not None
@@ -151,25 +239,15 @@ class Tx:
             "phone_hash = %s AND status = 'active') AS on_phone", (document_hash, phone_hash))
         return row["taken"], row["on_phone"]
 
-    def add_account(self, *, new_account_no, district, hukou_type, document_type,
-                    document_hash, phone_hash, personal: dict, password_hash,
-                    policy_version, now: datetime) -> AccountRow:
-        """Inserts with a fresh random number, drawing again on the rare collision."""
-        sealed = self.cipher.encrypt(personal, PERSONAL)
-        for _ in range(20):
-            row = self._one(
-                "INSERT INTO accounts.accounts (account_no, district, hukou_type, "
-                "document_type, document_hash, phone_hash, personal, password_hash, "
-                "policy_version, created_at, consented_at) VALUES "
-                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING *",
-                (new_account_no(), district, hukou_type, document_type, document_hash,
-                 phone_hash, sealed, password_hash, policy_version, now, now))
-            if row is not None:
-                return self._account(row)
-            if self.document_registered(document_hash):  # else: the number was taken, redraw
-                raise DomainError("ID_ALREADY_REGISTERED",
-                                  fields={"document_number": "该证件号码已注册。"})
-        raise RuntimeError("no free account number after 20 draws")
+    def add_account(self, account: NewAccount, code_id: int, session: NewSession,
+                    event: outbox.NewEvent, audit: AuditEntry) -> AccountRow | None:
+        """Creates the account with everything that comes with it in one statement: the SMS
+        code spent, the session, the event, the audit entry. None if `account.account_no` is
+        taken (draw again); the caller holds the audit head (`audit_head()`)."""
+        row = self._one(_REGISTER, {
+            **account.params(self.cipher), "code_id": code_id, **session.params,
+            **event.params, **audit.params})
+        return self._account(row)
 
     def _account(self, row) -> AccountRow | None:
         if row is None:
@@ -214,11 +292,9 @@ class Tx:
         self.conn.execute("DELETE FROM accounts.sessions WHERE account_id = %s", (account_id,))
 
     # sessions ---------------------------------------------------------------------------
-    def add_session(self, token_hash: bytes, account_id: int, now: datetime,
-                    expires_at: datetime) -> None:
-        self.conn.execute("INSERT INTO accounts.sessions (token_hash, account_id, created_at, "
-                          "last_seen_at, expires_at) VALUES (%s, %s, %s, %s, %s)",
-                          (token_hash, account_id, now, now, expires_at))
+    def add_session(self, session: NewSession, account_id: int) -> None:
+        self.conn.execute(_SESSION_INSERT.format(account_id="%(account_id)s"),
+                          {**session.params, "account_id": account_id})
 
     def live_session(self, token_hash: bytes, now: datetime, idle_since: datetime,
                      touch_every: timedelta) -> AccountRow | None:
@@ -244,21 +320,24 @@ class Tx:
                           "token_hash IS DISTINCT FROM %s", (account_id, keep_token_hash))
 
     # events and audit -------------------------------------------------------------------
+    def new_event(self, event_type: str, payload: dict,
+                  request_id: str | None) -> outbox.NewEvent:
+        return outbox.NewEvent.of(self.cipher, event_type, payload, request_id)
+
     def add_event(self, event_type: str, payload: dict, request_id: str | None) -> str:
         return outbox.write_event(self.conn.cursor(), SCHEMA, self.cipher, event_type, payload,
                                   request_id)
 
+    def audit_head(self) -> str:
+        """Locks the audit chain until the commit; returns its latest digest."""
+        return self._one("SELECT digest FROM accounts.audit_head FOR UPDATE")["digest"]
+
     def audit(self, action: str, now: datetime, account_no: str | None = None,
               **details) -> None:
         """Appends to the hash chain; masked values only in `details`."""
-        self.conn.execute("SELECT pg_advisory_xact_lock(%s)", (_AUDIT_LOCK,))
-        last = self._one("SELECT digest FROM accounts.audit_log ORDER BY id DESC LIMIT 1")
-        previous = last["digest"] if last else GENESIS
-        entry = {"at": now.isoformat(), "action": action, "account_no": account_no, **details}
-        self.conn.execute(
-            "INSERT INTO accounts.audit_log (at, action, account_no, entry, previous_digest, "
-            "digest) VALUES (%s, %s, %s, %s, %s, %s)",
-            (now, action, account_no, Jsonb(entry), previous, entry_digest(previous, entry)))
+        entry = AuditEntry.of(self.audit_head(), action, now, account_no, details)
+        self.conn.execute("WITH " + _AUDIT_APPEND.format(source="") + " " + _AUDIT_HEAD_MOVE,
+                          entry.params)
 
     def audit_chain(self):
         """(id, entry, previous_digest, digest) in order, streamed."""

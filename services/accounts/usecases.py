@@ -28,7 +28,7 @@ from services.accounts.rules import sms_codes
 from services.accounts.rules.audit import first_broken_link
 from services.accounts.rules.passwords import check_password_policy
 from services.accounts.rules.registration import check_registration
-from services.accounts.storage import AccountRow, Store
+from services.accounts.storage import AccountRow, AuditEntry, NewAccount, NewSession, Store
 
 
 def utcnow() -> datetime:
@@ -155,24 +155,25 @@ class AccountsApp:
     def _code_hash(self, phone: str, purpose: str, code: str) -> bytes:
         return self.lookup("sms", sms_codes.code_subject(phone, purpose, code))
 
-    def _use_code(self, tx, phone: str, purpose: str, code: str) -> bool:
-        """Checks a code inside the caller's transaction: marks it used, or counts a wrong try
-        (the caller must commit before refusing, so that the try counts)."""
+    def _check_code(self, tx, phone: str, purpose: str, code: str) -> tuple[int | None, int]:
+        """Checks a code inside the caller's transaction: (the matching code's id, or None;
+        the phone's active accounts). A wrong try is counted: the caller must commit before
+        refusing, so that it counts."""
         now = self.edge.clock()
-        issued = tx.recent_codes(self.lookup("phone", phone), purpose,
-                                 now - timedelta(seconds=self.code_policy.ttl_s))
+        issued, accounts_on_phone = tx.recent_codes(
+            self.lookup("phone", phone), purpose, now - timedelta(seconds=self.code_policy.ttl_s))
         outcome, code_id = sms_codes.check_code(self.code_policy, issued,
                                                 self._code_hash(phone, purpose, code), now)
         if outcome == "wrong":
             tx.count_wrong_code(code_id)
-        elif outcome == "ok":
-            tx.use_code(code_id, now)
-        return outcome == "ok"
+        return (code_id if outcome == "ok" else None), accounts_on_phone
 
     def _spend_code(self, phone: str, purpose: str, code: str) -> None:
         with self.store.transaction() as tx:
-            accepted = self._use_code(tx, phone, purpose, code)
-        if not accepted:
+            code_id, _ = self._check_code(tx, phone, purpose, code)
+            if code_id is not None:
+                tx.use_code(code_id, self.edge.clock())
+        if code_id is None:
             raise sms_codes.refuse_code()
 
     # registration -----------------------------------------------------------------------
@@ -197,32 +198,45 @@ class AccountsApp:
         # One transaction: if the account cannot be made, the code stays usable.
         with self.store.transaction() as tx:
             tx.lock_phone(phone_hash)
-            code_accepted = self._use_code(tx, reg.guardian_phone, "register", reg.sms_code)
-            if code_accepted:
+            code_id, accounts_on_phone = self._check_code(tx, reg.guardian_phone, "register",
+                                                          reg.sms_code)
+            if code_id is not None:
+                _check_phone_slots(accounts_on_phone)  # again, serialised
                 session = self._add_account(tx, reg, checked, document_hash, phone_hash,
-                                            password_hash, now, request_id)
-        if not code_accepted:
+                                            password_hash, code_id, now, request_id)
+        if code_id is None:
             raise sms_codes.refuse_code()
         return {"account_no": session["account"]["account_no"], "account": session["account"],
                 "session": session}
 
     def _add_account(self, tx, reg, checked, document_hash: bytes, phone_hash: bytes,
-                     password_hash: str, now: datetime, request_id: str | None) -> dict:
-        _check_phone_slots(tx.active_accounts_on_phone(phone_hash))  # again, serialised
-        account = tx.add_account(
-            new_account_no=lambda: account_rules.new_account_no(self.s.SEASON_YEAR),
-            district=checked.district, hukou_type=checked.hukou_type,
-            document_type=checked.document_type, document_hash=document_hash,
-            phone_hash=phone_hash, personal=checked.personal, password_hash=password_hash,
-            policy_version=reg.privacy_policy_version, now=now)
-        tx.add_event(contract.ACCOUNT_REGISTERED, {
-            "account_no": account.account_no, "district": account.district,
-            "guardian_phone": reg.guardian_phone}, request_id)
-        tx.audit("registered", now, account.account_no, district=account.district,
-                 document=mask_id_number(checked.document_number),
-                 phone=mask_phone(reg.guardian_phone), policy_version=reg.privacy_policy_version)
-        return self._new_session(tx, account, now)  # registering signs the family in
-
+                     password_hash: str, code_id: int, now: datetime,
+                     request_id: str | None) -> dict:
+        """Registering signs the family in; the account, its session, its event and its audit
+        entry are written together, under a fresh random number (drawn again if taken)."""
+        previous_digest = tx.audit_head()
+        token, session = self._session_for(now)
+        for _ in range(20):
+            account_no = account_rules.new_account_no(self.s.SEASON_YEAR)
+            account = tx.add_account(
+                NewAccount(account_no, checked.district, checked.hukou_type,
+                           checked.document_type, document_hash, phone_hash, checked.personal,
+                           password_hash, reg.privacy_policy_version, now),
+                code_id, session,
+                tx.new_event(contract.ACCOUNT_REGISTERED, {
+                    "account_no": account_no, "district": checked.district,
+                    "guardian_phone": reg.guardian_phone}, request_id),
+                AuditEntry.of(previous_digest, "registered", now, account_no, {
+                    "district": checked.district,
+                    "document": mask_id_number(checked.document_number),
+                    "phone": mask_phone(reg.guardian_phone),
+                    "policy_version": reg.privacy_policy_version}))
+            if account is not None:
+                return self._session_view(token, session, account)
+            if tx.document_registered(document_hash):  # else the number was taken: redraw
+                raise DomainError("ID_ALREADY_REGISTERED",
+                                  fields={"document_number": "该证件号码已注册。"})
+        raise RuntimeError("no free account number after 20 draws")
 
     # sessions ---------------------------------------------------------------------------
     def login(self, login: dict) -> dict:
@@ -270,12 +284,19 @@ class AccountsApp:
                            extra={"retry_after_s": int((until - now).total_seconds()) + 1})
 
     def _new_session(self, tx, account: AccountRow, now: datetime) -> dict:
+        token, session = self._session_for(now)
+        tx.add_session(session, account.id)
+        return self._session_view(token, session, account)
+
+    def _session_for(self, now: datetime) -> tuple[str, NewSession]:
         """A fresh token (256 bits) each sign-in; only its hash is stored."""
         token = secrets.token_urlsafe(32)
-        expires_at = now + timedelta(seconds=self.s.SESSION_ABSOLUTE_TIMEOUT_S)
-        tx.add_session(_token_hash(token), account.id, now, expires_at)
+        return token, NewSession(_token_hash(token), now, now + timedelta(
+            seconds=self.s.SESSION_ABSOLUTE_TIMEOUT_S))
+
+    def _session_view(self, token: str, session: NewSession, account: AccountRow) -> dict:
         return contract.Session(session_token=token, idle_timeout_s=self.s.SESSION_IDLE_TIMEOUT_S,
-                                absolute_expires_at=expires_at.isoformat(),
+                                absolute_expires_at=session.expires_at.isoformat(),
                                 account=self._view(account)).model_dump()
 
     def _session_account(self, db, session_token: str) -> AccountRow:

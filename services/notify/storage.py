@@ -52,21 +52,21 @@ class MessageStore:
 
     def record_event(self, event_id: str, event_type: str, message: SmsMessage,
                      lease_s: float) -> Claim | None:
-        """Stores the event's message, claimed by the caller, unless the event was seen."""
-        with self._pool.connection() as conn, conn.transaction():
-            if not _first_time(conn, event_id, event_type):
-                return None
-            return self._insert(conn, message, None, lease_s)
+        """Stores the event's message, claimed by the caller, unless the event was seen.
+        One statement: the event is marked handled exactly when its message is stored."""
+        with self._pool.connection() as conn:
+            return self._insert(conn, message, None, lease_s, _FirstTime(event_id, event_type))
 
     def forget_phone(self, event_id: str, event_type: str, phone: str) -> bool:
         """Deletes the finished messages to a phone whose family cancelled; False if the event
         was seen before. Pending ones are still owed (e.g. the account number) and stay."""
-        with self._pool.connection() as conn, conn.transaction():
-            if not _first_time(conn, event_id, event_type):
-                return False
-            conn.execute("DELETE FROM notify.messages WHERE phone_hash = %s AND "
-                         "status <> 'pending'", (self._hash("phone", phone),))
-            return True
+        first = _FirstTime(event_id, event_type)
+        with self._pool.connection() as conn:
+            return conn.execute(
+                first.cte + ", forgotten AS (DELETE FROM notify.messages WHERE phone_hash = "
+                "%(phone_hash)s AND status <> 'pending' AND EXISTS (SELECT 1 FROM first)) "
+                "SELECT count(*) FROM first",
+                {**first.params, "phone_hash": self._hash("phone", phone)}).fetchone()[0] == 1
 
     def claim(self, message_id: str, lease_s: float) -> Claim | None:
         """Takes a pending message whose lease ran out; None if it is final or held."""
@@ -117,17 +117,23 @@ class MessageStore:
                 "last_error = coalesce(%(error)s, last_error) WHERE id = %(id)s",
                 {"status": status, "error": error, "id": message_id})
 
-    def _insert(self, conn, message: SmsMessage, not_after: datetime | None,
-                lease_s: float) -> Claim | None:
+    def _insert(self, conn, message: SmsMessage, not_after: datetime | None, lease_s: float,
+                first: _FirstTime | None = None) -> Claim | None:
+        """Inserts a new message, claimed; with `first`, only if that event is new."""
+        values = {"id": message.message_id, "purpose": message.purpose,
+                  "phone_hash": self._hash("phone", message.phone),
+                  "phone_enc": self._cipher.encrypt({"phone": message.phone}, PHONE_CONTEXT),
+                  "text_enc": self._cipher.encrypt({"text": message.text}, TEXT_CONTEXT),
+                  "not_after": not_after, "lease_s": lease_s}
         row = conn.execute(
-            "INSERT INTO notify.messages (id, purpose, phone_hash, phone_enc, text_enc, "
-            "not_after, attempts, claimed_until) "
-            "VALUES (%s, %s, %s, %s, %s, %s, 1, now() + make_interval(secs => %s)) "
-            "ON CONFLICT (id) DO NOTHING " + _CLAIMED,
-            (message.message_id, message.purpose, self._hash("phone", message.phone),
-             self._cipher.encrypt({"phone": message.phone}, PHONE_CONTEXT),
-             self._cipher.encrypt({"text": message.text}, TEXT_CONTEXT),
-             not_after, lease_s)).fetchone()
+            (first.cte if first else "")
+            + "INSERT INTO notify.messages (id, purpose, phone_hash, phone_enc, text_enc, "
+            "not_after, attempts, claimed_until) SELECT %(id)s, %(purpose)s, %(phone_hash)s, "
+            "%(phone_enc)s, %(text_enc)s, %(not_after)s::timestamptz, 1, "
+            "now() + make_interval(secs => %(lease_s)s)"
+            + (" FROM first" if first else "")
+            + " ON CONFLICT (id) DO NOTHING " + _CLAIMED,
+            {**values, **(first.params if first else {})}).fetchone()
         return self._claim(row) if row else None
 
     def _claim(self, row) -> Claim:
@@ -137,9 +143,17 @@ class MessageStore:
                      self._cipher.decrypt(text_enc, TEXT_CONTEXT)["text"], attempts, expired)
 
 
-def _first_time(conn, event_id: str, event_type: str) -> bool:
-    """Records an event as handled inside the caller's transaction; False if it was before."""
-    return conn.execute(
-        "INSERT INTO notify.processed_events (event_id, event_type) VALUES (%s, %s) "
-        "ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-        (event_id, event_type)).fetchone() is not None
+@dataclass(frozen=True)
+class _FirstTime:
+    """Records an event as handled, in the statement it opens; `first` has one row only if
+    the event was not seen before."""
+    event_id: str
+    event_type: str
+
+    cte = ("WITH first AS (INSERT INTO notify.processed_events (event_id, event_type) "
+           "VALUES (%(event_id)s, %(event_type)s) ON CONFLICT (event_id) DO NOTHING "
+           "RETURNING event_id) ")
+
+    @property
+    def params(self) -> dict:
+        return {"event_id": self.event_id, "event_type": self.event_type}
