@@ -1,5 +1,5 @@
 """The transactional outbox's SQL: events are written in the same transaction as the state
-they describe and published later by the relay (common/edge/outbox.py).
+they describe, and published by the relay (common/edge/outbox.py) once that commits.
 
 Every publishing service has `<schema>.outbox (id uuid, event_type, payload bytea,
 request_id, created_at)`. Payloads are encrypted at rest because they may carry personal data.
@@ -19,9 +19,11 @@ CONTEXT = "outbox"
 
 @dataclass(frozen=True)
 class NewEvent:
-    """An event about to be recorded; `id` is the consumer's deduplication key."""
+    """An event about to be recorded: `body` is what is published (its `event_id` is the
+    consumer's deduplication key), `sealed_payload` what is stored."""
     id: str
     event_type: str
+    body: dict
     sealed_payload: bytes
     request_id: str | None
 
@@ -29,8 +31,8 @@ class NewEvent:
     def of(cls, cipher: FieldCipher, event_type: str, payload: dict,
            request_id: str | None) -> NewEvent:
         event_id = str(uuid.uuid4())
-        return cls(event_id, event_type, cipher.encrypt({**payload, "event_id": event_id},
-                                                        CONTEXT), request_id)
+        body = {**payload, "event_id": event_id}
+        return cls(event_id, event_type, body, cipher.encrypt(body, CONTEXT), request_id)
 
     @property
     def params(self) -> dict:
@@ -47,23 +49,22 @@ def insert_sql(schema: str) -> sql.Composed:
         sql.Identifier(schema, "outbox"))
 
 
-def write_event(cursor, schema: str, cipher: FieldCipher, event_type: str, payload: dict,
-                request_id: str | None) -> str:
-    """Records an event inside the caller's transaction; returns its id."""
-    event = NewEvent.of(cipher, event_type, payload, request_id)
+def write_event(cursor, schema: str, event: NewEvent) -> None:
+    """Records an event inside the caller's transaction."""
     cursor.execute(insert_sql(schema), event.params)
-    return event.id
 
 
-def claim_batch(conn, schema: str, cipher: FieldCipher, limit: int) -> list[tuple]:
-    """Locks the oldest unpublished events (other relays skip them).
+def claim_batch(conn, schema: str, cipher: FieldCipher, limit: int,
+                older_than_s: float) -> list[tuple]:
+    """Locks the oldest events left unpublished for `older_than_s` (other relays skip them).
 
     Returns (id, event_type, body, request_id) tuples.
     """
     rows = conn.execute(
-        sql.SQL("SELECT id, event_type, payload, request_id FROM {} ORDER BY created_at "
-                "LIMIT %s FOR UPDATE SKIP LOCKED").format(sql.Identifier(schema, "outbox")),
-        (limit,)).fetchall()
+        sql.SQL("SELECT id, event_type, payload, request_id FROM {} WHERE created_at < "
+                "clock_timestamp() - make_interval(secs => %s) ORDER BY created_at LIMIT %s "
+                "FOR UPDATE SKIP LOCKED").format(sql.Identifier(schema, "outbox")),
+        (older_than_s, limit)).fetchall()
     return [(event_id, event_type, cipher.decrypt(payload, CONTEXT), request_id)
             for event_id, event_type, payload, request_id in rows]
 

@@ -1,13 +1,16 @@
 """Publishes a service's transactional outbox (see common/outbox.py).
 
-Events go out with publisher confirms and `mandatory` routing, so an event that no queue is
-bound to yet stays in the outbox; then they are deleted. A crash between publish and delete
-republishes: consumers dedupe on `event_id`.
+An event is published as soon as the transaction that recorded it commits, from memory, and
+its row deleted; rows are read back only by a sweep of what is left over (the broker was away,
+the process died before publishing). Events go out with publisher confirms and `mandatory`
+routing, so an event that no queue is bound to yet stays in the outbox. A crash between
+publish and delete republishes: consumers dedupe on `event_id`.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 import eventlet
 import psycopg_pool
@@ -22,11 +25,15 @@ log = logging.getLogger(__name__)
 
 
 class OutboxRelay(DependencyProvider):
-    """Publishes a service's outbox; injected as a callable that wakes the relay up early."""
+    """Publishes a service's outbox. The service's storage hands it each committed
+    transaction's events (`publish_committed`); a sweep every `interval_s` publishes events
+    left unpublished for `sweep_after_s`."""
 
-    def __init__(self, schema: str, interval_s: float = 0.5, batch: int = 100):
+    def __init__(self, schema: str, interval_s: float = 0.5, sweep_after_s: float = 5.0,
+                 batch: int = 100):
         self.schema = schema
         self.interval_s = interval_s
+        self.sweep_after_s = sweep_after_s
         self.batch = batch
 
     def setup(self):
@@ -36,7 +43,9 @@ class OutboxRelay(DependencyProvider):
         self.publisher = Publisher(settings.AMQP_URI, serializer="json", mandatory=True,
                                    declare=[self.exchange])
         self.pool = psycopg_pool.ConnectionPool(settings.DATABASE_URL, min_size=1, max_size=2,
-                                                open=False, name=f"{self.schema}-outbox")
+                                                kwargs={"autocommit": True}, open=False,
+                                                name=f"{self.schema}-outbox")
+        self.committed: list[outbox.NewEvent] = []
         self.wakeup = eventlet.event.Event()
         self.running = False
 
@@ -55,42 +64,67 @@ class OutboxRelay(DependencyProvider):
         self._wake()
         self.pool.close(timeout=0)
 
-    def get_dependency(self, worker_ctx):
-        return self._wake
+    def publish_committed(self, events: list[outbox.NewEvent]) -> None:
+        """Called once the transaction that recorded `events` has committed."""
+        self.committed.extend(events)
+        self._wake()
 
     def _wake(self):
         if not self.wakeup.ready():
             self.wakeup.send(True)
 
     def _run(self):
+        next_sweep = time.monotonic()
         while self.running:
+            busy = False
             try:
-                published = self.relay_once()
-            except Exception:  # broker or database away: keep everything, try again later
+                busy = self.publish_from_memory()
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + self.interval_s
+                    busy = self.sweep() == self.batch or busy
+            except Exception:  # broker or database away: the rows stay, the sweep retries
                 log.warning("outbox relay failed; will retry", exc_info=True)
-                published = 0
-            if published < self.batch and self.running:
-                with eventlet.Timeout(self.interval_s, False):
+            if not busy and self.running:
+                with eventlet.Timeout(max(0.0, next_sweep - time.monotonic()), False):
                     self.wakeup.wait()
                 self.wakeup = eventlet.event.Event()
 
-    def relay_once(self) -> int:
+    def publish_from_memory(self) -> bool:
+        """Publishes the committed events handed over since last time; False if none."""
+        events, self.committed = self.committed, []
+        sent = []
+        for event in events:
+            if not self._publish(event.event_type, event.body, event.request_id):
+                break  # the rest stay in the outbox for the sweep
+            sent.append(event.id)
+        if sent:
+            with self.pool.connection() as conn:
+                outbox.delete_published(conn, self.schema, sent)
+        return bool(events)
+
+    def sweep(self) -> int:
+        """Publishes events left over; returns how many."""
         with self.pool.connection() as conn, conn.transaction():
             sent = []
             for event_id, event_type, body, request_id in outbox.claim_batch(
-                    conn, self.schema, self.cipher, self.batch):
-                headers = {"nameko.request_id": request_id} if request_id else {}
-                try:
-                    self.publisher.publish(body, exchange=self.exchange, routing_key=event_type,
-                                           headers=headers)
-                except Exception:
-                    metrics.EVENTS_RELAYED.labels(self.container.service_name, event_type,
-                                                  "failed").inc()
-                    log.warning("event not published yet", extra={"event_type": event_type},
-                                exc_info=True)
+                    conn, self.schema, self.cipher, self.batch, self.sweep_after_s):
+                if not self._publish(event_type, body, request_id):
                     break
-                metrics.EVENTS_RELAYED.labels(self.container.service_name, event_type, "ok").inc()
                 sent.append(event_id)
             if sent:
                 outbox.delete_published(conn, self.schema, sent)
             return len(sent)
+
+    def _publish(self, event_type: str, body: dict, request_id: str | None) -> bool:
+        headers = {"nameko.request_id": request_id} if request_id else {}
+        try:
+            self.publisher.publish(body, exchange=self.exchange, routing_key=event_type,
+                                   headers=headers)
+        except Exception:
+            metrics.EVENTS_RELAYED.labels(self.container.service_name, event_type,
+                                          "failed").inc()
+            log.warning("event not published yet", extra={"event_type": event_type},
+                        exc_info=True)
+            return False
+        metrics.EVENTS_RELAYED.labels(self.container.service_name, event_type, "ok").inc()
+        return True

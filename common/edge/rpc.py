@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import eventlet
+from kombu.entity import TRANSIENT_DELIVERY_MODE as TRANSIENT
 from nameko.exceptions import UnknownService, get_module_path, registry
 from nameko.rpc import RpcProxy
 
@@ -25,7 +26,14 @@ class ServiceDown(RpcUnavailable):
 
 
 class DeadlineRpcProxy(RpcProxy):
-    """An RpcProxy whose calls give up after `settings.RPC_TIMEOUT_S` (nameko has no timeout)."""
+    """An RpcProxy whose calls give up after `settings.RPC_TIMEOUT_S` (nameko has no timeout).
+
+    Requests are transient: one that outlived its caller's deadline would be answered to no
+    one, so the broker need not write it to disk (nameko's default) before confirming it.
+    """
+
+    def __init__(self, target_service: str, **options):
+        super().__init__(target_service, delivery_mode=TRANSIENT, **options)
 
     def get_dependency(self, worker_ctx):
         proxy = super().get_dependency(worker_ctx)

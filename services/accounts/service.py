@@ -33,12 +33,13 @@ class Accounts(ReadyDependency):
     def start(self):
         settings = settings_of(self.container)
         pool = next(d for d in self.container.dependencies if isinstance(d, Database)).pool
+        relay = next(d for d in self.container.dependencies if isinstance(d, OutboxRelay))
         hasher = make_hasher(settings.ARGON2_MEMORY_KIB, settings.ARGON2_TIME_COST,
                              settings.ARGON2_PARALLELISM)
         self.value = AccountsApp(
             settings,
             Store(pool, FieldCipher(decode_key(settings.DATA_ENCRYPTION_KEY,
-                                               "DATA_ENCRYPTION_KEY"))),
+                                               "DATA_ENCRYPTION_KEY")), relay.publish_committed),
             LookupHasher(decode_key(settings.LOOKUP_HASH_KEY, "LOOKUP_HASH_KEY")),
             Edge(hash_password=lambda password: offload(hasher.hash, password),
                  verify_password=lambda stored, password: offload(
@@ -54,7 +55,7 @@ class AccountsService:
     app = Accounts()
     notify = DeadlineRpcProxy(notify_contract.SERVICE_NAME)
     request_id = Observability()
-    relay_outbox = OutboxRelay(SCHEMA)
+    outbox_relay = OutboxRelay(SCHEMA)  # storage hands it each commit's events
 
     @rpc(expected_exceptions=DomainError)
     def ping(self):
@@ -84,7 +85,6 @@ class AccountsService:
     def register(self, registration):
         result = self.app.register(registration, request_id=self.request_id)
         REGISTRATIONS.labels(result["account"]["district"]).inc()
-        self.relay_outbox()  # publish the account_registered event now rather than later
         return result
 
     @rpc(expected_exceptions=DomainError)
@@ -115,9 +115,7 @@ class AccountsService:
 
     @rpc(expected_exceptions=DomainError)
     def cancel_account(self, cancellation):
-        result = self.app.cancel_account(cancellation, request_id=self.request_id)
-        self.relay_outbox()
-        return result
+        return self.app.cancel_account(cancellation, request_id=self.request_id)
 
     @rpc(expected_exceptions=DomainError)
     def verify_audit_chain(self):

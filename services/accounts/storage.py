@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -125,16 +126,25 @@ _REGISTER = sql.SQL(
 
 
 class Store:
-    def __init__(self, pool, cipher: FieldCipher):
+    """`publish_committed` publishes each commit's events (the service's relay); without it,
+    they wait in the outbox for a running relay's sweep."""
+
+    def __init__(self, pool, cipher: FieldCipher,
+                 publish_committed: Callable[[list[outbox.NewEvent]], None] | None = None):
         self.pool = pool
         self.cipher = cipher
+        self.publish_committed = publish_committed
 
     @contextlib.contextmanager
     def transaction(self):
-        """Statements that hold together: committed at the end, rolled back on an error."""
+        """Statements that hold together: committed at the end, rolled back on an error. The
+        events they recorded are handed to `publish_committed` once committed."""
         with self.pool.connection() as conn, conn.transaction():
             conn.row_factory = dict_row
-            yield Tx(conn, self.cipher)
+            tx = Tx(conn, self.cipher)
+            yield tx
+        if tx.events and self.publish_committed:
+            self.publish_committed(tx.events)
 
     @contextlib.contextmanager
     def statements(self):
@@ -152,6 +162,7 @@ class Tx:
     def __init__(self, conn, cipher: FieldCipher):
         self.conn = conn
         self.cipher = cipher
+        self.events: list[outbox.NewEvent] = []  # recorded here, published after the commit
 
     def _one(self, query, params=()):
         return self.conn.execute(query, params).fetchone()
@@ -247,6 +258,9 @@ class Tx:
         row = self._one(_REGISTER, {
             **account.params(self.cipher), "code_id": code_id, **session.params,
             **event.params, **audit.params})
+        if row is None:
+            return None
+        self.events.append(event)
         return self._account(row)
 
     def _account(self, row) -> AccountRow | None:
@@ -324,9 +338,10 @@ class Tx:
                   request_id: str | None) -> outbox.NewEvent:
         return outbox.NewEvent.of(self.cipher, event_type, payload, request_id)
 
-    def add_event(self, event_type: str, payload: dict, request_id: str | None) -> str:
-        return outbox.write_event(self.conn.cursor(), SCHEMA, self.cipher, event_type, payload,
-                                  request_id)
+    def add_event(self, event_type: str, payload: dict, request_id: str | None) -> None:
+        event = self.new_event(event_type, payload, request_id)
+        outbox.write_event(self.conn.cursor(), SCHEMA, event)
+        self.events.append(event)
 
     def audit_head(self) -> str:
         """Locks the audit chain until the commit; returns its latest digest."""

@@ -2,6 +2,7 @@
 
 import json
 import re
+import time
 
 import psycopg
 import pytest
@@ -32,9 +33,8 @@ def services(make_settings, database_url, amqp_uri, tmp_path):
 
 
 def codes_sent(outbox, phone, purpose):
-    lines = [json.loads(line) for line in outbox.read_text().splitlines()]
-    return [re.search(r"\d{6}", m["text"]).group() for m in lines
-            if m["phone"] == phone and m["purpose"] == purpose]
+    return [re.search(r"\d{6}", m["text"]).group() for m in texts_to(outbox, phone)
+            if m["purpose"] == purpose]
 
 
 def request_code(cluster, phone):
@@ -91,6 +91,38 @@ def test_personal_data_is_unreadable_in_the_database(services, database_url):
     assert account_no in dump
     for secret in (body["document_number"], phone, "王小雨", "王强", body["password"]):
         assert secret not in dump
+
+
+def test_an_event_its_process_never_published_is_swept_out_of_the_outbox(services, database_url,
+                                                                         make_settings):
+    """As if accounts had died between its commit and the publish: the relay's sweep sends it."""
+    import psycopg_pool
+
+    from common.crypto import FieldCipher, decode_key
+    from services.accounts.contract import ACCOUNT_REGISTERED
+    from services.accounts.storage import Store
+
+    _, outbox = services
+    phone = unique_phone()
+    key = make_settings(AccountsSettings).DATA_ENCRYPTION_KEY
+    with psycopg_pool.ConnectionPool(database_url, min_size=1, max_size=1,
+                                     kwargs={"autocommit": True}) as pool:
+        store = Store(pool, FieldCipher(decode_key(key, "DATA_ENCRYPTION_KEY")))  # no relay
+        with store.transaction() as tx:
+            tx.add_event(ACCOUNT_REGISTERED, {"account_no": "27000001", "district": "haidian",
+                                              "guardian_phone": phone}, None)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not texts_to(outbox, phone):
+        time.sleep(0.2)
+    assert [t["purpose"] for t in texts_to(outbox, phone)] == ["account_registered"]
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM accounts.outbox").fetchone()[0] == 0
+
+
+def texts_to(outbox, phone):
+    if not outbox.exists():
+        return []
+    return [m for m in map(json.loads, outbox.read_text().splitlines()) if m["phone"] == phone]
 
 
 def test_audit_chain_is_intact_and_append_only(services, database_url):
