@@ -1,16 +1,57 @@
-"""RPC across services: every call has a deadline, and DomainError crosses intact."""
+"""RPC across services: every call has a deadline, replies are not confirmed, and DomainError
+crosses intact."""
 
 from __future__ import annotations
 
 import eventlet
 from kombu.entity import TRANSIENT_DELIVERY_MODE as TRANSIENT
+from nameko.amqp.publish import Publisher
+from nameko.constants import (
+    AMQP_SSL_CONFIG_KEY,
+    AMQP_URI_CONFIG_KEY,
+    DEFAULT_SERIALIZER,
+    LOGIN_METHOD_CONFIG_KEY,
+    SERIALIZER_CONFIG_KEY,
+)
 from nameko.exceptions import UnknownService, get_module_path, registry
-from nameko.rpc import RpcProxy
+from nameko.rpc import Responder, Rpc, RpcConsumer, RpcProxy, get_rpc_exchange
 
 from common.errors import DomainError
 
 # Lets a DomainError raised in one service be re-raised as a DomainError by its caller.
 registry[get_module_path(DomainError)] = DomainError
+
+
+class _UnconfirmedPublisher(Publisher):
+    use_confirms = False
+
+
+class _UnconfirmedResponder(Responder):
+    publisher_cls = _UnconfirmedPublisher
+
+
+class _RpcConsumer(RpcConsumer):
+    """nameko's RpcConsumer (2.14), sending replies without waiting for a publisher confirm."""
+
+    def handle_result(self, message, result, exc_info):
+        config = self.container.config
+        responder = _UnconfirmedResponder(
+            config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config),
+            config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER), message,
+            ssl=config.get(AMQP_SSL_CONFIG_KEY), login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
+        result, exc_info = responder.send_response(result, exc_info)
+        self.queue_consumer.ack_message(message)
+        return result, exc_info
+
+
+class UnconfirmedRpc(Rpc):
+    """An RPC entrypoint whose reply is not confirmed by the broker: a lost reply costs the
+    caller its deadline, as a lost request or a dead worker would, so the confirm (a round
+    trip to the broker on every reply) buys nothing."""
+    rpc_consumer = _RpcConsumer()
+
+
+rpc = UnconfirmedRpc.decorator
 
 
 class RpcUnavailable(Exception):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from nameko.rpc import rpc
 from nameko.timer import timer
 from prometheus_client import Counter
 
@@ -15,7 +14,7 @@ from common.edge.dependencies import (
     settings_of,
 )
 from common.edge.outbox import OutboxRelay
-from common.edge.rpc import DeadlineRpcProxy, RpcUnavailable
+from common.edge.rpc import DeadlineRpcProxy, RpcUnavailable, rpc
 from common.errors import DomainError
 from services.accounts.contract import SERVICE_NAME
 from services.accounts.rules.passwords import make_hasher, verify_password

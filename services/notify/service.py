@@ -11,11 +11,9 @@ from datetime import UTC, datetime
 
 from nameko.events import event_handler
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
 from nameko.timer import timer
 from prometheus_client import Counter
 
-import common.edge.rpc  # noqa: F401  (lets DomainError cross RPC intact)
 from common.crypto import decode_key
 from common.edge.dependencies import (
     Database,
@@ -24,6 +22,7 @@ from common.edge.dependencies import (
     Settings,
     settings_of,
 )
+from common.edge.rpc import rpc
 from common.errors import DomainError
 from common.masking import mask_phone
 from services.accounts.contract import (
