@@ -10,6 +10,7 @@ own work (database, hashing, rules, logging, metrics); this floor no code of our
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,8 @@ SERVICES = ("FloorGateway", "FloorAccounts", "FloorNotify")
 REQUESTS = 3000
 HASHED_REQUESTS = 600  # as many as the registrations of `make bench`
 HASHES = 200
+# One OS thread per core for the hashing, as common/edge/launcher.py sets for the platform.
+THREADS_AS_PLATFORM = {"EVENTLET_THREADPOOL_SIZE": str(os.cpu_count() or 2)}
 CONCURRENCY = 24
 
 
@@ -82,6 +85,7 @@ def main() -> int:
                 procs.append(subprocess.Popen(
                     [sys.executable, "-m", "nameko", "run", "--config", str(config),
                      f"bench.floor_services:{service}"], cwd=ROOT,
+                    env={**os.environ, **THREADS_AS_PLATFORM},
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             url = f"http://127.0.0.1:{PORT}/op"
             for _ in range(100):  # until the three are up

@@ -127,7 +127,10 @@ class Observability(DependencyProvider):
         structlog.contextvars.clear_contextvars()
 
 
-CPU_SLOTS = eventlet.semaphore.Semaphore(os.cpu_count() or 2)
+# The OS threads (EVENTLET_THREADPOOL_SIZE, one per core) run one job each; as many again may
+# wait in eventlet's queue, so a thread that finishes starts the next job at once instead of
+# idling until the busy event loop gets round to handing it one.
+CPU_SLOTS = eventlet.semaphore.Semaphore(2 * (os.cpu_count() or 2))
 OFFLOAD_NICENESS = 10
 _thread_state = eventlet.patcher.original("threading").local()
 
@@ -135,9 +138,9 @@ _thread_state = eventlet.patcher.original("threading").local()
 def offload(fn, *args, **kwargs):
     """Runs CPU-heavy work (argon2, rendering) in a real OS thread so the hub keeps ticking.
 
-    At most one such job per core runs at a time (more only queue in the kernel and take
-    memory: argon2 uses 19 MiB each), and at a lower priority, so that under full load the
-    event loops, RabbitMQ and PostgreSQL still get the CPU as soon as they need it.
+    One job per core runs at a time (more would only queue in the kernel and take memory:
+    argon2 uses 19 MiB each), at a lower priority, so that under full load the event loops,
+    RabbitMQ and PostgreSQL still get the CPU as soon as they need it.
     """
     with CPU_SLOTS:
         return eventlet.tpool.execute(_niced, fn, args, kwargs)

@@ -1,10 +1,11 @@
 """Publishes a service's transactional outbox (see common/outbox.py).
 
-An event is published as soon as the transaction that recorded it commits, from memory, and
-its row deleted; rows are read back only by a sweep of what is left over (the broker was away,
-the process died before publishing). Events go out with publisher confirms and `mandatory`
-routing, so an event that no queue is bound to yet stays in the outbox. A crash between
-publish and delete republishes: consumers dedupe on `event_id`.
+An event is published as soon as the transaction that recorded it commits, from memory; the
+rows of published events are deleted together every `interval_s`. Rows are read back only by
+a sweep of what is left over (the broker was away, the process died before publishing).
+Events go out with publisher confirms and `mandatory` routing, so an event that no queue is
+bound to yet stays in the outbox. A crash between publish and delete republishes: consumers
+dedupe on `event_id`.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class OutboxRelay(DependencyProvider):
                                                 kwargs={"autocommit": True}, open=False,
                                                 name=f"{self.schema}-outbox")
         self.committed: list[outbox.NewEvent] = []
+        self.published: list[str] = []  # ids whose rows are still to be deleted
         self.wakeup = eventlet.event.Event()
         self.running = False
 
@@ -57,6 +59,10 @@ class OutboxRelay(DependencyProvider):
     def stop(self):
         self.running = False
         self._wake()
+        try:
+            self.delete_published()
+        except Exception:  # the sweep republishes them; consumers dedupe
+            log.warning("published outbox rows not deleted at shutdown", exc_info=True)
         self.pool.close()
 
     def kill(self):
@@ -74,33 +80,38 @@ class OutboxRelay(DependencyProvider):
             self.wakeup.send(True)
 
     def _run(self):
-        next_sweep = time.monotonic()
+        next_chores = time.monotonic()
         while self.running:
             busy = False
             try:
                 busy = self.publish_from_memory()
-                if time.monotonic() >= next_sweep:
-                    next_sweep = time.monotonic() + self.interval_s
+                if time.monotonic() >= next_chores:
+                    next_chores = time.monotonic() + self.interval_s
+                    self.delete_published()
                     busy = self.sweep() == self.batch or busy
             except Exception:  # broker or database away: the rows stay, the sweep retries
                 log.warning("outbox relay failed; will retry", exc_info=True)
             if not busy and self.running:
-                with eventlet.Timeout(max(0.0, next_sweep - time.monotonic()), False):
+                with eventlet.Timeout(max(0.0, next_chores - time.monotonic()), False):
                     self.wakeup.wait()
                 self.wakeup = eventlet.event.Event()
 
     def publish_from_memory(self) -> bool:
         """Publishes the committed events handed over since last time; False if none."""
         events, self.committed = self.committed, []
-        sent = []
         for event in events:
             if not self._publish(event.event_type, event.body, event.request_id):
                 break  # the rest stay in the outbox for the sweep
-            sent.append(event.id)
-        if sent:
-            with self.pool.connection() as conn:
-                outbox.delete_published(conn, self.schema, sent)
+            self.published.append(event.id)
         return bool(events)
+
+    def delete_published(self) -> None:
+        """Deletes the rows of published events (if this is lost, the sweep republishes them
+        and consumers dedupe)."""
+        if self.published:
+            with self.pool.connection() as conn:
+                outbox.delete_published(conn, self.schema, self.published)
+            self.published = []
 
     def sweep(self) -> int:
         """Publishes events left over; returns how many."""

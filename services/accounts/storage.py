@@ -122,7 +122,8 @@ _REGISTER = sql.SQL(
     "SELECT * FROM new").format(
     session=sql.SQL(_SESSION_INSERT.format(account_id="id") + " FROM new"),
     event=outbox.insert_sql(SCHEMA),
-    audit=sql.SQL(_AUDIT_APPEND.format(source=" FROM new")), head_move=sql.SQL(_AUDIT_HEAD_MOVE))
+    audit=sql.SQL(_AUDIT_APPEND.format(source=" FROM new")),
+    head_move=sql.SQL(_AUDIT_HEAD_MOVE)).as_string()  # composed once, not on every execution
 
 
 class Store:
@@ -261,12 +262,13 @@ class Tx:
         if row is None:
             return None
         self.events.append(event)
-        return self._account(row)
+        return self._account(row, personal=account.personal)  # no need to decrypt it back
 
-    def _account(self, row) -> AccountRow | None:
+    def _account(self, row, personal: dict | None = None) -> AccountRow | None:
         if row is None:
             return None
-        personal = self.cipher.decrypt(row["personal"], PERSONAL) if row["personal"] else None
+        if personal is None and row["personal"]:
+            personal = self.cipher.decrypt(row["personal"], PERSONAL)
         return AccountRow(row["id"], row["account_no"].strip(), row["district"],
                           row["hukou_type"], row["school_stage"], row["document_type"],
                           personal, row["password_hash"], row["status"], row["failed_logins"],
