@@ -1,5 +1,5 @@
-"""RPC across services: every call has a deadline, replies are not confirmed, and DomainError
-crosses intact."""
+"""RPC across services: every call has a deadline, which is what bounds a lost message, so
+neither requests nor replies wait for broker confirms; DomainError crosses intact."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from nameko.constants import (
     LOGIN_METHOD_CONFIG_KEY,
     SERIALIZER_CONFIG_KEY,
 )
-from nameko.exceptions import UnknownService, get_module_path, registry
-from nameko.rpc import Responder, Rpc, RpcConsumer, RpcProxy, get_rpc_exchange
+from nameko.exceptions import get_module_path, registry
+from nameko.rpc import MethodProxy, Responder, Rpc, RpcConsumer, RpcProxy, get_rpc_exchange
 
 from common.errors import DomainError
 
@@ -55,44 +55,55 @@ rpc = UnconfirmedRpc.decorator
 
 
 class RpcUnavailable(Exception):
-    """The call did not get an answer; callers answer "retry later"."""
+    """No reply in time (the service is down, overloaded or slow): the outcome is unknown, the
+    call may still complete. Callers answer "retry later"."""
 
 
-class DeadlineExceeded(RpcUnavailable):
-    """No reply in time: the outcome is unknown (the call may still complete)."""
+class _RequestPublisher(Publisher):
+    """Requests go out unconfirmed and not `mandatory`. A lost request, like a lost reply,
+    costs the caller its deadline; and the queue of a service that is down stays bound (it is
+    durable), so `mandatory` would only catch a service that never started, at the price of a
+    broker round trip on every call."""
+    use_confirms = False
+
+    def publish(self, payload, **kwargs):
+        # Without a confirm to wait for, a returned message would surface on a later publish.
+        return super().publish(payload, **{**kwargs, "mandatory": False})
 
 
-class ServiceDown(RpcUnavailable):
-    """No instance of the service is listening: the call was not delivered."""
+class _MethodProxy(MethodProxy):
+    publisher_cls = _RequestPublisher
 
 
 class DeadlineRpcProxy(RpcProxy):
     """An RpcProxy whose calls give up after `settings.RPC_TIMEOUT_S` (nameko has no timeout).
 
     Requests are transient: one that outlived its caller's deadline would be answered to no
-    one, so the broker need not write it to disk (nameko's default) before confirming it.
+    one, so the broker need not write it to disk (nameko's default).
     """
 
     def __init__(self, target_service: str, **options):
         super().__init__(target_service, delivery_mode=TRANSIENT, **options)
 
     def get_dependency(self, worker_ctx):
-        proxy = super().get_dependency(worker_ctx)
-        return DeadlineClient(proxy, self.container.config["settings"].RPC_TIMEOUT_S)
+        return DeadlineClient(worker_ctx, self.target_service, self.rpc_reply_listener,
+                              self.options, self.container.config["settings"].RPC_TIMEOUT_S)
 
 
 class DeadlineClient:
-    def __init__(self, proxy, timeout: float):
-        self._proxy = proxy
+    def __init__(self, worker_ctx, service_name: str, reply_listener, options: dict,
+                 timeout: float):
+        self._worker_ctx = worker_ctx
+        self._service_name = service_name
+        self._reply_listener = reply_listener
+        self._options = options
         self._timeout = timeout
 
     def call(self, method: str, *args, timeout: float | None = None, **kwargs):
-        try:
-            reply = getattr(self._proxy, method).call_async(*args, **kwargs)
-        except UnknownService as exc:
-            raise ServiceDown(self._proxy.service_name) from exc
+        reply = _MethodProxy(self._worker_ctx, self._service_name, method, self._reply_listener,
+                             **self._options).call_async(*args, **kwargs)
         try:
             with eventlet.Timeout(timeout or self._timeout):
                 return reply.result()
         except eventlet.Timeout as exc:
-            raise DeadlineExceeded(f"{self._proxy.service_name}.{method}") from exc
+            raise RpcUnavailable(f"{self._service_name}.{method}: no reply in time") from exc
