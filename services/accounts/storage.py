@@ -96,6 +96,7 @@ class AuditEntry:
 _SESSION_INSERT = ("INSERT INTO accounts.sessions (token_hash, account_id, created_at, "
                    "last_seen_at, expires_at) SELECT %(token_hash)s, {account_id}, "
                    "%(session_now)s, %(session_now)s, %(session_expires_at)s")
+_ADD_SESSION = _SESSION_INSERT.format(account_id="%(account_id)s")
 
 # An append: `appended` inserts the entry (`{source}`: empty, or a FROM clause that makes it
 # conditional), then the head moves onto it.
@@ -104,6 +105,7 @@ _AUDIT_APPEND = ("appended AS (INSERT INTO accounts.audit_log (at, action, accou
                  "%(audit_account_no)s, %(audit_entry)s, %(audit_previous)s, %(audit_digest)s"
                  "{source} RETURNING digest)")
 _AUDIT_HEAD_MOVE = "UPDATE accounts.audit_head SET digest = appended.digest FROM appended"
+_AUDIT = "WITH " + _AUDIT_APPEND.format(source="") + " " + _AUDIT_HEAD_MOVE
 
 # A taken number inserts nothing, so nothing else happens either (ON CONFLICT covers the
 # document too: a concurrent registration of it wins and this one draws in vain, then sees it).
@@ -309,7 +311,7 @@ class Tx:
 
     # sessions ---------------------------------------------------------------------------
     def add_session(self, session: NewSession, account_id: int) -> None:
-        self.conn.execute(_SESSION_INSERT.format(account_id="%(account_id)s"),
+        self.conn.execute(_ADD_SESSION,
                           {**session.params, "account_id": account_id})
 
     def live_session(self, token_hash: bytes, now: datetime, idle_since: datetime,
@@ -353,8 +355,7 @@ class Tx:
               **details) -> None:
         """Appends to the hash chain; masked values only in `details`."""
         entry = AuditEntry.of(self.audit_head(), action, now, account_no, details)
-        self.conn.execute("WITH " + _AUDIT_APPEND.format(source="") + " " + _AUDIT_HEAD_MOVE,
-                          entry.params)
+        self.conn.execute(_AUDIT, entry.params)
 
     def audit_chain(self):
         """(id, entry, previous_digest, digest) in order, streamed."""

@@ -18,9 +18,26 @@ from services.notify.contract import SmsMessage
 PHONE_CONTEXT = "notify.phone"
 TEXT_CONTEXT = "notify.text"
 
-# What a claim returns; `expired` is judged by the database's clock, like the lease.
-_CLAIMED = ("RETURNING id, purpose, phone_enc, text_enc, attempts, "
-            "coalesce(not_after <= now(), false)")
+# `expired` is judged by the database's clock, like the lease.
+_EXPIRED = "coalesce(not_after <= now(), false)"
+# What a claim returns.
+_CLAIMED = f"RETURNING id, purpose, phone_enc, text_enc, attempts, {_EXPIRED}"
+
+# Records an event as handled; `first` has a row only if the event was not seen before.
+_FIRST_TIME = ("WITH first AS (INSERT INTO notify.processed_events (event_id, event_type) "
+               "VALUES (%(event_id)s, %(event_type)s) ON CONFLICT (event_id) DO NOTHING "
+               "RETURNING event_id) ")
+# A new message, claimed by its writer (`{source}`: empty, or FROM first).
+_INSERT = ("INSERT INTO notify.messages (id, purpose, phone_hash, phone_enc, text_enc, "
+           "not_after, attempts, claimed_until) SELECT %(id)s, %(purpose)s, %(phone_hash)s, "
+           "%(phone_enc)s, %(text_enc)s, %(not_after)s::timestamptz, 1, "
+           "now() + make_interval(secs => %(lease_s)s){source} "
+           f"ON CONFLICT (id) DO NOTHING RETURNING attempts, {_EXPIRED}")
+_RECORD = _INSERT.format(source="")
+_RECORD_EVENT = _FIRST_TIME + _INSERT.format(source=" FROM first")
+_FORGET_PHONE = (_FIRST_TIME + ", forgotten AS (DELETE FROM notify.messages WHERE phone_hash = "
+                 "%(phone_hash)s AND status <> 'pending' AND EXISTS (SELECT 1 FROM first)) "
+                 "SELECT count(*) FROM first")
 
 
 @dataclass(frozen=True)
@@ -47,26 +64,22 @@ class MessageStore:
     def record(self, message: SmsMessage, not_after: datetime | None,
                lease_s: float) -> Claim | None:
         """Stores a new message, claimed by the caller; None if its id is already known."""
-        with self._pool.connection() as conn:
-            return self._insert(conn, message, not_after, lease_s)
+        return self._insert(_RECORD, message, not_after, lease_s)
 
     def record_event(self, event_id: str, event_type: str, message: SmsMessage,
                      lease_s: float) -> Claim | None:
         """Stores the event's message, claimed by the caller, unless the event was seen.
         One statement: the event is marked handled exactly when its message is stored."""
-        with self._pool.connection() as conn:
-            return self._insert(conn, message, None, lease_s, _FirstTime(event_id, event_type))
+        return self._insert(_RECORD_EVENT, message, None, lease_s,
+                            event_id=event_id, event_type=event_type)
 
     def forget_phone(self, event_id: str, event_type: str, phone: str) -> bool:
         """Deletes the finished messages to a phone whose family cancelled; False if the event
         was seen before. Pending ones are still owed (e.g. the account number) and stay."""
-        first = _FirstTime(event_id, event_type)
         with self._pool.connection() as conn:
-            return conn.execute(
-                first.cte + ", forgotten AS (DELETE FROM notify.messages WHERE phone_hash = "
-                "%(phone_hash)s AND status <> 'pending' AND EXISTS (SELECT 1 FROM first)) "
-                "SELECT count(*) FROM first",
-                {**first.params, "phone_hash": self._hash("phone", phone)}).fetchone()[0] == 1
+            return conn.execute(_FORGET_PHONE, {
+                "event_id": event_id, "event_type": event_type,
+                "phone_hash": self._hash("phone", phone)}).fetchone()[0] == 1
 
     def claim(self, message_id: str, lease_s: float) -> Claim | None:
         """Takes a pending message whose lease ran out; None if it is final or held."""
@@ -117,43 +130,25 @@ class MessageStore:
                 "last_error = coalesce(%(error)s, last_error) WHERE id = %(id)s",
                 {"status": status, "error": error, "id": message_id})
 
-    def _insert(self, conn, message: SmsMessage, not_after: datetime | None, lease_s: float,
-                first: _FirstTime | None = None) -> Claim | None:
-        """Inserts a new message, claimed; with `first`, only if that event is new."""
-        values = {"id": message.message_id, "purpose": message.purpose,
-                  "phone_hash": self._hash("phone", message.phone),
-                  "phone_enc": self._cipher.encrypt({"phone": message.phone}, PHONE_CONTEXT),
-                  "text_enc": self._cipher.encrypt({"text": message.text}, TEXT_CONTEXT),
-                  "not_after": not_after, "lease_s": lease_s}
-        row = conn.execute(
-            (first.cte if first else "")
-            + "INSERT INTO notify.messages (id, purpose, phone_hash, phone_enc, text_enc, "
-            "not_after, attempts, claimed_until) SELECT %(id)s, %(purpose)s, %(phone_hash)s, "
-            "%(phone_enc)s, %(text_enc)s, %(not_after)s::timestamptz, 1, "
-            "now() + make_interval(secs => %(lease_s)s)"
-            + (" FROM first" if first else "")
-            + " ON CONFLICT (id) DO NOTHING " + _CLAIMED,
-            {**values, **(first.params if first else {})}).fetchone()
-        return self._claim(row) if row else None
+    def _insert(self, query: str, message: SmsMessage, not_after: datetime | None,
+                lease_s: float, **event) -> Claim | None:
+        """Inserts a new message, claimed by the caller (the claim holds what was just
+        encrypted, not decrypted back); None if nothing was inserted."""
+        with self._pool.connection() as conn:
+            row = conn.execute(query, {
+                "id": message.message_id, "purpose": message.purpose,
+                "phone_hash": self._hash("phone", message.phone),
+                "phone_enc": self._cipher.encrypt({"phone": message.phone}, PHONE_CONTEXT),
+                "text_enc": self._cipher.encrypt({"text": message.text}, TEXT_CONTEXT),
+                "not_after": not_after, "lease_s": lease_s, **event}).fetchone()
+        if row is None:
+            return None
+        attempts, expired = row
+        return Claim(message.message_id, message.purpose, message.phone, message.text,
+                     attempts, expired)
 
     def _claim(self, row) -> Claim:
         message_id, purpose, phone_enc, text_enc, attempts, expired = row
         return Claim(message_id, purpose,
                      self._cipher.decrypt(phone_enc, PHONE_CONTEXT)["phone"],
                      self._cipher.decrypt(text_enc, TEXT_CONTEXT)["text"], attempts, expired)
-
-
-@dataclass(frozen=True)
-class _FirstTime:
-    """Records an event as handled, in the statement it opens; `first` has one row only if
-    the event was not seen before."""
-    event_id: str
-    event_type: str
-
-    cte = ("WITH first AS (INSERT INTO notify.processed_events (event_id, event_type) "
-           "VALUES (%(event_id)s, %(event_type)s) ON CONFLICT (event_id) DO NOTHING "
-           "RETURNING event_id) ")
-
-    @property
-    def params(self) -> dict:
-        return {"event_id": self.event_id, "event_type": self.event_type}

@@ -69,6 +69,14 @@ def write_csv(path: Path, rows: list[list[str]]) -> None:
     path.write_text(buffer.getvalue(), encoding="utf-8-sig")
 
 
+def read_json(path: Path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def write_json(path: Path, data) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
 def first_line(output: str) -> str:
     return output.splitlines()[0]
 
@@ -117,10 +125,10 @@ def test_a_changed_lottery_number_is_found_and_the_applicant_named(copy, capsys)
 
 
 def test_a_change_only_in_the_machine_readable_results_is_found(copy, capsys):
-    results = json.loads((copy / "results.json").read_text(encoding="utf-8"))
+    results = read_json(copy / "results.json")
     placement = results["placements"][11]
     placement["rank"] = (placement["rank"] or 0) + 1
-    (copy / "results.json").write_text(json.dumps(results, ensure_ascii=False), encoding="utf-8")
+    write_json(copy / "results.json", results)
     status, output = verify(copy, capsys)
     assert status == 1
     assert f"报名号 {placement['entry']} 的rank" in first_line(output)
@@ -137,21 +145,20 @@ def test_a_reordered_admission_list_is_found(copy, capsys):
 
 
 def test_changed_preferences_are_found_and_the_applicant_named(copy, capsys):
-    instance = json.loads((copy / "instance.json").read_text(encoding="utf-8"))
+    instance = read_json(copy / "instance.json")
     applicant = next(a for a in instance["applicants"]
                      if a["group"] is None and len(a["choices"]) > 1)
     applicant["choices"].reverse()
-    (copy / "instance.json").write_text(json.dumps(instance, ensure_ascii=False),
-                                        encoding="utf-8")
+    write_json(copy / "instance.json", instance)
     status, output = verify(copy, capsys)
     assert status == 1
     assert f"records.sha256：报名号 {applicant['id']} 的记录摘要" in first_line(output)
 
 
 def test_changed_winning_numbers_are_found_and_the_first_applicant_named(copy, capsys):
-    seed = json.loads((copy / "seed.json").read_text(encoding="utf-8"))
+    seed = read_json(copy / "seed.json")
     seed["winning_numbers"] = "03 08 15 21 27 33 13"
-    (copy / "seed.json").write_text(json.dumps(seed, ensure_ascii=False), encoding="utf-8")
+    write_json(copy / "seed.json", seed)
     first_entry = read_csv(copy / "results.csv")[1][0]
     status, output = verify(copy, capsys)
     assert status == 1
@@ -159,18 +166,18 @@ def test_changed_winning_numbers_are_found_and_the_first_applicant_named(copy, c
 
 
 def test_seed_inputs_from_another_draw_are_refused(copy, capsys):
-    seed = json.loads((copy / "seed.json").read_text(encoding="utf-8"))
+    seed = read_json(copy / "seed.json")
     seed["draw"]["issue"] = "2027072"
-    (copy / "seed.json").write_text(json.dumps(seed, ensure_ascii=False), encoding="utf-8")
+    write_json(copy / "seed.json", seed)
     status, output = verify(copy, capsys)
     assert status == 2
     assert "不是承诺中事先声明的开奖" in output and "SEED_DRAW_MISMATCH" in output
 
 
 def test_a_changed_commitment_is_found(copy, capsys):
-    commitment = json.loads((copy / "commitment.json").read_text(encoding="utf-8"))
+    commitment = read_json(copy / "commitment.json")
     commitment["counts"]["seats"] += 1
-    (copy / "commitment.json").write_text(json.dumps(commitment), encoding="utf-8")
+    write_json(copy / "commitment.json", commitment)
     status, output = verify(copy, capsys)
     assert status == 1
     assert "commitment.json：承诺 的counts应为" in first_line(output)
@@ -197,10 +204,10 @@ def test_an_extra_cell_in_a_row_is_found(copy, capsys):
 
 
 def test_a_value_of_another_json_type_is_found(copy, capsys):
-    results = json.loads((copy / "results.json").read_text(encoding="utf-8"))
+    results = read_json(copy / "results.json")
     placement = next(p for p in results["placements"] if p["rank"] == 1)
     placement["rank"] = True
-    (copy / "results.json").write_text(json.dumps(results, ensure_ascii=False), encoding="utf-8")
+    write_json(copy / "results.json", results)
     status, output = verify(copy, capsys)
     assert status == 1
     assert f"报名号 {placement['entry']} 的rank应为 1，公布为 True" in first_line(output)
@@ -221,9 +228,9 @@ def test_duplicate_json_keys_are_refused(copy, capsys):
     (lambda c: c.update(draw="x"), "DRAW_INVALID"),
 ])
 def test_a_commitment_of_the_wrong_shape_is_refused(copy, capsys, change, code):
-    commitment = json.loads((copy / "commitment.json").read_text(encoding="utf-8"))
+    commitment = read_json(copy / "commitment.json")
     change(commitment)
-    (copy / "commitment.json").write_text(json.dumps(commitment), encoding="utf-8")
+    write_json(copy / "commitment.json", commitment)
     status, output = verify(copy, capsys)
     assert status == 2 and code in output
 
@@ -273,9 +280,9 @@ def test_draw_refuses_an_instance_changed_after_the_commitment(tmp_path):
     directory = tmp_path / "changed"
     instance = synthetic.generate(50, 3, seed=5, min_choices=2, max_choices=3)
     procedure.commit(instance, directory, "deferred_acceptance", DRAW, synthetic.DEMO_FROZEN_ON)
-    data = json.loads((directory / "instance.json").read_text(encoding="utf-8"))
+    data = read_json(directory / "instance.json")
     data["schools"][0]["seats"] += 5
-    (directory / "instance.json").write_text(json.dumps(data), encoding="utf-8")
+    write_json(directory / "instance.json", data)
     with pytest.raises(AllocationError) as refused:
         procedure.draw(directory, NUMBERS)
     assert refused.value.code == "INSTANCE_CHANGED"
