@@ -15,12 +15,13 @@ import time
 
 import eventlet
 import psycopg_pool
-from nameko.amqp.publish import Publisher
+from kombu.entity import PERSISTENT_DELIVERY_MODE as PERSISTENT
 from nameko.extensions import DependencyProvider
 from nameko.standalone.events import get_event_exchange
 
 from common import metrics, outbox
 from common.crypto import FieldCipher, decode_key
+from common.edge.publishing import pooled_publisher
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,7 @@ class OutboxRelay(DependencyProvider):
         settings = self.container.config["settings"]
         self.cipher = FieldCipher(decode_key(settings.DATA_ENCRYPTION_KEY, "DATA_ENCRYPTION_KEY"))
         self.exchange = get_event_exchange(self.container.service_name, self.container.config)
-        self.publisher = Publisher(settings.AMQP_URI, serializer="json", mandatory=True,
-                                   declare=[self.exchange])
+        self.publisher = pooled_publisher(settings.AMQP_URI, confirms=True)
         self.pool = psycopg_pool.ConnectionPool(settings.DATABASE_URL, min_size=1, max_size=2,
                                                 kwargs={"autocommit": True}, open=False,
                                                 name=f"{self.schema}-outbox")
@@ -130,7 +130,8 @@ class OutboxRelay(DependencyProvider):
         headers = {"nameko.request_id": request_id} if request_id else {}
         try:
             self.publisher.publish(body, exchange=self.exchange, routing_key=event_type,
-                                   headers=headers)
+                                   delivery_mode=PERSISTENT, mandatory=True, headers=headers,
+                                   declare=[self.exchange])
         except Exception:
             metrics.EVENTS_RELAYED.labels(self.container.service_name, event_type,
                                           "failed").inc()

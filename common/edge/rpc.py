@@ -1,44 +1,57 @@
 """RPC across services: every call has a deadline, which is what bounds a lost message, so
-neither requests nor replies wait for broker confirms; DomainError crosses intact."""
+requests and replies are transient, are not confirmed by the broker, and replies are not
+acknowledged by the caller; DomainError crosses intact."""
 
 from __future__ import annotations
 
 import eventlet
 from kombu.entity import TRANSIENT_DELIVERY_MODE as TRANSIENT
-from nameko.amqp.publish import Publisher
-from nameko.constants import (
-    AMQP_SSL_CONFIG_KEY,
-    AMQP_URI_CONFIG_KEY,
-    DEFAULT_SERIALIZER,
-    LOGIN_METHOD_CONFIG_KEY,
-    SERIALIZER_CONFIG_KEY,
-)
+from nameko.constants import AMQP_URI_CONFIG_KEY, DEFAULT_SERIALIZER, SERIALIZER_CONFIG_KEY
 from nameko.exceptions import get_module_path, registry
-from nameko.rpc import MethodProxy, Responder, Rpc, RpcConsumer, RpcProxy, get_rpc_exchange
+from nameko.rpc import (
+    MethodProxy,
+    ReplyListener,
+    Responder,
+    Rpc,
+    RpcConsumer,
+    RpcProxy,
+    get_rpc_exchange,
+)
 
+from common.edge.publishing import pooled_publisher
 from common.errors import DomainError
 
 # Lets a DomainError raised in one service be re-raised as a DomainError by its caller.
 registry[get_module_path(DomainError)] = DomainError
 
 
-class _UnconfirmedPublisher(Publisher):
-    use_confirms = False
+class _RpcPublisher:
+    """What nameko's RPC classes expect of a publisher, publishing transient messages without
+    confirms over the process's pooled connection (common/edge/publishing.py)."""
+
+    def __init__(self, amqp_uri: str, **_options):
+        self._publisher = pooled_publisher(amqp_uri, confirms=False)
+
+    def publish(self, payload, *, extra_headers: dict | None = None, mandatory: bool = False,
+                **message):
+        # A request is not `mandatory`: without a confirm to wait for, a returned message
+        # would surface on some later publish. The queue of a service that is down stays
+        # bound (it is durable), so `mandatory` would only ever catch one that never started.
+        self._publisher.publish(payload, delivery_mode=TRANSIENT, headers=extra_headers,
+                                **message)
 
 
-class _UnconfirmedResponder(Responder):
-    publisher_cls = _UnconfirmedPublisher
+class _Responder(Responder):
+    publisher_cls = _RpcPublisher
 
 
 class _RpcConsumer(RpcConsumer):
-    """nameko's RpcConsumer (2.14), sending replies without waiting for a publisher confirm."""
+    """nameko's RpcConsumer (2.14), replying through `_RpcPublisher`."""
 
     def handle_result(self, message, result, exc_info):
         config = self.container.config
-        responder = _UnconfirmedResponder(
-            config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config),
-            config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER), message,
-            ssl=config.get(AMQP_SSL_CONFIG_KEY), login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
+        responder = _Responder(config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config),
+                               config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER), message)
         result, exc_info = responder.send_response(result, exc_info)
         self.queue_consumer.ack_message(message)
         return result, exc_info
@@ -59,20 +72,17 @@ class RpcUnavailable(Exception):
     call may still complete. Callers answer "retry later"."""
 
 
-class _RequestPublisher(Publisher):
-    """Requests go out unconfirmed and not `mandatory`. A lost request, like a lost reply,
-    costs the caller its deadline; and the queue of a service that is down stays bound (it is
-    durable), so `mandatory` would only catch a service that never started, at the price of a
-    broker round trip on every call."""
-    use_confirms = False
-
-    def publish(self, payload, **kwargs):
-        # Without a confirm to wait for, a returned message would surface on a later publish.
-        return super().publish(payload, **{**kwargs, "mandatory": False})
-
-
 class _MethodProxy(MethodProxy):
-    publisher_cls = _RequestPublisher
+    publisher_cls = _RpcPublisher
+
+
+class _ReplyListener(ReplyListener):
+    """Takes replies without acknowledging them: a reply is worth nothing once its caller has
+    given up, so the broker may forget it on delivery (one message less per call)."""
+
+    def setup(self):
+        super().setup()
+        self.queue.no_ack = True
 
 
 class DeadlineRpcProxy(RpcProxy):
@@ -82,8 +92,7 @@ class DeadlineRpcProxy(RpcProxy):
     one, so the broker need not write it to disk (nameko's default).
     """
 
-    def __init__(self, target_service: str, **options):
-        super().__init__(target_service, delivery_mode=TRANSIENT, **options)
+    rpc_reply_listener = _ReplyListener()
 
     def get_dependency(self, worker_ctx):
         return DeadlineClient(worker_ctx, self.target_service, self.rpc_reply_listener,
