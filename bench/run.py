@@ -8,13 +8,14 @@ threads. The CPU each part of the platform used in each phase, and the whole mac
 recorded too, so that a disturbed run can be told from a slow platform.
 
 Phases, in order:
-  setup      2 × N families each fetch a notice token, a captcha and an SMS code (not timed);
+  setup      N + M families each fetch a notice token, a captcha and an SMS code (not timed);
   pings      `accounts.ping()` from a separate process (bench/ping.py), idle;
   baseline   bare argon2id hashes/s with the platform's parameters;
   register   N registrations through the gateway (bench/httpload.py): the throughput;
-  probed     N more registrations with the pings running: the cheap-RPC latency under full
+  baseline   again, right after (the reported baseline is the mean of both, which bracket the
+             throughput: the machine's speed drifts over a run);
+  probed     M more registrations with the pings running: the cheap-RPC latency under full
              load (the probe's own calls would otherwise be charged to the throughput);
-  baseline   again (the reported baseline is the mean of both);
   reads      200 signed-in clients GET /api/v1/account, closed loop then paced;
   memory     RSS and peak RSS of gateway, accounts and notify.
 
@@ -246,7 +247,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=24,
                         help="registration client threads (default 24)")
     parser.add_argument("--hashes", type=int, default=200, help="baseline hashes (default 200)")
-    parser.add_argument("--pings", type=int, default=300, help="idle pings (default 300)")
+    # A p99 is only as steady as the samples above it: with 1,000 idle pings and the ~900
+    # that 1,200 probed registrations take, it rests on about ten of each, not three.
+    parser.add_argument("--probed-families", type=int, default=1200,
+                        help="registrations while the pings run (default 1200)")
+    parser.add_argument("--pings", type=int, default=1000, help="idle pings (default 1000)")
     parser.add_argument("--ping-gap-ms", type=float, default=20,
                         help="pause between two pings (default 20)")
     parser.add_argument("--clients", type=int, default=200, help="reading clients (default 200)")
@@ -267,8 +272,9 @@ def measure(args: argparse.Namespace) -> BenchReport:
             contextlib.closing(PingProbe(stack.env["AMQP_URI"], args.ping_gap_ms / 1e3)) as probe:
         meter = CpuMeter({name: proc.pid for name, proc in stack.procs.items()},
                          database_name(stack))
-        say(f"platform up at {stack.url}; preparing {2 * args.families} families")
-        prepared = prepare_families(stack, 2 * args.families)
+        say(f"platform up at {stack.url}; preparing "
+            f"{args.families + args.probed_families} families")
+        prepared = prepare_families(stack, args.families + args.probed_families)
         say(f"idle pings ({args.pings})")
         idle = probe.count(args.pings)
         say("baseline hash rate")
@@ -276,7 +282,9 @@ def measure(args: argparse.Namespace) -> BenchReport:
         say(f"registering {args.families} families, {args.concurrency} at a time")
         registrations, account_nos = register_all(stack, prepared[:args.families],
                                                   args.concurrency, meter)
-        say(f"{registrations.per_s:.1f} registrations/s; {args.families} more with the pings")
+        say(f"{registrations.per_s:.1f} registrations/s; baseline hash rate again")
+        after, after_cores = hash_rate(args.hashes, threads=2)
+        say(f"{args.probed_families} more registrations with the pings")
         probe.start()
         try:
             probed, more_account_nos = register_all(stack, prepared[args.families:],
@@ -284,8 +292,7 @@ def measure(args: argparse.Namespace) -> BenchReport:
         finally:
             loaded = probe.stop()
         account_nos += more_account_nos
-        say(f"{probed.per_s:.1f} registrations/s with the pings; baseline hash rate again")
-        after, after_cores = hash_rate(args.hashes, threads=2)
+        say(f"{probed.per_s:.1f} registrations/s with the pings")
         if len(account_nos) < args.clients:
             raise RuntimeError(f"only {len(account_nos)} accounts for {args.clients} clients")
         say(f"signing in {args.clients} accounts")

@@ -22,8 +22,6 @@ from common import metrics
 
 log = logging.getLogger(__name__)
 
-log = logging.getLogger(__name__)
-
 
 def settings_of(container):
     """The service's validated settings object, put in the nameko config by the launcher."""
