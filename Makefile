@@ -16,7 +16,7 @@ help:
 	@echo "                (http://127.0.0.1:8000, Ctrl-C stops everything)"
 	@echo "  make test     set up with dev requirements, run pytest (PYTEST_ARGS=\"-k x -x\")"
 	@echo "  make bench    set up with dev requirements, run both benchmarks (bench/results/):"
-	@echo "                bench-platform (registrations, reads, memory; ~3 min) and"
+	@echo "                bench-platform (registrations, reads, memory; ~4 min) and"
 	@echo "                bench-allocation (150,000-applicant draw, matching package; ~5 min)"
 	@echo "  make migrate  apply the database migrations of every service (DATABASE_URL)"
 	@echo "  make lint     ruff check ."
