@@ -247,7 +247,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=24,
                         help="registration client threads (default 24)")
     parser.add_argument("--hashes", type=int, default=200, help="baseline hashes (default 200)")
-    # A p99 is only as steady as the samples above it: with 1,000 idle pings and the ~900
+    # A p99 is only as steady as the samples above it: with 1,000 idle pings and the ~800
     # that 1,200 probed registrations take, it rests on about ten of each, not three.
     parser.add_argument("--probed-families", type=int, default=1200,
                         help="registrations while the pings run (default 1200)")

@@ -49,9 +49,9 @@ def insert_sql(schema: str) -> sql.Composed:
         sql.Identifier(schema, "outbox"))
 
 
-def write_event(cursor, schema: str, event: NewEvent) -> None:
+def write_event(conn, schema: str, event: NewEvent) -> None:
     """Records an event inside the caller's transaction."""
-    cursor.execute(insert_sql(schema), event.params)
+    conn.execute(insert_sql(schema), event.params)
 
 
 def claim_batch(conn, schema: str, cipher: FieldCipher, limit: int,

@@ -26,8 +26,10 @@ registry[get_module_path(DomainError)] = DomainError
 
 
 class _RpcPublisher:
-    """What nameko's RPC classes expect of a publisher, publishing transient messages without
-    confirms over the process's pooled connection (common/edge/publishing.py)."""
+    """What nameko's RPC classes expect of a publisher, publishing over the process's pooled
+    connection (common/edge/publishing.py) without confirms. Messages are transient (nameko's
+    default is persistent): a request that outlived its caller's deadline would be answered to
+    no one, so the broker need not write it to disk, and a reply even less."""
 
     def __init__(self, amqp_uri: str, **_options):
         self._publisher = pooled_publisher(amqp_uri, confirms=False)
@@ -86,11 +88,7 @@ class _ReplyListener(ReplyListener):
 
 
 class DeadlineRpcProxy(RpcProxy):
-    """An RpcProxy whose calls give up after `settings.RPC_TIMEOUT_S` (nameko has no timeout).
-
-    Requests are transient: one that outlived its caller's deadline would be answered to no
-    one, so the broker need not write it to disk (nameko's default).
-    """
+    """An RpcProxy whose calls give up after `settings.RPC_TIMEOUT_S` (nameko has no timeout)."""
 
     rpc_reply_listener = _ReplyListener()
 

@@ -344,7 +344,7 @@ class Tx:
 
     def add_event(self, event_type: str, payload: dict, request_id: str | None) -> None:
         event = self.new_event(event_type, payload, request_id)
-        outbox.write_event(self.conn.cursor(), SCHEMA, event)
+        outbox.write_event(self.conn, SCHEMA, event)
         self.events.append(event)
 
     def audit_head(self) -> str:

@@ -5,13 +5,17 @@ import re
 import time
 
 import psycopg
+import psycopg_pool
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from common.crypto import FieldCipher, decode_key
 from common.errors import DomainError
 from common.migrations import migrate
+from services.accounts.contract import ACCOUNT_REGISTERED
 from services.accounts.service import AccountsService
 from services.accounts.settings import AccountsSettings
+from services.accounts.storage import Store
 from services.notify.service import NotifyService
 from services.notify.settings import NotifySettings
 from tests.support.family import id_number, unique_phone
@@ -96,12 +100,6 @@ def test_personal_data_is_unreadable_in_the_database(services, database_url):
 def test_an_event_its_process_never_published_is_swept_out_of_the_outbox(services, database_url,
                                                                          make_settings):
     """As if accounts had died between its commit and the publish: the relay's sweep sends it."""
-    import psycopg_pool
-
-    from common.crypto import FieldCipher, decode_key
-    from services.accounts.contract import ACCOUNT_REGISTERED
-    from services.accounts.storage import Store
-
     _, outbox = services
     phone = unique_phone()
     key = make_settings(AccountsSettings).DATA_ENCRYPTION_KEY
