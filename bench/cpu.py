@@ -67,6 +67,13 @@ class CpuUse:
     def per_operation_ms(self) -> dict[str, float]:
         return {part: s / self.operations * 1e3 for part, s in self.seconds.items()}
 
+    @classmethod
+    def combined(cls, uses: list[CpuUse]) -> CpuUse:
+        """One phase measured in several pieces, as if it had been one."""
+        return cls({part: round(sum(u.seconds[part] for u in uses), 3) for part in PARTS},
+                   round(sum(u.wall_s for u in uses), 3), sum(u.operations for u in uses),
+                   round(sum(u.machine_s for u in uses), 3))
+
     @property
     def total_s(self) -> float:
         return sum(self.seconds.values())

@@ -2,7 +2,7 @@
 
 Starts the whole platform (tests/support/stack.py) on its own database and RabbitMQ vhost, both
 removed afterwards, talks only to 127.0.0.1, and stops by itself (every phase is bounded by a
-count or a duration; about 2 minutes in all). The machine is shared and noisy, so figures are
+count or a duration; about 4 minutes in all). The machine is shared and noisy, so figures are
 judged as ratios against a baseline measured in the same run: the bare argon2id hash rate on two
 threads. The CPU each part of the platform used in each phase, and the whole machine's, are
 recorded too, so that a disturbed run can be told from a slow platform.
@@ -10,10 +10,10 @@ recorded too, so that a disturbed run can be told from a slow platform.
 Phases, in order:
   setup      N + M families each fetch a notice token, a captcha and an SMS code (not timed);
   pings      `accounts.ping()` from a separate process (bench/ping.py), idle;
-  baseline   bare argon2id hashes/s with the platform's parameters;
-  register   N registrations through the gateway (bench/httpload.py): the throughput;
-  baseline   again, right after (the reported baseline is the mean of both, which bracket the
-             throughput: the machine's speed drifts over a run);
+  register   N registrations through the gateway (bench/httpload.py) in R batches: the
+             throughput; before the first batch and after each, a burst of bare argon2id
+             hashes with the platform's parameters: the baseline. The machine's speed drifts
+             within a run, so the yardstick is taken all along the measured phase;
   probed     M more registrations with the pings running: the cheap-RPC latency under full
              load (the probe's own calls would otherwise be charged to the throughput);
   reads      200 signed-in clients GET /api/v1/account, closed loop then paced;
@@ -40,7 +40,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from bench.baseline import PASSWORD, argon2_defaults, hash_rate
-from bench.cpu import CpuMeter
+from bench.cpu import CpuMeter, CpuUse
 from bench.httpload import post_all, run_load
 from bench.ping import PingProbe
 from bench.report import (
@@ -187,17 +187,54 @@ def prepare_families(stack: Stack, count: int) -> list[tuple[bytes, str]]:
 
 def register_all(stack: Stack, prepared: list[tuple[bytes, str]], concurrency: int,
                  meter: CpuMeter) -> tuple[Registrations, list[str]]:
+    return registrations_of([_register_batch(stack, prepared, concurrency, meter)], concurrency)
+
+
+def register_interleaved(stack: Stack, prepared: list[tuple[bytes, str]], concurrency: int,
+                         meter: CpuMeter, rounds: int, hashes: int
+                         ) -> tuple[Registrations, list[str], HashBaseline]:
+    """Baseline bursts and registration batches in turn, a burst on either side of each batch.
+
+    The machine's speed drifts within a run (the bare hash rate once fell from 58 to 43 hashes/s
+    between two bursts 20 s apart), so each batch is judged against the bursts around it rather
+    than against two bursts that bracket the whole throughput phase.
+    """
+    batch, burst = -(-len(prepared) // rounds), hashes // (rounds + 1)
+    bursts = [hash_rate(burst, threads=2)]
+    batches = []
+    for start in range(0, len(prepared), batch):
+        batches.append(_register_batch(stack, prepared[start:start + batch], concurrency, meter))
+        bursts.append(hash_rate(burst, threads=2))
+    memory_kib, time_cost, parallelism = argon2_defaults()
+    baseline = HashBaseline(2, burst, memory_kib, time_cost, parallelism,
+                            [round(rate, 2) for rate, _ in bursts],
+                            [round(cores, 2) for _, cores in bursts])
+    registrations, account_nos = registrations_of(batches, concurrency)
+    return registrations, account_nos, baseline
+
+
+def _register_batch(stack: Stack, prepared: list[tuple[bytes, str]], concurrency: int,
+                    meter: CpuMeter) -> tuple[list[tuple[int, float, bytes]], float, CpuUse]:
+    """(status, seconds, body) per registration, the batch's wall time and its CPU use."""
     items = [(body, {"X-Forwarded-For": ip}) for body, ip in prepared]
     meter.start()
     started = time.perf_counter()
     answers = post_all(stack.url + "/api/v1/accounts", items, concurrency)
     duration = time.perf_counter() - started
-    cpu = meter.stop(len(prepared))
+    return answers, duration, meter.stop(len(prepared))
+
+
+def registrations_of(batches: list[tuple[list[tuple[int, float, bytes]], float, CpuUse]],
+                     concurrency: int) -> tuple[Registrations, list[str]]:
+    answers = [answer for batch_answers, _, _ in batches for answer in batch_answers]
+    duration = sum(seconds for _, seconds, _ in batches)
     statuses = dict(Counter(str(status) for status, _, _ in answers))
     result = Registrations(
-        families=len(prepared), concurrency=concurrency, created=statuses.get("201", 0),
-        statuses=statuses, duration_s=round(duration, 2), per_s=len(prepared) / duration,
-        latency=Latency.of([elapsed for _, elapsed, _ in answers]), cpu=cpu)
+        families=len(answers), concurrency=concurrency, created=statuses.get("201", 0),
+        statuses=statuses, duration_s=round(duration, 2), per_s=len(answers) / duration,
+        latency=Latency.of([elapsed for _, elapsed, _ in answers]),
+        cpu=CpuUse.combined([cpu for _, _, cpu in batches]),
+        batches_per_s=[round(len(a) / seconds, 2) for a, seconds, _ in batches])
     return result, [json.loads(body)["account_no"] for status, _, body in answers
                     if status == 201]
 
@@ -246,7 +283,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--families", type=int, default=600, help="registrations (default 600)")
     parser.add_argument("--concurrency", type=int, default=24,
                         help="registration client threads (default 24)")
-    parser.add_argument("--hashes", type=int, default=200, help="baseline hashes (default 200)")
+    parser.add_argument("--hashes", type=int, default=200,
+                        help="baseline hashes, over all bursts (default 200)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="registration batches, each between two baseline bursts "
+                             "(default 3)")
     # A p99 is only as steady as the samples above it: with 1,000 idle pings and the ~800
     # that 1,200 probed registrations take, it rests on about ten of each, not three.
     parser.add_argument("--probed-families", type=int, default=1200,
@@ -267,7 +308,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def measure(args: argparse.Namespace) -> BenchReport:
     machine = Machine.here()
-    memory_kib, time_cost, parallelism = argon2_defaults()
     with running_platform(args.keep_workdir) as stack, \
             contextlib.closing(PingProbe(stack.env["AMQP_URI"], args.ping_gap_ms / 1e3)) as probe:
         meter = CpuMeter({name: proc.pid for name, proc in stack.procs.items()},
@@ -277,13 +317,11 @@ def measure(args: argparse.Namespace) -> BenchReport:
         prepared = prepare_families(stack, args.families + args.probed_families)
         say(f"idle pings ({args.pings})")
         idle = probe.count(args.pings)
-        say("baseline hash rate")
-        before, before_cores = hash_rate(args.hashes, threads=2)
-        say(f"registering {args.families} families, {args.concurrency} at a time")
-        registrations, account_nos = register_all(stack, prepared[:args.families],
-                                                  args.concurrency, meter)
-        say(f"{registrations.per_s:.1f} registrations/s; baseline hash rate again")
-        after, after_cores = hash_rate(args.hashes, threads=2)
+        say(f"registering {args.families} families, {args.concurrency} at a time, in "
+            f"{args.rounds} batches between baseline bursts")
+        registrations, account_nos, baseline = register_interleaved(
+            stack, prepared[:args.families], args.concurrency, meter, args.rounds, args.hashes)
+        say(f"{registrations.per_s:.1f} registrations/s, baseline {baseline.per_s:.1f} hashes/s")
         say(f"{args.probed_families} more registrations with the pings")
         probe.start()
         try:
@@ -306,9 +344,7 @@ def measure(args: argparse.Namespace) -> BenchReport:
         say("stopping the platform")
     return BenchReport(
         machine=machine,
-        baseline=HashBaseline(2, args.hashes, memory_kib, time_cost, parallelism,
-                              round(before, 2), round(after, 2), round(before_cores, 2),
-                              round(after_cores, 2)),
+        baseline=baseline,
         registrations=registrations, probed_registrations=probed,
         pings=Pings.of(args.ping_gap_ms, idle, loaded),
         reads_closed=reads["closed"], reads_paced=reads["paced"], memory=memory)
