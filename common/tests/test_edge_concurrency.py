@@ -1,5 +1,6 @@
 """The eventlet edge must not serialise a service: database calls and CPU work yield the hub."""
 
+import os
 import time
 
 import eventlet
@@ -68,3 +69,10 @@ def test_the_hub_keeps_ticking_while_cpu_work_is_offloaded():
     # Inline hashing would stall the hub for the whole batch; offloaded, the longest gap
     # between ticks stays a small fraction of it.
     assert max(gaps) < elapsed / 4, (max(gaps), elapsed)
+
+
+def test_offloaded_work_gets_only_the_cpu_nothing_else_wants():
+    """The event loops, PostgreSQL and RabbitMQ must preempt hashing the moment they wake."""
+    policies = {offload(os.sched_getscheduler, 0) for _ in range(8)}
+    assert policies == {os.SCHED_IDLE}
+    assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the event loop itself is untouched
