@@ -38,6 +38,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from bench.baseline import PASSWORD, argon2_defaults, hash_rate
 from bench.cpu import CpuMeter, CpuUse
@@ -70,6 +71,7 @@ STACK_OVERRIDES = {
     "LOG_LEVEL": "WARNING",
 }
 SETUP_THREADS = 8
+BASELINE_THREADS = 2  # the issue's yardstick: the bare hash rate on two threads
 
 
 def say(message: str) -> None:
@@ -185,9 +187,16 @@ def prepare_families(stack: Stack, count: int) -> list[tuple[bytes, str]]:
             for body, ip in prepared]
 
 
+class Batch(NamedTuple):
+    answers: list[tuple[int, float, bytes]]  # (status, seconds, body) per registration
+    seconds: float
+    cpu: CpuUse
+
+
 def register_all(stack: Stack, prepared: list[tuple[bytes, str]], concurrency: int,
                  meter: CpuMeter) -> tuple[Registrations, list[str]]:
-    return registrations_of([_register_batch(stack, prepared, concurrency, meter)], concurrency)
+    return _registrations_of([_register_batch(stack, prepared, concurrency, meter)],
+                             concurrency)
 
 
 def register_interleaved(stack: Stack, prepared: list[tuple[bytes, str]], concurrency: int,
@@ -200,41 +209,39 @@ def register_interleaved(stack: Stack, prepared: list[tuple[bytes, str]], concur
     than against two bursts that bracket the whole throughput phase.
     """
     batch, burst = -(-len(prepared) // rounds), hashes // (rounds + 1)
-    bursts = [hash_rate(burst, threads=2)]
+    bursts = [hash_rate(burst, BASELINE_THREADS)]
     batches = []
     for start in range(0, len(prepared), batch):
         batches.append(_register_batch(stack, prepared[start:start + batch], concurrency, meter))
-        bursts.append(hash_rate(burst, threads=2))
+        bursts.append(hash_rate(burst, BASELINE_THREADS))
     memory_kib, time_cost, parallelism = argon2_defaults()
-    baseline = HashBaseline(2, burst, memory_kib, time_cost, parallelism,
+    baseline = HashBaseline(BASELINE_THREADS, burst, memory_kib, time_cost, parallelism,
                             [round(rate, 2) for rate, _ in bursts],
                             [round(cores, 2) for _, cores in bursts])
-    registrations, account_nos = registrations_of(batches, concurrency)
+    registrations, account_nos = _registrations_of(batches, concurrency)
     return registrations, account_nos, baseline
 
 
 def _register_batch(stack: Stack, prepared: list[tuple[bytes, str]], concurrency: int,
-                    meter: CpuMeter) -> tuple[list[tuple[int, float, bytes]], float, CpuUse]:
-    """(status, seconds, body) per registration, the batch's wall time and its CPU use."""
+                    meter: CpuMeter) -> Batch:
     items = [(body, {"X-Forwarded-For": ip}) for body, ip in prepared]
     meter.start()
     started = time.perf_counter()
     answers = post_all(stack.url + "/api/v1/accounts", items, concurrency)
     duration = time.perf_counter() - started
-    return answers, duration, meter.stop(len(prepared))
+    return Batch(answers, duration, meter.stop(len(prepared)))
 
 
-def registrations_of(batches: list[tuple[list[tuple[int, float, bytes]], float, CpuUse]],
-                     concurrency: int) -> tuple[Registrations, list[str]]:
-    answers = [answer for batch_answers, _, _ in batches for answer in batch_answers]
-    duration = sum(seconds for _, seconds, _ in batches)
+def _registrations_of(batches: list[Batch], concurrency: int) -> tuple[Registrations, list[str]]:
+    answers = [answer for batch in batches for answer in batch.answers]
+    duration = sum(batch.seconds for batch in batches)
     statuses = dict(Counter(str(status) for status, _, _ in answers))
     result = Registrations(
         families=len(answers), concurrency=concurrency, created=statuses.get("201", 0),
         statuses=statuses, duration_s=round(duration, 2), per_s=len(answers) / duration,
         latency=Latency.of([elapsed for _, elapsed, _ in answers]),
-        cpu=CpuUse.combined([cpu for _, _, cpu in batches]),
-        batches_per_s=[round(len(a) / seconds, 2) for a, seconds, _ in batches])
+        cpu=CpuUse.combined([batch.cpu for batch in batches]),
+        batches_per_s=[round(len(batch.answers) / batch.seconds, 2) for batch in batches])
     return result, [json.loads(body)["account_no"] for status, _, body in answers
                     if status == 201]
 
