@@ -2,6 +2,7 @@
 
 Every message is recorded (encrypted) before it is sent. The worker that records it sends it
 at once; if that fails or the process dies, the retry loop sends it once its lease runs out.
+Sent messages are marked sent a moment later, many in one statement (`SentMarks`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+import eventlet
+import eventlet.semaphore
+import psycopg_pool
 from nameko.events import event_handler
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
@@ -66,6 +70,76 @@ class Messages(ReadyDependency):
         self.ready.send(True)
 
 
+class SentMarks(DependencyProvider):
+    """Marks delivered texts as sent every `interval_s`, and on stop, one statement for all.
+
+    Marking each text on its own took an UPDATE and a commit per text. A mark lost with its
+    process leaves the text pending: once the lease runs out the retry loop sends it again,
+    and the provider drops the repeat by its Idempotency-Key (the message id), as it does
+    after any crash between sending and recording. Marks that cannot be written (the database
+    is away) are tried again on the next round.
+    """
+
+    def __init__(self, interval_s: float = 0.2):
+        self.interval_s = interval_s
+
+    def setup(self):
+        settings = settings_of(self.container)
+        # Its own connection: on stop, the last marks are written while the service's pool
+        # may already be closing.
+        self.pool = psycopg_pool.ConnectionPool(settings.DATABASE_URL, min_size=1, max_size=1,
+                                                kwargs={"autocommit": True}, open=False,
+                                                name="notify-sent-marks")
+        self.store = MessageStore(self.pool, decode_key(settings.DATA_ENCRYPTION_KEY,
+                                                        "DATA_ENCRYPTION_KEY"))
+        self.pending: dict[str, datetime] = {}
+        self.writing: dict[str, datetime] = {}
+        self.lock = eventlet.semaphore.Semaphore()
+        self.running = False
+
+    def start(self):
+        self.pool.open(wait=True, timeout=30)
+        self.running = True
+        self.container.spawn_managed_thread(self._run, identifier="notify-sent-marks")
+
+    def stop(self):
+        self.running = False
+        self.write()
+        self.pool.close()
+
+    def kill(self):
+        self.running = False
+        self.pool.close(timeout=0)
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def add(self, message_id: str) -> None:
+        self.pending[message_id] = datetime.now(UTC)
+
+    def holds(self, message_id: str) -> bool:
+        """Sent, its mark not written yet."""
+        return message_id in self.pending or message_id in self.writing
+
+    def _run(self):
+        while self.running:
+            eventlet.sleep(self.interval_s)
+            self.write()
+
+    def write(self) -> None:
+        with self.lock:  # the last round, on stop, may come while the loop's is under way
+            if not self.pending:
+                return
+            self.writing, self.pending = self.pending, {}
+            try:
+                self.store.mark_sent(self.writing)
+            except Exception:
+                self.pending = {**self.writing, **self.pending}
+                log.warning("sent marks not written yet; will retry", exc_info=True)
+            finally:
+                self.writing = {}
+
+
 class NotifyService:
     name = SERVICE_NAME
 
@@ -74,6 +148,7 @@ class NotifyService:
     messages = Messages()
     request_id = Observability()
     backend = SmsBackend()
+    sent_marks = SentMarks()
 
     @rpc(expected_exceptions=DomainError)
     def ping(self):
@@ -88,7 +163,11 @@ class NotifyService:
             SMS_SENT.labels(sms.purpose, "duplicate").inc()
             # still pending and its lease over: this worker sends it
             claim = self.messages.claim(sms.message_id, self._lease_s())
-        status = self._deliver(claim) if claim else self.messages.status(sms.message_id)
+        if claim:
+            status = self._deliver(claim)
+        else:
+            status = "sent" if self.sent_marks.holds(sms.message_id) else \
+                self.messages.status(sms.message_id)
         return SmsResult(message_id=sms.message_id, status=status).model_dump()
 
     @rpc(expected_exceptions=DomainError)
@@ -122,6 +201,7 @@ class NotifyService:
         """A cancelled family's texts are deleted with the rest of its data."""
         event = _parse_event(AccountCancelled, payload)
         if event is not None:
+            self.sent_marks.write()  # a text sent a moment ago (the code just used) is finished
             self.messages.forget_phone(event.event_id, ACCOUNT_CANCELLED, event.guardian_phone)
 
     @timer(interval=2)
@@ -148,7 +228,7 @@ class NotifyService:
                 return "pending"
             self.messages.mark_failed(claim.message_id, str(exc))
             return _outcome(claim, "failed", str(exc))
-        self.messages.mark_sent(claim.message_id)
+        self.sent_marks.add(claim.message_id)
         return _outcome(claim, "sent")
 
     def _lease_s(self) -> float:

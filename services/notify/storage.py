@@ -112,8 +112,13 @@ class MessageStore:
                 "claimed_until = now() + make_interval(secs => %s) WHERE id = %s",
                 (error, delay_s, message_id))
 
-    def mark_sent(self, message_id: str) -> None:
-        self._finish(message_id, "sent", None)
+    def mark_sent(self, sent: dict[str, datetime]) -> None:
+        """Records texts as sent (message id -> when it was sent), in one statement."""
+        with self._pool.connection() as conn:
+            conn.execute(
+                "UPDATE notify.messages SET status = 'sent', text_enc = NULL, sent_at = s.at "
+                "FROM unnest(%s::text[], %s::timestamptz[]) AS s(id, at) "
+                "WHERE messages.id = s.id", (list(sent), list(sent.values())))
 
     def mark_expired(self, message_id: str) -> None:
         self._finish(message_id, "expired", None)
@@ -126,7 +131,6 @@ class MessageStore:
         with self._pool.connection() as conn:
             conn.execute(
                 "UPDATE notify.messages SET status = %(status)s, text_enc = NULL, "
-                "sent_at = CASE WHEN %(status)s = 'sent' THEN now() END, "
                 "last_error = coalesce(%(error)s, last_error) WHERE id = %(id)s",
                 {"status": status, "error": error, "id": message_id})
 

@@ -16,11 +16,11 @@ from prometheus_client import REGISTRY
 
 from common.crypto import decode_key
 from common.errors import DomainError
-from services.accounts.contract import ACCOUNT_REGISTERED
+from services.accounts.contract import ACCOUNT_CANCELLED, ACCOUNT_REGISTERED
 from services.accounts.contract import SERVICE_NAME as ACCOUNTS
 from services.notify.contract import SmsMessage
 from services.notify.delivery import account_number_text
-from services.notify.service import NotifyService
+from services.notify.service import NotifyService, SentMarks
 from services.notify.settings import NotifySettings
 from services.notify.storage import MessageStore
 from services.notify.tests.rows import raw_row
@@ -104,6 +104,39 @@ def test_send_sms_sends_one_text_and_keeps_no_readable_personal_data(settings, n
         stored = bytes(value) if isinstance(value, bytes | memoryview) else str(value).encode()
         assert PHONE.encode() not in stored
         assert b"246813" not in stored
+
+
+def test_sent_texts_are_marked_sent_while_the_service_runs(settings, notify, pool):
+    with running_service(NotifyService, settings):
+        for message_id in ("m-1", "m-2", "m-3"):
+            assert notify.send_sms(sms(message_id))["status"] == "sent"
+        wait_for(lambda: all(raw_row(pool, message_id)["status"] == "sent"
+                             for message_id in ("m-1", "m-2", "m-3")), timeout_s=5)
+        rows = [raw_row(pool, message_id) for message_id in ("m-1", "m-2", "m-3")]
+    assert all(row["text_enc"] is None for row in rows)
+    assert rows[0]["sent_at"] <= rows[1]["sent_at"] <= rows[2]["sent_at"]
+
+
+def test_marks_the_database_refused_are_written_on_a_later_round(settings, notify, pool):
+    with running_service(NotifyService, settings) as container:
+        marks = next(d for d in container.dependencies if isinstance(d, SentMarks))
+        with marks.pool.connection() as conn:
+            backend_pid = conn.info.backend_pid
+        with pool.connection() as conn:  # the connection the marks are written on breaks
+            conn.execute("SELECT pg_terminate_backend(%s)", (backend_pid,))
+        assert notify.send_sms(sms("m-1"))["status"] == "sent"
+        wait_for(lambda: raw_row(pool, "m-1")["status"] == "sent", timeout_s=10)
+
+
+def test_a_text_sent_just_before_the_family_cancels_is_deleted_with_the_rest(
+        settings, notify, amqp_uri, pool):
+    with running_service(NotifyService, settings):
+        assert notify.send_sms(sms("m-1"))["status"] == "sent"  # the cancellation's code
+        event_dispatcher({"AMQP_URI": amqp_uri})(ACCOUNTS, ACCOUNT_CANCELLED, {
+            "event_id": str(uuid.uuid4()), "account_no": "27123456", "guardian_phone": PHONE})
+        with pool.connection() as conn:
+            wait_for(lambda: conn.execute("SELECT count(*) FROM notify.messages").fetchone()[0]
+                     == 0, timeout_s=10)
 
 
 def test_same_message_id_twice_sends_one_text(settings, notify, outbox):

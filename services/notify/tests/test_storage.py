@@ -51,16 +51,28 @@ def test_a_message_past_not_after_is_claimed_as_expired(store):
 
 
 def test_final_states_erase_the_text(store, pool):
-    for message_id, finish in (("m-sent", store.mark_sent), ("m-expired", store.mark_expired),
+    sent_at = datetime.now(UTC) - timedelta(seconds=1)
+    for message_id, finish in (("m-sent", lambda mid: store.mark_sent({mid: sent_at})),
+                               ("m-expired", store.mark_expired),
                                ("m-failed", lambda mid: store.mark_failed(mid, "HTTP 400"))):
         store.record(message(message_id), None, lease_s=0)
         finish(message_id)
         row = raw_row(pool, message_id)
         assert row["text_enc"] is None
         assert store.claim(message_id, lease_s=60) is None
-    assert store.status("m-sent") == "sent" and raw_row(pool, "m-sent")["sent_at"]
+    assert store.status("m-sent") == "sent" and raw_row(pool, "m-sent")["sent_at"] == sent_at
     assert raw_row(pool, "m-failed")["last_error"] == "HTTP 400"
     assert store.claimable(10) == []
+
+
+def test_many_texts_are_marked_sent_at_once_each_with_its_time(store, pool):
+    times = {f"m-{i}": datetime.now(UTC) - timedelta(seconds=i) for i in range(3)}
+    for message_id in times:
+        store.record(message(message_id), None, lease_s=60)
+    store.mark_sent(times)
+    for message_id, sent_at in times.items():
+        row = raw_row(pool, message_id)
+        assert (row["status"], row["sent_at"], row["text_enc"]) == ("sent", sent_at, None)
 
 
 def test_retry_later_keeps_the_message_pending_until_the_delay_is_over(store, pool):
