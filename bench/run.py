@@ -8,8 +8,13 @@ threads. The CPU each part of the platform used in each phase, and the whole mac
 recorded too, so that a disturbed run can be told from a slow platform.
 
 Phases, in order:
-  setup      N + M families each fetch a notice token, a captcha and an SMS code (not timed);
+  setup      W + N + M families each fetch a notice token, a captcha and an SMS code (not
+             timed);
   pings      `accounts.ping()` from a separate process (bench/ping.py), idle;
+  warm-up    W registrations through the gateway, reported but not counted: a fresh
+             platform's first registrations also open connections, and run each statement
+             unprepared on each connection until psycopg prepares it (after five uses), as the
+             baseline's threads touch their memory before they are timed;
   register   N registrations through the gateway (bench/httpload.py) in R batches: the
              throughput; before the first batch and after each, a burst of bare argon2id
              hashes with the platform's parameters: the baseline. The machine's speed drifts
@@ -287,6 +292,8 @@ def memory_of(stack: Stack) -> list[ProcessMemory]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split(
         "\n")[0])
+    parser.add_argument("--warmup-families", type=int, default=200,
+                        help="registrations before the measured ones, not counted (default 200)")
     parser.add_argument("--families", type=int, default=600, help="registrations (default 600)")
     parser.add_argument("--concurrency", type=int, default=24,
                         help="registration client threads (default 24)")
@@ -319,20 +326,25 @@ def measure(args: argparse.Namespace) -> BenchReport:
             contextlib.closing(PingProbe(stack.env["AMQP_URI"], args.ping_gap_ms / 1e3)) as probe:
         meter = CpuMeter({name: proc.pid for name, proc in stack.procs.items()},
                          database_name(stack))
-        say(f"platform up at {stack.url}; preparing "
-            f"{args.families + args.probed_families} families")
-        prepared = prepare_families(stack, args.families + args.probed_families)
+        warmup_end = args.warmup_families
+        measured_end = warmup_end + args.families
+        say(f"platform up at {stack.url}; preparing {measured_end + args.probed_families} "
+            "families")
+        prepared = prepare_families(stack, measured_end + args.probed_families)
         say(f"idle pings ({args.pings})")
         idle = probe.count(args.pings)
+        say(f"warming up: {warmup_end} registrations, not counted")
+        warmup, _ = register_all(stack, prepared[:warmup_end], args.concurrency, meter)
         say(f"registering {args.families} families, {args.concurrency} at a time, in "
             f"{args.rounds} batches between baseline bursts")
         registrations, account_nos, baseline = register_interleaved(
-            stack, prepared[:args.families], args.concurrency, meter, args.rounds, args.hashes)
+            stack, prepared[warmup_end:measured_end], args.concurrency, meter, args.rounds,
+            args.hashes)
         say(f"{registrations.per_s:.1f} registrations/s, baseline {baseline.per_s:.1f} hashes/s")
         say(f"{args.probed_families} more registrations with the pings")
         probe.start()
         try:
-            probed, more_account_nos = register_all(stack, prepared[args.families:],
+            probed, more_account_nos = register_all(stack, prepared[measured_end:],
                                                     args.concurrency, meter)
         finally:
             loaded = probe.stop()
@@ -352,7 +364,7 @@ def measure(args: argparse.Namespace) -> BenchReport:
     return BenchReport(
         machine=machine,
         baseline=baseline,
-        registrations=registrations, probed_registrations=probed,
+        warmup=warmup, registrations=registrations, probed_registrations=probed,
         pings=Pings.of(args.ping_gap_ms, idle, loaded),
         reads_closed=reads["closed"], reads_paced=reads["paced"], memory=memory)
 
