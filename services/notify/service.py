@@ -201,7 +201,6 @@ class NotifyService:
         """A cancelled family's texts are deleted with the rest of its data."""
         event = _parse_event(AccountCancelled, payload)
         if event is not None:
-            self.sent_marks.write()  # a text sent a moment ago (the code just used) is finished
             self.messages.forget_phone(event.event_id, ACCOUNT_CANCELLED, event.guardian_phone)
 
     @timer(interval=2)

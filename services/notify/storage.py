@@ -36,8 +36,20 @@ _INSERT = ("INSERT INTO notify.messages (id, purpose, phone_hash, phone_enc, tex
 _RECORD = _INSERT.format(source="")
 _RECORD_EVENT = _FIRST_TIME + _INSERT.format(source=" FROM first")
 _FORGET_PHONE = (_FIRST_TIME + ", forgotten AS (DELETE FROM notify.messages WHERE phone_hash = "
-                 "%(phone_hash)s AND status <> 'pending' AND EXISTS (SELECT 1 FROM first)) "
+                 "%(phone_hash)s AND status <> 'pending' AND EXISTS (SELECT 1 FROM first)), "
+                 "owed AS (UPDATE notify.messages SET forget_when_final = true WHERE phone_hash = "
+                 "%(phone_hash)s AND status = 'pending' AND EXISTS (SELECT 1 FROM first)) "
                  "SELECT count(*) FROM first")
+# A message that becomes final after its phone was forgotten is deleted instead of kept.
+_MARK_SENT = ("WITH sent AS (SELECT * FROM unnest(%(ids)s::text[], %(times)s::timestamptz[]) "
+              "AS s(id, at)), forgotten AS (DELETE FROM notify.messages m USING sent "
+              "WHERE m.id = sent.id AND m.forget_when_final) "
+              "UPDATE notify.messages m SET status = 'sent', text_enc = NULL, sent_at = sent.at "
+              "FROM sent WHERE m.id = sent.id AND NOT m.forget_when_final")
+_FINISH = ("WITH forgotten AS (DELETE FROM notify.messages WHERE id = %(id)s AND "
+           "forget_when_final) UPDATE notify.messages SET status = %(status)s, "
+           "text_enc = NULL, last_error = coalesce(%(error)s, last_error) "
+           "WHERE id = %(id)s AND NOT forget_when_final")
 
 
 @dataclass(frozen=True)
@@ -75,7 +87,8 @@ class MessageStore:
 
     def forget_phone(self, event_id: str, event_type: str, phone: str) -> bool:
         """Deletes the finished messages to a phone whose family cancelled; False if the event
-        was seen before. Pending ones are still owed (e.g. the account number) and stay."""
+        was seen before. Pending ones may still be owed (to another account on the phone):
+        they are sent, then deleted once final."""
         with self._pool.connection() as conn:
             return conn.execute(_FORGET_PHONE, {
                 "event_id": event_id, "event_type": event_type,
@@ -115,10 +128,7 @@ class MessageStore:
     def mark_sent(self, sent: dict[str, datetime]) -> None:
         """Records texts as sent (message id -> when it was sent), in one statement."""
         with self._pool.connection() as conn:
-            conn.execute(
-                "UPDATE notify.messages SET status = 'sent', text_enc = NULL, sent_at = s.at "
-                "FROM unnest(%s::text[], %s::timestamptz[]) AS s(id, at) "
-                "WHERE messages.id = s.id", (list(sent), list(sent.values())))
+            conn.execute(_MARK_SENT, {"ids": list(sent), "times": list(sent.values())})
 
     def mark_expired(self, message_id: str) -> None:
         self._finish(message_id, "expired", None)
@@ -129,10 +139,7 @@ class MessageStore:
     def _finish(self, message_id: str, status: str, error: str | None) -> None:
         # A final message keeps no text: it may hold a code, and nobody will send it again.
         with self._pool.connection() as conn:
-            conn.execute(
-                "UPDATE notify.messages SET status = %(status)s, text_enc = NULL, "
-                "last_error = coalesce(%(error)s, last_error) WHERE id = %(id)s",
-                {"status": status, "error": error, "id": message_id})
+            conn.execute(_FINISH, {"status": status, "error": error, "id": message_id})
 
     def _insert(self, query: str, message: SmsMessage, not_after: datetime | None,
                 lease_s: float, **event) -> Claim | None:

@@ -92,3 +92,26 @@ def test_an_event_is_turned_into_a_message_once(store, pool):
     with pool.connection() as conn:
         assert conn.execute("SELECT count(*) FROM notify.messages").fetchone()[0] == 1
         assert conn.execute("SELECT count(*) FROM notify.processed_events").fetchone()[0] == 1
+
+
+def message_ids(pool):
+    with pool.connection() as conn:
+        return sorted(row[0] for row in conn.execute("SELECT id FROM notify.messages"))
+
+
+def test_forgetting_a_phone_deletes_its_final_texts_now_and_its_pending_ones_once_final(
+        store, pool):
+    for message_id in ("m-final", "m-sent-later", "m-failed-later"):
+        store.record(message(message_id), None, lease_s=60)
+    store.mark_sent({"m-final": datetime.now(UTC)})
+    other = SmsMessage(message_id="m-other", phone="13800000000", purpose="register", text=TEXT)
+    store.record(other, None, lease_s=60)
+
+    assert store.forget_phone("e-1", "account_cancelled", PHONE)
+    assert message_ids(pool) == ["m-failed-later", "m-other", "m-sent-later"]  # still owed
+    assert not store.forget_phone("e-1", "account_cancelled", PHONE)  # the event, redelivered
+
+    store.mark_sent({"m-sent-later": datetime.now(UTC), "m-other": datetime.now(UTC)})
+    store.mark_failed("m-failed-later", "HTTP 400")
+    assert message_ids(pool) == ["m-other"]
+    assert raw_row(pool, "m-other")["status"] == "sent"
