@@ -165,9 +165,10 @@ class NotifyService:
             claim = self.messages.claim(sms.message_id, self._lease_s())
         if claim:
             status = self._deliver(claim)
+        elif self.sent_marks.holds(sms.message_id):
+            status = "sent"  # its mark is not written yet
         else:
-            status = "sent" if self.sent_marks.holds(sms.message_id) else \
-                self.messages.status(sms.message_id)
+            status = self.messages.status(sms.message_id)
         return SmsResult(message_id=sms.message_id, status=status).model_dump()
 
     @rpc(expected_exceptions=DomainError)
