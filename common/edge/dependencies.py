@@ -45,20 +45,27 @@ class ReadyDependency(DependencyProvider):
         return self.value
 
 
-class Database(ReadyDependency):
-    """A psycopg connection pool per container (PSYCOPG_WAIT_FUNC=wait_select keeps it green).
+def autocommit_pool(database_url: str, name: str, min_size: int, max_size: int,
+                    **options) -> psycopg_pool.ConnectionPool:
+    """A psycopg connection pool, to be opened in a provider's `start()`
+    (PSYCOPG_WAIT_FUNC=wait_select keeps it green).
 
     Connections are in autocommit mode: a single statement costs one round trip, and several
     statements that must hold together say so with `conn.transaction()`.
     """
+    return psycopg_pool.ConnectionPool(database_url, min_size=min_size, max_size=max_size,
+                                       kwargs={"autocommit": True}, open=False, name=name,
+                                       **options)
+
+
+class Database(ReadyDependency):
+    """The service's connection pool, one per container (`autocommit_pool`)."""
 
     def setup(self):
         super().setup()
         settings = settings_of(self.container)
-        self.pool = psycopg_pool.ConnectionPool(
-            settings.DATABASE_URL, min_size=2, max_size=settings.DATABASE_POOL_SIZE,
-            kwargs={"autocommit": True}, open=False, name=self.container.service_name,
-            timeout=10)
+        self.pool = autocommit_pool(settings.DATABASE_URL, self.container.service_name,
+                                    min_size=2, max_size=settings.DATABASE_POOL_SIZE, timeout=10)
         self.value = self.pool
 
     def start(self):

@@ -14,13 +14,13 @@ import logging
 import time
 
 import eventlet
-import psycopg_pool
 from kombu.entity import PERSISTENT_DELIVERY_MODE as PERSISTENT
 from nameko.extensions import DependencyProvider
 from nameko.standalone.events import get_event_exchange
 
 from common import metrics, outbox
 from common.crypto import FieldCipher, decode_key
+from common.edge.dependencies import autocommit_pool
 from common.edge.publishing import pooled_publisher
 
 log = logging.getLogger(__name__)
@@ -43,9 +43,8 @@ class OutboxRelay(DependencyProvider):
         self.cipher = FieldCipher(decode_key(settings.DATA_ENCRYPTION_KEY, "DATA_ENCRYPTION_KEY"))
         self.exchange = get_event_exchange(self.container.service_name, self.container.config)
         self.publisher = pooled_publisher(settings.AMQP_URI, confirms=True)
-        self.pool = psycopg_pool.ConnectionPool(settings.DATABASE_URL, min_size=1, max_size=2,
-                                                kwargs={"autocommit": True}, open=False,
-                                                name=f"{self.schema}-outbox")
+        self.pool = autocommit_pool(settings.DATABASE_URL, f"{self.schema}-outbox",
+                                    min_size=1, max_size=2)
         self.committed: list[outbox.NewEvent] = []
         self.published: list[str] = []  # ids whose rows are still to be deleted
         self.wakeup = eventlet.event.Event()

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 
 import eventlet
 import eventlet.semaphore
-import psycopg_pool
 from nameko.events import event_handler
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
@@ -24,6 +23,7 @@ from common.edge.dependencies import (
     Observability,
     ReadyDependency,
     Settings,
+    autocommit_pool,
     settings_of,
 )
 from common.edge.rpc import rpc
@@ -87,13 +87,11 @@ class SentMarks(DependencyProvider):
         settings = settings_of(self.container)
         # Its own connection: on stop, the last marks are written while the service's pool
         # may already be closing.
-        self.pool = psycopg_pool.ConnectionPool(settings.DATABASE_URL, min_size=1, max_size=1,
-                                                kwargs={"autocommit": True}, open=False,
-                                                name="notify-sent-marks")
+        self.pool = autocommit_pool(settings.DATABASE_URL, "notify-sent-marks",
+                                    min_size=1, max_size=1)
         self.store = MessageStore(self.pool, decode_key(settings.DATA_ENCRYPTION_KEY,
                                                         "DATA_ENCRYPTION_KEY"))
-        self.pending: dict[str, datetime] = {}
-        self.writing: dict[str, datetime] = {}
+        self.pending: dict[str, datetime] = {}  # sent, not yet marked: message id -> when
         self.lock = eventlet.semaphore.Semaphore()
         self.running = False
 
@@ -119,7 +117,7 @@ class SentMarks(DependencyProvider):
 
     def holds(self, message_id: str) -> bool:
         """Sent, its mark not written yet."""
-        return message_id in self.pending or message_id in self.writing
+        return message_id in self.pending
 
     def _run(self):
         while self.running:
@@ -127,17 +125,18 @@ class SentMarks(DependencyProvider):
             self.write()
 
     def write(self) -> None:
+        """Marks stay pending until written: a failed round leaves them for the next one."""
         with self.lock:  # the last round, on stop, may come while the loop's is under way
-            if not self.pending:
+            batch = dict(self.pending)
+            if not batch:
                 return
-            self.writing, self.pending = self.pending, {}
             try:
-                self.store.mark_sent(self.writing)
+                self.store.mark_sent(batch)
             except Exception:
-                self.pending = {**self.writing, **self.pending}
                 log.warning("sent marks not written yet; will retry", exc_info=True)
-            finally:
-                self.writing = {}
+                return
+            for message_id in batch:
+                del self.pending[message_id]
 
 
 class NotifyService:
