@@ -123,11 +123,30 @@ def texts_to(outbox, phone):
     return [m for m in map(json.loads, outbox.read_text().splitlines()) if m["phone"] == phone]
 
 
-def test_audit_chain_is_intact_and_append_only(services, database_url):
-    cluster, _ = services
-    cluster.accounts.create_captcha()
+def test_the_audit_chain_holds_under_simultaneous_appends_and_refuses_edits(services,
+                                                                             database_url):
+    """Registrations on several phones at once each append after the one before; a lockout
+    appends twice in one transaction."""
+    cluster, outbox = services
+    phones = [unique_phone() for _ in range(8)]
+    for phone in phones:
+        request_code(cluster, phone)
+    bodies = [registration(cluster, phone, codes_sent(outbox, phone, "register")[-1])
+              for phone in phones]
+    replies = [cluster.accounts.register.call_async(body) for body in bodies]  # all at once
+    account_nos = [reply.result()["account_no"] for reply in replies]
+    for _ in range(5):
+        captcha = cluster.accounts.create_captcha()
+        with pytest.raises(DomainError):
+            cluster.accounts.login({"account_no": account_nos[0], "password": "Wrong2027a",
+                                    "captcha_id": captcha["captcha_id"],
+                                    "captcha_answer": "2468"})
+
     assert cluster.accounts.verify_audit_chain() == {"intact": True, "first_broken_id": None}
     with psycopg.connect(database_url) as conn:
+        actions = conn.execute("SELECT action, count(*) FROM accounts.audit_log WHERE "
+                               "account_no = ANY(%s) GROUP BY action", (account_nos,)).fetchall()
+        assert dict(actions) == {"registered": 8, "login_failed": 5, "account_locked": 1}
         with pytest.raises(psycopg.errors.RaiseException):
             conn.execute("UPDATE accounts.audit_log SET action = 'x'")
 
