@@ -60,13 +60,17 @@ class SmsBackend(DependencyProvider):
         return self.backend
 
 
+def _message_store(container, pool) -> MessageStore:
+    key = settings_of(container).DATA_ENCRYPTION_KEY
+    return MessageStore(pool, decode_key(key, "DATA_ENCRYPTION_KEY"))
+
+
 class Messages(ReadyDependency):
     """One MessageStore per container, on the Database provider's pool."""
 
     def start(self):
         pool = next(d for d in self.container.dependencies if isinstance(d, Database)).pool
-        key = settings_of(self.container).DATA_ENCRYPTION_KEY
-        self.value = MessageStore(pool, decode_key(key, "DATA_ENCRYPTION_KEY"))
+        self.value = _message_store(self.container, pool)
         self.ready.send(True)
 
 
@@ -89,8 +93,7 @@ class SentMarks(DependencyProvider):
         # may already be closing.
         self.pool = autocommit_pool(settings.DATABASE_URL, "notify-sent-marks",
                                     min_size=1, max_size=1)
-        self.store = MessageStore(self.pool, decode_key(settings.DATA_ENCRYPTION_KEY,
-                                                        "DATA_ENCRYPTION_KEY"))
+        self.store = _message_store(self.container, self.pool)
         self.pending: dict[str, datetime] = {}  # sent, not yet marked: message id -> when
         self.lock = eventlet.semaphore.Semaphore()
         self.running = False

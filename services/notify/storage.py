@@ -40,16 +40,14 @@ _FORGET_PHONE = (_FIRST_TIME + ", forgotten AS (DELETE FROM notify.messages WHER
                  "owed AS (UPDATE notify.messages SET forget_when_final = true WHERE phone_hash = "
                  "%(phone_hash)s AND status = 'pending' AND EXISTS (SELECT 1 FROM first)) "
                  "SELECT count(*) FROM first")
-# A message that becomes final after its phone was forgotten is deleted instead of kept.
-_MARK_SENT = ("WITH sent AS (SELECT * FROM unnest(%(ids)s::text[], %(times)s::timestamptz[]) "
-              "AS s(id, at)), forgotten AS (DELETE FROM notify.messages m USING sent "
-              "WHERE m.id = sent.id AND m.forget_when_final) "
-              "UPDATE notify.messages m SET status = 'sent', text_enc = NULL, sent_at = sent.at "
-              "FROM sent WHERE m.id = sent.id AND NOT m.forget_when_final")
-_FINISH = ("WITH forgotten AS (DELETE FROM notify.messages WHERE id = %(id)s AND "
-           "forget_when_final) UPDATE notify.messages SET status = %(status)s, "
-           "text_enc = NULL, last_error = coalesce(%(error)s, last_error) "
-           "WHERE id = %(id)s AND NOT forget_when_final")
+# Messages become final (sent, expired or failed) together; one that does so after its phone
+# was forgotten is deleted instead of kept.
+_FINISH = ("WITH done AS (SELECT * FROM unnest(%(ids)s::text[], %(sent_at)s::timestamptz[]) "
+           "AS d(id, sent_at)), forgotten AS (DELETE FROM notify.messages m USING done "
+           "WHERE m.id = done.id AND m.forget_when_final) "
+           "UPDATE notify.messages m SET status = %(status)s, text_enc = NULL, "
+           "sent_at = done.sent_at, last_error = coalesce(%(error)s, m.last_error) "
+           "FROM done WHERE m.id = done.id AND NOT m.forget_when_final")
 
 
 @dataclass(frozen=True)
@@ -127,19 +125,20 @@ class MessageStore:
 
     def mark_sent(self, sent: dict[str, datetime]) -> None:
         """Records texts as sent (message id -> when it was sent), in one statement."""
-        with self._pool.connection() as conn:
-            conn.execute(_MARK_SENT, {"ids": list(sent), "times": list(sent.values())})
+        self._finish(list(sent), list(sent.values()), "sent", None)
 
     def mark_expired(self, message_id: str) -> None:
-        self._finish(message_id, "expired", None)
+        self._finish([message_id], [None], "expired", None)
 
     def mark_failed(self, message_id: str, error: str) -> None:
-        self._finish(message_id, "failed", error)
+        self._finish([message_id], [None], "failed", error)
 
-    def _finish(self, message_id: str, status: str, error: str | None) -> None:
+    def _finish(self, message_ids: list[str], sent_at: list[datetime | None], status: str,
+                error: str | None) -> None:
         # A final message keeps no text: it may hold a code, and nobody will send it again.
         with self._pool.connection() as conn:
-            conn.execute(_FINISH, {"status": status, "error": error, "id": message_id})
+            conn.execute(_FINISH, {"ids": message_ids, "sent_at": sent_at, "status": status,
+                                   "error": error})
 
     def _insert(self, query: str, message: SmsMessage, not_after: datetime | None,
                 lease_s: float, **event) -> Claim | None:
