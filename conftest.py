@@ -27,8 +27,10 @@ import pytest  # noqa: E402
 from tests.support.infra import (  # noqa: E402
     drop_amqp_vhost,
     drop_database,
+    drop_process_users,
     make_amqp_vhost,
     make_database,
+    make_process_users,
     settings_for,
 )
 
@@ -69,7 +71,8 @@ def _running_stack(tmp_path_factory, name, **overrides):
     from tests.support.stack import Stack
 
     database_url, amqp_uri = make_database(), make_amqp_vhost()
-    platform = Stack(database_url, amqp_uri, tmp_path_factory.mktemp(name), **overrides)
+    users = make_process_users(amqp_uri)  # each process with only its own permissions
+    platform = Stack(database_url, amqp_uri, tmp_path_factory.mktemp(name), users, **overrides)
     try:
         platform.start_all()
         yield platform
@@ -77,6 +80,7 @@ def _running_stack(tmp_path_factory, name, **overrides):
         platform.stop_all()
         drop_database(database_url)
         drop_amqp_vhost(amqp_uri)
+        drop_process_users(users)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,9 @@ RPC_REQUESTS = Counter(
 RPC_LATENCY = Histogram(
     "platform_rpc_latency_seconds", "RPC handling time", ["service", "method"],
     buckets=(.002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+RPC_EXPIRED = Counter(
+    "platform_rpc_expired_total", "RPC requests dropped unrun: their caller's deadline had passed",
+    ["service", "method"])
 EVENTS_HANDLED = Counter(
     "platform_events_handled_total", "Events handled", ["service", "event", "outcome"])
 EVENTS_RELAYED = Counter(

@@ -51,6 +51,8 @@ def nameko_config(settings) -> dict:
         "serializer": "json",
         "settings": settings,
     }
+    if settings.amqp_ssl:  # nameko's consumers; our publishers read it too (common/edge/rpc.py)
+        config["AMQP_SSL"] = settings.amqp_ssl
     if hasattr(settings, "GATEWAY_PORT"):
         config["WEB_SERVER_ADDRESS"] = f"{settings.GATEWAY_HOST}:{settings.GATEWAY_PORT}"
     return config

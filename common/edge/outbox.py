@@ -42,7 +42,8 @@ class OutboxRelay(DependencyProvider):
         settings = self.container.config["settings"]
         self.cipher = FieldCipher(decode_key(settings.DATA_ENCRYPTION_KEY, "DATA_ENCRYPTION_KEY"))
         self.exchange = get_event_exchange(self.container.service_name, self.container.config)
-        self.publisher = pooled_publisher(settings.AMQP_URI, confirms=True)
+        self.publisher = pooled_publisher(settings.AMQP_URI, confirms=True,
+                                          ssl=settings.amqp_ssl)
         self.pool = autocommit_pool(settings.DATABASE_URL, f"{self.schema}-outbox",
                                     min_size=1, max_size=2)
         self.committed: list[outbox.NewEvent] = []

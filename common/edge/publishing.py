@@ -9,8 +9,6 @@ producer from kombu's pool, so concurrent green threads never share a channel.
 
 from __future__ import annotations
 
-import functools
-
 from kombu import Connection
 from kombu.pools import producers
 from nameko.constants import DEFAULT_RETRY_POLICY, DEFAULT_TRANSPORT_OPTIONS
@@ -18,11 +16,12 @@ from nameko.constants import DEFAULT_RETRY_POLICY, DEFAULT_TRANSPORT_OPTIONS
 
 class PooledPublisher:
     """Publishes messages (JSON unless told otherwise). With `confirms`, each publish waits
-    for the broker's ack and raises if the message was not accepted or, `mandatory`, was
-    routed to no queue."""
+    for the broker's ack and raises if the message was not accepted (amqp's MessageNacked,
+    e.g. a full queue that rejects publishes), not permitted (AccessRefused) or, `mandatory`,
+    routed to no queue. `ssl`: kombu's TLS options (ProcessSettings.amqp_ssl)."""
 
-    def __init__(self, amqp_uri: str, confirms: bool):
-        self._connection = Connection(amqp_uri, transport_options={
+    def __init__(self, amqp_uri: str, confirms: bool, ssl: dict | None = None):
+        self._connection = Connection(amqp_uri, ssl=ssl or False, transport_options={
             **DEFAULT_TRANSPORT_OPTIONS, "confirm_publish": confirms})
 
     def publish(self, payload, *, exchange, routing_key: str, delivery_mode: int,
@@ -35,7 +34,12 @@ class PooledPublisher:
                              retry=True, retry_policy=DEFAULT_RETRY_POLICY, **properties)
 
 
-@functools.cache
-def pooled_publisher(amqp_uri: str, confirms: bool) -> PooledPublisher:
-    """The process's publisher for this broker and confirm mode."""
-    return PooledPublisher(amqp_uri, confirms)
+_publishers: dict[tuple, PooledPublisher] = {}
+
+
+def pooled_publisher(amqp_uri: str, confirms: bool, ssl: dict | None = None) -> PooledPublisher:
+    """The process's publisher for this broker, confirm mode and TLS options."""
+    key = (amqp_uri, confirms, tuple(sorted((ssl or {}).items())))
+    if key not in _publishers:
+        _publishers[key] = PooledPublisher(amqp_uri, confirms, ssl)
+    return _publishers[key]

@@ -1,12 +1,29 @@
 """RPC across services: every call has a deadline, which is what bounds a lost message, so
-requests and replies are transient, are not confirmed by the broker, and replies are not
-acknowledged by the caller; DomainError crosses intact."""
+requests and replies are transient, replies are not confirmed by the broker nor acknowledged by
+the caller; DomainError crosses intact.
+
+A request carries its deadline twice: as the message's `expiration`, so the broker drops it
+unread once the caller has given up, and as an absolute time in a header, so a service drops
+it unrun if it waited past it after delivery. Requests are confirmed by the broker: a full
+RPC queue (the `platform-rpc-bounds` policy, common/broker.py) rejects them at once, and the
+caller learns it in a round trip instead of waiting out its deadline.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+import time
+
 import eventlet
+from amqp.exceptions import MessageNacked
 from kombu.entity import TRANSIENT_DELIVERY_MODE as TRANSIENT
-from nameko.constants import AMQP_URI_CONFIG_KEY, DEFAULT_SERIALIZER, SERIALIZER_CONFIG_KEY
+from nameko.constants import (
+    AMQP_SSL_CONFIG_KEY,
+    AMQP_URI_CONFIG_KEY,
+    DEFAULT_SERIALIZER,
+    SERIALIZER_CONFIG_KEY,
+)
 from nameko.exceptions import get_module_path, registry
 from nameko.rpc import (
     MethodProxy,
@@ -18,8 +35,18 @@ from nameko.rpc import (
     get_rpc_exchange,
 )
 
+from common import metrics
 from common.edge.publishing import pooled_publisher
 from common.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+# The caller's deadline, seconds since the epoch (the hosts' clocks are NTP-synchronised;
+# a skew shortens or lengthens the deadline by as much).
+DEADLINE_HEADER = "x-platform-deadline"
+# nameko's reply_to is a uuid4 (its ReplyListener), and the broker lets services publish
+# replies only to such keys (common/broker.py)
+_REPLY_TO = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 # Lets a DomainError raised in one service be re-raised as a DomainError by its caller.
 registry[get_module_path(DomainError)] = DomainError
@@ -27,20 +54,26 @@ registry[get_module_path(DomainError)] = DomainError
 
 class _RpcPublisher:
     """What nameko's RPC classes expect of a publisher, publishing over the process's pooled
-    connection (common/edge/publishing.py) without confirms. Messages are transient (nameko's
-    default is persistent): a request that outlived its caller's deadline would be answered to
-    no one, so the broker need not write it to disk, and a reply even less."""
+    connection (common/edge/publishing.py), with nameko's TLS option. Messages are transient
+    (nameko's default is persistent): a request that outlived its caller's deadline would be
+    answered to no one, so the broker need not write it to disk, and a reply even less.
+    Requests (`deadline` given) are confirmed; replies are not."""
 
-    def __init__(self, amqp_uri: str, **_options):
-        self._publisher = pooled_publisher(amqp_uri, confirms=False)
+    def __init__(self, amqp_uri: str, ssl: dict | None = None, deadline: float | None = None,
+                 **_options):
+        self._deadline = deadline
+        self._publisher = pooled_publisher(amqp_uri, confirms=deadline is not None, ssl=ssl)
 
     def publish(self, payload, *, extra_headers: dict | None = None, mandatory: bool = False,
                 **message):
-        # A request is not `mandatory`: without a confirm to wait for, a returned message
-        # would surface on some later publish. The queue of a service that is down stays
-        # bound (it is durable), so `mandatory` would only ever catch one that never started.
-        self._publisher.publish(payload, delivery_mode=TRANSIENT, headers=extra_headers,
-                                **message)
+        # A request is not `mandatory`: the queue of a service that is down stays bound (it is
+        # durable), so `mandatory` would only ever catch one that never started.
+        headers = dict(extra_headers or {})
+        if self._deadline is not None:
+            headers[DEADLINE_HEADER] = self._deadline
+            # kombu takes seconds; the broker counts whole milliseconds, at least one
+            message["expiration"] = max(0.001, self._deadline - time.time())
+        self._publisher.publish(payload, delivery_mode=TRANSIENT, headers=headers, **message)
 
 
 class _Responder(Responder):
@@ -51,9 +84,16 @@ class _RpcConsumer(RpcConsumer):
     """nameko's RpcConsumer (2.14), replying through `_RpcPublisher`."""
 
     def handle_result(self, message, result, exc_info):
+        if not _REPLY_TO.fullmatch(message.properties.get("reply_to") or ""):
+            # nameko would raise here and kill the service; a refused reply would close the
+            # pooled channel and silently swallow the next replies sent over it
+            log.warning("request without a valid reply_to left unanswered")
+            self.queue_consumer.ack_message(message)
+            return result, exc_info
         config = self.container.config
         responder = _Responder(config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config),
-                               config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER), message)
+                               config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER), message,
+                               ssl=config.get(AMQP_SSL_CONFIG_KEY))
         result, exc_info = responder.send_response(result, exc_info)
         self.queue_consumer.ack_message(message)
         return result, exc_info
@@ -65,6 +105,29 @@ class UnconfirmedRpc(Rpc):
     trip to the broker on every reply) buys nothing."""
     rpc_consumer = _RpcConsumer()
 
+    def handle_message(self, body, message):
+        deadline = message.headers.get(DEADLINE_HEADER)
+        if deadline is not None:
+            # A delivered request may wait here for a free worker (timers and event handlers
+            # share the pool); its deadline is judged once it would run.
+            _wait_for_a_free_worker(self.container)
+            if time.time() > deadline:
+                metrics.RPC_EXPIRED.labels(self.container.service_name, self.method_name).inc()
+                log.info("expired request dropped unrun", extra={
+                    "method": self.method_name, "late_s": round(time.time() - deadline, 3)})
+                self.rpc_consumer.queue_consumer.ack_message(message)
+                return
+        super().handle_message(body, message)
+
+
+def _wait_for_a_free_worker(container) -> None:
+    # nameko spawns workers in a GreenPool (`_worker_pool`) and blocks while it is full. Taking
+    # and giving back a slot waits for one; the spawn that follows takes it again without
+    # yielding in between, so no other green thread can take it first.
+    slots = container._worker_pool.sem
+    slots.acquire()
+    slots.release()
+
 
 rpc = UnconfirmedRpc.decorator
 
@@ -72,6 +135,11 @@ rpc = UnconfirmedRpc.decorator
 class RpcUnavailable(Exception):
     """No reply in time (the service is down, overloaded or slow): the outcome is unknown, the
     call may still complete. Callers answer "retry later"."""
+
+
+class RpcRejected(RpcUnavailable):
+    """The broker refused the request (the service's queue is full): it was not done.
+    Callers answer "retry later" as for any RpcUnavailable, only without the wait."""
 
 
 class _MethodProxy(MethodProxy):
@@ -107,10 +175,15 @@ class DeadlineClient:
         self._timeout = timeout
 
     def call(self, method: str, *args, timeout: float | None = None, **kwargs):
-        reply = _MethodProxy(self._worker_ctx, self._service_name, method, self._reply_listener,
-                             **self._options).call_async(*args, **kwargs)
+        timeout = timeout or self._timeout
         try:
-            with eventlet.Timeout(timeout or self._timeout):
+            reply = _MethodProxy(self._worker_ctx, self._service_name, method,
+                                 self._reply_listener, deadline=time.time() + timeout,
+                                 **self._options).call_async(*args, **kwargs)
+        except MessageNacked as exc:
+            raise RpcRejected(f"{self._service_name}.{method}: queue full") from exc
+        try:
+            with eventlet.Timeout(timeout):
                 return reply.result()
         except eventlet.Timeout as exc:
             raise RpcUnavailable(f"{self._service_name}.{method}: no reply in time") from exc

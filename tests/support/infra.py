@@ -14,6 +14,8 @@ from urllib.parse import quote
 import psycopg
 import requests
 
+from common import broker
+
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 RABBIT_HOST = os.environ.get("TEST_RABBIT_HOST", "127.0.0.1")
 RABBIT_API = os.environ.get("TEST_RABBIT_API", "http://guest:guest@127.0.0.1:15672/api")
@@ -44,7 +46,26 @@ def make_amqp_vhost() -> str:
         subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True)
         subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", vhost, "guest",
                         ".*", ".*", ".*"], check=True)
+    broker.Admin(RABBIT_API).set_rpc_policy(vhost)
     return f"amqp://guest:guest@{RABBIT_HOST}:5672/{quote(vhost, safe='')}"
+
+
+def make_process_users(amqp_uri: str) -> dict[str, str]:
+    """A user per process on the run's vhost, with that process's permissions only
+    (common/broker.py): process name -> its AMQP URI."""
+    vhost = broker.credentials(amqp_uri)[0]
+    admin, uris = broker.Admin(RABBIT_API), {}
+    for name in broker.PROCESSES:
+        user, password = f"{vhost}-{name}", secrets.token_urlsafe(16)
+        admin.provision(vhost, name, user, password)
+        uris[name] = amqp_uri.replace("guest:guest@", f"{quote(user, safe='')}:{password}@", 1)
+    return uris
+
+
+def drop_process_users(uris: dict[str, str]) -> None:
+    admin = broker.Admin(RABBIT_API)
+    for uri in uris.values():
+        admin.delete_user(broker.credentials(uri)[1])
 
 
 def drop_amqp_vhost(uri: str) -> None:

@@ -28,8 +28,11 @@ def free_port() -> int:
 
 
 class Stack:
-    def __init__(self, database_url: str, amqp_uri: str, workdir: Path, **overrides):
+    def __init__(self, database_url: str, amqp_uri: str, workdir: Path,
+                 amqp_uris: dict[str, str] | None = None, **overrides):
+        """`amqp_uris`: each process's own broker user (default: all share `amqp_uri`)."""
         self.workdir = workdir
+        self.amqp_uris = amqp_uris or dict.fromkeys(PROCESSES, amqp_uri)
         self.database_url = database_url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -62,7 +65,8 @@ class Stack:
         return self.workdir / f"{name}.log"
 
     def start(self, name: str) -> None:
-        env = {**self.env, "METRICS_PORT": str(self.metrics_ports[name])}
+        env = {**self.env, "METRICS_PORT": str(self.metrics_ports[name]),
+               "AMQP_URI": self.amqp_uris[name]}
         log = open(self.log_path(name), "ab")
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "common.edge.launcher", name], cwd=ROOT, env=env,

@@ -1,0 +1,204 @@
+"""What each process may do on RabbitMQ, and the RPC queue bounds: set up by deploy/setup.sh,
+`make run` and the tests through the management API.
+
+Each process has its own user. Its permissions on the vhost name the exchanges and queues it
+declares, binds, publishes to and consumes from (nameko 2.14's names, below), and topic
+permissions on the RPC exchange name the routing keys it may publish (`<service>.<method>`
+requests, replies) and bind (its own RPC queue's `<service>.*`, its reply queue's uuid). The
+broker refuses anything else with ACCESS_REFUSED: the gateway cannot ask notify to text a phone.
+
+nameko 2.14 names (nameko/rpc.py, nameko/events.py):
+- RPC exchange `nameko-rpc` (topic, durable); a request's routing key is `<service>.<method>`;
+  a service consumes queue `rpc-<service>`, bound with `<service>.*`;
+- a caller's reply queue is `rpc.reply-<caller>-<uuid4>`, bound to `nameko-rpc` with the uuid,
+  which is each request's `reply_to` and so each reply's routing key;
+- events go to exchange `<source>.events` (topic) with the event type as routing key; a
+  SERVICE_POOL handler consumes `evt-<source>-<event>--<service>.<method>`.
+
+Run as `python -m common.broker provision ...` (see `--help`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import sys
+from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
+
+import requests
+
+from services.accounts import contract as accounts
+from services.notify import contract as notify
+
+RPC_EXCHANGE = "nameko-rpc"
+UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+RPC_POLICY = "platform-rpc-bounds"
+RPC_QUEUE_MAX_LENGTH = 1000  # about a deadline's worth of requests at full speed
+DEFAULT_API = "http://guest:guest@127.0.0.1:15672/api"
+
+
+@dataclasses.dataclass(frozen=True)
+class Process:
+    serves: bool  # has RPC entrypoints
+    calls: dict[str, tuple[str, ...]]  # service -> methods it calls
+    emits: dict[str, tuple[str, ...]]  # its events exchange's source name -> event types
+    handles: dict[str, tuple[str, ...]]  # source service -> event types it handles
+
+
+PROCESSES = {
+    "gateway": Process(
+        serves=False,
+        calls={accounts.SERVICE_NAME: (
+                   "ping", "get_notice", "create_captcha", "request_sms_code", "register",
+                   "login", "logout", "get_account", "change_password", "reset_password",
+                   "cancel_account"),
+               notify.SERVICE_NAME: ("ping", "list_dev_messages")},
+        emits={}, handles={}),
+    accounts.SERVICE_NAME: Process(
+        serves=True, calls={notify.SERVICE_NAME: ("send_sms",)},
+        emits={accounts.SERVICE_NAME: (accounts.ACCOUNT_REGISTERED, accounts.ACCOUNT_CANCELLED)},
+        handles={}),
+    notify.SERVICE_NAME: Process(
+        serves=True, calls={},
+        emits={},
+        handles={accounts.SERVICE_NAME: (accounts.ACCOUNT_REGISTERED,
+                                         accounts.ACCOUNT_CANCELLED)}),
+}
+
+
+def _any_of(*patterns: str) -> str:
+    """An anchored regex matching exactly one of `patterns` ("^$" for none: nothing)."""
+    return "^(" + "|".join(patterns) + ")$" if patterns else "^$"
+
+
+def permissions(name: str) -> dict:
+    """The vhost permissions and topic permissions of process `name`."""
+    process = PROCESSES[name]
+    rpc = re.escape(RPC_EXCHANGE)
+    own = []  # queues it declares, binds and consumes
+    exchanges = [rpc]  # every process declares the RPC exchange (with its queues)
+    if process.serves:
+        own.append(re.escape(f"rpc-{name}"))
+    if process.calls:
+        own.append(re.escape(f"rpc.reply-{name}-") + UUID)
+    for source, events in process.handles.items():
+        exchanges.append(re.escape(f"{source}.events"))
+        own.append(f"evt-{re.escape(source)}-({'|'.join(events)})--{re.escape(name)}\\.[a-z_]+")
+    emitted = [re.escape(f"{source}.events") for source in process.emits]
+
+    requests_ = [re.escape(f"{service}.{method}")
+                 for service, methods in process.calls.items() for method in methods]
+    replies = [UUID] if process.serves else []
+    bindings = ([re.escape(f"{name}.*")] if process.serves else []) + (
+        [UUID] if process.calls else [])
+    topic = [{"exchange": RPC_EXCHANGE, "write": _any_of(*requests_, *replies),
+              "read": _any_of(*bindings)}]
+    for source, events in process.emits.items():
+        topic.append({"exchange": f"{source}.events", "write": _any_of(*events), "read": "^$"})
+    for source, events in process.handles.items():
+        topic.append({"exchange": f"{source}.events", "write": "^$", "read": _any_of(*events)})
+    return {
+        "configure": _any_of(*exchanges, *emitted, *own),
+        "write": _any_of(*exchanges, *emitted, *own),  # publish to an exchange, bind a queue
+        "read": _any_of(*exchanges, *own),  # consume a queue, bind to an exchange
+        "topic": topic,
+    }
+
+
+def rpc_policy(max_length: int = RPC_QUEUE_MAX_LENGTH) -> dict:
+    """Bounds every RPC queue; a full one refuses new requests (the caller's confirm is a nack)
+    rather than letting callers wait out their deadlines behind it. A policy, not queue
+    arguments, so queues already declared without them need no redeclaration."""
+    return {"pattern": "^rpc-", "apply-to": "queues", "priority": 0,
+            "definition": {"max-length": max_length, "overflow": "reject-publish"}}
+
+
+class Admin:
+    """RabbitMQ's management API (the plugin rabbitmq_management)."""
+
+    def __init__(self, api: str = DEFAULT_API):
+        parts = urlsplit(api)
+        self.base = parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port
+                                                             else "")).geturl().rstrip("/")
+        self.http = requests.Session()
+        self.http.auth = (unquote(parts.username or "guest"), unquote(parts.password or "guest"))
+
+    def _call(self, method: str, path: str, body: dict | None = None) -> None:
+        response = self.http.request(method, f"{self.base}/{path}", json=body, timeout=10)
+        if method == "DELETE" and response.status_code == 404:
+            return
+        response.raise_for_status()
+
+    def add_vhost(self, vhost: str) -> None:
+        self._call("PUT", f"vhosts/{quote(vhost, safe='')}")
+
+    def provision(self, vhost: str, name: str, user: str, password: str) -> None:
+        """Creates or updates `user` with process `name`'s permissions only."""
+        v = quote(vhost, safe="")
+        grants = permissions(name)
+        self._call("PUT", f"users/{quote(user, safe='')}", {"password": password, "tags": ""})
+        self._call("PUT", f"permissions/{v}/{quote(user, safe='')}",
+                   {k: grants[k] for k in ("configure", "write", "read")})
+        self._call("DELETE", f"topic-permissions/{v}/{quote(user, safe='')}")  # stale ones
+        for topic in grants["topic"]:
+            self._call("PUT", f"topic-permissions/{v}/{quote(user, safe='')}", topic)
+
+    def set_rpc_policy(self, vhost: str, max_length: int = RPC_QUEUE_MAX_LENGTH) -> None:
+        self._call("PUT", f"policies/{quote(vhost, safe='')}/{RPC_POLICY}", rpc_policy(max_length))
+
+    def delete_user(self, user: str) -> None:
+        self._call("DELETE", f"users/{quote(user, safe='')}")
+
+
+def credentials(amqp_uri: str) -> tuple[str, str, str]:
+    """(vhost, user, password) of an AMQP URI (an empty path is the vhost "/")."""
+    parts = urlsplit(amqp_uri)
+    return (unquote(parts.path[1:]) if len(parts.path) > 1 else "/",
+            unquote(parts.username or ""), unquote(parts.password or ""))
+
+
+def _uri_from_env_file(path: Path) -> str:
+    for line in path.read_text().splitlines():
+        if line.startswith("AMQP_URI="):
+            return line.removeprefix("AMQP_URI=").strip()
+    raise SystemExit(f"{path}: no AMQP_URI= line")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m common.broker", description=(
+        "Creates or updates each process's RabbitMQ user, with only the permissions it needs, "
+        "and the RPC queue bounds policy. Idempotent."))
+    sub = parser.add_subparsers(dest="command", required=True)
+    provision = sub.add_parser("provision", help="users, permissions and policy")
+    provision.add_argument("--api", default=DEFAULT_API,
+                           help="management API with an administrator's credentials")
+    provision.add_argument("--env", action="append", required=True, metavar="PROCESS=FILE",
+                           help="a process and the env file holding its AMQP_URI "
+                                "(user, password and vhost are taken from it); repeatable")
+    provision.add_argument("--max-length", type=int, default=RPC_QUEUE_MAX_LENGTH,
+                           help="messages an RPC queue holds before refusing more")
+    args = parser.parse_args(argv)
+    admin = Admin(args.api)
+    vhosts = set()
+    for item in args.env:
+        name, _, path = item.partition("=")
+        if name not in PROCESSES:
+            parser.error(f"unknown process {name!r} (one of {', '.join(PROCESSES)})")
+        vhost, user, password = credentials(_uri_from_env_file(Path(path)))
+        if not user or not password:
+            parser.error(f"{path}: AMQP_URI needs a user and a password")
+        admin.add_vhost(vhost)
+        admin.provision(vhost, name, user, password)
+        vhosts.add(vhost)
+        print(f"broker: user {user} on vhost {vhost}: {name}'s permissions")
+    for vhost in vhosts:
+        admin.set_rpc_policy(vhost, args.max_length)
+        print(f"broker: policy {RPC_POLICY} on vhost {vhost}: RPC queues hold at most "
+              f"{args.max_length} messages, then refuse")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,43 @@
+"""Each process's broker user may send only the RPCs it needs (common/broker.py)."""
+
+import pytest
+import requests
+from amqp.exceptions import AccessRefused
+from kombu import Connection, Exchange, Queue
+
+RPC = Exchange("nameko-rpc", type="topic", durable=True)
+
+
+def publish(amqp_uri: str, routing_key: str) -> None:
+    with Connection(amqp_uri, transport_options={"confirm_publish": True}) as conn:
+        conn.Producer().publish({"args": [], "kwargs": {}}, exchange=RPC,
+                                routing_key=routing_key, retry=False)
+
+
+@pytest.mark.parametrize("forbidden", ["notify.send_sms", "accounts.verify_audit_chain"])
+def test_the_gateway_user_cannot_call_what_the_gateway_does_not_need(stack, forbidden):
+    with pytest.raises(AccessRefused, match="ACCESS_REFUSED"):
+        publish(stack.amqp_uris["gateway"], forbidden)
+
+
+def test_the_gateway_user_may_send_the_calls_the_gateway_makes(stack):
+    publish(stack.amqp_uris["gateway"], "notify.ping")  # confirmed by the broker
+    # ...and notify survives a request it cannot answer (it has no reply_to)
+    assert requests.get(stack.url + "/healthz", timeout=10).status_code == 200
+
+
+def test_the_gateway_user_cannot_listen_to_other_services_requests(stack):
+    """Binding its own reply queue to `notify.*` would let it read every text's request."""
+    with Connection(stack.amqp_uris["gateway"]) as conn:
+        queue = Queue("rpc.reply-gateway-00000000-0000-4000-8000-000000000000", exchange=RPC,
+                      routing_key="notify.*", auto_delete=True)
+        with pytest.raises(AccessRefused):
+            queue(conn.default_channel).declare()
+
+
+def test_a_service_user_cannot_call_what_its_service_does_not_need(stack):
+    publish(stack.amqp_uris["accounts"], "notify.send_sms")
+    with pytest.raises(AccessRefused):
+        publish(stack.amqp_uris["notify"], "accounts.register")
+    with pytest.raises(AccessRefused):
+        publish(stack.amqp_uris["accounts"], "accounts.register")
