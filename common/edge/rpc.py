@@ -18,6 +18,7 @@ import time
 import eventlet
 from amqp.exceptions import MessageNacked
 from kombu.entity import TRANSIENT_DELIVERY_MODE as TRANSIENT
+from kombu.exceptions import OperationalError
 from nameko.constants import (
     AMQP_SSL_CONFIG_KEY,
     AMQP_URI_CONFIG_KEY,
@@ -180,8 +181,10 @@ class DeadlineClient:
             reply = _MethodProxy(self._worker_ctx, self._service_name, method,
                                  self._reply_listener, deadline=time.time() + timeout,
                                  **self._options).call_async(*args, **kwargs)
-        except MessageNacked as exc:
-            raise RpcRejected(f"{self._service_name}.{method}: queue full") from exc
+        except OperationalError as exc:  # kombu wraps the broker's nack
+            if isinstance(exc.__cause__, MessageNacked):
+                raise RpcRejected(f"{self._service_name}.{method}: queue full") from exc
+            raise
         try:
             with eventlet.Timeout(timeout):
                 return reply.result()

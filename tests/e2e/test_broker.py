@@ -1,9 +1,15 @@
-"""Each process's broker user may send only the RPCs it needs (common/broker.py)."""
+"""Each process's broker user may send only the RPCs it needs, and a full RPC queue is a quick
+503 (common/broker.py)."""
+
+import time
 
 import pytest
 import requests
 from amqp.exceptions import AccessRefused
 from kombu import Connection, Exchange, Queue
+
+from common.broker import Admin
+from tests.support.infra import RABBIT_API
 
 RPC = Exchange("nameko-rpc", type="topic", durable=True)
 
@@ -41,3 +47,29 @@ def test_a_service_user_cannot_call_what_its_service_does_not_need(stack):
         publish(stack.amqp_uris["notify"], "accounts.register")
     with pytest.raises(AccessRefused):
         publish(stack.amqp_uris["accounts"], "accounts.register")
+
+
+def test_a_full_queue_is_a_quick_503_with_retry_after(stack):
+    """accounts stopped and its queue full: the gateway answers at once, not at its deadline."""
+    guest_uri = stack.env["AMQP_URI"]
+    vhost, admin = guest_uri.rsplit("/", 1)[1], Admin(RABBIT_API)
+    stack.stop("accounts")
+    admin._call("PUT", f"policies/{vhost}/test-full", {
+        "pattern": "^rpc-accounts$", "apply-to": "queues", "priority": 1,
+        "definition": {"max-length": 1, "overflow": "reject-publish"}})
+    try:
+        publish(guest_uri, "accounts.ping")  # fills it
+        started = time.monotonic()
+        response = requests.get(stack.url + "/api/v1/notice", timeout=30)
+        elapsed = time.monotonic() - started
+        assert response.status_code == 503
+        assert response.json()["code"] == "SERVICE_UNAVAILABLE"
+        assert response.json()["retry_after_s"] > 0 and response.headers["Retry-After"]
+        assert elapsed < 2, elapsed  # the deadline (RPC_TIMEOUT_S) is 15 s
+    finally:
+        admin._call("DELETE", f"policies/{vhost}/test-full")
+        with Connection(guest_uri) as conn:
+            Queue("rpc-accounts", exchange=RPC, routing_key="accounts.*", durable=True)(
+                conn.default_channel).purge()
+        stack.start("accounts")
+        stack.wait_healthy()
