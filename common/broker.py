@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import re
+import secrets
 import sys
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
@@ -78,13 +80,14 @@ def permissions(name: str) -> dict:
     process = PROCESSES[name]
     rpc = re.escape(RPC_EXCHANGE)
     own = []  # queues it declares, binds and consumes
-    exchanges = [rpc]  # every process declares the RPC exchange (with its queues)
+    exchanges = [rpc]  # declared (with its queues) and bound to by every process
+    handled = []  # event exchanges it declares and binds to, never publishes to
     if process.serves:
         own.append(re.escape(f"rpc-{name}"))
     if process.calls:
         own.append(re.escape(f"rpc.reply-{name}-") + UUID)
     for source, events in process.handles.items():
-        exchanges.append(re.escape(f"{source}.events"))
+        handled.append(re.escape(f"{source}.events"))
         own.append(f"evt-{re.escape(source)}-({'|'.join(events)})--{re.escape(name)}\\.[a-z_]+")
     emitted = [re.escape(f"{source}.events") for source in process.emits]
 
@@ -100,9 +103,9 @@ def permissions(name: str) -> dict:
     for source, events in process.handles.items():
         topic.append({"exchange": f"{source}.events", "write": "^$", "read": _any_of(*events)})
     return {
-        "configure": _any_of(*exchanges, *emitted, *own),
+        "configure": _any_of(*exchanges, *emitted, *handled, *own),
         "write": _any_of(*exchanges, *emitted, *own),  # publish to an exchange, bind a queue
-        "read": _any_of(*exchanges, *own),  # consume a queue, bind to an exchange
+        "read": _any_of(*exchanges, *handled, *own),  # consume a queue, bind to an exchange
         "topic": topic,
     }
 
@@ -159,6 +162,28 @@ def credentials(amqp_uri: str) -> tuple[str, str, str]:
             unquote(parts.username or ""), unquote(parts.password or ""))
 
 
+def with_user(amqp_uri: str, user: str, password: str) -> str:
+    """`amqp_uri` logging in as `user`."""
+    parts = urlsplit(amqp_uri)
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
+                          ).geturl()
+
+
+def write_env_files(base_uri: str, directory: Path) -> None:
+    """Creates `<process>.env` with AMQP_URI (user `platform-<process>`, a random password)
+    for each process that has none yet; existing files are kept."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in PROCESSES:
+        path = directory / f"{name}.env"
+        if not path.exists():
+            uri = with_user(base_uri, f"platform-{name}", secrets.token_urlsafe(24))
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as file:
+                file.write(f"# {name}'s own RabbitMQ user (common/broker.py)\nAMQP_URI={uri}\n")
+            print(f"broker: wrote {path}")
+
+
 def _uri_from_env_file(path: Path) -> str:
     for line in path.read_text().splitlines():
         if line.startswith("AMQP_URI="):
@@ -171,6 +196,10 @@ def main(argv: list[str]) -> int:
         "Creates or updates each process's RabbitMQ user, with only the permissions it needs, "
         "and the RPC queue bounds policy. Idempotent."))
     sub = parser.add_subparsers(dest="command", required=True)
+    make_env = sub.add_parser("make-env", help="a <process>.env file with its own user and a "
+                                               "random password, for each process lacking one")
+    make_env.add_argument("--base-uri", required=True, help="the broker's AMQP URI (any user)")
+    make_env.add_argument("--dir", required=True, type=Path)
     provision = sub.add_parser("provision", help="users, permissions and policy")
     provision.add_argument("--api", default=DEFAULT_API,
                            help="management API with an administrator's credentials")
@@ -180,6 +209,9 @@ def main(argv: list[str]) -> int:
     provision.add_argument("--max-length", type=int, default=RPC_QUEUE_MAX_LENGTH,
                            help="messages an RPC queue holds before refusing more")
     args = parser.parse_args(argv)
+    if args.command == "make-env":
+        write_env_files(args.base_uri, args.dir)
+        return 0
     admin = Admin(args.api)
     vhosts = set()
     for item in args.env:

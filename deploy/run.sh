@@ -14,6 +14,10 @@
 #     (each process gets its own METRICS_PORT from these; a global METRICS_PORT is ignored
 #      because three processes cannot share one port)
 #   RUN_HEALTH_TIMEOUT_S=60 RUN_STOP_TIMEOUT_S=10 RUN_SKIP_SETUP=1 (skip deploy/setup.sh)
+#   AMQP_URI (default amqp://guest:guest@127.0.0.1:5672/): the broker and vhost. Each process
+#     logs in as its own user (var/amqp/<name>.env, made once with a random password), with
+#     only the permissions it needs; RABBITMQ_API (default http://guest:guest@127.0.0.1:15672/api)
+#     creates them and the RPC queue bounds policy (common/broker.py)
 #   NO_COLOR=1 (plain terminal output)
 set -euo pipefail
 
@@ -163,7 +167,8 @@ start_process() {
     LOG_PIDS[$name]=$!
     # Started in the background by a non-interactive shell, the process ignores SIGINT (POSIX):
     # Ctrl-C reaches this script only, which stops everything with SIGTERM.
-    METRICS_PORT="${METRICS[$name]}" "$PY" -m common.edge.launcher "$name" </dev/null >&"$fd" 2>&1 &
+    METRICS_PORT="${METRICS[$name]}" AMQP_URI="$(amqp_uri_of "$name")" \
+        "$PY" -m common.edge.launcher "$name" </dev/null >&"$fd" 2>&1 &
     PIDS[$name]=$!
     exec {fd}>&-
     echo "${PIDS[$name]}" >"var/run/$name.pid"
@@ -192,6 +197,18 @@ stop_all() {
     PIDS=()
     LOG_PIDS=()
 }
+
+# Each process its own broker user with only its permissions, and the RPC queue bounds.
+broker_users() {
+    local args=() name
+    (umask 077 && "$PY" -m common.broker make-env \
+        --base-uri "${AMQP_URI:-amqp://guest:guest@127.0.0.1:5672/}" --dir var/amqp) >/dev/null
+    for name in "${NAMES[@]}"; do args+=(--env "$name=var/amqp/$name.env"); done
+    "$PY" -m common.broker provision --api "${RABBITMQ_API:-http://guest:guest@127.0.0.1:15672/api}" \
+        "${args[@]}" >/dev/null
+}
+
+amqp_uri_of() { sed -n 's/^AMQP_URI=//p' "var/amqp/$1.env"; }
 
 STATUS_REPORTED=0
 cleanup() {
@@ -263,6 +280,12 @@ main() {
     check_ports
     echo "$$" >var/run/run.pid
     mkdir -p "$(dirname "$SMS_OUTBOX_PATH")"
+
+    say "broker users and RPC queue bounds"
+    if ! broker_users; then
+        warn "could not set up the broker's users (is the management API reachable?)"
+        exit 1
+    fi
 
     say "applying migrations"
     if ! "$PY" -m common.migrations; then

@@ -5,11 +5,22 @@
 #   deploy/setup.sh          packages, .venv (requirements.txt), PostgreSQL, RabbitMQ, database
 #   deploy/setup.sh --dev    the same, and requirements-dev.txt (pytest, playwright, ruff)
 #   deploy/setup.sh --dev --python-only   only the virtualenv step (used by `make lint`)
+#   deploy/setup.sh --broker-tls          also give the local RabbitMQ a TLS listener on 5671 with
+#                                         the certificate of var/tls/ (once: skipped when its
+#                                         rabbitmq.conf already has a listeners.ssl line)
+#   deploy/setup.sh --broker-users DIR    also create each process's RabbitMQ user from
+#                                         DIR/{gateway,accounts,notify}.env (their AMQP_URI) with
+#                                         only its permissions, and the RPC queue bounds policy
+#
+# Always: a CA and a broker certificate in AMQP_TLS_DIR (default var/tls; deploy/tls-certs.sh,
+# made once) for localhost, 127.0.0.1 and this host's name.
 #
 # Works on Debian 12 as root (or as a user with sudo), with or without systemd (containers).
 # Environment: DATABASE_URL, AMQP_URI (same defaults as the services), PYTHON (interpreter used to
 # create .venv, default python3), SETUP_WAIT_S (how long to wait for a server, default 60),
-# PG_CLUSTER (the local Debian PostgreSQL cluster to start when it is down, default main).
+# PG_CLUSTER (the local Debian PostgreSQL cluster to start when it is down, default main),
+# RABBITMQ_API (management API with administrator credentials, for --broker-users; default
+# http://guest:guest@127.0.0.1:15672/api), RABBITMQ_CONF (default /etc/rabbitmq/rabbitmq.conf).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,13 +28,20 @@ cd "$ROOT"
 
 DEV=0
 PYTHON_ONLY=0
-for arg in "$@"; do
+BROKER_TLS=0
+BROKER_USERS=""
+while [ $# -gt 0 ]; do
+    arg="$1"
+    shift
     case "$arg" in
         --dev) DEV=1 ;;
         --python-only) PYTHON_ONLY=1 ;;
+        --broker-tls) BROKER_TLS=1 ;;
+        --broker-users) BROKER_USERS="${1:?--broker-users needs a directory}"; shift ;;
         -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' \
                        "${BASH_SOURCE[0]}"; exit 0 ;;
-        *) echo "setup: unknown argument: $arg (use --dev, --python-only)" >&2; exit 2 ;;
+        *) echo "setup: unknown argument: $arg (use --dev, --python-only, --broker-tls," \
+               "--broker-users DIR)" >&2; exit 2 ;;
     esac
 done
 
@@ -379,6 +397,65 @@ step_rabbitmq() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# 5. Broker security: certificates; on request the broker's TLS listener and per-process users.
+# ---------------------------------------------------------------------------------------------
+TLS_DIR="${AMQP_TLS_DIR:-$ROOT/var/tls}"
+RABBITMQ_CONF="${RABBITMQ_CONF:-/etc/rabbitmq/rabbitmq.conf}"
+TLS_MARKER="# enrollment-platform deploy/setup.sh --broker-tls"
+
+step_tls_certs() {
+    bash "$ROOT/deploy/tls-certs.sh" "$TLS_DIR" localhost 127.0.0.1 "$(hostname)"
+    say "tls: CA $TLS_DIR/ca.pem (AMQP_SSL_CA_FILE), broker certificate $TLS_DIR/server.pem"
+}
+
+step_broker_tls() {
+    if as_root grep -qE '^[[:space:]]*listeners\.ssl\.' "$RABBITMQ_CONF" 2>/dev/null; then
+        say "rabbitmq: TLS listener already configured in $RABBITMQ_CONF (left as it is)"
+        return
+    fi
+    local dest=/etc/rabbitmq/tls
+    as_root install -d -m 0750 -o root -g rabbitmq "$dest"
+    as_root install -m 0644 "$TLS_DIR/ca.pem" "$dest/ca.pem"
+    as_root install -m 0644 "$TLS_DIR/server.pem" "$dest/server.pem"
+    as_root install -m 0640 -o root -g rabbitmq "$TLS_DIR/server.key" "$dest/server.key"
+    as_root sh -c 'cat >> "$1"' _ "$RABBITMQ_CONF" <<EOF
+
+$TLS_MARKER
+listeners.ssl.default = 5671
+ssl_options.cacertfile = $dest/ca.pem
+ssl_options.certfile = $dest/server.pem
+ssl_options.keyfile = $dest/server.key
+ssl_options.versions.1 = tlsv1.3
+ssl_options.versions.2 = tlsv1.2
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
+EOF
+    say "rabbitmq: TLS listener on 5671 added to $RABBITMQ_CONF; restarting the broker"
+    if systemd_running; then
+        as_root systemctl restart rabbitmq-server
+    else
+        as_root rabbitmqctl -q stop >/dev/null 2>&1 || true
+        as_root rabbitmq-server -detached >/dev/null 2>&1 || true
+    fi
+    local i
+    for ((i = 0; i < WAIT_S; i++)); do tcp_open 127.0.0.1 5671 && break; sleep 1; done
+    tcp_open 127.0.0.1 5671 || die "RabbitMQ's TLS listener did not come up on 5671"
+    as_root rabbitmqctl -q await_startup >/dev/null 2>&1 || true
+}
+
+step_broker_users() {
+    local args=() name
+    for name in gateway accounts notify; do
+        [ -f "$BROKER_USERS/$name.env" ] || die "missing $BROKER_USERS/$name.env (AMQP_URI=...)" \
+            "(make them with: .venv/bin/python -m common.broker make-env --base-uri URI --dir DIR)"
+        args+=(--env "$name=$BROKER_USERS/$name.env")
+    done
+    "$VENV/bin/python" -m common.broker provision \
+        --api "${RABBITMQ_API:-http://guest:guest@127.0.0.1:15672/api}" "${args[@]}" \
+        | sed 's/^/setup: /'
+}
+
+# ---------------------------------------------------------------------------------------------
 if [ "$PYTHON_ONLY" -eq 1 ]; then
     step_python
     exit 0
@@ -388,3 +465,6 @@ step_python
 step_postgresql
 step_database
 step_rabbitmq
+step_tls_certs
+[ "$BROKER_TLS" -eq 0 ] || step_broker_tls
+[ -z "$BROKER_USERS" ] || step_broker_users

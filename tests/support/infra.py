@@ -58,7 +58,7 @@ def make_process_users(amqp_uri: str) -> dict[str, str]:
     for name in broker.PROCESSES:
         user, password = f"{vhost}-{name}", secrets.token_urlsafe(16)
         admin.provision(vhost, name, user, password)
-        uris[name] = amqp_uri.replace("guest:guest@", f"{quote(user, safe='')}:{password}@", 1)
+        uris[name] = broker.with_user(amqp_uri, user, password)
     return uris
 
 
