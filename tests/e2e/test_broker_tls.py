@@ -65,7 +65,8 @@ def test_the_broker_speaks_only_tls_and_only_with_its_certificate(tls_broker, tm
     port, ca = tls_broker
     with pytest.raises(Exception):  # no plain listener
         Connection(f"amqp://guest:guest@localhost:{port}//", connect_timeout=3).connect()
-    settings = ProcessSettings(_env_file=None, AMQP_URI=f"amqps://guest:guest@localhost:{port}/")
+    settings = ProcessSettings(_env_file=None,
+                               AMQP_URI=f"amqps://guest:guest@localhost:{port}/")
     with pytest.raises(ssl.SSLCertVerificationError):  # the system's CAs do not vouch for it
         Connection(settings.AMQP_URI, ssl=settings.amqp_ssl, connect_timeout=3).connect()
     (tmp_path / "ca.pem").write_bytes(ca)

@@ -64,8 +64,9 @@ class PrivateBroker:
 
     def start(self, timeout: float = 60) -> None:
         log = open(self.workdir / "server.out", "ab")
-        self.proc = subprocess.Popen(["rabbitmq-server"], env=self.env, stdout=log, cwd=self.workdir,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(["rabbitmq-server"], env=self.env, cwd=self.workdir,
+                                     stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.ctl("await_startup", "--timeout", "5", check=False).returncode == 0:
