@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from common.settings import DEV_KEYS, ProcessSettings
+from common.settings import DEV_DATABASE, ServiceSettings, role_url
 
 
-class AccountsSettings(ProcessSettings):
-    DATA_ENCRYPTION_KEY: str = DEV_KEYS["DATA_ENCRYPTION_KEY"]
-    LOOKUP_HASH_KEY: str = DEV_KEYS["LOOKUP_HASH_KEY"]
+class AccountsSettings(ServiceSettings):
+    DATABASE_ROLE = "platform_accounts"
+    DATABASE_URL: str = role_url(DEV_DATABASE, DATABASE_ROLE)
     SEASON_YEAR: int = 2027
     NOTICE_MIN_READ_S: int = 10
     PRIVACY_POLICY_VERSION: str = "2027.1"
