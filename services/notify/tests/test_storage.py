@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from common.crypto import decode_key
+from common.keys import MasterKeys
 from common.settings import DEV_KEYS
 from services.notify.contract import SmsMessage
 from services.notify.storage import MessageStore
@@ -18,7 +18,7 @@ TEXT = "【平台】您的验证码为 654321，5分钟内有效。"
 
 @pytest.fixture
 def store(pool):
-    return MessageStore(pool, decode_key(DEV_KEYS["DATA_ENCRYPTION_KEY"], "key"))
+    return MessageStore(pool, MasterKeys.parse(DEV_KEYS["MASTER_KEYS"]))
 
 
 def message(message_id="m-1"):
