@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import re
 import subprocess
@@ -15,6 +16,7 @@ import sys
 import psycopg
 import psycopg_pool
 import pytest
+from nameko.testing.services import entrypoint_hook
 
 from common.crypto import DecryptionFailed
 from common.keys import MasterKeys
@@ -22,12 +24,13 @@ from common.migrations import migrate
 from common.settings import OWNER_ROLE, role_url
 from services.accounts.demo import DEMO, demo_app
 from services.accounts.rules.audit import canonical
+from services.accounts.service import AccountsService
 from services.accounts.settings import AccountsSettings
 from services.accounts.storage import Keys, Store, rotate_keys
 from services.accounts.usecases import export_audit_anchor, utcnow, verify_audit_chain
 from services.notify.settings import NotifySettings
 from tests.support.family import id_number, unique_phone
-from tests.support.infra import drop_database, make_database
+from tests.support.infra import drop_database, make_database, running_service
 
 ACCOUNTS_ROLE = AccountsSettings.DATABASE_ROLE
 NOTIFY_ROLE = NotifySettings.DATABASE_ROLE
@@ -218,3 +221,14 @@ def test_rotation_reseals_every_family_key_under_the_newest_master_key(app, owne
     rotated_app = Store(app.store.pool, Keys(rotated))
     with rotated_app.statements() as db:
         assert db.account_by_no(account_no).personal["child_name"] == "王小明"
+
+
+def test_the_service_logs_the_audit_head_as_an_anchor(app, settings, caplog):
+    register(app)
+    newest = app.audit_head()
+    with running_service(AccountsService, settings) as container, \
+            entrypoint_hook(container, "log_audit_head") as log_audit_head, \
+            caplog.at_level(logging.INFO, logger="services.accounts.service"):
+        log_audit_head()
+    [record] = [r for r in caplog.records if r.getMessage() == "audit head"]
+    assert (record.entry_id, record.digest) == (newest.entry_id, newest.digest)
