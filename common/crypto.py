@@ -66,6 +66,10 @@ class FieldCipher:
     def decrypt(self, blob: bytes, context: str) -> dict:
         return json.loads(self.open(blob, context))
 
+    def reseal(self, blob: bytes, context: str) -> bytes:
+        """The same plaintext sealed under the newest key (key rotation)."""
+        return self.seal(self.open(blob, context), context)
+
     def is_current(self, blob: bytes) -> bool:
         return key_id(bytes(blob)) == self.current_id
 

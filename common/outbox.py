@@ -87,7 +87,7 @@ def reseal(conn, schema: str, cipher: FieldCipher) -> int:
     """Re-seals payloads sealed under an older key (key rotation); returns how many."""
     table = sql.Identifier(schema, "outbox")
     rows = conn.execute(sql.SQL("SELECT id, payload FROM {} FOR UPDATE").format(table)).fetchall()
-    stale = [(cipher.seal(cipher.open(payload, _context(event_id)), _context(event_id)), event_id)
+    stale = [(cipher.reseal(payload, _context(event_id)), event_id)
              for event_id, payload in rows if not cipher.is_current(payload)]
     if stale:
         conn.cursor().executemany(sql.SQL("UPDATE {} SET payload = %s WHERE id = %s")

@@ -405,21 +405,31 @@ class Tx:
         return Head(row["id"], row["digest"], row["at"].isoformat()) if row else None
 
 
-def rotate_keys(database_url: str, master: MasterKeys) -> int:
+def rotate_keys(database_url: str, master: MasterKeys, batch: int = 1000) -> int:
     """Re-seals what is sealed under an older master key (family keys, outbox payloads) under
-    the newest; returns how many rows. The personal data stays sealed under its family key."""
+    the newest; returns how many rows. The personal data stays sealed under its family key.
+    A batch of accounts is locked at a time, so sign-ins wait at most for one batch."""
     keys = Keys(master)
-    count = 0
-    with psycopg.connect(database_url) as conn, conn.transaction():
-        rows = conn.execute("SELECT id, account_no, family_key FROM accounts.accounts WHERE "
-                            "family_key IS NOT NULL FOR UPDATE").fetchall()
-        for row_id, account_no, sealed in rows:
-            if not keys.family_key_wrap.is_current(sealed):
-                context = _bound("family_key", account_no.strip())
-                resealed = keys.family_key_wrap.seal(
-                    keys.family_key_wrap.open(sealed, context), context)
-                conn.execute("UPDATE accounts.accounts SET family_key = %s WHERE id = %s",
-                             (resealed, row_id))
-                count += 1
-        count += outbox.reseal(conn, SCHEMA, keys.outbox)
+    count = last_id = 0
+    with psycopg.connect(database_url) as conn:
+        while True:
+            with conn.transaction():
+                rows = conn.execute(
+                    "SELECT id, account_no, family_key FROM accounts.accounts WHERE id > %s "
+                    "AND family_key IS NOT NULL ORDER BY id LIMIT %s FOR UPDATE",
+                    (last_id, batch)).fetchall()
+                stale = [(keys.family_key_wrap.reseal(
+                    sealed, _bound("family_key", account_no.strip())), row_id)
+                         for row_id, account_no, sealed in rows
+                         if not keys.family_key_wrap.is_current(sealed)]
+                if stale:
+                    conn.cursor().executemany("UPDATE accounts.accounts SET family_key = %s "
+                                              "WHERE id = %s", stale)
+            count += len(stale)
+            if len(rows) < batch:
+                break
+            last_id = rows[-1][0]
+        with conn.transaction():
+            count += outbox.reseal(conn, SCHEMA, keys.outbox)
     return count
+

@@ -373,8 +373,7 @@ class AccountsApp:
         return verify_audit_chain(self.store, anchor)
 
     def audit_head(self) -> Head | None:
-        with self.store.statements() as db:
-            return db.audit_newest()
+        return audit_head(self.store)
 
     def purge_expired(self) -> None:
         with self.store.transaction() as tx:
@@ -404,10 +403,14 @@ def verify_audit_chain(store: Store, anchor: dict | None = None) -> dict:
             "problem": report.problem}
 
 
+def audit_head(store: Store) -> Head | None:
+    with store.statements() as db:
+        return db.audit_newest()
+
+
 def export_audit_anchor(store: Store, now: datetime) -> dict | None:
     """The newest entry, signed, to be kept outside the database."""
-    with store.statements() as db:
-        head = db.audit_newest()
+    head = audit_head(store)
     return head and make_anchor(store.keys.anchor, head, now.isoformat())
 
 

@@ -200,8 +200,7 @@ class MessageStore:
         return len(stale)
 
     def _reseal(self, blob: bytes | None, context: str) -> bytes | None:
-        return None if blob is None else self._cipher.seal(self._cipher.open(blob, context),
-                                                            context)
+        return None if blob is None else self._cipher.reseal(blob, context)
 
 
 def rotate_keys(database_url: str, master: MasterKeys) -> int:
