@@ -11,7 +11,7 @@ from functools import cached_property
 from typing import ClassVar, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.keys import MasterKeys
@@ -73,7 +73,7 @@ class ServiceSettings(ProcessSettings):
     DATABASE_ROLE: ClassVar[str]  # the service's login role, with only the rights it needs
     DATABASE_URL: str  # each service defaults to DEV_DATABASE as its DATABASE_ROLE
     DATABASE_POOL_SIZE: int = 20
-    MASTER_KEYS: str = DEV_KEYS["MASTER_KEYS"]
+    MASTER_KEYS: str = Field(DEV_KEYS["MASTER_KEYS"], repr=False)  # kept out of tracebacks
 
     @model_validator(mode="after")
     def _check_keys(self):

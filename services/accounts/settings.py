@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from common.settings import DEV_DATABASE, ServiceSettings, role_url
 
 
 class AccountsSettings(ServiceSettings):
     DATABASE_ROLE = "platform_accounts"
-    DATABASE_URL: str = role_url(DEV_DATABASE, DATABASE_ROLE)
+    DATABASE_URL: str = Field(role_url(DEV_DATABASE, DATABASE_ROLE), repr=False)  # a password
     SEASON_YEAR: int = 2027
     NOTICE_MIN_READ_S: int = 10
     PRIVACY_POLICY_VERSION: str = "2027.1"
