@@ -18,7 +18,7 @@ help:
 	@echo "  make bench    set up with dev requirements, run both benchmarks (bench/results/):"
 	@echo "                bench-platform (registrations, reads, memory; ~4 min) and"
 	@echo "                bench-allocation (150,000-applicant draw, matching package; ~5 min)"
-	@echo "  make migrate  apply the database migrations of every service (DATABASE_URL)"
+	@echo "  make migrate  apply the database migrations of every service (MIGRATION_DATABASE_URL)"
 	@echo "  make lint     ruff check ."
 	@echo "  make clean    remove var/ and .venv"
 

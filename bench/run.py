@@ -148,7 +148,7 @@ def running_platform(keep_workdir: bool):
 
 
 def database_name(stack: Stack) -> str:
-    return stack.env["DATABASE_URL"].rsplit("/", 1)[1]
+    return stack.database_url.rsplit("/", 1)[1]
 
 
 # 2. registrations --------------------------------------------------------------------------

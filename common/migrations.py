@@ -3,6 +3,14 @@
 Each service keeps `migrations/NNNN_name.sql` and its own `schema_migrations` table inside its
 own schema, so services never share migration state. An advisory lock lets several
 instances start at once safely.
+
+Migrations run as `platform_owner`, which owns every schema; each service logs in as its own
+role (`platform_accounts`, `platform_notify`) with only the rights its migrations grant it, so
+a service's login can neither rewrite the audit log nor read another service's schema. The
+roles are cluster-wide: they are created here when the login may create roles (development:
+the `postgres` superuser, no passwords, trust on the loopback); in production
+`deploy/setup.sh --roles` creates them with passwords and this only checks they exist.
+`MIGRATION_DATABASE_URL` is that login (default `postgres@127.0.0.1`).
 """
 
 from __future__ import annotations
@@ -14,8 +22,53 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from common.settings import OWNER_ROLE
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE_DIRS = {"accounts": ROOT / "services/accounts", "notify": ROOT / "services/notify"}
+SERVICE_ROLES = {"accounts": "platform_accounts", "notify": "platform_notify"}
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/enrollment"
+
+# Concurrent runs (several test processes, several hosts) may race to create a role.
+_CREATE_ROLE = """DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {name}) THEN
+        CREATE ROLE {role} {login};
+    END IF;
+EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+END $$"""
+
+
+def ensure_roles(conn) -> None:
+    """Creates the owner and service roles if this login may; grants what the owner needs on
+    this database. Without CREATEROLE (production) they must exist already."""
+    may = conn.execute("SELECT rolsuper OR rolcreaterole FROM pg_roles "
+                       "WHERE rolname = current_user").fetchone()[0]
+    if not may:
+        return
+    for role, login in [(OWNER_ROLE, "NOLOGIN"), *((r, "LOGIN") for r in SERVICE_ROLES.values())]:
+        conn.execute(sql.SQL(_CREATE_ROLE).format(name=sql.Literal(role),
+                                                  role=sql.Identifier(role), login=sql.SQL(login)))
+    conn.execute(sql.SQL("GRANT CREATE, CONNECT ON DATABASE {} TO {}").format(
+        sql.Identifier(conn.info.dbname), sql.Identifier(OWNER_ROLE)))
+
+
+def adopt(conn, schema: str) -> None:
+    """Hands a schema made before the owner role existed (by the `postgres` login) to it, so
+    the owner can migrate it further. Superusers only; a no-op once done."""
+    owner = conn.execute("SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = %s",
+                         (schema,)).fetchone()
+    if owner is None or owner[0] == OWNER_ROLE:
+        return
+    to = sql.Identifier(OWNER_ROLE)
+    conn.execute(sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(sql.Identifier(schema), to))
+    for (table,) in conn.execute("SELECT c.oid::regclass::text FROM pg_class c JOIN "
+                                 "pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s "
+                                 "AND c.relkind = 'r'", (schema,)).fetchall():
+        conn.execute(sql.SQL("ALTER TABLE {} OWNER TO {}").format(sql.SQL(table), to))
+    for (function,) in conn.execute("SELECT p.oid::regprocedure::text FROM pg_proc p JOIN "
+                                    "pg_namespace n ON n.oid = p.pronamespace "
+                                    "WHERE n.nspname = %s", (schema,)).fetchall():
+        conn.execute(sql.SQL("ALTER FUNCTION {} OWNER TO {}").format(sql.SQL(function), to))
 
 
 def migrate(database_url: str, service: str) -> list[str]:
@@ -26,6 +79,11 @@ def migrate(database_url: str, service: str) -> list[str]:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"migrate:{service}",))
         try:
+            ensure_roles(conn)
+            if conn.info.parameter_status("is_superuser") == "on":
+                adopt(conn, service)
+            # Everything below is created by, hence owned by, the owner role.
+            conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(OWNER_ROLE)))
             conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(service)))
             table = sql.Identifier(service, "schema_migrations")
             conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, "
@@ -40,12 +98,13 @@ def migrate(database_url: str, service: str) -> list[str]:
                                  (path.name,))
                 applied.append(path.name)
         finally:
+            conn.execute("RESET ROLE")
             conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"migrate:{service}",))
     return applied
 
 
 def main(argv: list[str]) -> int:
-    url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/enrollment")
+    url = os.environ.get("MIGRATION_DATABASE_URL", DEFAULT_URL)
     for service in argv[1:] or SERVICE_DIRS:
         for name in migrate(url, service):
             print(f"{service}: applied {name}")

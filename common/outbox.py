@@ -13,8 +13,17 @@ from dataclasses import dataclass
 from psycopg import sql
 
 from common.crypto import FieldCipher
+from common.keys import MasterKeys
 
-CONTEXT = "outbox"
+
+def cipher(master: MasterKeys, schema: str) -> FieldCipher:
+    """The key of a service's outbox payloads."""
+    return master.cipher(f"{schema}/outbox")
+
+
+def _context(event_id) -> str:
+    """Associated data: a payload opens only in its own event's row."""
+    return f"outbox:{event_id}"
 
 
 @dataclass(frozen=True)
@@ -32,7 +41,7 @@ class NewEvent:
            request_id: str | None) -> NewEvent:
         event_id = str(uuid.uuid4())
         body = {**payload, "event_id": event_id}
-        return cls(event_id, event_type, body, cipher.encrypt(body, CONTEXT), request_id)
+        return cls(event_id, event_type, body, cipher.encrypt(body, _context(event_id)), request_id)
 
     @property
     def params(self) -> dict:
@@ -65,10 +74,22 @@ def claim_batch(conn, schema: str, cipher: FieldCipher, limit: int,
                 "clock_timestamp() - make_interval(secs => %s) ORDER BY created_at LIMIT %s "
                 "FOR UPDATE SKIP LOCKED").format(sql.Identifier(schema, "outbox")),
         (older_than_s, limit)).fetchall()
-    return [(event_id, event_type, cipher.decrypt(payload, CONTEXT), request_id)
+    return [(event_id, event_type, cipher.decrypt(payload, _context(event_id)), request_id)
             for event_id, event_type, payload, request_id in rows]
 
 
 def delete_published(conn, schema: str, event_ids: list) -> None:
     conn.execute(sql.SQL("DELETE FROM {} WHERE id = ANY(%s)")
                  .format(sql.Identifier(schema, "outbox")), (event_ids,))
+
+
+def reseal(conn, schema: str, cipher: FieldCipher) -> int:
+    """Re-seals payloads sealed under an older key (key rotation); returns how many."""
+    table = sql.Identifier(schema, "outbox")
+    rows = conn.execute(sql.SQL("SELECT id, payload FROM {} FOR UPDATE").format(table)).fetchall()
+    stale = [(cipher.reseal(payload, _context(event_id)), event_id)
+             for event_id, payload in rows if not cipher.is_current(payload)]
+    if stale:
+        conn.cursor().executemany(sql.SQL("UPDATE {} SET payload = %s WHERE id = %s")
+                                  .format(table), stale)
+    return len(stale)

@@ -1,33 +1,46 @@
 """Settings every process reads from the environment (pydantic-settings).
 
-Each service extends `ProcessSettings` with its own variables. Development defaults let
-`make run` work out of the box; `PLATFORM_ENV=production` refuses them.
+Each process extends `ProcessSettings` (the gateway) or `ServiceSettings` (services that keep
+data) with its own variables. Development defaults let `make run` work out of the box;
+`PLATFORM_ENV=production` refuses them.
 """
 
 from __future__ import annotations
 
 import ssl
-from typing import Literal
-from urllib.parse import urlsplit
+from functools import cached_property
+from typing import ClassVar, Literal
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common.keys import MasterKeys
+
+_DEV_MASTER_KEY = "ZGV2LW9ubHktbWFzdGVyLWtleS1kby1ub3QtdXNlLTA="
 # Published on purpose: they protect nothing, and production refuses to start with them.
 DEV_KEYS = {
-    "DATA_ENCRYPTION_KEY": "ZGV2LW9ubHktZGF0YS1rZXktZG8tbm90LXVzZS0zMjA=",
-    "LOOKUP_HASH_KEY": "ZGV2LW9ubHktbG9va3VwLWtleS1kby1ub3QtdXNlLTA=",
+    "MASTER_KEYS": f"1:{_DEV_MASTER_KEY}",
     "CSRF_SECRET_KEY": "ZGV2LW9ubHktY3NyZi1rZXktZG8tbm90LXVzZS0wMDA=",
 }
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+DEV_DATABASE = "postgresql://127.0.0.1:5432/enrollment"
+# Owns the schemas; migrations run as this role (common/migrations.py).
+OWNER_ROLE = "platform_owner"
+
+
+def role_url(database_url: str, role: str) -> str:
+    """The same server and database, logged in as `role` (no password: trust or .pgpass)."""
+    parts = urlsplit(database_url)
+    host = parts.hostname or ""
+    netloc = f"{quote(role)}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class ProcessSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     PLATFORM_ENV: Literal["development", "production"] = "development"
-    DATABASE_URL: str = "postgresql://postgres@127.0.0.1:5432/enrollment"
-    DATABASE_POOL_SIZE: int = 20
     AMQP_URI: str = "amqp://guest:guest@127.0.0.1:5672/"
     # With an amqps:// AMQP_URI: the CA that signed the broker's certificate ("" = the
     # system's CAs). The certificate and its host name are always verified.
@@ -69,3 +82,27 @@ class ProcessSettings(BaseSettings):
             if problems:
                 raise ValueError("refusing to start in production: " + "; ".join(problems))
         return self
+
+
+class ServiceSettings(ProcessSettings):
+    """A service that keeps data: its own database login and the master keys."""
+
+    DATABASE_ROLE: ClassVar[str]  # the service's login role, with only the rights it needs
+    DATABASE_URL: str  # each service defaults to DEV_DATABASE as its DATABASE_ROLE
+    DATABASE_POOL_SIZE: int = 20
+    MASTER_KEYS: str = Field(DEV_KEYS["MASTER_KEYS"], repr=False)  # kept out of tracebacks
+
+    @model_validator(mode="after")
+    def _check_keys(self):
+        self.master_keys  # noqa: B018  (refuses a malformed MASTER_KEYS at start)
+        return self
+
+    @cached_property
+    def master_keys(self) -> MasterKeys:
+        return MasterKeys.parse(self.MASTER_KEYS)
+
+    def production_problems(self) -> list[str]:
+        problems = super().production_problems()
+        if self.MASTER_KEYS != DEV_KEYS["MASTER_KEYS"] and _DEV_MASTER_KEY in self.MASTER_KEYS:
+            problems.append("MASTER_KEYS holds the published development key")
+        return problems

@@ -13,6 +13,11 @@
 #   GATEWAY_METRICS_PORT=9100 ACCOUNTS_METRICS_PORT=9101 NOTIFY_METRICS_PORT=9102
 #     (each process gets its own METRICS_PORT from these; a global METRICS_PORT is ignored
 #      because three processes cannot share one port)
+#   MIGRATION_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/enrollment (migrations, as owner)
+#   ACCOUNTS_DATABASE_URL=postgresql://platform_accounts@127.0.0.1:5432/enrollment
+#   NOTIFY_DATABASE_URL=postgresql://platform_notify@127.0.0.1:5432/enrollment
+#     (each service gets its own DATABASE_URL from these, its own login role; the gateway
+#      gets none, nor MASTER_KEYS: it keeps no data)
 #   RUN_HEALTH_TIMEOUT_S=60 RUN_STOP_TIMEOUT_S=10 RUN_SKIP_SETUP=1 (skip deploy/setup.sh)
 #   AMQP_URI (default amqp://guest:guest@127.0.0.1:5672/): the broker and vhost. Each process
 #     logs in as its own user (var/amqp/<name>.env, made once with a random password), with
@@ -30,6 +35,7 @@ export SMS_BACKEND="${SMS_BACKEND:-outbox}"
 export SMS_OUTBOX_PATH="${SMS_OUTBOX_PATH:-var/sms-outbox.jsonl}"
 export GATEWAY_HOST="${GATEWAY_HOST:-127.0.0.1}"
 export GATEWAY_PORT="${GATEWAY_PORT:-8000}"
+export MIGRATION_DATABASE_URL="${MIGRATION_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/enrollment}"
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONUNBUFFERED=1
 # eventlet warns on import (from the launcher, which is __main__) that it is deprecated
@@ -40,6 +46,10 @@ STOP_TIMEOUT_S="${RUN_STOP_TIMEOUT_S:-10}"
 PY="$ROOT/.venv/bin/python"
 
 NAMES=(accounts notify gateway)          # start order; the gateway needs the other two
+declare -A DATABASE_URLS=(
+    [accounts]="${ACCOUNTS_DATABASE_URL:-postgresql://platform_accounts@127.0.0.1:5432/enrollment}"
+    [notify]="${NOTIFY_DATABASE_URL:-postgresql://platform_notify@127.0.0.1:5432/enrollment}"
+)
 declare -A METRICS=(
     [gateway]="${GATEWAY_METRICS_PORT:-9100}"
     [accounts]="${ACCOUNTS_METRICS_PORT:-9101}"
@@ -156,6 +166,17 @@ check_ports() {
 # ---------------------------------------------------------------------------------------------
 # start / stop
 # ---------------------------------------------------------------------------------------------
+# `env` arguments for one process: its own DATABASE_URL; never the owner's login; the gateway
+# neither a database login nor the master keys.
+process_env() {
+    printf '%s\n' -u MIGRATION_DATABASE_URL -u DATABASE_URL
+    if [ -n "${DATABASE_URLS[$1]:-}" ]; then
+        printf '%s\n' "DATABASE_URL=${DATABASE_URLS[$1]}"
+    else
+        printf '%s\n' -u MASTER_KEYS
+    fi
+}
+
 start_process() {
     local name="$1" log="var/log/$1.log" fd
     [ -f "$log" ] && mv -f "$log" "$log.1"
@@ -167,7 +188,9 @@ start_process() {
     LOG_PIDS[$name]=$!
     # Started in the background by a non-interactive shell, the process ignores SIGINT (POSIX):
     # Ctrl-C reaches this script only, which stops everything with SIGTERM.
-    METRICS_PORT="${METRICS[$name]}" AMQP_URI="$(amqp_uri_of "$name")" \
+    # Each process sees only its own database login, keys and broker user (see process_env).
+    # shellcheck disable=SC2046  # one argument per line, none with spaces
+    env $(process_env "$name") METRICS_PORT="${METRICS[$name]}" AMQP_URI="$(amqp_uri_of "$name")" \
         "$PY" -m common.edge.launcher "$name" </dev/null >&"$fd" 2>&1 &
     PIDS[$name]=$!
     exec {fd}>&-
@@ -317,7 +340,8 @@ main() {
 
     # Demo data: one registered family, so a newcomer can sign in at once.
     local demo
-    demo="$("$PY" -m services.accounts.demo 2>&1)" || { warn "demo data not loaded: $demo"; demo="-"; }
+    # shellcheck disable=SC2046  # as in start_process
+    demo="$(env $(process_env accounts) "$PY" -m services.accounts.demo 2>&1)" || { warn "demo data not loaded: $demo"; demo="-"; }
     # A published demo draw (synthetic district, 2,000 applicants) that anyone can verify.
     local draw
     draw="$("$PY" -m services.enrollment.allocation demo --out var/demo-draw 2>&1)" \

@@ -11,12 +11,15 @@
 #   deploy/setup.sh --broker-users DIR    also create each process's RabbitMQ user from
 #                                         DIR/{gateway,accounts,notify}.env (their AMQP_URI) with
 #                                         only its permissions, and the RPC queue bounds policy
+#   deploy/setup.sh --roles  only the database roles, with passwords (production database server;
+#                            see deploy/db-roles.sql and deploy/README.md)
 #
 # Always: a CA and a broker certificate in AMQP_TLS_DIR (default var/tls; deploy/tls-certs.sh,
 # made once) for localhost, 127.0.0.1 and this host's name.
 #
 # Works on Debian 12 as root (or as a user with sudo), with or without systemd (containers).
-# Environment: DATABASE_URL, AMQP_URI (same defaults as the services), PYTHON (interpreter used to
+# Environment: MIGRATION_DATABASE_URL (the login that migrates: default postgres@127.0.0.1),
+# AMQP_URI (same default as the services), PYTHON (interpreter used to
 # create .venv, default python3), SETUP_WAIT_S (how long to wait for a server, default 60),
 # PG_CLUSTER (the local Debian PostgreSQL cluster to start when it is down, default main),
 # RABBITMQ_API (management API with administrator credentials, for --broker-users; default
@@ -28,6 +31,7 @@ cd "$ROOT"
 
 DEV=0
 PYTHON_ONLY=0
+ROLES_ONLY=0
 BROKER_TLS=0
 BROKER_USERS=""
 while [ $# -gt 0 ]; do
@@ -36,16 +40,19 @@ while [ $# -gt 0 ]; do
     case "$arg" in
         --dev) DEV=1 ;;
         --python-only) PYTHON_ONLY=1 ;;
+        --roles) ROLES_ONLY=1 ;;
         --broker-tls) BROKER_TLS=1 ;;
         --broker-users) BROKER_USERS="${1:?--broker-users needs a directory}"; shift ;;
         -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' \
                        "${BASH_SOURCE[0]}"; exit 0 ;;
-        *) echo "setup: unknown argument: $arg (use --dev, --python-only, --broker-tls," \
-               "--broker-users DIR)" >&2; exit 2 ;;
+        *) echo "setup: unknown argument: $arg (use --dev, --python-only, --roles," \
+               "--broker-tls, --broker-users DIR)" >&2; exit 2 ;;
     esac
 done
 
-DATABASE_URL="${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/enrollment}"
+DATABASE_URL="${MIGRATION_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/enrollment}"
+# The services' own logins (common/migrations.py creates them; trusted on a development loopback).
+SERVICE_ROLES=(platform_owner platform_accounts platform_notify)
 AMQP_URI="${AMQP_URI:-amqp://guest:guest@127.0.0.1:5672/}"
 WAIT_S="${SETUP_WAIT_S:-60}"
 PG_CLUSTER="${PG_CLUSTER:-main}"
@@ -277,18 +284,20 @@ pg_allow_loopback_trust() {
     # 127.0.0.1, but the services' and tests' default URL has none. Trust the loopback for the
     # postgres user only. Never do this on a shared or production database server.
     local hba marker="# enrollment-platform deploy/setup.sh: development machine only"
+    local users
+    users="$(IFS=,; echo "postgres,${SERVICE_ROLES[*]}")"
     hba="$(as_postgres psql -X -At -p "$PG_PORT" -c 'SHOW hba_file' 2>/dev/null)" \
         || die "cannot reach PostgreSQL as the postgres system user to read pg_hba.conf"
-    if as_root grep -qF "$marker" "$hba"; then
-        die "passwordless login as postgres on 127.0.0.1 fails although $hba trusts it"
+    if as_root grep -qF "host    all             $users " "$hba"; then
+        die "passwordless loopback login fails although $hba trusts $users"
     fi
-    say "postgresql: allowing passwordless loopback logins for user postgres in $hba"
+    say "postgresql: allowing passwordless loopback logins for $users in $hba"
     local tmp
     tmp="$(mktemp)"
     {
         echo "$marker"
-        echo "host    all             postgres        127.0.0.1/32            trust"
-        echo "host    all             postgres        ::1/128                 trust"
+        echo "host    all             $users 127.0.0.1/32            trust"
+        echo "host    all             $users ::1/128                 trust"
         echo
         as_root cat "$hba"
     } >"$tmp"
@@ -320,10 +329,13 @@ step_postgresql() {
         pg_try -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres \
             || die "still cannot log in as postgres@127.0.0.1:$PG_PORT without a password"
     fi
+    if is_local_host "$PG_HOST"; then
+        dev_service_roles
+    fi
 
     local admin_url
     admin_url="$(with_dbname "$DATABASE_URL" postgres)"
-    pg_try -d "$admin_url" || die "cannot connect to $PG_HOST:$PG_PORT as ${PG_USER} (DATABASE_URL)"
+    pg_try -d "$admin_url" || die "cannot connect to $PG_HOST:$PG_PORT as ${PG_USER} (MIGRATION_DATABASE_URL)"
 
     local encoding
     encoding="$(psql -X -w -At -d "$admin_url" \
@@ -333,6 +345,36 @@ step_postgresql() {
             "(tests create their own) will not store Chinese text reliably"
     fi
     say "postgresql: running on $PG_HOST:$PG_PORT"
+}
+
+# Development: the services' login roles exist, without passwords, and log in over the loopback
+# (an earlier setup may have trusted only postgres there).
+dev_service_roles() {
+    local admin_url
+    admin_url="$(with_dbname "$DATABASE_URL" postgres)"
+    psql -X -w -q -At -v ON_ERROR_STOP=1 -d "$admin_url" >/dev/null <<'EOF'
+SELECT format('CREATE ROLE %I %s', name, login) FROM (VALUES ('platform_owner', 'NOLOGIN'),
+    ('platform_accounts', 'LOGIN'), ('platform_notify', 'LOGIN')) AS r(name, login)
+    WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = name) \gexec
+EOF
+    if ! pg_try -h 127.0.0.1 -p "$PG_PORT" -U platform_accounts -d postgres; then
+        pg_allow_loopback_trust
+    fi
+}
+
+# Production: the roles with passwords, on the database server, by an administrator login
+# (ADMIN_DATABASE_URL, a superuser or CREATEROLE role, pointing at the platform's database).
+step_roles() {
+    local var
+    for var in ADMIN_DATABASE_URL PLATFORM_OWNER_PASSWORD PLATFORM_ACCOUNTS_PASSWORD \
+               PLATFORM_NOTIFY_PASSWORD; do
+        [ -n "${!var:-}" ] || die "--roles needs $var"
+    done
+    psql -X -w -q -At -v ON_ERROR_STOP=1 -d "$ADMIN_DATABASE_URL" \
+        -v owner_password="$PLATFORM_OWNER_PASSWORD" \
+        -v accounts_password="$PLATFORM_ACCOUNTS_PASSWORD" \
+        -v notify_password="$PLATFORM_NOTIFY_PASSWORD" -f deploy/db-roles.sql >/dev/null
+    say "roles: platform_owner, platform_accounts, platform_notify ready"
 }
 
 step_database() {
@@ -456,6 +498,10 @@ step_broker_users() {
 }
 
 # ---------------------------------------------------------------------------------------------
+if [ "$ROLES_ONLY" -eq 1 ]; then
+    step_roles
+    exit 0
+fi
 if [ "$PYTHON_ONLY" -eq 1 ]; then
     step_python
     exit 0

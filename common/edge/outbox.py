@@ -19,7 +19,6 @@ from nameko.extensions import DependencyProvider
 from nameko.standalone.events import get_event_exchange
 
 from common import metrics, outbox
-from common.crypto import FieldCipher, decode_key
 from common.edge.dependencies import autocommit_pool
 from common.edge.publishing import pooled_publisher
 
@@ -40,7 +39,7 @@ class OutboxRelay(DependencyProvider):
 
     def setup(self):
         settings = self.container.config["settings"]
-        self.cipher = FieldCipher(decode_key(settings.DATA_ENCRYPTION_KEY, "DATA_ENCRYPTION_KEY"))
+        self.cipher = outbox.cipher(settings.master_keys, self.schema)
         self.exchange = get_event_exchange(self.container.service_name, self.container.config)
         self.publisher = pooled_publisher(settings.AMQP_URI, confirms=True,
                                           ssl=settings.amqp_ssl)

@@ -9,7 +9,7 @@ from nameko.rpc import rpc
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from common.edge.dependencies import Database, offload
-from common.settings import ProcessSettings
+from common.settings import ServiceSettings
 from tests.support.infra import running_service
 
 
@@ -26,7 +26,7 @@ class SleepyService:
 
 def test_concurrent_queries_in_one_service_overlap(make_settings, database_url, amqp_uri):
     """Five naps must be in PostgreSQL at the same time, not one after another."""
-    settings = make_settings(ProcessSettings, DATABASE_POOL_SIZE=10)
+    settings = make_settings(ServiceSettings, DATABASE_URL=database_url, DATABASE_POOL_SIZE=10)
     with running_service(SleepyService, settings), \
             ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=30) as cluster, \
             psycopg.connect(database_url, autocommit=True) as observer:

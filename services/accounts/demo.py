@@ -13,10 +13,10 @@ import sys
 
 import psycopg_pool
 
-from common.crypto import FieldCipher, LookupHasher, decode_key
+from common.crypto import LookupHasher
 from services.accounts.rules.passwords import make_hasher, verify_password
 from services.accounts.settings import AccountsSettings
-from services.accounts.storage import Store
+from services.accounts.storage import Keys, Store
 from services.accounts.usecases import AccountsApp, Edge, render_captcha_png
 
 DEMO = {"district": "haidian", "hukou_type": "beijing", "child_name": "王小明",
@@ -34,10 +34,9 @@ def demo_app(settings: AccountsSettings, pool) -> AccountsApp:
     # The operator seeds this family: no one reads the notice or types the captcha.
     demo_settings = settings.model_copy(update={"CAPTCHA_BACKEND": "fixed",
                                                 "NOTICE_MIN_READ_S": 0})
+    keys = Keys(settings.master_keys)
     return AccountsApp(
-        demo_settings,
-        Store(pool, FieldCipher(decode_key(settings.DATA_ENCRYPTION_KEY, "DATA_ENCRYPTION_KEY"))),
-        LookupHasher(decode_key(settings.LOOKUP_HASH_KEY, "LOOKUP_HASH_KEY")),
+        demo_settings, Store(pool, keys), LookupHasher(keys.lookup),
         Edge(hash_password=hasher.hash,
              verify_password=lambda stored, password: verify_password(hasher, stored, password),
              render_captcha=render_captcha_png))

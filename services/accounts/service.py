@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from nameko.timer import timer
 from prometheus_client import Counter
 
-from common.crypto import FieldCipher, LookupHasher, decode_key
+from common.crypto import LookupHasher
 from common.edge.dependencies import (
     Database,
     Observability,
@@ -18,9 +20,11 @@ from common.edge.rpc import DeadlineRpcProxy, RpcUnavailable, rpc
 from common.errors import DomainError
 from services.accounts.contract import SERVICE_NAME
 from services.accounts.rules.passwords import make_hasher, verify_password
-from services.accounts.storage import SCHEMA, Store
+from services.accounts.storage import SCHEMA, Keys, Store
 from services.accounts.usecases import AccountsApp, Edge, render_captcha_png
 from services.notify import contract as notify_contract
+
+log = logging.getLogger(__name__)
 
 REGISTRATIONS = Counter("platform_registrations_total", "Accounts registered", ["district"])
 LOGINS = Counter("platform_logins_total", "Sign-in attempts", ["result"])
@@ -35,11 +39,9 @@ class Accounts(ReadyDependency):
         relay = next(d for d in self.container.dependencies if isinstance(d, OutboxRelay))
         hasher = make_hasher(settings.ARGON2_MEMORY_KIB, settings.ARGON2_TIME_COST,
                              settings.ARGON2_PARALLELISM)
+        keys = Keys(settings.master_keys)
         self.value = AccountsApp(
-            settings,
-            Store(pool, FieldCipher(decode_key(settings.DATA_ENCRYPTION_KEY,
-                                               "DATA_ENCRYPTION_KEY")), relay.publish_committed),
-            LookupHasher(decode_key(settings.LOOKUP_HASH_KEY, "LOOKUP_HASH_KEY")),
+            settings, Store(pool, keys, relay.publish_committed), LookupHasher(keys.lookup),
             Edge(hash_password=lambda password: offload(hasher.hash, password),
                  verify_password=lambda stored, password: offload(
                      verify_password, hasher, stored, password),
@@ -117,8 +119,17 @@ class AccountsService:
         return self.app.cancel_account(cancellation, request_id=self.request_id)
 
     @rpc(expected_exceptions=DomainError)
-    def verify_audit_chain(self):
-        return self.app.verify_audit_chain()
+    def verify_audit_chain(self, anchor=None):
+        return self.app.verify_audit_chain(anchor)
+
+    @timer(interval=300)
+    def log_audit_head(self):
+        """The head in the logs (kept elsewhere, longer) is one more copy outside the database
+        to check the chain against: see `services.accounts.audit_anchor`."""
+        head = self.app.audit_head()
+        if head:
+            log.info("audit head", extra={"entry_id": head.entry_id, "digest": head.digest,
+                                          "at": head.at})
 
     @timer(interval=600)
     def purge_expired(self):

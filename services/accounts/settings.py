@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from common.settings import DEV_KEYS, ProcessSettings
+from pydantic import Field
+
+from common.settings import DEV_DATABASE, ServiceSettings, role_url
 
 
-class AccountsSettings(ProcessSettings):
-    DATA_ENCRYPTION_KEY: str = DEV_KEYS["DATA_ENCRYPTION_KEY"]
-    LOOKUP_HASH_KEY: str = DEV_KEYS["LOOKUP_HASH_KEY"]
+class AccountsSettings(ServiceSettings):
+    DATABASE_ROLE = "platform_accounts"
+    DATABASE_URL: str = Field(role_url(DEV_DATABASE, DATABASE_ROLE), repr=False)  # a password
     SEASON_YEAR: int = 2027
     NOTICE_MIN_READ_S: int = 10
     PRIVACY_POLICY_VERSION: str = "2027.1"

@@ -3,21 +3,52 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from common import outbox
-from common.crypto import FieldCipher
-from services.accounts.rules.audit import entry_digest
+from common.crypto import DecryptionFailed, FieldCipher
+from common.keys import MasterKeys
+from services.accounts.rules.audit import Head, entry_digest
 from services.accounts.rules.sms_codes import IssuedCode
 
 SCHEMA = "accounts"
-PERSONAL = "accounts.personal"  # associated data of the encrypted personal document
+
+
+def _bound(column: str, account_no: str) -> str:
+    """Associated data: the column and the row a ciphertext belongs to, so one pasted into
+    another row (or column) does not open."""
+    return f"accounts.accounts.{column}:{account_no}"
+
+
+class Keys:
+    """The accounts service's keys, each derived from the master keys for one purpose."""
+
+    def __init__(self, master: MasterKeys):
+        self.family_key_wrap = master.cipher("accounts/family-key")
+        self.outbox = outbox.cipher(master, SCHEMA)
+        self.lookup = master.stable("accounts/lookup")
+        self.audit = master.stable("accounts/audit")
+        self.anchor = master.stable("accounts/audit-anchor")
+
+    def seal_personal(self, account_no: str, personal: dict) -> tuple[bytes, bytes]:
+        """(sealed family key, personal data sealed under it) of a new account."""
+        family_key = os.urandom(32)
+        return (self.family_key_wrap.seal(family_key, _bound("family_key", account_no)),
+                FieldCipher({0: family_key}).encrypt(personal, _bound("personal", account_no)))
+
+    def open_personal(self, account_no: str, sealed_key: bytes | None, personal: bytes) -> dict:
+        if sealed_key is None:
+            raise DecryptionFailed("the family's key is gone")
+        family_key = self.family_key_wrap.open(sealed_key, _bound("family_key", account_no))
+        return FieldCipher({0: family_key}).decrypt(personal, _bound("personal", account_no))
 
 
 @dataclass(frozen=True)
@@ -49,11 +80,12 @@ class NewAccount:
     policy_version: str
     now: datetime
 
-    def params(self, cipher: FieldCipher) -> dict:
+    def params(self, keys: Keys) -> dict:
+        family_key, personal = keys.seal_personal(self.account_no, self.personal)
         return {"account_no": self.account_no, "district": self.district,
                 "hukou_type": self.hukou_type, "document_type": self.document_type,
                 "document_hash": self.document_hash, "phone_hash": self.phone_hash,
-                "personal": cipher.encrypt(self.personal, PERSONAL),
+                "personal": personal, "family_key": family_key,
                 "password_hash": self.password_hash, "policy_version": self.policy_version,
                 "now": self.now}
 
@@ -85,12 +117,11 @@ class AuditEntry:
         entry = {"at": now.isoformat(), "action": action, "account_no": account_no, **details}
         return cls(now, action, account_no, entry, previous)
 
-    @property
-    def params(self) -> dict:
+    def params(self, key: bytes) -> dict:
         return {"audit_at": self.at, "audit_action": self.action,
                 "audit_account_no": self.account_no, "audit_entry": Jsonb(self.entry),
                 "audit_previous": self.previous,
-                "audit_digest": entry_digest(self.previous, self.entry)}
+                "audit_digest": entry_digest(key, self.previous, self.entry)}
 
 
 _SESSION_INSERT = ("INSERT INTO accounts.sessions (token_hash, account_id, created_at, "
@@ -111,9 +142,10 @@ _AUDIT = "WITH " + _AUDIT_APPEND.format(source="") + " " + _AUDIT_HEAD_MOVE
 # document too: a concurrent registration of it wins and this one draws in vain, then sees it).
 _REGISTER = sql.SQL(
     "WITH new AS (INSERT INTO accounts.accounts (account_no, district, hukou_type, "
-    "document_type, document_hash, phone_hash, personal, password_hash, policy_version, "
-    "created_at, consented_at) VALUES (%(account_no)s, %(district)s, %(hukou_type)s, "
-    "%(document_type)s, %(document_hash)s, %(phone_hash)s, %(personal)s, %(password_hash)s, "
+    "document_type, document_hash, phone_hash, personal, family_key, password_hash, "
+    "policy_version, created_at, consented_at) VALUES (%(account_no)s, %(district)s, "
+    "%(hukou_type)s, %(document_type)s, %(document_hash)s, %(phone_hash)s, %(personal)s, "
+    "%(family_key)s, %(password_hash)s, "
     "%(policy_version)s, %(now)s, %(now)s) ON CONFLICT DO NOTHING RETURNING *), "
     "spent AS (UPDATE accounts.sms_codes SET used_at = %(now)s WHERE id = %(code_id)s AND "
     "EXISTS (SELECT 1 FROM new)), "
@@ -132,10 +164,10 @@ class Store:
     """`publish_committed` publishes each commit's events (the service's relay); without it,
     they wait in the outbox for a running relay's sweep."""
 
-    def __init__(self, pool, cipher: FieldCipher,
+    def __init__(self, pool, keys: Keys,
                  publish_committed: Callable[[list[outbox.NewEvent]], None] | None = None):
         self.pool = pool
-        self.cipher = cipher
+        self.keys = keys
         self.publish_committed = publish_committed
 
     @contextlib.contextmanager
@@ -144,7 +176,7 @@ class Store:
         events they recorded are handed to `publish_committed` once committed."""
         with self.pool.connection() as conn, conn.transaction():
             conn.row_factory = dict_row
-            tx = Tx(conn, self.cipher)
+            tx = Tx(conn, self.keys)
             yield tx
         if tx.events and self.publish_committed:
             self.publish_committed(tx.events)
@@ -154,7 +186,7 @@ class Store:
         """Independent statements, each committed on its own (one round trip each)."""
         with self.pool.connection() as conn:
             conn.row_factory = dict_row
-            yield Tx(conn, self.cipher)
+            yield Tx(conn, self.keys)
 
     def ping(self) -> bool:
         with self.statements() as db:
@@ -162,9 +194,9 @@ class Store:
 
 
 class Tx:
-    def __init__(self, conn, cipher: FieldCipher):
+    def __init__(self, conn, keys: Keys):
         self.conn = conn
-        self.cipher = cipher
+        self.keys = keys
         self.events: list[outbox.NewEvent] = []  # recorded here, published after the commit
 
     def _one(self, query, params=()):
@@ -259,8 +291,8 @@ class Tx:
         code spent, the session, the event, the audit entry. None if `account.account_no` is
         taken (draw again); the caller holds the audit head (`audit_head()`)."""
         row = self._one(_REGISTER, {
-            **account.params(self.cipher), "code_id": code_id, **session.params,
-            **event.params, **audit.params})
+            **account.params(self.keys), "code_id": code_id, **session.params,
+            **event.params, **audit.params(self.keys.audit)})
         if row is None:
             return None
         self.events.append(event)
@@ -269,9 +301,10 @@ class Tx:
     def _account(self, row, personal: dict | None = None) -> AccountRow | None:
         if row is None:
             return None
+        account_no = row["account_no"].strip()
         if personal is None and row["personal"]:
-            personal = self.cipher.decrypt(row["personal"], PERSONAL)
-        return AccountRow(row["id"], row["account_no"].strip(), row["district"],
+            personal = self.keys.open_personal(account_no, row["family_key"], row["personal"])
+        return AccountRow(row["id"], account_no, row["district"],
                           row["hukou_type"], row["school_stage"], row["document_type"],
                           personal, row["password_hash"], row["status"], row["failed_logins"],
                           row["locked_until"], row["created_at"])
@@ -302,11 +335,12 @@ class Tx:
                           "locked_until = NULL WHERE id = %s", (password_hash, account_id))
 
     def cancel_account(self, account_id: int, now: datetime) -> None:
-        """Erases the family's data; the row keeps only the number (never reused) and dates."""
+        """Erases the family's data and its key (copies of its ciphertext elsewhere no longer
+        open); the row keeps only the number (never reused) and dates."""
         self.conn.execute(
             "UPDATE accounts.accounts SET status = 'cancelled', personal = NULL, "
-            "document_hash = NULL, phone_hash = NULL, password_hash = NULL, cancelled_at = %s "
-            "WHERE id = %s", (now, account_id))
+            "family_key = NULL, document_hash = NULL, phone_hash = NULL, password_hash = NULL, "
+            "cancelled_at = %s WHERE id = %s", (now, account_id))
         self.conn.execute("DELETE FROM accounts.sessions WHERE account_id = %s", (account_id,))
 
     # sessions ---------------------------------------------------------------------------
@@ -340,7 +374,7 @@ class Tx:
     # events and audit -------------------------------------------------------------------
     def new_event(self, event_type: str, payload: dict,
                   request_id: str | None) -> outbox.NewEvent:
-        return outbox.NewEvent.of(self.cipher, event_type, payload, request_id)
+        return outbox.NewEvent.of(self.keys.outbox, event_type, payload, request_id)
 
     def add_event(self, event_type: str, payload: dict, request_id: str | None) -> None:
         event = self.new_event(event_type, payload, request_id)
@@ -355,7 +389,7 @@ class Tx:
               **details) -> None:
         """Appends to the hash chain; masked values only in `details`."""
         entry = AuditEntry.of(self.audit_head(), action, now, account_no, details)
-        self.conn.execute(_AUDIT, entry.params)
+        self.conn.execute(_AUDIT, entry.params(self.keys.audit))
 
     def audit_chain(self):
         """(id, entry, previous_digest, digest) in order, streamed."""
@@ -364,3 +398,38 @@ class Tx:
                        "ORDER BY id")
         for row in cursor:
             yield row["id"], row["entry"], row["previous_digest"], row["digest"]
+
+    def audit_newest(self) -> Head | None:
+        """The newest entry (what an anchor records), without locking the chain."""
+        row = self._one("SELECT id, digest, at FROM accounts.audit_log ORDER BY id DESC LIMIT 1")
+        return Head(row["id"], row["digest"], row["at"].isoformat()) if row else None
+
+
+def rotate_keys(database_url: str, master: MasterKeys, batch: int = 1000) -> int:
+    """Re-seals what is sealed under an older master key (family keys, outbox payloads) under
+    the newest; returns how many rows. The personal data stays sealed under its family key.
+    A batch of accounts is locked at a time, so sign-ins wait at most for one batch."""
+    keys = Keys(master)
+    count = last_id = 0
+    with psycopg.connect(database_url) as conn:
+        while True:
+            with conn.transaction():
+                rows = conn.execute(
+                    "SELECT id, account_no, family_key FROM accounts.accounts WHERE id > %s "
+                    "AND family_key IS NOT NULL ORDER BY id LIMIT %s FOR UPDATE",
+                    (last_id, batch)).fetchall()
+                stale = [(keys.family_key_wrap.reseal(
+                    sealed, _bound("family_key", account_no.strip())), row_id)
+                         for row_id, account_no, sealed in rows
+                         if not keys.family_key_wrap.is_current(sealed)]
+                if stale:
+                    conn.cursor().executemany("UPDATE accounts.accounts SET family_key = %s "
+                                              "WHERE id = %s", stale)
+            count += len(stale)
+            if len(rows) < batch:
+                break
+            last_id = rows[-1][0]
+        with conn.transaction():
+            count += outbox.reseal(conn, SCHEMA, keys.outbox)
+    return count
+

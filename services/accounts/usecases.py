@@ -25,7 +25,7 @@ from services.accounts import contract
 from services.accounts.rules import accounts as account_rules
 from services.accounts.rules import notice as notice_rules
 from services.accounts.rules import sms_codes
-from services.accounts.rules.audit import first_broken_link
+from services.accounts.rules.audit import Head, make_anchor, verify_chain
 from services.accounts.rules.passwords import check_password_policy
 from services.accounts.rules.registration import check_registration
 from services.accounts.storage import AccountRow, AuditEntry, NewAccount, NewSession, Store
@@ -369,10 +369,11 @@ class AccountsApp:
         return tx.account_by_document(self.lookup("document", ref))
 
     # operations -------------------------------------------------------------------------
-    def verify_audit_chain(self) -> dict:
-        with self.store.transaction() as tx:
-            broken = first_broken_link(tx.audit_chain())
-        return {"intact": broken is None, "first_broken_id": broken}
+    def verify_audit_chain(self, anchor: dict | None = None) -> dict:
+        return verify_audit_chain(self.store, anchor)
+
+    def audit_head(self) -> Head | None:
+        return audit_head(self.store)
 
     def purge_expired(self) -> None:
         with self.store.transaction() as tx:
@@ -391,6 +392,26 @@ class AccountsApp:
             birth_date=p["birth_date"], guardian_name=mask_name(p["guardian_name"]),
             guardian_phone=mask_phone(p["guardian_phone"]),
             created_at=account.created_at.isoformat()).model_dump()
+
+
+def verify_audit_chain(store: Store, anchor: dict | None = None) -> dict:
+    """Checks every digest with the audit key and, given an exported anchor, that the entry it
+    recorded is still there unchanged (nothing newer was cut off)."""
+    with store.transaction() as tx:
+        report = verify_chain(tx.audit_chain(), store.keys.audit, anchor, store.keys.anchor)
+    return {"intact": report.intact, "first_broken_id": report.first_broken_id,
+            "problem": report.problem}
+
+
+def audit_head(store: Store) -> Head | None:
+    with store.statements() as db:
+        return db.audit_newest()
+
+
+def export_audit_anchor(store: Store, now: datetime) -> dict | None:
+    """The newest entry, signed, to be kept outside the database."""
+    head = audit_head(store)
+    return head and make_anchor(store.keys.anchor, head, now.isoformat())
 
 
 def _check_phone_slots(accounts_on_phone: int) -> None:

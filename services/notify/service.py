@@ -17,7 +17,6 @@ from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 from prometheus_client import Counter
 
-from common.crypto import decode_key
 from common.edge.dependencies import (
     Database,
     Observability,
@@ -61,8 +60,7 @@ class SmsBackend(DependencyProvider):
 
 
 def _message_store(container, pool) -> MessageStore:
-    key = settings_of(container).DATA_ENCRYPTION_KEY
-    return MessageStore(pool, decode_key(key, "DATA_ENCRYPTION_KEY"))
+    return MessageStore(pool, settings_of(container).master_keys)
 
 
 class Messages(ReadyDependency):
@@ -213,6 +211,13 @@ class NotifyService:
             claim = self.messages.claim(message_id, self._lease_s())
             if claim:  # None: another instance took it meanwhile
                 self._deliver(claim)
+
+    @timer(interval=3600)
+    def purge_unregistered(self):
+        """Texts to phones that never registered are kept only SMS_RETENTION_DAYS."""
+        forgotten = self.messages.purge_unregistered(self.settings.SMS_RETENTION_DAYS)
+        if forgotten:
+            log.info("texts to unregistered phones forgotten", extra={"count": forgotten})
 
     def _deliver(self, claim: Claim) -> str:
         """Sends a claimed message and records the outcome; returns the message's status."""

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from common.settings import DEV_KEYS, ProcessSettings
+from pydantic import Field
+
+from common.settings import DEV_DATABASE, ServiceSettings, role_url
 
 
-class NotifySettings(ProcessSettings):
-    DATA_ENCRYPTION_KEY: str = DEV_KEYS["DATA_ENCRYPTION_KEY"]
+class NotifySettings(ServiceSettings):
+    DATABASE_ROLE = "platform_notify"
+    DATABASE_URL: str = Field(role_url(DEV_DATABASE, DATABASE_ROLE), repr=False)  # a password
+    SMS_RETENTION_DAYS: int = 30  # texts to phones that never registered are kept this long
     SMS_BACKEND: Literal["outbox", "http"] = "outbox"
     SMS_OUTBOX_PATH: str = "var/sms-outbox.jsonl"
     SMS_HTTP_URL: str = ""

@@ -12,11 +12,15 @@ from datetime import datetime
 
 import psycopg_pool
 
-from common.crypto import FieldCipher, LookupHasher
+from common.crypto import LookupHasher
+from common.keys import MasterKeys
 from services.notify.contract import SmsMessage
 
-PHONE_CONTEXT = "notify.phone"
-TEXT_CONTEXT = "notify.text"
+
+def _bound(column: str, message_id: str) -> str:
+    """Associated data: a ciphertext opens only in its own column of its own row."""
+    return f"notify.messages.{column}:{message_id}"
+
 
 # `expired` is judged by the database's clock, like the lease.
 _EXPIRED = "coalesce(not_after <= now(), false)"
@@ -61,11 +65,19 @@ class Claim:
     expired: bool
 
 
+# Texts to a phone none of whose families registered (codes for a registration never
+# finished, say) are forgotten once the retention period is over.
+_PURGE = ("DELETE FROM notify.messages m WHERE status <> 'pending' AND created_at < now() - "
+          "make_interval(days => %s) AND NOT EXISTS (SELECT 1 FROM notify.messages r WHERE "
+          "r.phone_hash = m.phone_hash AND r.purpose = 'account_registered')")
+
+
 class MessageStore:
-    def __init__(self, pool: psycopg_pool.ConnectionPool, data_key: bytes):
+    def __init__(self, pool: psycopg_pool.ConnectionPool, master: MasterKeys):
         self._pool = pool
-        self._cipher = FieldCipher(data_key)
-        self._hash = LookupHasher(data_key)
+        # Separate keys: the look-up hashes' key opens nothing, the cipher's hashes nothing.
+        self._cipher = master.cipher("notify/data")
+        self._hash = LookupHasher(master.stable("notify/lookup"))
 
     def ping(self) -> None:
         with self._pool.connection() as conn:
@@ -133,6 +145,11 @@ class MessageStore:
     def mark_failed(self, message_id: str, error: str) -> None:
         self._finish([message_id], [None], "failed", error)
 
+    def purge_unregistered(self, retention_days: int) -> int:
+        """Forgets final texts older than `retention_days` to phones that never registered."""
+        with self._pool.connection() as conn:
+            return conn.execute(_PURGE, (retention_days,)).rowcount
+
     def _finish(self, message_ids: list[str], sent_at: list[datetime | None], status: str,
                 error: str | None) -> None:
         # A final message keeps no text: it may hold a code, and nobody will send it again.
@@ -148,8 +165,10 @@ class MessageStore:
             row = conn.execute(query, {
                 "id": message.message_id, "purpose": message.purpose,
                 "phone_hash": self._hash("phone", message.phone),
-                "phone_enc": self._cipher.encrypt({"phone": message.phone}, PHONE_CONTEXT),
-                "text_enc": self._cipher.encrypt({"text": message.text}, TEXT_CONTEXT),
+                "phone_enc": self._cipher.encrypt({"phone": message.phone},
+                                                  _bound("phone_enc", message.message_id)),
+                "text_enc": self._cipher.encrypt({"text": message.text},
+                                                 _bound("text_enc", message.message_id)),
                 "not_after": not_after, "lease_s": lease_s, **event}).fetchone()
         if row is None:
             return None
@@ -160,5 +179,32 @@ class MessageStore:
     def _claim(self, row) -> Claim:
         message_id, purpose, phone_enc, text_enc, attempts, expired = row
         return Claim(message_id, purpose,
-                     self._cipher.decrypt(phone_enc, PHONE_CONTEXT)["phone"],
-                     self._cipher.decrypt(text_enc, TEXT_CONTEXT)["text"], attempts, expired)
+                     self._cipher.decrypt(phone_enc, _bound("phone_enc", message_id))["phone"],
+                     self._cipher.decrypt(text_enc, _bound("text_enc", message_id))["text"],
+                     attempts, expired)
+
+    def rotate_keys(self) -> int:
+        """Re-seals phones and texts sealed under an older master key; returns how many."""
+        cipher = self._cipher
+        with self._pool.connection() as conn, conn.transaction():
+            rows = conn.execute("SELECT id, phone_enc, text_enc FROM notify.messages "
+                                "FOR UPDATE").fetchall()
+            stale = [(self._reseal(phone_enc, _bound("phone_enc", message_id)),
+                      self._reseal(text_enc, _bound("text_enc", message_id)), message_id)
+                     for message_id, phone_enc, text_enc in rows
+                     if not cipher.is_current(phone_enc)
+                     or (text_enc is not None and not cipher.is_current(text_enc))]
+            if stale:
+                conn.cursor().executemany("UPDATE notify.messages SET phone_enc = %s, "
+                                          "text_enc = %s WHERE id = %s", stale)
+        return len(stale)
+
+    def _reseal(self, blob: bytes | None, context: str) -> bytes | None:
+        return None if blob is None else self._cipher.reseal(blob, context)
+
+
+def rotate_keys(database_url: str, master: MasterKeys) -> int:
+    """`python -m common.keys rotate notify`."""
+    with psycopg_pool.ConnectionPool(database_url, min_size=1, max_size=1,
+                                     kwargs={"autocommit": True}) as pool:
+        return MessageStore(pool, master).rotate_keys()

@@ -7,7 +7,8 @@ from datetime import date
 import psycopg
 import pytest
 
-from common.crypto import LookupHasher, decode_key
+from common.crypto import LookupHasher
+from common.keys import MasterKeys
 from common.settings import DEV_KEYS
 from services.accounts.rules.identity import check_character
 from tests.support.family import Family, id_number, unique_phone
@@ -148,7 +149,7 @@ def test_cancelled_families_leave_no_personal_data(stack):
                            "FROM accounts.accounts WHERE account_no = %s", (account_no,)).fetchone()
     assert row == (None, None, None, None, "cancelled")
     # notify deletes the texts it sent to the family's phone (account_cancelled event)
-    phone_hash = LookupHasher(decode_key(DEV_KEYS["DATA_ENCRYPTION_KEY"], "key"))(
+    phone_hash = LookupHasher(MasterKeys.parse(DEV_KEYS["MASTER_KEYS"]).stable("notify/lookup"))(
         "phone", body["guardian_phone"])
     deadline = time.monotonic() + 15
     with psycopg.connect(stack.database_url, autocommit=True) as conn:

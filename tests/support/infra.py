@@ -15,6 +15,7 @@ import psycopg
 import requests
 
 from common import broker
+from common.settings import role_url
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 RABBIT_HOST = os.environ.get("TEST_RABBIT_HOST", "127.0.0.1")
@@ -78,9 +79,11 @@ def drop_amqp_vhost(uri: str) -> None:
 
 
 def settings_for(settings_cls, database_url: str, amqp_uri: str, **overrides):
-    """Settings for a test, independent of the developer's own environment."""
-    return settings_cls(_env_file=None, DATABASE_URL=database_url, AMQP_URI=amqp_uri,
-                        **overrides)
+    """Settings for a test, independent of the developer's own environment; a service logs
+    in to the run's database as its own role, as in production."""
+    if hasattr(settings_cls, "DATABASE_ROLE"):
+        overrides.setdefault("DATABASE_URL", role_url(database_url, settings_cls.DATABASE_ROLE))
+    return settings_cls(_env_file=None, AMQP_URI=amqp_uri, **overrides)
 
 
 @contextlib.contextmanager

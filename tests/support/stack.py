@@ -16,9 +16,14 @@ from pathlib import Path
 import requests
 
 from common.migrations import migrate
+from common.settings import role_url
+from services.accounts.settings import AccountsSettings
+from services.notify.settings import NotifySettings
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = ("accounts", "notify", "gateway")
+DATABASE_ROLES = {"accounts": AccountsSettings.DATABASE_ROLE,
+                  "notify": NotifySettings.DATABASE_ROLE}
 
 
 def free_port() -> int:
@@ -41,7 +46,6 @@ class Stack:
             **os.environ,
             "PYTHONPATH": str(ROOT),
             "PLATFORM_ENV": "development",
-            "DATABASE_URL": database_url,
             "AMQP_URI": amqp_uri,
             "GATEWAY_PORT": str(self.port),
             "CAPTCHA_BACKEND": "fixed",
@@ -67,6 +71,8 @@ class Stack:
     def start(self, name: str) -> None:
         env = {**self.env, "METRICS_PORT": str(self.metrics_ports[name]),
                "AMQP_URI": self.amqp_uris[name]}
+        if name in DATABASE_ROLES:  # each service logs in as its own role; the gateway not at all
+            env["DATABASE_URL"] = role_url(self.database_url, DATABASE_ROLES[name])
         log = open(self.log_path(name), "ab")
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "common.edge.launcher", name], cwd=ROOT, env=env,

@@ -5,7 +5,7 @@ import pytest
 from common.errors import DomainError
 from common.masking import mask_id_number, mask_name, mask_phone
 from services.accounts.rules.accounts import after_failed_login, is_locked, new_account_no
-from services.accounts.rules.audit import GENESIS, entry_digest, first_broken_link
+from services.accounts.rules.audit import GENESIS, Head, entry_digest, make_anchor, verify_chain
 from services.accounts.rules.notice import check_notice_token, notice_token
 
 NOW = datetime(2027, 5, 6, 8, 0, tzinfo=UTC)
@@ -58,23 +58,50 @@ def test_backdated_notice_token_is_refused():
         check_notice_token(KEY, f"{int(issued) - 60}.{signature}", NOW, 10)
 
 
-def chain(entries):
+def chain(entries, key=KEY):
     rows, previous = [], GENESIS
     for i, entry in enumerate(entries, 1):
-        digest = entry_digest(previous, entry)
+        digest = entry_digest(key, previous, entry)
         rows.append((i, entry, previous, digest))
         previous = digest
     return rows
 
 
+def broken(rows, anchor=None):
+    return verify_chain(rows, KEY, anchor, ANCHOR_KEY).first_broken_id
+
+
 def test_audit_chain_detects_an_edited_entry():
     rows = chain([{"action": "login", "n": i} for i in range(5)])
-    assert first_broken_link(rows) is None
+    assert verify_chain(rows, KEY).intact
     rows[2] = (3, {"action": "login", "n": 99}, rows[2][2], rows[2][3])
-    assert first_broken_link(rows) == 3
+    assert broken(rows) == 3
 
 
 def test_audit_chain_detects_a_removed_entry():
     rows = chain([{"action": "login", "n": i} for i in range(5)])
     del rows[1]
-    assert first_broken_link(rows) == 3
+    assert broken(rows) == 3
+
+
+def test_audit_chain_recomputed_without_the_key_does_not_verify():
+    """Whoever rewrites the table cannot recompute the digests: they are keyed."""
+    entries = [{"action": "login", "n": i} for i in range(3)]
+    rows = chain(entries, key=b"someone else's key" + b"x" * 14)
+    assert broken(rows) == 1
+
+
+ANCHOR_KEY = b"a" * 32
+
+
+def test_an_anchor_notices_the_newest_entries_cut_off_and_refuses_a_forged_one():
+    rows = chain([{"action": "login", "n": i} for i in range(5)])
+    anchor = make_anchor(ANCHOR_KEY, Head(5, rows[-1][3], "2027-05-06T08:00:00+00:00"),
+                         "2027-05-06T08:05:00+00:00")
+    assert verify_chain(rows, KEY, anchor, ANCHOR_KEY).intact
+    cut = verify_chain(rows[:3], KEY, anchor, ANCHOR_KEY)  # still links, but shorter
+    assert not cut.intact and cut.problem == "anchored entry 5 is missing"
+    forged = {**anchor, "entry_id": 3, "digest": rows[2][3]}
+    assert verify_chain(rows[:3], KEY, forged, ANCHOR_KEY).problem == (
+        "the anchor's signature does not match")
+

@@ -7,19 +7,23 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import psycopg
 import psycopg_pool
 import pytest
 
 from common.migrations import migrate
+from common.settings import role_url
+from services.notify.settings import NotifySettings
 
 
 @pytest.fixture
 def pool(database_url):
-    """A connection pool on a migrated, empty notify schema."""
+    """A connection pool on a migrated, empty notify schema, logged in as notify's role."""
     migrate(database_url, "notify")
-    with psycopg_pool.ConnectionPool(database_url, min_size=1, max_size=4, open=True) as pool:
-        with pool.connection() as conn:
-            conn.execute("TRUNCATE notify.messages, notify.processed_events")
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute("TRUNCATE notify.messages, notify.processed_events")
+    with psycopg_pool.ConnectionPool(role_url(database_url, NotifySettings.DATABASE_ROLE),
+                                     min_size=1, max_size=4, open=True) as pool:
         yield pool
 
 

@@ -14,7 +14,6 @@ from nameko.standalone.events import event_dispatcher
 from nameko.standalone.rpc import ClusterRpcProxy
 from prometheus_client import REGISTRY
 
-from common.crypto import decode_key
 from common.errors import DomainError
 from services.accounts.contract import ACCOUNT_CANCELLED, ACCOUNT_REGISTERED
 from services.accounts.contract import SERVICE_NAME as ACCOUNTS
@@ -205,7 +204,7 @@ def test_http_provider_outage_leaves_the_message_pending_for_a_retry(
 
 
 def test_retry_loop_sends_what_a_crashed_sender_left_pending(settings, outbox, pool):
-    store = MessageStore(pool, decode_key(settings.DATA_ENCRYPTION_KEY, "key"))
+    store = MessageStore(pool, settings.master_keys)
     store.record(SmsMessage(**sms("m-1")), None, lease_s=0)  # its sender died at once
 
     with running_service(NotifyService, settings):
@@ -268,7 +267,7 @@ def test_dev_messages_show_the_outbox_newest_first_with_masked_phones(settings, 
 
 @pytest.mark.parametrize("overrides", [
     {"PLATFORM_ENV": "production",
-     "DATA_ENCRYPTION_KEY": base64.b64encode(os.urandom(32)).decode()},
+     "MASTER_KEYS": "1:" + base64.b64encode(os.urandom(32)).decode()},
     {"PLATFORM_ENV": "development"},
 ], ids=["production", "http-backend"])
 def test_dev_messages_are_refused_outside_development_with_the_outbox(

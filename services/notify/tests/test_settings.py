@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from common.settings import DEV_KEYS
 from services.notify.settings import NotifySettings
 
-REAL_KEY = base64.b64encode(os.urandom(32)).decode()
+REAL_KEY = "1:" + base64.b64encode(os.urandom(32)).decode()
 
 
 def production(**overrides):
@@ -19,16 +19,18 @@ def production(**overrides):
 
 
 def test_production_accepts_an_http_provider_and_a_real_key():
-    settings = production(DATA_ENCRYPTION_KEY=REAL_KEY, SMS_BACKEND="http",
+    settings = production(MASTER_KEYS=REAL_KEY, SMS_BACKEND="http",
                           SMS_HTTP_URL="https://sms.example.invalid/send")
     assert settings.production
 
 
 @pytest.mark.parametrize("overrides, problem", [
-    ({"DATA_ENCRYPTION_KEY": REAL_KEY}, "SMS_BACKEND=outbox"),
-    ({"DATA_ENCRYPTION_KEY": REAL_KEY, "SMS_BACKEND": "http"}, "SMS_HTTP_URL"),
+    ({"MASTER_KEYS": REAL_KEY}, "SMS_BACKEND=outbox"),
+    ({"MASTER_KEYS": REAL_KEY, "SMS_BACKEND": "http"}, "SMS_HTTP_URL"),
     ({"SMS_BACKEND": "http", "SMS_HTTP_URL": "https://sms.example.invalid/send"},
-     "DATA_ENCRYPTION_KEY"),
+     "MASTER_KEYS"),
+    ({"MASTER_KEYS": f"{REAL_KEY},2:{DEV_KEYS['MASTER_KEYS'][2:]}", "SMS_BACKEND": "http",
+      "SMS_HTTP_URL": "https://sms.example.invalid/send"}, "MASTER_KEYS holds"),
 ])
 def test_production_refuses(overrides, problem):
     with pytest.raises(ValidationError, match=problem):
@@ -38,4 +40,4 @@ def test_production_refuses(overrides, problem):
 def test_development_defaults_use_the_outbox_file_and_the_development_key():
     settings = NotifySettings(_env_file=None)
     assert settings.SMS_BACKEND == "outbox"
-    assert settings.DATA_ENCRYPTION_KEY == DEV_KEYS["DATA_ENCRYPTION_KEY"]
+    assert settings.MASTER_KEYS == DEV_KEYS["MASTER_KEYS"]

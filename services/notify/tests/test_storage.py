@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import os
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 
-from common.crypto import decode_key
-from common.settings import DEV_KEYS
+from common.crypto import DecryptionFailed, LookupHasher
+from common.keys import MasterKeys
+from common.settings import DEV_KEYS, role_url
 from services.notify.contract import SmsMessage
-from services.notify.storage import MessageStore
+from services.notify.settings import NotifySettings
+from services.notify.storage import MessageStore, rotate_keys
 from services.notify.tests.rows import raw_row
 
 PHONE = "13912345678"
@@ -18,7 +23,7 @@ TEXT = "【平台】您的验证码为 654321，5分钟内有效。"
 
 @pytest.fixture
 def store(pool):
-    return MessageStore(pool, decode_key(DEV_KEYS["DATA_ENCRYPTION_KEY"], "key"))
+    return MessageStore(pool, MasterKeys.parse(DEV_KEYS["MASTER_KEYS"]))
 
 
 def message(message_id="m-1"):
@@ -115,3 +120,58 @@ def test_forgetting_a_phone_deletes_its_final_texts_now_and_its_pending_ones_onc
     store.mark_failed("m-failed-later", "HTTP 400")
     assert message_ids(pool) == ["m-other"]
     assert raw_row(pool, "m-other")["status"] == "sent"
+
+
+def test_look_ups_are_keyed_apart_from_the_cipher(store, pool):
+    """One leaked key must not give both: the phone hashes use a key of their own."""
+    master = MasterKeys.parse(DEV_KEYS["MASTER_KEYS"])
+    store.record(message(), None, lease_s=60)
+    lookup_key = master.stable("notify/lookup")
+    assert raw_row(pool, "m-1")["phone_hash"] == LookupHasher(lookup_key)("phone", PHONE)
+    assert lookup_key != master.derive(master.current_id, "notify/data")
+
+
+def test_a_phone_pasted_into_another_message_does_not_open(store, pool, database_url):
+    store.record(message("m-1"), None, lease_s=0)
+    store.record(SmsMessage(message_id="m-2", phone="13700000000", purpose="register",
+                            text=TEXT), None, lease_s=0)
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute("UPDATE notify.messages SET phone_enc = (SELECT phone_enc FROM "
+                      "notify.messages WHERE id = 'm-1') WHERE id = 'm-2'")
+    with pytest.raises(DecryptionFailed):
+        store.claim("m-2", lease_s=60)
+
+
+def test_texts_to_phones_that_never_registered_are_forgotten_after_the_retention_period(
+        store, pool, database_url):
+    registered = "13600000000"
+    store.record(message("code-old"), None, lease_s=0)  # a registration never finished
+    store.record(message("code-new"), None, lease_s=0)
+    store.record(message("code-pending"), None, lease_s=0)
+    store.record(SmsMessage(message_id="code-reg", phone=registered, purpose="register",
+                            text=TEXT), None, lease_s=0)
+    store.record(SmsMessage(message_id="evt-reg", phone=registered,
+                            purpose="account_registered", text=TEXT), None, lease_s=0)
+    store.mark_sent({mid: datetime.now(UTC) for mid in ("code-old", "code-new", "code-reg",
+                                                        "evt-reg")})
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute("UPDATE notify.messages SET created_at = now() - interval '31 days' "
+                      "WHERE id <> 'code-new'")
+
+    assert store.purge_unregistered(retention_days=30) == 1
+    with pool.connection() as conn:
+        left = {row[0] for row in conn.execute("SELECT id FROM notify.messages")}
+    # still pending: it may yet be sent; a registered family's texts go when it cancels
+    assert left == {"code-new", "code-pending", "code-reg", "evt-reg"}
+
+
+def test_rotation_reseals_phones_and_texts_under_the_newest_master_key(pool, database_url):
+    old = MasterKeys.parse(DEV_KEYS["MASTER_KEYS"])
+    MessageStore(pool, old).record(message(), None, lease_s=0)
+    new_key = base64.b64encode(os.urandom(32)).decode()
+    rotated = MasterKeys.parse(f"2:{new_key},{DEV_KEYS['MASTER_KEYS']}")
+    assert rotate_keys(role_url(database_url, NotifySettings.DATABASE_ROLE), rotated) == 1
+    assert MessageStore(pool, rotated).rotate_keys() == 0
+    only_new = MessageStore(pool, MasterKeys.parse(f"2:{new_key}"))
+    claim = only_new.claim("m-1", lease_s=60)
+    assert (claim.phone, claim.text) == (PHONE, TEXT)
