@@ -14,7 +14,7 @@ from common.districts import DISTRICTS
 from common.errors import DomainError
 from gateway import security
 from gateway.openapi import SERVER_FILLED, openapi_document
-from gateway.web import ANY_METHOD, RouteHelpers, json_response, route
+from gateway.web import RouteHelpers, json_response, route
 from services.accounts import contract as accounts
 
 MAX_JSON_DEPTH = 32  # our bodies nest two deep; the parser recurses once per level
@@ -159,6 +159,6 @@ class ApiRoutes(RouteHelpers):
         self.accounts.call("reset_password", body)
         return json_response({"ok": True, "message": "密码重设成功，请使用新密码登录。"})
 
-    @route(ANY_METHOD, "/api/<path:rest>", fallback=True)
+    @route("*", "/api/<path:rest>", fallback=True)
     def api_not_found(self, request, rest):
         raise DomainError("NOT_FOUND")

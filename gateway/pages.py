@@ -23,7 +23,7 @@ from werkzeug.wrappers import Response
 from common.districts import BY_CODE, DISTRICTS, OUTSIDE_BEIJING, District, district_name
 from common.errors import DomainError
 from gateway import security
-from gateway.web import ANY_METHOD, RouteHelpers, route
+from gateway.web import RouteHelpers, route
 from services.accounts import contract as accounts
 
 HERE = Path(__file__).resolve().parent
@@ -423,6 +423,6 @@ class PageRoutes(RouteHelpers):
                     for m in self.notify.call("list_dev_messages", 20)]
         return self._render(request, "dev_sms.html", messages=messages)
 
-    @route(ANY_METHOD, "/<path:rest>", fallback=True)
+    @route("*", "/<path:rest>", fallback=True)
     def page_not_found(self, request, rest):
         raise DomainError("NOT_FOUND")

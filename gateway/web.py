@@ -62,16 +62,12 @@ class RouteHelpers:
         return self.settings.CSRF_SECRET_KEY.encode()
 
 
-# What a fallback route catches: every method a client may try (HEAD comes with GET), so an
-# unrouted one gets the platform's answer rather than werkzeug's bare HTML page.
-ANY_METHOD = "GET,POST,PUT,PATCH,DELETE,OPTIONS,TRACE"
-
-
 class Route(HttpRequestHandler):
     """`@route("GET", "/path")`. The handler gets the request and returns a Response.
 
-    A `fallback` route catches what no other route matched (its handler answers 404): when
-    another route serves the path with other methods, the answer is 405 with `Allow` instead.
+    A `fallback` route catches what no other route matched, whatever the method (its handler
+    answers 404; werkzeug would answer a bare HTML 405): when another route serves the path
+    with other methods, the answer is 405 with `Allow` instead.
     """
 
     inflight = 0  # per process: every route shares the budget
@@ -81,6 +77,9 @@ class Route(HttpRequestHandler):
         super().__init__(method, url, **kwargs)
         self.fallback = fallback
         self._routes = None  # the other routes' map, built on first use
+
+    def get_url_rule(self):
+        return Rule(self.url, methods=None) if self.fallback else super().get_url_rule()
 
     def handle_request(self, request):
         request.shallow = False
