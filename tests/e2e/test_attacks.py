@@ -38,11 +38,15 @@ def test_writing_x_forwarded_for_does_not_escape_the_per_address_sms_cap(strict_
 
 # failures behind the gateway ---------------------------------------------------------------
 class GatewayWithFaultyCalls(GatewayService):
-    """The real gateway plus two routes no real one resembles: one calls a method accounts
-    does not have (nameko answers with a RemoteError, as for any bug in a service), one calls
-    a service that nobody runs."""
+    """The real gateway plus routes no real one resembles: calls that make accounts fail as a
+    bug would (an argument of the wrong type: a RemoteError; a misspelled method: nameko's
+    MethodNotFound), and a call to a service that nobody runs."""
 
     nobody = DeadlineRpcProxy("nobody")
+
+    @route("GET", "/api/v1/test/wrong-type")
+    def api_test_wrong_type(self, request):
+        return json_response(self.accounts.call("get_account", {"not": "a token"}))
 
     @route("GET", "/api/v1/test/misspelled")
     def api_test_misspelled(self, request):
@@ -61,15 +65,16 @@ def faulty_gateway(stack):
         yield f"http://127.0.0.1:{settings.GATEWAY_PORT}"
 
 
+@pytest.mark.parametrize("path, error", [("/api/v1/test/wrong-type", "AttributeError"),
+                                         ("/api/v1/test/misspelled", "MethodNotFound")])
 def test_a_bug_in_a_service_is_a_500_logged_as_an_error_with_the_request_id(faulty_gateway,
-                                                                           caplog):
-    response = requests.get(faulty_gateway + "/api/v1/test/misspelled", timeout=30,
+                                                                           caplog, path, error):
+    response = requests.get(faulty_gateway + path, timeout=30,
                             headers={"X-Request-Id": "bug-report-0001"})
     assert response.status_code == 500 and response.json()["code"] == "INTERNAL_ERROR"
     assert "Retry-After" not in response.headers  # retrying will not help
     errors = [r for r in caplog.records if r.name == "gateway.web" and r.levelno == logging.ERROR]
-    assert [r.request_id for r in errors] == ["bug-report-0001"]
-    assert errors[0].error == "MethodNotFound"
+    assert [(r.request_id, r.error) for r in errors] == [("bug-report-0001", error)]
 
 
 def test_only_a_service_out_of_reach_is_a_503(faulty_gateway, caplog):
