@@ -1,6 +1,7 @@
-"""The gateway's HTTP edge: a nameko route entrypoint that sheds load, limits bodies, tags every
+"""The gateway's HTTP edge: a nameko route entrypoint that sheds load, limits bodies, refuses
+state changes from other sites, answers 405 for a known path's missing methods, tags every
 request with an id that follows it through every RPC, times it, and turns errors into the
-platform's error shape.
+platform's error shape (a bug anywhere is a 500; only a service out of reach is a 503).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from common import metrics
 from common.edge.rpc import RpcUnavailable
 from common.errors import DomainError
 from gateway import security
-from gateway.security import client_ip
 
 log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
@@ -48,8 +48,8 @@ class RouteHelpers:
     """What the API and the pages both need from the gateway's settings."""
 
     def _client_ip(self, request) -> str:
-        return client_ip(request.environ, self.settings.TRUST_FORWARDED_FOR,
-                         self.settings.TRUSTED_PROXY_HOPS)
+        return security.client_ip(request.environ, self.settings.TRUST_FORWARDED_FOR,
+                                  self.settings.TRUSTED_PROXY_HOPS)
 
     def _session_token(self, request) -> str:
         return security.session_token(request, self.settings.secure_cookies)
