@@ -92,7 +92,16 @@ def stack(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def strict_stack(tmp_path_factory):
-    """A second platform with tight daily SMS caps and a short idle timeout."""
+    """A second platform with tight daily SMS caps and a short idle timeout, behind a proxy
+    as in production: it trusts the last X-Forwarded-For entry (clients that send none are
+    counted by their own address)."""
     yield from _running_stack(tmp_path_factory, "strict", SMS_DAILY_LIMIT_PER_PHONE=2,
                               SMS_DAILY_LIMIT_PER_IP=3, SMS_RESEND_COOLDOWN_S=0,
-                              SESSION_IDLE_TIMEOUT_S=3)
+                              SESSION_IDLE_TIMEOUT_S=3, TRUST_FORWARDED_FOR="true")
+
+
+@pytest.fixture(scope="module")
+def fuzz_stack(tmp_path_factory):
+    """A platform of its own for the API fuzzer, whose garbage no other test should meet;
+    sign-in never locks, so the fuzzer's many wrong passwords leave its member usable."""
+    yield from _running_stack(tmp_path_factory, "fuzz", LOGIN_MAX_FAILURES=1_000_000)

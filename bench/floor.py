@@ -55,7 +55,7 @@ def _measure(url: str, requests: int, procs: list, broker: list[int]) -> dict:
     broker_before = sum(_cpu_s(pid) for pid in broker)
     machine_before = machine_busy_s()
     started = time.perf_counter()
-    answers = post_all(url, [(b'{"family": "x"}', {})] * requests, CONCURRENCY)
+    answers = post_all(url, [(b'{"family": "x"}', None)] * requests, CONCURRENCY)
     wall = time.perf_counter() - started
     per_op = {name: (_cpu_s(p.pid) - before[p.pid]) / requests * 1e3
               for name, p in zip(SERVICES, procs, strict=True)}
@@ -91,11 +91,11 @@ def main() -> int:
             for _ in range(100):  # until the three are up
                 time.sleep(0.3)
                 try:
-                    if post_all(url, [(b"{}", {})], 1)[0][0] == 201:
+                    if post_all(url, [(b"{}", None)], 1)[0][0] == 201:
                         break
                 except OSError:
                     pass
-            post_all(url, [(b"{}", {})] * 300, CONCURRENCY)  # warm up
+            post_all(url, [(b"{}", None)] * 300, CONCURRENCY)  # warm up
             broker = _pids_named("beam.smp")
             messages = _measure(url, REQUESTS, procs, broker)
             before, _ = hash_rate(HASHES, threads=2)

@@ -32,15 +32,18 @@ def _request(method: str, url: str, headers: dict[str, str], body: bytes = b"") 
 
 
 class Connection:
-    """One client's keep-alive connection, reopened if the server closes it."""
+    """One client's keep-alive connection, reopened if the server closes it; from the
+    loopback address `source` if given (the gateway tells clients apart by address)."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, source: str | None = None):
         parts = urlsplit(url)
         self.host, self.port = parts.hostname, parts.port
+        self.source = source
         self.reader = self.writer = None
 
     async def open(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.reader, self.writer = await asyncio.open_connection(
+            self.host, self.port, local_addr=(self.source, 0) if self.source else None)
 
     async def close(self) -> None:
         if self.writer:
@@ -78,10 +81,10 @@ class Connection:
 
 
 # POSTs ----------------------------------------------------------------------------------------
-async def _post_all(url: str, items: list[tuple[bytes, dict[str, str]]],
+async def _post_all(url: str, items: list[tuple[bytes, str | None]],
                     concurrency: int) -> list[tuple[int, float, bytes]]:
-    requests = [_request("POST", url, {"Content-Type": "application/json", **headers}, body)
-                for body, headers in items]
+    requests = [_request("POST", url, {"Content-Type": "application/json"}, body)
+                for body, _ in items]
     answers: list[tuple[int, float, bytes]] = [(0, 0.0, b"")] * len(requests)
     todo = iter(range(len(requests)))
     conns = [Connection(url) for _ in range(min(concurrency, len(requests)))]
@@ -89,6 +92,9 @@ async def _post_all(url: str, items: list[tuple[bytes, dict[str, str]]],
 
     async def worker(conn: Connection):
         for i in todo:  # shared: each index is taken by exactly one worker
+            if conn.source != items[i][1]:  # each client its own address: a new connection
+                await conn.close()
+                conn.source = items[i][1]
             started = time.perf_counter()
             try:
                 status, body = await conn.send(requests[i])
@@ -102,9 +108,10 @@ async def _post_all(url: str, items: list[tuple[bytes, dict[str, str]]],
     return answers
 
 
-def post_all(url: str, items: list[tuple[bytes, dict[str, str]]],
+def post_all(url: str, items: list[tuple[bytes, str | None]],
              concurrency: int) -> list[tuple[int, float, bytes]]:
-    """POSTs each (JSON body, extra headers); returns (status, seconds, body) in order."""
+    """POSTs each (JSON body, client address or None): returns (status, seconds, body) in
+    order."""
     return asyncio.run(_post_all(url, items, concurrency))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 CATALOG: dict[str, tuple[int, str]] = {
     "VALIDATION_ERROR": (422, "提交的信息有误，请检查标出的项目。"),
     "MALFORMED_JSON": (400, "请求内容不是有效的 JSON。"),
+    "JSON_TOO_DEEP": (400, "请求内容嵌套层数过多。"),
     "PAYLOAD_TOO_LARGE": (413, "请求内容过大。"),
     "UNSUPPORTED_MEDIA_TYPE": (415, "请求内容类型不受支持，请使用 application/json。"),
     "NOT_FOUND": (404, "您访问的页面不存在。"),
@@ -27,6 +28,7 @@ CATALOG: dict[str, tuple[int, str]] = {
     "SMS_CODE_INVALID": (422, "短信验证码错误或已失效。"),
     "SMS_COOLDOWN": (429, "获取验证码过于频繁，请稍后再试。"),
     "SMS_DAILY_LIMIT": (429, "今日获取验证码次数已达上限，请明天再试。"),
+    "RATE_LIMITED": (429, "操作过于频繁，请稍后再试。"),
     "SMS_UNAVAILABLE": (503, "短信发送服务暂时不可用，请稍后再试。"),
     "INVALID_CREDENTIALS": (401, "账号或密码错误。"),
     "ACCOUNT_LOCKED": (423, "连续登录失败次数过多，账号已锁定30分钟，请稍后再试。"),

@@ -7,6 +7,8 @@ Request bodies are the services' contract models minus what the gateway fills in
 from __future__ import annotations
 
 import json
+import re
+from itertools import accumulate
 
 from common.districts import DISTRICTS
 from common.errors import DomainError
@@ -15,13 +17,28 @@ from gateway.openapi import SERVER_FILLED, openapi_document
 from gateway.web import RouteHelpers, json_response, route
 from services.accounts import contract as accounts
 
+MAX_JSON_DEPTH = 32  # our bodies nest two deep; the parser recurses once per level
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[{]}")))
+
+
+def json_depth(raw: bytes) -> int:
+    """How deep the arrays and objects of a JSON text nest, brackets inside strings aside.
+    Counted before parsing: json.loads recurses per level, so thousands of `[` would
+    exhaust the stack (a 500) instead of being refused."""
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    return max(accumulate(1 if b in b"[{" else -1 for b in brackets), default=0)
+
 
 def read_json(request, model, **server_fields) -> dict:
     """The body as a dict the contract model accepts, with the gateway's own fields added."""
     if request.mimetype != "application/json":
         raise DomainError("UNSUPPORTED_MEDIA_TYPE")
+    raw = request.get_data(cache=False) or b"null"
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        raise DomainError("JSON_TOO_DEEP")
     try:
-        body = json.loads(request.get_data(cache=False) or b"null")
+        body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise DomainError("MALFORMED_JSON") from None
     if not isinstance(body, dict):
@@ -39,7 +56,7 @@ class ApiRoutes(RouteHelpers):
 
     def _signed_in(self, request, state_changing: bool = True) -> str:
         """The session token, after checking the X-CSRF-Token of a state-changing request."""
-        token = security.session_token(request)
+        token = self._session_token(request)
         if state_changing and not security.csrf_valid(
                 self._csrf_key(), token, "session", request.headers.get(security.CSRF_HEADER)):
             raise DomainError("CSRF_FAILED")
@@ -52,8 +69,7 @@ class ApiRoutes(RouteHelpers):
                 "idle_timeout_s": session["idle_timeout_s"],
                 "absolute_expires_at": session["absolute_expires_at"]}
         response = json_response(body, status)
-        security.set_session_cookie(response, session["session_token"],
-                                    self.settings.secure_cookies)
+        self._set_session_cookie(response, session["session_token"])
         return response
 
     @route("GET", "/healthz")
@@ -70,7 +86,8 @@ class ApiRoutes(RouteHelpers):
 
     @route("GET", "/api/v1/openapi.json")
     def api_openapi(self, request):
-        return json_response(openapi_document())
+        return json_response(openapi_document(
+            security.cookie_name(security.SESSION_COOKIE, self.settings.secure_cookies)))
 
     @route("GET", "/api/v1/districts")
     def api_districts(self, request):
@@ -142,6 +159,6 @@ class ApiRoutes(RouteHelpers):
         self.accounts.call("reset_password", body)
         return json_response({"ok": True, "message": "密码重设成功，请使用新密码登录。"})
 
-    @route("GET,POST,PUT,PATCH,DELETE", "/api/<path:rest>")
+    @route("*", "/api/<path:rest>", fallback=True)
     def api_not_found(self, request, rest):
         raise DomainError("NOT_FOUND")

@@ -1,13 +1,37 @@
-"""The OpenAPI 3.1 description of /api/v1, built from the services' contract models."""
+"""The OpenAPI 3.1 description of /api/v1, built from the services' contract models.
+
+Every operation lists each status it can answer, with the codes behind it; every error has
+the one shape `Error`. A method a path does not have is answered 405 `METHOD_NOT_ALLOWED`
+with an `Allow` header (gateway.web), which OpenAPI has no place to declare per path.
+"""
 
 from __future__ import annotations
 
 from functools import cache
 
 from common.errors import CATALOG
+from gateway import security
 from services.accounts import contract as accounts
 
 SERVER_FILLED = ("client_ip", "session_token")
+
+# What any operation may answer: a bug (500), overload or a service out of reach (503).
+ALWAYS = ("INTERNAL_ERROR", "SERVICE_UNAVAILABLE")
+# What reading a JSON body may answer (gateway.api.read_json, the body limit).
+BODY = ("MALFORMED_JSON", "JSON_TOO_DEEP", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE",
+        "VALIDATION_ERROR")
+# The accounts service's per-client limits on the operations that create things.
+RATE_LIMITED = ("RATE_LIMITED",)
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+NONE, SESSION, SESSION_CSRF = (), ({"session": []},), ({"session": [], "csrf": []},)
+# A link from sign-in (or registration) to what the new session may do.
+SIGNED_IN_LINKS = {
+    "getAccount": {"operationId": "getAccount"},
+    **{name: {"operationId": name,
+              "parameters": {f"header.{security.CSRF_HEADER}": "$response.body#/csrf_token"}}
+       for name in ("logout", "changePassword", "cancelAccount")},
+}
 
 
 def _body_schema(model) -> dict:
@@ -19,78 +43,110 @@ def _body_schema(model) -> dict:
     return schema
 
 
-def _op(summary, body=None, ok=200, errors=(), auth=False, csrf=False, response=None):
-    op = {"summary": summary, "responses": {
-        str(ok): {"description": "成功", **({"content": {"application/json": {
-            "schema": response}}} if response else {})}}}
+def _op(operation_id: str, method: str, summary: str, body=None, ok: int = 200, errors=(),
+        auth=NONE, response: dict | None = None, links: dict | None = None) -> dict:
+    success = {"description": "成功"}
+    if response:
+        success["content"] = {"application/json": {"schema": response}}
+    if links:
+        success["links"] = links
+    op = {"operationId": operation_id, "summary": summary, "responses": {str(ok): success}}
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": _body_schema(body)}}}
-    for code in errors:
+        errors = BODY + tuple(errors)
+    if auth:
+        op["security"] = list(auth)
+        errors = ("NOT_AUTHENTICATED",) + tuple(errors)
+    if method in security.STATE_CHANGING:  # the Origin check, and the CSRF token if signed in
+        errors = tuple(errors) + ("CSRF_FAILED",)
+    for code in dict.fromkeys(tuple(errors) + ALWAYS):
         status = str(CATALOG[code][0])
         op["responses"].setdefault(status, {"description": "", "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+            "application/json": {"schema": ERROR}}})
         op["responses"][status]["description"] += f"{code}: {CATALOG[code][1]} "
-    if auth:
-        op["security"] = [{"session": [], "csrf": []} if csrf else {"session": []}]
-    return op
+    return {method.lower(): op}
 
 
-COMMON = ("VALIDATION_ERROR", "MALFORMED_JSON", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE",
-          "SERVICE_UNAVAILABLE")
+def _session_answer(*extra: str) -> dict:
+    properties = {"account": accounts.AccountView.model_json_schema(),
+                  "csrf_token": {"type": "string"}, "idle_timeout_s": {"type": "integer"},
+                  "absolute_expires_at": {"type": "string"},
+                  **{name: {"type": "string"} for name in extra}}
+    return {"type": "object", "required": list(properties), "properties": properties}
+
+
+OK = {"type": "object", "required": ["ok"], "properties": {"ok": {"const": True},
+                                                          "message": {"type": "string"}}}
 
 
 @cache
-def openapi_document() -> dict:
-    account = accounts.AccountView.model_json_schema()
+def openapi_document(session_cookie: str = security.SESSION_COOKIE) -> dict:
+    """`session_cookie`: the session cookie's name, `__Host-sid` when cookies are Secure."""
     return {
         "openapi": "3.1.0",
         "info": {"title": "北京市义务教育入学服务平台 API", "version": "1.0.0",
-                 "description": "家长端接口。错误统一为 {code, message}，code 为稳定机器码。"},
+                 "description": "家长端接口。错误统一为 {code, message, fields?, retry_after_s?}，"
+                                "code 为稳定机器码。路径不支持的请求方法返回 405 "
+                                "METHOD_NOT_ALLOWED，并以 Allow 头列出支持的方法。"
+                                "改变状态的请求若带有其他站点的 Origin（或 Referer）返回 403 "
+                                "CSRF_FAILED。"},
         "components": {
             "securitySchemes": {
-                "session": {"type": "apiKey", "in": "cookie", "name": "sid"},
-                "csrf": {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"}},
-            "schemas": {"Error": {"type": "object", "required": ["code", "message"],
-                                  "properties": {"code": {"type": "string"},
-                                                 "message": {"type": "string"},
-                                                 "fields": {"type": "object"},
-                                                 "retry_after_s": {"type": "integer"}}}}},
+                "session": {"type": "apiKey", "in": "cookie", "name": session_cookie,
+                            "description": "登录或注册成功后设置的会话 Cookie"},
+                "csrf": {"type": "apiKey", "in": "header", "name": security.CSRF_HEADER,
+                         "description": "登录或注册应答中的 csrf_token"}},
+            "schemas": {"Error": {
+                "type": "object", "required": ["code", "message"],
+                "properties": {"code": {"type": "string", "enum": sorted(CATALOG)},
+                               "message": {"type": "string"},
+                               "fields": {"type": "object",
+                                          "additionalProperties": {"type": "string"}},
+                               "retry_after_s": {"type": "integer", "minimum": 0}}}}},
         "paths": {
-            "/api/v1/districts": {"get": _op("18个区级入口、学段与服务类型")},
-            "/api/v1/notice": {"get": _op("监护人须知与个人信息保护政策（含阅读凭据）",
-                                          response=accounts.Notice.model_json_schema())},
-            "/api/v1/captchas": {"post": _op("获取图片验证码", ok=201,
-                                             response=accounts.Captcha.model_json_schema())},
-            "/api/v1/sms-codes": {"post": _op(
-                "获取短信验证码", accounts.SmsCodeRequest, 201,
-                COMMON + ("CAPTCHA_INVALID", "SMS_COOLDOWN", "SMS_DAILY_LIMIT", "SMS_UNAVAILABLE",
-                          "NOT_AUTHENTICATED", "CSRF_FAILED"),
-                response=accounts.SmsCodeSent.model_json_schema())},
-            "/api/v1/accounts": {"post": _op(
-                "注册（成功后自动登录）", accounts.Registration, 201,
-                COMMON + ("INVALID_ID_NUMBER", "ID_ALREADY_REGISTERED", "PHONE_ACCOUNT_LIMIT",
-                          "DISTRICT_MISMATCH", "AGE_OUT_OF_RANGE", "WEAK_PASSWORD",
-                          "PASSWORD_MISMATCH", "NOTICE_NOT_READ", "CONSENT_REQUIRED",
-                          "SMS_CODE_INVALID", "SPECIAL_CASE"))},
-            "/api/v1/sessions": {"post": _op(
-                "登录", accounts.Login, 201,
-                COMMON + ("CAPTCHA_INVALID", "INVALID_CREDENTIALS", "ACCOUNT_LOCKED"))},
-            "/api/v1/sessions/current": {"delete": _op(
-                "退出登录", errors=("NOT_AUTHENTICATED", "CSRF_FAILED"), auth=True, csrf=True)},
+            "/api/v1/districts": _op("listDistricts", "GET", "18个区级入口、学段与服务类型",
+                                     response={"type": "object"}),
+            "/api/v1/notice": _op("getNotice", "GET", "监护人须知与个人信息保护政策（含阅读凭据）",
+                                  response=accounts.Notice.model_json_schema()),
+            "/api/v1/captchas": _op(
+                "createCaptcha", "POST", "获取图片验证码", ok=201, errors=RATE_LIMITED,
+                response=accounts.Captcha.model_json_schema(),
+                links={name: {"operationId": name,
+                              "requestBody": {"captcha_id": "$response.body#/captcha_id"}}
+                       for name in ("login", "requestSmsCode")}),
+            "/api/v1/sms-codes": _op(
+                "requestSmsCode", "POST", "获取短信验证码（修改密码、撤销账号时须登录）",
+                accounts.SmsCodeRequest, 201,
+                ("CAPTCHA_INVALID", "SMS_COOLDOWN", "SMS_DAILY_LIMIT", "SMS_UNAVAILABLE")
+                + RATE_LIMITED,
+                auth=({},) + SESSION_CSRF, response=accounts.SmsCodeSent.model_json_schema()),
+            "/api/v1/accounts": _op(
+                "register", "POST", "注册（成功后自动登录）", accounts.Registration, 201,
+                ("INVALID_ID_NUMBER", "ID_ALREADY_REGISTERED", "PHONE_ACCOUNT_LIMIT",
+                 "DISTRICT_MISMATCH", "AGE_OUT_OF_RANGE", "WEAK_PASSWORD", "PASSWORD_MISMATCH",
+                 "NOTICE_NOT_READ", "CONSENT_REQUIRED", "SMS_CODE_INVALID", "SPECIAL_CASE")
+                + RATE_LIMITED,
+                response=_session_answer("account_no"), links=SIGNED_IN_LINKS),
+            "/api/v1/sessions": _op(
+                "login", "POST", "登录", accounts.Login, 201,
+                ("CAPTCHA_INVALID", "INVALID_CREDENTIALS", "ACCOUNT_LOCKED") + RATE_LIMITED,
+                response=_session_answer(), links=SIGNED_IN_LINKS),
+            "/api/v1/sessions/current": _op("logout", "DELETE", "退出登录", auth=SESSION_CSRF,
+                                            response=OK),
             "/api/v1/account": {
-                "get": _op("查看账号（信息已遮盖）", errors=("NOT_AUTHENTICATED",), auth=True,
-                           response=account),
-                "delete": _op("撤销账号", accounts.AccountCancellation,
-                              errors=COMMON + ("SMS_CODE_INVALID", "NOT_AUTHENTICATED",
-                                               "CSRF_FAILED"), auth=True, csrf=True)},
-            "/api/v1/account/password": {"put": _op(
-                "修改密码（其他登录会话全部失效）", accounts.PasswordChange,
-                errors=COMMON + ("SMS_CODE_INVALID", "WEAK_PASSWORD", "PASSWORD_MISMATCH",
-                                 "NOT_AUTHENTICATED", "CSRF_FAILED"), auth=True, csrf=True)},
-            "/api/v1/password-resets": {"post": _op(
-                "忘记密码：核验后重设", accounts.PasswordReset,
-                errors=COMMON + ("SMS_CODE_INVALID", "RESET_FAILED", "WEAK_PASSWORD",
-                                 "PASSWORD_MISMATCH"))},
+                **_op("getAccount", "GET", "查看账号（信息已遮盖）", auth=SESSION,
+                      response=accounts.AccountView.model_json_schema()),
+                **_op("cancelAccount", "DELETE", "撤销账号", accounts.AccountCancellation,
+                      errors=("SMS_CODE_INVALID",), auth=SESSION_CSRF, response=OK)},
+            "/api/v1/account/password": _op(
+                "changePassword", "PUT", "修改密码（其他登录会话全部失效）",
+                accounts.PasswordChange,
+                errors=("SMS_CODE_INVALID", "WEAK_PASSWORD", "PASSWORD_MISMATCH"),
+                auth=SESSION_CSRF, response=OK),
+            "/api/v1/password-resets": _op(
+                "resetPassword", "POST", "忘记密码：核验后重设", accounts.PasswordReset,
+                errors=("SMS_CODE_INVALID", "RESET_FAILED", "WEAK_PASSWORD",
+                        "PASSWORD_MISMATCH"), response=OK),
         },
     }

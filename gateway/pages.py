@@ -23,7 +23,6 @@ from werkzeug.wrappers import Response
 from common.districts import BY_CODE, DISTRICTS, OUTSIDE_BEIJING, District, district_name
 from common.errors import DomainError
 from gateway import security
-from gateway.security import session_token
 from gateway.web import RouteHelpers, route
 from services.accounts import contract as accounts
 
@@ -51,7 +50,8 @@ CODE_FIELDS = {"INVALID_CREDENTIALS": "password", "ACCOUNT_LOCKED": "account_no"
                "CONSENT_REQUIRED": "privacy_consent"}
 FIELD_ALIASES = {"captcha_id": "captcha_answer"}
 
-ERROR_TITLES = {403: "请求被拒绝", 404: "页面不存在", 503: "系统繁忙"}
+ERROR_TITLES = {403: "请求被拒绝", 404: "页面不存在", 405: "请求方法不受支持",
+                503: "系统繁忙"}
 REGISTRATION_STEPS = ("阅读须知", "填写信息", "注册成功", "信息采集导航")
 JOURNEY_STAGE = {"details_pending": 1}  # AccountView.stage -> index of the current step
 
@@ -192,15 +192,15 @@ class PageRoutes(RouteHelpers):
     def _guest_page(self, request, template: str, status: int = 200, **context) -> Response:
         """A page before sign-in: its forms carry the token bound to the `pre` cookie, which
         a first visit gets here."""
-        presession = request.cookies.get(security.PRESESSION_COOKIE)
+        presession = security.presession(request, self.settings.secure_cookies)
         fresh = not presession
         if fresh:
             presession = security.new_presession()
         csrf = security.csrf_token(self._csrf_key(), presession, "pre")
         response = self._render(request, template, status, csrf=csrf, **context)
         if fresh:
-            response.set_cookie(security.PRESESSION_COOKIE, presession, httponly=True,
-                                samesite="Lax", secure=self.settings.secure_cookies, path="/")
+            security.set_cookie(response, security.PRESESSION_COOKIE, presession,
+                                self.settings.secure_cookies)
         return response
 
     def _member_page(self, request, token: str, template: str, status: int = 200,
@@ -217,12 +217,12 @@ class PageRoutes(RouteHelpers):
             raise DomainError("CSRF_FAILED")
 
     def _check_guest_csrf(self, request) -> None:
-        self._check_csrf(request, request.cookies.get(security.PRESESSION_COOKIE), "pre")
+        self._check_csrf(request, security.presession(request, self.settings.secure_cookies),
+                         "pre")
 
     def _signed_in_redirect(self, session: dict, location: str) -> Response:
         response = redirect(location, 303)
-        security.set_session_cookie(response, session["session_token"],
-                                    self.settings.secure_cookies)
+        self._set_session_cookie(response, session["session_token"])
         return response
 
     def _captcha(self) -> dict:
@@ -281,7 +281,7 @@ class PageRoutes(RouteHelpers):
 
     @route("POST", "/logout")
     def logout(self, request):
-        token = session_token(request)
+        token = self._session_token(request)
         self._check_csrf(request, token, "session")
         self.accounts.call("logout", token)
         response = redirect("/", 303)
@@ -361,7 +361,7 @@ class PageRoutes(RouteHelpers):
     # signed in ---------------------------------------------------------------------------
     @route("GET", "/home")
     def home(self, request):
-        token = session_token(request)
+        token = self._session_token(request)
         account = self.accounts.call("get_account", token)
         return self._member_page(request, token, "home.html", account=account,
                                  journey=journey(account),
@@ -370,7 +370,8 @@ class PageRoutes(RouteHelpers):
 
     @route("GET", "/account/password")
     def password_page(self, request):
-        return self._code_form(request, session_token(request), "password.html", CHANGE_FIELDS)
+        return self._code_form(request, self._session_token(request), "password.html",
+                               CHANGE_FIELDS)
 
     @route("POST", "/account/password")
     def change_password(self, request):
@@ -384,7 +385,8 @@ class PageRoutes(RouteHelpers):
 
     @route("GET", "/account/cancel")
     def cancel_page(self, request):
-        return self._code_form(request, session_token(request), "cancel.html", CANCEL_FIELDS)
+        return self._code_form(request, self._session_token(request), "cancel.html",
+                               CANCEL_FIELDS)
 
     @route("POST", "/account/cancel")
     def cancel_account(self, request):
@@ -400,7 +402,7 @@ class PageRoutes(RouteHelpers):
     def _submit_with_code(self, request, method: str, fields: tuple[str, ...]):
         """A signed-in family's SMS-confirmed form: CSRF check, then the accounts call.
         Returns (session token, the refusal or None)."""
-        token = session_token(request)
+        token = self._session_token(request)
         try:
             self._check_csrf(request, token, "session")
             self.accounts.call(method, {**filled(request.form, fields), "session_token": token})
@@ -421,6 +423,6 @@ class PageRoutes(RouteHelpers):
                     for m in self.notify.call("list_dev_messages", 20)]
         return self._render(request, "dev_sms.html", messages=messages)
 
-    @route("GET", "/<path:rest>")
+    @route("*", "/<path:rest>", fallback=True)
     def page_not_found(self, request, rest):
         raise DomainError("NOT_FOUND")

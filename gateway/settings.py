@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from common.settings import DEV_KEYS, ProcessSettings
 
 
@@ -14,6 +16,12 @@ class GatewaySettings(ProcessSettings):
     GATEWAY_MAX_INFLIGHT: int = 400  # beyond this, answer 503 "retry later" at once
     MAX_WORKERS: int = 500
     TRUST_FORWARDED_FOR: bool = False  # True behind a reverse proxy that sets X-Forwarded-For
+    # How many trusted proxies append to X-Forwarded-For: the client address is this many
+    # entries from the right (everything further left was written by the client).
+    TRUSTED_PROXY_HOPS: int = Field(1, ge=1)
+    # The origin browsers see (https://www.example.gov.cn); unset: the request's own
+    # scheme and Host. State-changing requests from any other Origin are refused.
+    PUBLIC_ORIGIN: str | None = None
 
     @property
     def secure_cookies(self) -> bool:

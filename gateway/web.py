@@ -1,6 +1,7 @@
-"""The gateway's HTTP edge: a nameko route entrypoint that sheds load, limits bodies, tags every
+"""The gateway's HTTP edge: a nameko route entrypoint that sheds load, limits bodies, refuses
+state changes from other sites, answers 405 for a known path's missing methods, tags every
 request with an id that follows it through every RPC, times it, and turns errors into the
-platform's error shape.
+platform's error shape (a bug anywhere is a 500; only a service out of reach is a 503).
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from functools import partial
 from eventlet.event import Event
 from nameko.exceptions import RemoteError
 from nameko.web.handlers import HttpRequestHandler
+from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Response
 
 from common import metrics
 from common.edge.rpc import RpcUnavailable
 from common.errors import DomainError
-from gateway.security import SECURITY_HEADERS, client_ip
+from gateway import security
 
 log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
@@ -46,20 +48,38 @@ class RouteHelpers:
     """What the API and the pages both need from the gateway's settings."""
 
     def _client_ip(self, request) -> str:
-        return client_ip(request.environ, self.settings.TRUST_FORWARDED_FOR)
+        return security.client_ip(request.environ, self.settings.TRUST_FORWARDED_FOR,
+                                  self.settings.TRUSTED_PROXY_HOPS)
+
+    def _session_token(self, request) -> str:
+        return security.session_token(request, self.settings.secure_cookies)
+
+    def _set_session_cookie(self, response, token: str) -> None:
+        security.set_cookie(response, security.SESSION_COOKIE, token,
+                            self.settings.secure_cookies)
 
     def _csrf_key(self) -> bytes:
         return self.settings.CSRF_SECRET_KEY.encode()
 
 
 class Route(HttpRequestHandler):
-    """`@route("GET", "/path")`. The handler gets the request and returns a Response."""
+    """`@route("GET", "/path")`. The handler gets the request and returns a Response.
+
+    A `fallback` route catches what no other route matched, whatever the method (its handler
+    answers 404; werkzeug would answer a bare HTML 405): when another route serves the path
+    with other methods, the answer is 405 with `Allow` instead.
+    """
 
     inflight = 0  # per process: every route shares the budget
 
-    def __init__(self, method, url, **kwargs):
+    def __init__(self, method, url, fallback: bool = False, **kwargs):
         kwargs.setdefault("expected_exceptions", (DomainError,))
         super().__init__(method, url, **kwargs)
+        self.fallback = fallback
+        self._routes = None  # the other routes' map, built on first use
+
+    def get_url_rule(self):
+        return Rule(self.url, methods=None) if self.fallback else super().get_url_rule()
 
     def handle_request(self, request):
         request.shallow = False
@@ -68,11 +88,19 @@ class Route(HttpRequestHandler):
         if not _REQUEST_ID.match(request_id):
             request_id = uuid.uuid4().hex
         settings = self.container.config["settings"]
+        allowed = []
         try:
             if Route.inflight >= settings.GATEWAY_MAX_INFLIGHT:
                 raise DomainError("SERVICE_UNAVAILABLE", extra={"retry_after_s": 5})
             if (request.content_length or 0) > settings.MAX_BODY_BYTES:
                 raise DomainError("PAYLOAD_TOO_LARGE")
+            if self.fallback:
+                allowed = self._methods_of_other_routes(request)
+                if allowed:
+                    raise DomainError("METHOD_NOT_ALLOWED")
+            if request.method in security.STATE_CHANGING and not security.same_origin(
+                    request.headers, settings.PUBLIC_ORIGIN or request.host_url):
+                raise DomainError("CSRF_FAILED")
             Route.inflight += 1
             try:
                 response = self._run_worker(request, request_id)
@@ -80,15 +108,23 @@ class Route(HttpRequestHandler):
                 Route.inflight -= 1
         except DomainError as error:
             response = self._error_page(request, error)
-        except (RpcUnavailable, RemoteError) as exc:
-            log.warning("a service did not answer", extra={"error": type(exc).__name__})
+        except RpcUnavailable as exc:
+            log.warning("a service did not answer in time",
+                        extra={"request_id": request_id, "error": str(exc)})
             response = self._error_page(request, DomainError("SERVICE_UNAVAILABLE",
                                                              extra={"retry_after_s": 5}))
+        except RemoteError as exc:  # a bug in a service: retrying will not help
+            log.error("a service failed", extra={"request_id": request_id,
+                                                 "error": exc.exc_type})
+            response = self._error_page(request, DomainError("INTERNAL_ERROR"))
         except Exception as exc:  # nameko has logged the worker's traceback
-            log.error("unexpected error", extra={"error": type(exc).__name__})
+            log.error("unexpected error", extra={"request_id": request_id,
+                                                 "error": type(exc).__name__})
             response = self._error_page(request, DomainError("INTERNAL_ERROR"))
         response.headers["X-Request-Id"] = request_id
-        for name, value in SECURITY_HEADERS.items():
+        if allowed:
+            response.headers["Allow"] = ", ".join(allowed)
+        for name, value in security.response_headers(settings.secure_cookies).items():
             response.headers.setdefault(name, value)
         elapsed = time.perf_counter() - started
         metrics.HTTP_REQUESTS.labels(self.url, request.method, str(response.status_code)).inc()
@@ -97,6 +133,13 @@ class Route(HttpRequestHandler):
                                    "route": self.url, "status": response.status_code,
                                    "ms": round(elapsed * 1000, 1)})
         return response
+
+    def _methods_of_other_routes(self, request) -> list[str]:
+        if self._routes is None:
+            self._routes = Map([Rule(e.url, methods=e.method.split(","))
+                                for e in self.container.entrypoints
+                                if isinstance(e, Route) and not e.fallback])
+        return sorted(self._routes.bind_to_environ(request.environ).allowed_methods())
 
     def _run_worker(self, request, request_id: str):
         args, kwargs = self.get_entrypoint_parameters(request)

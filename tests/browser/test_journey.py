@@ -42,8 +42,7 @@ def browser():
 
 @pytest.fixture
 def page(browser, stack):
-    context = browser.new_context(viewport=PHONE_SIZE, locale="zh-CN", base_url=stack.url,
-                                  extra_http_headers={"X-Forwarded-For": "10.77.0.1"})
+    context = browser.new_context(viewport=PHONE_SIZE, locale="zh-CN", base_url=stack.url)
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.problems = []  # console errors (a CSP violation is one) and script errors

@@ -23,6 +23,10 @@ def post(stack, path, **kwargs):
      (415, "UNSUPPORTED_MEDIA_TYPE")),
     ({"data": b"{" + b" " * 70000 + b"}", "headers": {"Content-Type": "application/json"}},
      (413, "PAYLOAD_TOO_LARGE")),
+    ({"data": b"[" * 40000, "headers": {"Content-Type": "application/json"}},
+     (400, "JSON_TOO_DEEP")),  # the parser would recurse 40000 deep
+    ({"data": b'{"a":' * 33 + b"1" + b"}" * 33, "headers": {"Content-Type": "application/json"}},
+     (400, "JSON_TOO_DEEP")),
 ])
 def test_malformed_requests_are_refused_cleanly(stack, path, send, expected):
     response = post(stack, path, **send)

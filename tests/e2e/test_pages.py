@@ -3,7 +3,6 @@ forms, their CSRF tokens and refusals, and what never appears on a page."""
 
 from __future__ import annotations
 
-import random
 import re
 import time
 from datetime import date
@@ -15,6 +14,7 @@ import requests
 from common.errors import DomainError
 from gateway.pages import describe, journey
 from gateway.service import GatewayService
+from tests.support.clients import client_session
 from tests.support.family import id_number, unique_phone
 
 REGISTER = "/d/haidian/beijing/register"
@@ -69,9 +69,7 @@ class Visitor:
 
     def __init__(self, stack):
         self.stack = stack
-        self.http = requests.Session()
-        self.http.headers["X-Forwarded-For"] = f"10.9.{random.randrange(256)}." \
-                                               f"{random.randrange(256)}"
+        self.http = client_session()
 
     def get(self, path: str, **kwargs) -> requests.Response:
         return self.http.get(self.stack.url + path, timeout=30, allow_redirects=False,
@@ -185,6 +183,7 @@ def test_pages_carry_the_security_headers_and_a_first_visit_gets_a_pre_cookie(vi
     assert response.headers["Content-Type"] == "text/html; charset=utf-8"
     cookie = response.headers["Set-Cookie"]
     assert cookie.startswith("pre=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Strict-Transport-Security" not in response.headers  # plain http in development
     assert "Set-Cookie" not in visitor.get("/d/haidian/beijing").headers  # kept, not renewed
 
 
@@ -265,6 +264,19 @@ def test_a_form_post_without_its_csrf_token_is_refused(visitor, stack):
     response = stranger.post("/d/haidian/beijing/forgot", {
         "csrf_token": page.value("csrf_token"), "account_ref": "27000000"})
     assert response.status_code == 403
+
+
+def test_a_form_posted_from_another_site_is_refused_even_with_its_token(member, stack):
+    visitor, _ = member
+    token = visitor.page("/home").value("csrf_token")
+    for headers in ({"Origin": "https://evil.example"},
+                    {"Referer": "https://evil.example/trap.html"}, {"Origin": "null"}):
+        response = visitor.post("/logout", {"csrf_token": token}, headers=headers)
+        assert response.status_code == 403, headers
+        assert "页面已过期或请求来源无效" in response.text
+    assert visitor.get("/home").status_code == 200  # still signed in
+    response = visitor.post("/logout", {"csrf_token": token}, headers={"Origin": stack.url})
+    assert response.status_code == 303 and visitor.get("/home").status_code == 303
 
 
 def test_signed_in_forms_need_the_session_token_not_the_pre_one(member):

@@ -10,6 +10,7 @@ from datetime import date
 import requests
 
 from services.accounts.rules.identity import check_character
+from tests.support.clients import client_session, loopback_address
 
 _serial = itertools.count(random.randrange(10**6))
 
@@ -30,9 +31,8 @@ class Family:
 
     def __init__(self, stack, ip: str | None = None):
         self.stack = stack
-        self.http = requests.Session()
-        self.http.headers["X-Forwarded-For"] = ip or f"10.{random.randrange(256)}." \
-                                                     f"{random.randrange(256)}.{random.randrange(256)}"
+        self.ip = ip or loopback_address()
+        self.http = client_session(self.ip)
         self.csrf = None
 
     def call(self, method: str, path: str, **kwargs) -> requests.Response:
