@@ -88,7 +88,8 @@ class ApiRoutes(RouteHelpers):
 
     @route("POST", "/api/v1/captchas")
     def api_new_captcha(self, request):
-        return json_response(self.accounts.call("create_captcha"), 201)
+        return json_response(self.accounts.call("create_captcha",
+                                                {"client_ip": self._client_ip(request)}), 201)
 
     @route("POST", "/api/v1/sms-codes")
     def api_new_sms_code(self, request):
