@@ -49,6 +49,12 @@ class Stack:
             "SMS_RESEND_COOLDOWN_S": "2",
             "SMS_DAILY_LIMIT_PER_IP": "100000",
             "SMS_DAILY_LIMIT_PER_PHONE": "100000",
+            "SMS_HOURLY_LIMIT_PER_IP": "100000",
+            "SMS_PLATFORM_BUDGET_PER_MIN": "100000",
+            "CAPTCHAS_PER_IP_PER_MINUTE": "100000",
+            "REGISTER_ATTEMPTS_PER_IP_PER_HOUR": "100000",
+            "REGISTER_ATTEMPTS_PER_PHONE_PER_HOUR": "100000",
+            "LOGIN_FAILURES_PER_IP_PER_HOUR": "100000",
             "TRUST_FORWARDED_FOR": "true",  # lets tests act as many clients from one machine
             "RPC_TIMEOUT_S": "15",
             **{k: str(v) for k, v in overrides.items()},
