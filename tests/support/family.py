@@ -34,7 +34,6 @@ class Family:
         self.http.headers["X-Forwarded-For"] = ip or f"10.{random.randrange(256)}." \
                                                      f"{random.randrange(256)}.{random.randrange(256)}"
         self.csrf = None
-        self.phone: str | None = None  # the guardian phone it registered with
 
     def call(self, method: str, path: str, **kwargs) -> requests.Response:
         headers = kwargs.pop("headers", {})
@@ -48,18 +47,8 @@ class Family:
         return {"captcha_id": captcha["captcha_id"], "captcha_answer": "2468"}
 
     def request_code(self, purpose: str, **fields) -> requests.Response:
-        """Codes are texted asynchronously: once one is granted, this waits for its text (when
-        one is owed: forgot-password texts only a matching account), so that
-        `stack.latest_code` reads the new code, not an earlier one."""
-        phone = fields.get("phone", self.phone)
-        owed = phone and purpose != "reset_password"
-        before = len([m for m in self.stack.sms_messages(phone) if m["purpose"] == purpose]) \
-            if owed else 0
-        response = self.call("POST", "/api/v1/sms-codes",
-                             json={"purpose": purpose, **self.captcha(), **fields})
-        if response.status_code == 201 and owed:
-            self.stack.wait_sms(phone, purpose, count=before + 1)
-        return response
+        return self.call("POST", "/api/v1/sms-codes",
+                         json={"purpose": purpose, **self.captcha(), **fields})
 
     def read_notice(self) -> dict:
         notice = self.call("GET", "/api/v1/notice").json()
@@ -70,7 +59,6 @@ class Family:
         """A complete, valid registration body (notice read, SMS code received)."""
         notice = self.read_notice()
         phone = overrides.get("guardian_phone") or unique_phone()
-        self.phone = phone
         birth = date.fromisoformat(overrides.get("birth_date", "2020-09-01"))
         body = {
             "district": "haidian", "hukou_type": "beijing", "child_name": "李小萌",
