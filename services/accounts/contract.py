@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from common.contract_base import ContractModel
 
@@ -183,8 +183,8 @@ class SmsCodeIssued(ContractModel):
     message_id: str
     phone: str = Field(pattern=PHONE_PATTERN)
     purpose: SmsPurpose
-    text: str
-    not_after: str  # ISO-8601 with zone
+    text: str = Field(min_length=1, max_length=500)
+    not_after: AwareDatetime = Field(strict=False)  # ISO-8601 text with its zone
 
 
 # RPC methods (all raise common.errors.DomainError for refusals):

@@ -185,7 +185,7 @@ class NotifyService:
             return
         self._send_once(event.event_id, SMS_CODE_ISSUED, SmsMessage(
             message_id=event.message_id, phone=event.phone, purpose=event.purpose,
-            text=event.text, not_after=event.not_after))
+            text=event.text, not_after=event.not_after.isoformat()))
 
     def _send_once(self, event_id: str, event_type: str, sms: SmsMessage) -> None:
         """Records the event's text (nothing if the event was seen) and sends it."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,11 +26,16 @@ def message(message_id="m-1"):
     return SmsMessage(message_id=message_id, phone=PHONE, purpose="register", text=TEXT)
 
 
+def record(store, sms, not_after, lease_s):
+    """As for an SMS code's event seen for the first time."""
+    return store.record_event(str(uuid.uuid4()), "sms_code_issued", sms, not_after, lease_s)
+
+
 def test_record_claims_a_new_message_for_its_sender_once(store, pool):
-    claim = store.record(message(), None, lease_s=60)
+    claim = record(store, message(), None, lease_s=60)
     assert (claim.message_id, claim.phone, claim.text, claim.attempts, claim.expired) == (
         "m-1", PHONE, TEXT, 1, False)
-    assert store.record(message(), None, lease_s=60) is None
+    assert record(store, message(), None, lease_s=60) is None
     assert store.claim("m-1", lease_s=60) is None  # its sender still holds it
     row = raw_row(pool, "m-1")
     for column in ("phone_hash", "phone_enc", "text_enc"):
@@ -38,7 +44,7 @@ def test_record_claims_a_new_message_for_its_sender_once(store, pool):
 
 
 def test_a_lapsed_lease_can_be_claimed_again(store):
-    store.record(message(), None, lease_s=0)
+    record(store, message(), None, lease_s=0)
     assert store.claimable(10) == ["m-1"]
     claim = store.claim("m-1", lease_s=60)
     assert claim.attempts == 2 and claim.text == TEXT
@@ -46,7 +52,7 @@ def test_a_lapsed_lease_can_be_claimed_again(store):
 
 
 def test_a_message_past_not_after_is_claimed_as_expired(store):
-    claim = store.record(message(), datetime.now(UTC) - timedelta(seconds=1), lease_s=60)
+    claim = record(store, message(), datetime.now(UTC) - timedelta(seconds=1), lease_s=60)
     assert claim.expired
 
 
@@ -55,12 +61,13 @@ def test_final_states_erase_the_text(store, pool):
     for message_id, finish in (("m-sent", lambda mid: store.mark_sent({mid: sent_at})),
                                ("m-expired", store.mark_expired),
                                ("m-failed", lambda mid: store.mark_failed(mid, "HTTP 400"))):
-        store.record(message(message_id), None, lease_s=0)
+        record(store, message(message_id), None, lease_s=0)
         finish(message_id)
         row = raw_row(pool, message_id)
         assert row["text_enc"] is None
         assert store.claim(message_id, lease_s=60) is None
-    assert store.status("m-sent") == "sent" and raw_row(pool, "m-sent")["sent_at"] == sent_at
+    sent = raw_row(pool, "m-sent")
+    assert sent["status"] == "sent" and sent["sent_at"] == sent_at
     assert raw_row(pool, "m-failed")["last_error"] == "HTTP 400"
     assert store.claimable(10) == []
 
@@ -68,7 +75,7 @@ def test_final_states_erase_the_text(store, pool):
 def test_many_texts_are_marked_sent_at_once_each_with_its_time(store, pool):
     times = {f"m-{i}": datetime.now(UTC) - timedelta(seconds=i) for i in range(3)}
     for message_id in times:
-        store.record(message(message_id), None, lease_s=60)
+        record(store, message(message_id), None, lease_s=60)
     store.mark_sent(times)
     for message_id, sent_at in times.items():
         row = raw_row(pool, message_id)
@@ -76,7 +83,7 @@ def test_many_texts_are_marked_sent_at_once_each_with_its_time(store, pool):
 
 
 def test_retry_later_keeps_the_message_pending_until_the_delay_is_over(store, pool):
-    store.record(message(), None, lease_s=0)
+    record(store, message(), None, lease_s=0)
     store.retry_later("m-1", "HTTP 503", delay_s=60)
     assert store.claimable(10) == []
     row = raw_row(pool, "m-1")
@@ -86,9 +93,11 @@ def test_retry_later_keeps_the_message_pending_until_the_delay_is_over(store, po
 
 
 def test_an_event_is_turned_into_a_message_once(store, pool):
-    first = store.record_event("e-1", "account_registered", message("evt-e-1"), lease_s=60)
+    first = store.record_event("e-1", "account_registered", message("evt-e-1"), None,
+                               lease_s=60)
     assert first.message_id == "evt-e-1"
-    assert store.record_event("e-1", "account_registered", message("evt-e-1"), 60) is None
+    assert store.record_event("e-1", "account_registered", message("evt-e-1"), None,
+                              60) is None
     with pool.connection() as conn:
         assert conn.execute("SELECT count(*) FROM notify.messages").fetchone()[0] == 1
         assert conn.execute("SELECT count(*) FROM notify.processed_events").fetchone()[0] == 1
@@ -102,10 +111,10 @@ def message_ids(pool):
 def test_forgetting_a_phone_deletes_its_final_texts_now_and_its_pending_ones_once_final(
         store, pool):
     for message_id in ("m-final", "m-sent-later", "m-failed-later"):
-        store.record(message(message_id), None, lease_s=60)
+        record(store, message(message_id), None, lease_s=60)
     store.mark_sent({"m-final": datetime.now(UTC)})
     other = SmsMessage(message_id="m-other", phone="13800000000", purpose="register", text=TEXT)
-    store.record(other, None, lease_s=60)
+    record(store, other, None, lease_s=60)
 
     assert store.forget_phone("e-1", "account_cancelled", PHONE)
     assert message_ids(pool) == ["m-failed-later", "m-other", "m-sent-later"]  # still owed
