@@ -178,13 +178,16 @@ SMS_CODE_ISSUED = "sms_code_issued"
 
 class SmsCodeIssued(ContractModel):
     """A code to text (written with the code, so delivery never holds up the request); notify
-    sends it once, and never after `not_after`."""
+    sends it once, and never after `not_after`. `deliver` is false for a forgot-password code
+    for no matching account: written and relayed all the same, so that both requests do the
+    same work and take the same time, and dropped by notify."""
     event_id: str
     message_id: str
     phone: str = Field(pattern=PHONE_PATTERN)
     purpose: SmsPurpose
     text: str = Field(min_length=1, max_length=500)
     not_after: AwareDatetime = Field(strict=False)  # ISO-8601 text with its zone
+    deliver: bool = True
 
 
 # RPC methods (all raise common.errors.DomainError for refusals):

@@ -189,13 +189,15 @@ class AccountsApp:
             code_id = tx.add_code(phone_hash, ip_hash, cooldown_hash, req.purpose,
                                   self._code_hash(phone, req.purpose, code), now, expires_at,
                                   deliver)
-            if deliver:
-                tx.add_event(contract.SMS_CODE_ISSUED, {
-                    "message_id": f"code-{code_id}", "phone": phone, "purpose": req.purpose,
-                    "text": f"您的验证码为{code}，5分钟内有效，请勿泄露给他人。",
-                    "not_after": expires_at.isoformat()}, request_id)
-            self._spend_sms_budget(tx, now)  # last: the platform's row is held until the commit
-        with self.store.transaction() as tx:
+            # Withheld codes go through the outbox and the bus too: the same work, the same
+            # time (notify drops them); the code itself is unusable (storage reads only
+            # delivered codes).
+            tx.add_event(contract.SMS_CODE_ISSUED, {
+                "message_id": f"code-{code_id}", "phone": phone, "purpose": req.purpose,
+                "text": f"您的验证码为{code}，5分钟内有效，请勿泄露给他人。",
+                "not_after": expires_at.isoformat(), "deliver": deliver}, request_id)
+            # Last, as they hold the platform's counter and the audit chain until the commit.
+            self._spend_sms_budget(tx, now)
             tx.audit("sms_code_sent" if deliver else "sms_code_withheld", now, None,
                      **trail.details, purpose=req.purpose, phone=mask_phone(phone))
         return contract.SmsCodeSent(cooldown_s=self.code_policy.cooldown_s,

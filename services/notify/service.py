@@ -181,7 +181,7 @@ class NotifyService:
     def handle_sms_code_issued(self, payload):
         """A code's text: sent once, and not at all once the code has expired."""
         event = _parse_event(SmsCodeIssued, payload)
-        if event is None:
+        if event is None or not event.deliver:  # withheld: nobody is owed this text
             return
         self._send_once(event.event_id, SMS_CODE_ISSUED, SmsMessage(
             message_id=event.message_id, phone=event.phone, purpose=event.purpose,
