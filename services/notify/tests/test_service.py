@@ -170,6 +170,17 @@ def test_the_same_code_event_twice_sends_one_text(settings, amqp_uri, outbox, po
     assert len(sent_lines(outbox, "m-1")) == 1
 
 
+def test_a_withheld_code_event_is_dropped_without_a_trace(settings, amqp_uri, outbox, pool):
+    """Forgot-password codes for no matching account travel like the others (the same
+    time on the request path) but are owed to nobody."""
+    handled = events_handled(SMS_CODE_ISSUED)
+    with running_service(NotifyService, settings):
+        issue_code(amqp_uri, "m-1", deliver=False)
+        wait_for(lambda: events_handled(SMS_CODE_ISSUED) >= handled + 1)
+    assert not outbox.exists()
+    assert _row_or_none(pool, "m-1") is None
+
+
 def test_a_text_past_not_after_is_never_sent(settings, amqp_uri, outbox, pool):
     stale = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
     with running_service(NotifyService, settings):
