@@ -154,18 +154,17 @@ class AccountsApp:
     def _attempt_subject(self, limit: throttle.Limit, subject: str) -> bytes:
         return self.lookup("attempt", f"{limit.kind}|{subject}")
 
-    def _audit_refusal(self, action: str, trail: Trail, account_no: str | None = None,
-                       **details) -> None:
+    def _audit_refusal(self, action: str, trail: Trail, **details) -> None:
         """Refusals come at attack rates: each is appended in a transaction of its own, so
         the chain's head is held for one statement and a commit."""
         with self.store.transaction() as tx:
-            tx.audit(action, self.edge.clock(), account_no, **trail.details, **details)
+            tx.audit(action, self.edge.clock(), None, **trail.details, **details)
 
     # SMS codes ------------------------------------------------------------------------------
     def request_sms_code(self, request: dict, request_id: str | None = None) -> dict:
-        """Records a code and, in the same transaction, the event that texts it (if it is
-        owed to anyone): matching and non-matching forgot-password requests do the same work
-        and get the same answer."""
+        """Records a code and, in the same transaction, the event that texts it (or, for a
+        forgot-password request matching no account, says not to): matching and non-matching
+        requests do the same work and get the same answer."""
         req = contract.SmsCodeRequest.parse(request)
         now = self.edge.clock()
         trail = Trail(req.client_ip, request_id)
