@@ -249,6 +249,7 @@ def test_no_password_is_hashed_before_the_request_proves_it_holds_a_code(make_se
             assert hashed == []
 
         body = {**registration_stub(), "notice_token": app.notice()["notice_token"]}
+        refused(app.register, {**body, "sms_code": "000000"})  # no code at all
         code = code_for("register", phone=body["guardian_phone"])
         refused(app.register, {**body, "sms_code": f"{(int(code) + 1) % 10**6:06d}"})
         session = app.register({**body, "sms_code": code})["session"]
