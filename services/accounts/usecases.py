@@ -248,9 +248,9 @@ class AccountsApp:
         return (code_id if outcome == "ok" else None), accounts_on_phone
 
     def _prove_code(self, phone: str, purpose: str, code: str, trail: Trail,
-                    spend: bool) -> None:
-        """Refuses (SMS_CODE_INVALID, audited) unless `code` is the phone's live code for
-        `purpose`; a wrong one counts as a wrong try. `spend` uses it up."""
+                    spend: bool) -> int:
+        """The id of `code` if it is the phone's live code for `purpose`, else SMS_CODE_INVALID
+        (audited); a wrong one counts as a wrong try. `spend` uses it up."""
         with self.store.transaction() as tx:
             code_id, _ = self._check_code(tx, phone, purpose, code)
             if code_id is not None and spend:
@@ -259,6 +259,7 @@ class AccountsApp:
             self._audit_refusal("sms_code_refused", trail, purpose=purpose,
                                 phone=mask_phone(phone))
             raise sms_codes.refuse_code()
+        return code_id
 
     # registration -----------------------------------------------------------------------
     def register(self, registration: dict, request_id: str | None = None) -> dict:
@@ -276,15 +277,23 @@ class AccountsApp:
             self._throttle(db, self.register_per_ip, rate_limit_subject(reg.client_ip), now)
             self._throttle(db, self.register_per_phone, reg.guardian_phone, now)
         # Then the code: only its holder may learn whether the number or phone is taken.
-        self._prove_code(reg.guardian_phone, "register", reg.sms_code, trail, spend=False)
+        code_id = self._prove_code(reg.guardian_phone, "register", reg.sms_code, trail,
+                                   spend=False)
         phone_hash = self.lookup("phone", reg.guardian_phone)
         document_hash = self.lookup("document", checked.document_number)
         with self.store.statements() as db:  # cheap refusals before the costly hash
             taken, on_phone = db.registration_obstacles(document_hash, phone_hash)
-        if taken:
-            raise DomainError("ID_ALREADY_REGISTERED",
-                              fields={"document_number": "该证件号码已注册。"})
-        _check_phone_slots(on_phone)
+        if taken or on_phone >= account_rules.MAX_ACCOUNTS_PER_PHONE:
+            # A refusal costs the code a try: one code cannot probe many document numbers.
+            with self.store.transaction() as tx:
+                tx.count_wrong_code(code_id)
+                tx.audit("registration_refused", now, None, **trail.details,
+                         reason="document_taken" if taken else "phone_full",
+                         phone=mask_phone(reg.guardian_phone))
+            if taken:
+                raise DomainError("ID_ALREADY_REGISTERED",
+                                  fields={"document_number": "该证件号码已注册。"})
+            _check_phone_slots(on_phone)
         password_hash = self.edge.hash_password(reg.password)
         # One transaction: the code is checked again (still live, unused) and spent with the
         # account; if the account cannot be made, the code stays usable.
@@ -508,7 +517,7 @@ class AccountsApp:
 
 
 def _check_phone_slots(accounts_on_phone: int) -> None:
-    if accounts_on_phone >= 3:
+    if accounts_on_phone >= account_rules.MAX_ACCOUNTS_PER_PHONE:
         raise DomainError("PHONE_ACCOUNT_LIMIT",
                           fields={"guardian_phone": "该手机号码注册的账号已达3个。"})
 

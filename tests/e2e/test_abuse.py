@@ -38,6 +38,22 @@ def test_a_guessed_code_learns_nothing_about_registered_documents_or_phones(stac
     assert answer(Family(stack).register(guardian_phone=phone)) == (409, "PHONE_ACCOUNT_LIMIT")
 
 
+def test_one_code_cannot_probe_many_document_numbers(stack):
+    """Whoever holds a code for their own phone learns whether a number is taken, but each
+    refusal costs the code a try: five, and it is dead."""
+    number = id_number(date(2020, 11, 3), "female")
+    assert Family(stack).register(document_number=number,
+                                  birth_date="2020-11-03").status_code == 201
+    prober = Family(stack)
+    body = prober.registration(document_number=number, birth_date="2020-11-03")
+    for _ in range(5):
+        probe = prober.call("POST", "/api/v1/accounts", json=body)
+        assert answer(probe) == (409, "ID_ALREADY_REGISTERED")
+    fresh = {**body, "document_number": id_number(date(2020, 11, 3), "female")}
+    assert answer(prober.call("POST", "/api/v1/accounts", json=fresh)) == \
+        (422, "SMS_CODE_INVALID")
+
+
 def test_a_code_requested_while_notify_is_down_is_texted_once_it_is_back(stack):
     family = Family(stack)
     phone = unique_phone()
