@@ -92,12 +92,15 @@ def stack(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def strict_stack(tmp_path_factory):
-    """A second platform with tight daily SMS caps and a short idle timeout, behind a proxy
-    as in production: it trusts the last X-Forwarded-For entry (clients that send none are
-    counted by their own address)."""
+    """A second platform with tight SMS caps and throttles and a short idle timeout, behind a
+    proxy as in production: it trusts the last X-Forwarded-For entry (clients that send none
+    are counted by their own address)."""
     yield from _running_stack(tmp_path_factory, "strict", SMS_DAILY_LIMIT_PER_PHONE=2,
-                              SMS_DAILY_LIMIT_PER_IP=3, SMS_RESEND_COOLDOWN_S=0,
-                              SESSION_IDLE_TIMEOUT_S=3, TRUST_FORWARDED_FOR="true")
+                              SMS_DAILY_LIMIT_PER_IP=3, SMS_HOURLY_LIMIT_PER_IP=2,
+                              SMS_RESEND_COOLDOWN_S=0, SESSION_IDLE_TIMEOUT_S=3,
+                              CAPTCHAS_PER_IP_PER_MINUTE=8, LOGIN_FAILURES_PER_IP_PER_HOUR=3,
+                              REGISTER_ATTEMPTS_PER_IP_PER_HOUR=5,
+                              REGISTER_ATTEMPTS_PER_PHONE_PER_HOUR=3, TRUST_FORWARDED_FOR="true")
 
 
 @pytest.fixture(scope="module")

@@ -119,6 +119,20 @@ class Reads:
 
 
 @dataclass(frozen=True)
+class ResetRequests:
+    """Forgot-password code requests, one at a time, alternating: number and phone of an
+    account (a code is texted) and a number nobody registered (the code is withheld). The
+    answer must not tell them apart, by its content or by its time."""
+    matching: Latency
+    non_matching: Latency
+
+    @property
+    def p50_difference(self) -> float:
+        """|p50 matching - p50 non-matching| / p50 non-matching."""
+        return abs(self.matching.p50_ms - self.non_matching.p50_ms) / self.non_matching.p50_ms
+
+
+@dataclass(frozen=True)
 class ProcessMemory:
     name: str
     pid: int
@@ -144,6 +158,7 @@ class BenchReport:
     pings: Pings
     reads_closed: Reads
     reads_paced: Reads
+    resets: ResetRequests
     memory: list[ProcessMemory]
     read_p99_target_ms: float = 200.0
     memory_target_kib: int = 2 * 1024 * MIB
@@ -165,6 +180,8 @@ class BenchReport:
                 self.reads_paced.load.latency.p99_ms, 1), f"<= {self.read_p99_target_ms:g}",
                 self.reads_paced.load.latency.p99_ms <= self.read_p99_target_ms
                 and self.reads_paced.load.errors == 0),
+            Check("forgot-password code p50, matching vs not", round(
+                self.resets.p50_difference, 3), "<= 0.05", self.resets.p50_difference <= 0.05),
             Check("peak RSS sum MiB", round(self.peak_sum_kib / MIB),
                   f"<= {self.memory_target_kib // MIB}",
                   self.peak_sum_kib <= self.memory_target_kib),
@@ -212,6 +229,7 @@ class BenchReport:
                 self.reads_closed.load.throughput_rps / base,
             "reads_paced_per_s / baseline_hashes_per_s":
                 self.reads_paced.load.throughput_rps / base,
+            "reset_code_p50_difference / p50_non_matching": self.resets.p50_difference,
         }
 
     # outputs -------------------------------------------------------------------------------
@@ -276,6 +294,14 @@ class BenchReport:
                                              f"{self.reads_paced.load.clients} req/s)", base,
                            f"p99 ≤ {self.read_p99_target_ms:g} ms",
                            mark[self._passed("GET /api/v1/account p99 ms, 200 clients paced")]),
+            (f"Forgot-password code requests, one at a time, alternating: an account's "
+             f"number and phone ({self.resets.matching.count}, texted) and numbers nobody "
+             f"registered ({self.resets.non_matching.count}, withheld)",
+             f"p50 {self.resets.matching.p50_ms:.1f} ms vs {self.resets.non_matching.p50_ms:.1f} "
+             f"ms (p99 {self.resets.matching.p99_ms:.1f} vs "
+             f"{self.resets.non_matching.p99_ms:.1f})",
+             f"p50 differs by **{self.resets.p50_difference:.1%}**", "≤ 5 %",
+             mark[self._passed("forgot-password code p50, matching vs not")]),
             ("Resident memory after the run: RSS (peak VmHWM)",
              ", ".join(f"{m.name} {m.rss_kib / MIB:.0f} MiB ({m.peak_kib / MIB:.0f})"
                        for m in self.memory)

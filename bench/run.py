@@ -22,6 +22,9 @@ Phases, in order:
   probed     M more registrations with the pings running: the cheap-RPC latency under full
              load (the probe's own calls would otherwise be charged to the throughput);
   reads      200 signed-in clients GET /api/v1/account, closed loop then paced;
+  resets     200 forgot-password code requests for registered families (number and phone
+             match: a code is texted) alternating with 200 for numbers nobody registered (the
+             code is withheld), one at a time: the two p50s may differ by at most 5 %;
   memory     RSS and peak RSS of gateway, accounts and notify.
 
 Writes bench/results/latest.json and latest.md, prints the Markdown, and exits 1 if a target is
@@ -57,6 +60,7 @@ from bench.report import (
     ProcessMemory,
     Reads,
     Registrations,
+    ResetRequests,
 )
 from bench.stats import Latency
 from gateway.security import SESSION_COOKIE
@@ -178,17 +182,25 @@ def prepare_one(stack: Stack, i: int) -> tuple[dict, str]:
         family.http.close()
 
 
-def register_codes(stack: Stack) -> dict[str, str]:
-    """The latest registration code texted to each phone, read from the SMS outbox once."""
-    return {m["phone"]: re.search(r"\d{6}", m["text"]).group()
-            for m in stack.sms_messages() if m["purpose"] == "register"}
+def register_codes(stack: Stack, phones: set[str], timeout_s: float = 60) -> dict[str, str]:
+    """The latest registration code texted to each phone, read from the SMS outbox once all
+    have arrived (codes are texted a moment after their request is answered)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        codes = {m["phone"]: re.search(r"\d{6}", m["text"]).group()
+                 for m in stack.sms_messages() if m["purpose"] == "register"}
+        if phones <= codes.keys():
+            return codes
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{len(phones - codes.keys())} registration codes not texted")
+        time.sleep(0.2)
 
 
 def prepare_families(stack: Stack, count: int) -> list[tuple[bytes, str]]:
     """Ready-to-send registration bodies (JSON bytes) and client IPs."""
     with ThreadPoolExecutor(SETUP_THREADS) as pool:
         prepared = list(pool.map(lambda i: prepare_one(stack, i), range(count)))
-    codes = register_codes(stack)
+    codes = register_codes(stack, {body["guardian_phone"] for body, _ in prepared})
     return [(json.dumps({**body, "sms_code": codes[body["guardian_phone"]]}).encode(), ip)
             for body, ip in prepared]
 
@@ -276,6 +288,32 @@ def read_load(stack: Stack, cookies: list[str], mode: str, seconds: float,
 
 
 # 5. memory ---------------------------------------------------------------------------------
+# 5. forgot-password code requests ---------------------------------------------------------
+def reset_code_timing(stack: Stack, registered: int, count: int) -> ResetRequests:
+    """`count` code requests with the number and phone of registered family n (a code is
+    texted), alternating with `count` for numbers of families never registered (withheld);
+    one client, one request at a time, the captcha fetched outside the timed request."""
+    if count > registered:
+        raise RuntimeError(f"only {registered} registered families for {count} resets")
+    family = Family(stack, ip="10.255.0.1")
+    seconds: dict[bool, list[float]] = {True: [], False: []}
+    try:
+        for n in range(count):
+            for matching in (True, False):
+                i = n if matching else registered + n
+                body = {"purpose": "reset_password", "account_ref": document_number(i)[1],
+                        "phone": f"139{i:08d}" if matching else f"137{n:08d}",
+                        **family.captcha()}
+                started = time.perf_counter()
+                response = family.call("POST", "/api/v1/sms-codes", json=body)
+                seconds[matching].append(time.perf_counter() - started)
+                if response.status_code != 201:
+                    raise RuntimeError(f"reset code: {response.status_code} {response.text}")
+    finally:
+        family.http.close()
+    return ResetRequests(Latency.of(seconds[True]), Latency.of(seconds[False]))
+
+
 def memory_of(stack: Stack) -> list[ProcessMemory]:
     def status_kib(pid: int, key: str) -> int:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -306,6 +344,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     # that 1,200 probed registrations take, it rests on about ten of each, not three.
     parser.add_argument("--probed-families", type=int, default=1200,
                         help="registrations while the pings run (default 1200)")
+    parser.add_argument("--resets", type=int, default=200,
+                        help="forgot-password code requests of each kind (default 200)")
     parser.add_argument("--pings", type=int, default=1000, help="idle pings (default 1000)")
     parser.add_argument("--ping-gap-ms", type=float, default=20,
                         help="pause between two pings (default 20)")
@@ -358,6 +398,10 @@ def measure(args: argparse.Namespace) -> BenchReport:
         for mode in ("closed", "paced"):
             say(f"reads, {mode}, {args.read_seconds:g} s")
             reads[mode] = read_load(stack, cookies, mode, args.read_seconds, meter)
+        say(f"forgot-password codes: {args.resets} matching, {args.resets} not, alternating")
+        resets = reset_code_timing(stack, measured_end + args.probed_families, args.resets)
+        say(f"p50 {resets.matching.p50_ms:.1f} ms matching, {resets.non_matching.p50_ms:.1f} ms "
+            f"not: {resets.p50_difference:.1%} apart")
         check_platform(stack)  # still our processes, alone on their port
         memory = memory_of(stack)
         say("stopping the platform")
@@ -366,7 +410,8 @@ def measure(args: argparse.Namespace) -> BenchReport:
         baseline=baseline,
         warmup=warmup, registrations=registrations, probed_registrations=probed,
         pings=Pings.of(args.ping_gap_ms, idle, loaded),
-        reads_closed=reads["closed"], reads_paced=reads["paced"], memory=memory)
+        reads_closed=reads["closed"], reads_paced=reads["paced"], resets=resets,
+        memory=memory)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -59,14 +59,15 @@ PROCESSES = {
                notify.SERVICE_NAME: ("ping", "list_dev_messages")},
         emits={}, handles={}),
     accounts.SERVICE_NAME: Process(
-        serves=True, calls={notify.SERVICE_NAME: ("send_sms",)},
-        emits={accounts.SERVICE_NAME: (accounts.ACCOUNT_REGISTERED, accounts.ACCOUNT_CANCELLED)},
+        serves=True, calls={},
+        emits={accounts.SERVICE_NAME: (accounts.ACCOUNT_REGISTERED, accounts.ACCOUNT_CANCELLED,
+                                       accounts.SMS_CODE_ISSUED)},
         handles={}),
     notify.SERVICE_NAME: Process(
         serves=True, calls={},
         emits={},
         handles={accounts.SERVICE_NAME: (accounts.ACCOUNT_REGISTERED,
-                                         accounts.ACCOUNT_CANCELLED)}),
+                                         accounts.ACCOUNT_CANCELLED, accounts.SMS_CODE_ISSUED)}),
 }
 
 

@@ -29,7 +29,7 @@ CATALOG: dict[str, tuple[int, str]] = {
     "SMS_COOLDOWN": (429, "获取验证码过于频繁，请稍后再试。"),
     "SMS_DAILY_LIMIT": (429, "今日获取验证码次数已达上限，请明天再试。"),
     "RATE_LIMITED": (429, "操作过于频繁，请稍后再试。"),
-    "SMS_UNAVAILABLE": (503, "短信发送服务暂时不可用，请稍后再试。"),
+    "SMS_BUSY": (503, "当前获取验证码的人数较多，请稍后再试。您的信息采集顺序不影响入学结果。"),
     "INVALID_CREDENTIALS": (401, "账号或密码错误。"),
     "ACCOUNT_LOCKED": (423, "连续登录失败次数过多，账号已锁定30分钟，请稍后再试。"),
     "NOT_AUTHENTICATED": (401, "请先登录。"),

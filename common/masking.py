@@ -4,10 +4,13 @@ from __future__ import annotations
 
 
 def mask_id_number(value: str) -> str:
-    """110105********002X: region and last four visible; short numbers: the last two."""
+    """1101*************X: province and city, and the last character; short numbers: the last
+    one. Region, birth date and sequence stay hidden, so that with the sex and the district
+    shown beside it well over 10^4 numbers remain possible (the old 110105********002X left
+    a few dozen once the birth date was known)."""
     if len(value) < 10:
-        return "*" * max(len(value) - 2, 0) + value[-2:]
-    return value[:6] + "*" * (len(value) - 10) + value[-4:]
+        return "*" * max(len(value) - 1, 0) + value[-1:]
+    return value[:4] + "*" * (len(value) - 5) + value[-1:]
 
 
 def mask_phone(value: str) -> str:

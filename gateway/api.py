@@ -105,7 +105,8 @@ class ApiRoutes(RouteHelpers):
 
     @route("POST", "/api/v1/captchas")
     def api_new_captcha(self, request):
-        return json_response(self.accounts.call("create_captcha"), 201)
+        return json_response(self.accounts.call("create_captcha",
+                                                {"client_ip": self._client_ip(request)}), 201)
 
     @route("POST", "/api/v1/sms-codes")
     def api_new_sms_code(self, request):
@@ -140,14 +141,15 @@ class ApiRoutes(RouteHelpers):
 
     @route("PUT", "/api/v1/account/password")
     def api_change_password(self, request):
-        body = read_json(request, accounts.PasswordChange,
-                         session_token=self._signed_in(request))
+        body = read_json(request, accounts.PasswordChange, session_token=self._signed_in(request),
+                         client_ip=self._client_ip(request))
         return json_response(self.accounts.call("change_password", body))
 
     @route("DELETE", "/api/v1/account")
     def api_cancel_account(self, request):
         body = read_json(request, accounts.AccountCancellation,
-                         session_token=self._signed_in(request))
+                         session_token=self._signed_in(request),
+                         client_ip=self._client_ip(request))
         self.accounts.call("cancel_account", body)
         response = json_response({"ok": True, "message": "撤销成功。"})
         security.clear_session_cookie(response, self.settings.secure_cookies)

@@ -118,7 +118,7 @@ def openapi_document(session_cookie: str = security.SESSION_COOKIE) -> dict:
             "/api/v1/sms-codes": _op(
                 "requestSmsCode", "POST", "获取短信验证码（修改密码、撤销账号时须登录）",
                 accounts.SmsCodeRequest, 201,
-                ("CAPTCHA_INVALID", "SMS_COOLDOWN", "SMS_DAILY_LIMIT", "SMS_UNAVAILABLE")
+                ("CAPTCHA_INVALID", "SMS_COOLDOWN", "SMS_DAILY_LIMIT", "SMS_BUSY")
                 + RATE_LIMITED,
                 auth=({},) + SESSION_CSRF, response=accounts.SmsCodeSent.model_json_schema()),
             "/api/v1/accounts": _op(

@@ -225,8 +225,8 @@ class PageRoutes(RouteHelpers):
         self._set_session_cookie(response, session["session_token"])
         return response
 
-    def _captcha(self) -> dict:
-        return self.accounts.call("create_captcha")
+    def _captcha(self, request) -> dict:
+        return self.accounts.call("create_captcha", {"client_ip": self._client_ip(request)})
 
     # static files, entrances -------------------------------------------------------------
     @route("GET", "/static/<path:name>")
@@ -277,7 +277,7 @@ class PageRoutes(RouteHelpers):
 
     def _login(self, request, service, error=None, values=None):
         return self._guest_page(request, "login.html", service=service, values=values or {},
-                                captcha=self._captcha(), **refusal(error, LOGIN_FIELDS))
+                                captcha=self._captcha(request), **refusal(error, LOGIN_FIELDS))
 
     @route("POST", "/logout")
     def logout(self, request):
@@ -328,8 +328,8 @@ class PageRoutes(RouteHelpers):
         reload_url = notice_url + "?" + urlencode({"step": "form", "agree": "1",
                                                    "notice_token": values["notice_token"]})
         return self._guest_page(request, "register_form.html", service=service, notice=notice,
-                                values=values, consent=consent,
-                                options=registration_options(service), captcha=self._captcha(),
+                                values=values, consent=consent, captcha=self._captcha(request),
+                                options=registration_options(service),
                                 steps=REGISTRATION_STEPS, step=1, notice_url=notice_url,
                                 reload_url=reload_url,
                                 reread=bool(error) and error.code == "NOTICE_NOT_READ",
@@ -355,7 +355,7 @@ class PageRoutes(RouteHelpers):
 
     def _forgot(self, request, service, error=None, values=None):
         return self._guest_page(request, "forgot.html", service=service, values=values or {},
-                                captcha=self._captcha(),
+                                captcha=self._captcha(request),
                                 **refusal(error, RESET_FIELDS + ("captcha_answer",)))
 
     # signed in ---------------------------------------------------------------------------
@@ -405,13 +405,14 @@ class PageRoutes(RouteHelpers):
         token = self._session_token(request)
         try:
             self._check_csrf(request, token, "session")
-            self.accounts.call(method, {**filled(request.form, fields), "session_token": token})
+            self.accounts.call(method, {**filled(request.form, fields), "session_token": token,
+                                        "client_ip": self._client_ip(request)})
         except DomainError as error:
             return token, error
         return token, None
 
     def _code_form(self, request, token, template: str, fields: tuple[str, ...], error=None):
-        return self._member_page(request, token, template, captcha=self._captcha(),
+        return self._member_page(request, token, template, captcha=self._captcha(request),
                                  **refusal(error, fields + ("captcha_answer",)))
 
     # development, unknown pages ------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from common.contract_base import ContractModel
 
@@ -42,6 +42,10 @@ class SmsCodeRequest(ContractModel):
     account_ref: str | None = Field(default=None, min_length=1, max_length=32)  # reset only
     session_token: str | None = Field(default=None, max_length=128)
     client_ip: str = Field(default="", max_length=64)
+
+
+class CaptchaRequest(ContractModel):
+    client_ip: str = Field(default="", max_length=64)  # captchas are throttled per address
 
 
 class Registration(ContractModel):
@@ -80,6 +84,7 @@ class PasswordChange(ContractModel):
     sms_code: str = Field(pattern=SMS_CODE_PATTERN)
     new_password: str = Password
     new_password_confirm: str = Password
+    client_ip: str = Field(default="", max_length=64)  # for the audit log
 
 
 class PasswordReset(ContractModel):
@@ -95,10 +100,13 @@ class PasswordReset(ContractModel):
 class AccountCancellation(ContractModel):
     session_token: str = Field(min_length=1, max_length=128)
     sms_code: str = Field(pattern=SMS_CODE_PATTERN)
+    client_ip: str = Field(default="", max_length=64)  # for the audit log
 
 
 class AccountView(ContractModel):
-    """What a signed-in family sees of its account: personal data masked."""
+    """What a signed-in family sees of its account: personal data masked, and nothing shown
+    together narrows the document number to fewer than 10^4 candidates (so no birth date
+    beside the masked number)."""
     account_no: str
     district: str
     district_name: str
@@ -109,7 +117,6 @@ class AccountView(ContractModel):
     document_type: DocumentType
     document_number: str
     sex: Sex
-    birth_date: str
     guardian_name: str
     guardian_phone: str
     created_at: str
@@ -166,8 +173,25 @@ class AccountCancelled(ContractModel):
     guardian_phone: str = Field(pattern=PHONE_PATTERN)
 
 
+SMS_CODE_ISSUED = "sms_code_issued"
+
+
+class SmsCodeIssued(ContractModel):
+    """A code to text (written with the code, so delivery never holds up the request); notify
+    sends it once, and never after `not_after`. `deliver` is false for a forgot-password code
+    for no matching account: written and relayed all the same, so that both requests do the
+    same work and take the same time, and dropped by notify."""
+    event_id: str
+    message_id: str
+    phone: str = Field(pattern=PHONE_PATTERN)
+    purpose: SmsPurpose
+    text: str = Field(min_length=1, max_length=500)
+    not_after: AwareDatetime = Field(strict=False)  # ISO-8601 text with its zone
+    deliver: bool = True
+
+
 # RPC methods (all raise common.errors.DomainError for refusals):
-#   ping(); get_notice() -> Notice; create_captcha() -> Captcha;
+#   ping(); get_notice() -> Notice; create_captcha(CaptchaRequest, optional) -> Captcha;
 #   request_sms_code(SmsCodeRequest) -> SmsCodeSent;
 #   register(Registration) -> {"account_no", "account": AccountView, "session": Session};
 #   login(Login) -> Session; logout(session_token); get_account(session_token) -> AccountView;

@@ -50,12 +50,14 @@ def register_demo_family(app: AccountsApp) -> str:
         return found.account_no
     notice = app.notice()
     captcha = app.create_captcha()
-    texts = []
+    issued = []  # the code's event, taken before any relay sees it: the demo texts nobody
+    app.store.publish_committed = issued.extend
     app.request_sms_code({"purpose": "register", "phone": DEMO["guardian_phone"],
                           "captcha_id": captcha["captcha_id"],
-                          "captcha_answer": app.s.CAPTCHA_FIXED_ANSWER, "client_ip": "127.0.0.1"},
-                         send_sms=lambda message: texts.append(message["text"]))
-    result = app.register({**DEMO, "sms_code": re.search(r"\d{6}", texts[0]).group(),
+                          "captcha_answer": app.s.CAPTCHA_FIXED_ANSWER, "client_ip": "127.0.0.1"})
+    with app.store.transaction() as tx:
+        tx.drop_events([event.id for event in issued])
+    result = app.register({**DEMO, "sms_code": re.search(r"\d{6}", issued[0].body["text"]).group(),
                            "notice_token": notice["notice_token"],
                            "privacy_policy_version": notice["privacy_policy_version"]})
     return result["account_no"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from nameko.timer import timer
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from common.crypto import LookupHasher
 from common.edge.dependencies import (
@@ -16,18 +16,26 @@ from common.edge.dependencies import (
     settings_of,
 )
 from common.edge.outbox import OutboxRelay
-from common.edge.rpc import DeadlineRpcProxy, RpcUnavailable, rpc
+from common.edge.rpc import rpc
 from common.errors import DomainError
 from services.accounts.contract import SERVICE_NAME
 from services.accounts.rules.passwords import make_hasher, verify_password
 from services.accounts.storage import SCHEMA, Keys, Store
 from services.accounts.usecases import AccountsApp, Edge, render_captcha_png
-from services.notify import contract as notify_contract
 
 log = logging.getLogger(__name__)
 
 REGISTRATIONS = Counter("platform_registrations_total", "Accounts registered", ["district"])
 LOGINS = Counter("platform_logins_total", "Sign-in attempts", ["result"])
+SMS_CODES_THIS_MINUTE = Gauge(
+    "platform_sms_codes_this_minute", "SMS codes issued platform-wide in the current minute")
+SMS_BUDGET_USAGE = Gauge(
+    "platform_sms_budget_usage_ratio", "Share of the per-minute platform SMS budget used")
+
+
+def observe_sms_budget(issued: int, ratio: float) -> None:
+    SMS_CODES_THIS_MINUTE.set(issued)
+    SMS_BUDGET_USAGE.set(ratio)
 
 
 class Accounts(ReadyDependency):
@@ -45,7 +53,8 @@ class Accounts(ReadyDependency):
             Edge(hash_password=lambda password: offload(hasher.hash, password),
                  verify_password=lambda stored, password: offload(
                      verify_password, hasher, stored, password),
-                 render_captcha=lambda answer: offload(render_captcha_png, answer)))
+                 render_captcha=lambda answer: offload(render_captcha_png, answer),
+                 observe_sms_budget=observe_sms_budget))
         self.ready.send(True)
 
 
@@ -54,7 +63,6 @@ class AccountsService:
 
     db = Database()
     app = Accounts()
-    notify = DeadlineRpcProxy(notify_contract.SERVICE_NAME)
     request_id = Observability()
     outbox_relay = OutboxRelay(SCHEMA)  # storage hands it each commit's events
 
@@ -67,20 +75,12 @@ class AccountsService:
         return self.app.notice()
 
     @rpc(expected_exceptions=DomainError)
-    def create_captcha(self):
-        return self.app.create_captcha()
+    def create_captcha(self, request=None):  # CaptchaRequest; older callers send none
+        return self.app.create_captcha(request)
 
     @rpc(expected_exceptions=DomainError)
     def request_sms_code(self, request):
-        return self.app.request_sms_code(request, send_sms=self._send_sms)
-
-    def _send_sms(self, message: dict) -> None:
-        try:
-            result = self.notify.call("send_sms", message)
-        except RpcUnavailable:
-            raise DomainError("SMS_UNAVAILABLE") from None
-        if result["status"] not in ("sent", "pending"):
-            raise DomainError("SMS_UNAVAILABLE")
+        return self.app.request_sms_code(request, request_id=self.request_id)
 
     @rpc(expected_exceptions=DomainError)
     def register(self, registration):
@@ -91,7 +91,7 @@ class AccountsService:
     @rpc(expected_exceptions=DomainError)
     def login(self, login):
         try:
-            session = self.app.login(login)
+            session = self.app.login(login, request_id=self.request_id)
         except DomainError as error:
             LOGINS.labels(error.code.lower()).inc()
             raise
@@ -108,11 +108,11 @@ class AccountsService:
 
     @rpc(expected_exceptions=DomainError)
     def change_password(self, change):
-        return self.app.change_password(change)
+        return self.app.change_password(change, request_id=self.request_id)
 
     @rpc(expected_exceptions=DomainError)
     def reset_password(self, reset):
-        return self.app.reset_password(reset)
+        return self.app.reset_password(reset, request_id=self.request_id)
 
     @rpc(expected_exceptions=DomainError)
     def cancel_account(self, cancellation):

@@ -222,6 +222,23 @@ class Tx:
         self.conn.execute("DELETE FROM accounts.captchas WHERE expires_at < %s", (now,))
         self.conn.execute("DELETE FROM accounts.sms_codes WHERE created_at < %s - interval "
                           "'2 days'", (now,))
+        self.conn.execute("DELETE FROM accounts.attempts WHERE window_start < %s - interval "
+                          "'2 days'", (now,))
+
+    # throttles --------------------------------------------------------------------------
+    def count_attempt(self, kind: str, subject_hash: bytes, window_start: datetime) -> int:
+        """Counts one attempt; returns the window's count including it (one statement)."""
+        return self._one(
+            "INSERT INTO accounts.attempts AS a (kind, subject_hash, window_start, count) "
+            "VALUES (%s, %s, %s, 1) ON CONFLICT (kind, subject_hash, window_start) DO UPDATE "
+            "SET count = a.count + 1 RETURNING count",
+            (kind, subject_hash, window_start))["count"]
+
+    def attempts_so_far(self, kind: str, subject_hash: bytes, window_start: datetime) -> int:
+        row = self._one("SELECT count FROM accounts.attempts WHERE kind = %s AND "
+                        "subject_hash = %s AND window_start = %s",
+                        (kind, subject_hash, window_start))
+        return row["count"] if row else 0
 
     # SMS codes --------------------------------------------------------------------------
     def lock_phone(self, phone_hash: bytes) -> None:
@@ -229,35 +246,37 @@ class Tx:
         self.conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
                           (phone_hash.hex(),))
 
-    def code_counts(self, phone_hash: bytes, ip_hash: bytes, since: datetime):
-        """(last code time for the phone, codes for the phone since, codes for the IP since)."""
+    def code_counts(self, cooldown_hash: bytes, phone_hash: bytes, ip_hash: bytes,
+                    since: datetime):
+        """(last code time for the cooldown key, codes texted to the phone since, codes
+        requested from the IP since)."""
         row = self._one(
-            "SELECT (SELECT max(created_at) FROM accounts.sms_codes WHERE phone_hash = %(p)s) "
+            "SELECT (SELECT max(created_at) FROM accounts.sms_codes WHERE cooldown_hash = %(c)s) "
             "AS last, (SELECT count(*) FROM accounts.sms_codes WHERE phone_hash = %(p)s AND "
-            "created_at >= %(s)s) AS phone, (SELECT count(*) FROM accounts.sms_codes WHERE "
-            "ip_hash = %(i)s AND created_at >= %(s)s) AS ip",
-            {"p": phone_hash, "i": ip_hash, "s": since})
+            "delivered AND created_at >= %(s)s) AS phone, (SELECT count(*) FROM "
+            "accounts.sms_codes WHERE ip_hash = %(i)s AND created_at >= %(s)s) AS ip",
+            {"c": cooldown_hash, "p": phone_hash, "i": ip_hash, "s": since})
         return row["last"], row["phone"], row["ip"]
 
-    def add_code(self, phone_hash: bytes, ip_hash: bytes, purpose: str, code_hash: bytes,
-                 now: datetime, expires_at: datetime) -> int:
+    def add_code(self, phone_hash: bytes, ip_hash: bytes, cooldown_hash: bytes, purpose: str,
+                 code_hash: bytes, now: datetime, expires_at: datetime, delivered: bool) -> int:
         return self._one(
-            "INSERT INTO accounts.sms_codes (phone_hash, ip_hash, purpose, code_hash, "
-            "created_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-            (phone_hash, ip_hash, purpose, code_hash, now, expires_at))["id"]
-
-    def drop_code(self, code_id: int) -> None:
-        self.conn.execute("DELETE FROM accounts.sms_codes WHERE id = %s", (code_id,))
+            "INSERT INTO accounts.sms_codes (phone_hash, ip_hash, cooldown_hash, purpose, "
+            "code_hash, created_at, expires_at, delivered) VALUES (%s, %s, %s, %s, %s, %s, %s, "
+            "%s) RETURNING id",
+            (phone_hash, ip_hash, cooldown_hash, purpose, code_hash, now, expires_at,
+             delivered))["id"]
 
     def recent_codes(self, phone_hash: bytes, purpose: str,
                      since: datetime) -> tuple[list[tuple[int, IssuedCode]], int]:
-        """The phone's codes for a purpose issued since `since`, newest first, locked, and the
-        phone's active accounts (read in the same round trip: registration needs both)."""
+        """The codes texted to the phone for a purpose since `since`, newest first, locked, and
+        the phone's active accounts (read in the same round trip: registration needs both)."""
         rows = self.conn.execute(
             "SELECT id, code_hash, expires_at, wrong_tries, used_at, (SELECT count(*) FROM "
             "accounts.accounts WHERE phone_hash = %(p)s AND status = 'active') AS on_phone "
             "FROM accounts.sms_codes WHERE phone_hash = %(p)s AND purpose = %(purpose)s AND "
-            "created_at >= %(since)s ORDER BY created_at DESC, id DESC FOR UPDATE OF sms_codes",
+            "delivered AND created_at >= %(since)s ORDER BY created_at DESC, id DESC "
+            "FOR UPDATE OF sms_codes",
             {"p": phone_hash, "purpose": purpose, "since": since}).fetchall()
         codes = [(row["id"], IssuedCode(bytes(row["code_hash"]), row["expires_at"],
                                         row["wrong_tries"], row["used_at"] is not None))
@@ -375,6 +394,10 @@ class Tx:
     def new_event(self, event_type: str, payload: dict,
                   request_id: str | None) -> outbox.NewEvent:
         return outbox.NewEvent.of(self.keys.outbox, event_type, payload, request_id)
+
+    def drop_events(self, event_ids: list[str]) -> None:
+        """Removes recorded events before any relay publishes them (the demo texts nobody)."""
+        outbox.delete_published(self.conn, SCHEMA, event_ids)
 
     def add_event(self, event_type: str, payload: dict, request_id: str | None) -> None:
         event = self.new_event(event_type, payload, request_id)

@@ -1,7 +1,8 @@
 """The accounts use cases: plain Python over the store, the rules and injected collaborators.
 
 The service (service.py) supplies the edge pieces: the password hasher run off the event hub,
-the SMS sender (an RPC to notify), the request id. Nothing here imports nameko or eventlet.
+the captcha renderer, the SMS budget gauges, the request id. Nothing here imports nameko or
+eventlet. Texts are not sent from here: a code's text is an outbox event (notify sends it).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import logging
 import secrets
 import uuid
 from collections.abc import Callable
@@ -17,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from captcha.image import ImageCaptcha
 
+from common.client_address import rate_limit_subject
 from common.crypto import LookupHasher
 from common.districts import district_name
 from common.errors import DomainError
@@ -24,15 +27,32 @@ from common.masking import mask_id_number, mask_name, mask_phone
 from services.accounts import contract
 from services.accounts.rules import accounts as account_rules
 from services.accounts.rules import notice as notice_rules
-from services.accounts.rules import sms_codes
+from services.accounts.rules import sms_codes, throttle
 from services.accounts.rules.audit import Head, make_anchor, verify_chain
 from services.accounts.rules.passwords import check_password_policy
 from services.accounts.rules.registration import check_registration
 from services.accounts.storage import AccountRow, AuditEntry, NewAccount, NewSession, Store
 
+log = logging.getLogger(__name__)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _no_gauges(issued: int, ratio: float) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Trail:
+    """Who asked: every audit entry carries it."""
+    client_ip: str
+    request_id: str | None
+
+    @property
+    def details(self) -> dict:
+        return {"client_ip": self.client_ip or None, "request_id": self.request_id}
 
 
 @dataclass(frozen=True)
@@ -42,6 +62,7 @@ class Edge:
     verify_password: Callable[[str, str], bool]
     render_captcha: Callable[[str], bytes]  # answer -> PNG
     clock: Callable[[], datetime] = utcnow
+    observe_sms_budget: Callable[[int, float], None] = _no_gauges  # (codes this minute, ratio)
 
 
 class AccountsApp:
@@ -55,6 +76,20 @@ class AccountsApp:
             daily_limit_per_phone=settings.SMS_DAILY_LIMIT_PER_PHONE,
             daily_limit_per_ip=settings.SMS_DAILY_LIMIT_PER_IP,
             max_wrong_tries=settings.SMS_MAX_WRONG_TRIES)
+        limit = throttle.Limit
+        self.captcha_per_ip = limit("captcha_ip", settings.CAPTCHAS_PER_IP_PER_MINUTE, 60)
+        self.register_per_ip = limit("register_ip", settings.REGISTER_ATTEMPTS_PER_IP_PER_HOUR,
+                                     3600)
+        self.register_per_phone = limit("register_phone",
+                                        settings.REGISTER_ATTEMPTS_PER_PHONE_PER_HOUR, 3600)
+        self.login_failures_per_ip = limit("login_failed_ip",
+                                           settings.LOGIN_FAILURES_PER_IP_PER_HOUR, 3600)
+        self.sms_per_ip_hour = limit("sms_ip", settings.SMS_HOURLY_LIMIT_PER_IP, 3600)
+        # Forgot-password codes count against the reference, matching or not: one answer.
+        self.sms_per_reference = limit("sms_reset_ref", settings.SMS_DAILY_LIMIT_PER_PHONE,
+                                       86400, "SMS_DAILY_LIMIT")
+        self.sms_budget = limit("sms_platform", settings.SMS_PLATFORM_BUDGET_PER_MIN, 60,
+                                "SMS_BUSY")
         # Idle expiry is exact to within this; most reads then need not write.
         self._session_touch_every = timedelta(seconds=min(60, settings.SESSION_IDLE_TIMEOUT_S / 10))
         # Unknown accounts are checked against this hash so they take as long as known ones.
@@ -74,7 +109,11 @@ class AccountsApp:
     def _notice_key(self) -> bytes:
         return self.lookup("notice-key", "v1")
 
-    def create_captcha(self) -> dict:
+    def create_captcha(self, request: dict | None = None) -> dict:
+        req = contract.CaptchaRequest.parse(request or {})
+        with self.store.statements() as db:  # before the image: rendering is the cost
+            self._throttle(db, self.captcha_per_ip, rate_limit_subject(req.client_ip),
+                           self.edge.clock())
         if self.s.CAPTCHA_BACKEND == "fixed":
             answer = self.s.CAPTCHA_FIXED_ANSWER
         else:
@@ -92,7 +131,7 @@ class AccountsApp:
     def _captcha_hash(self, captcha_id: str, answer: str) -> bytes:
         return self.lookup("captcha", f"{captcha_id}|{answer.strip().upper()}")
 
-    def _check_captcha(self, captcha_id: str, answer: str) -> None:
+    def _check_captcha(self, captcha_id: str, answer: str, trail: Trail) -> None:
         """Spends the captcha in its own transaction: a wrong answer cannot be retried."""
         stored = None
         if _is_uuid(captcha_id):
@@ -100,42 +139,82 @@ class AccountsApp:
                 stored = tx.take_captcha(captcha_id, self.edge.clock())
         if stored is None or not secrets.compare_digest(
                 stored, self._captcha_hash(captcha_id, answer)):
+            self._audit_refusal("captcha_failed", trail)
             raise DomainError("CAPTCHA_INVALID", fields={"captcha_answer": "图片验证码错误或已"
                                                                            "过期，请换一张。"})
 
+    # throttles and refusals -------------------------------------------------------------
+    def _throttle(self, db, limit: throttle.Limit, subject: str, now: datetime) -> None:
+        """Counts this attempt against `subject` (kept only as a keyed hash) and refuses it
+        past the limit."""
+        count = db.count_attempt(limit.kind, self._attempt_subject(limit, subject),
+                                 throttle.window_start(now, limit.window_s))
+        throttle.check(limit, count, now)
+
+    def _attempt_subject(self, limit: throttle.Limit, subject: str) -> bytes:
+        return self.lookup("attempt", f"{limit.kind}|{subject}")
+
+    def _audit_refusal(self, action: str, trail: Trail, **details) -> None:
+        """Refusals come at attack rates: each is appended in a transaction of its own, so
+        the chain's head is held for one statement and a commit."""
+        with self.store.transaction() as tx:
+            tx.audit(action, self.edge.clock(), None, **trail.details, **details)
+
     # SMS codes ------------------------------------------------------------------------------
-    def request_sms_code(self, request: dict, send_sms: Callable[[dict], None]) -> dict:
-        """`send_sms` delivers a notify SmsMessage or raises DomainError("SMS_UNAVAILABLE")."""
+    def request_sms_code(self, request: dict, request_id: str | None = None) -> dict:
+        """Records a code and, in the same transaction, the event that texts it (or, for a
+        forgot-password request matching no account, says not to): matching and non-matching
+        requests do the same work and get the same answer."""
         req = contract.SmsCodeRequest.parse(request)
         now = self.edge.clock()
-        self._check_captcha(req.captcha_id, req.captcha_answer)
+        trail = Trail(req.client_ip, request_id)
+        self._check_captcha(req.captcha_id, req.captcha_answer, trail)
         phone, deliver = self._code_recipient(req)
-        phone_hash, ip_hash = self.lookup("phone", phone), self.lookup("ip", req.client_ip)
+        address = rate_limit_subject(req.client_ip)
+        with self.store.statements() as db:
+            self._throttle(db, self.sms_per_ip_hour, address, now)
+            if req.purpose == "reset_password":
+                self._throttle(db, self.sms_per_reference, _reference(req.account_ref), now)
+        phone_hash, ip_hash = self.lookup("phone", phone), self.lookup("ip", address)
+        cooldown_hash = phone_hash if req.purpose != "reset_password" else self.lookup(
+            "reset-pair", f"{phone}|{_reference(req.account_ref)}")
         code = sms_codes.new_code()
+        expires_at = now + timedelta(seconds=self.code_policy.ttl_s)
         with self.store.transaction() as tx:
             tx.lock_phone(phone_hash)
             last, phone_count, ip_count = tx.code_counts(
-                phone_hash, ip_hash, sms_codes.beijing_day_start(now))
+                cooldown_hash, phone_hash, ip_hash, sms_codes.beijing_day_start(now))
             sms_codes.check_can_issue(self.code_policy, now, last, phone_count, ip_count)
-            expires_at = now + timedelta(seconds=self.code_policy.ttl_s)
-            code_id = tx.add_code(phone_hash, ip_hash, req.purpose,
-                                  self._code_hash(phone, req.purpose, code), now, expires_at)
-        if deliver:
-            try:
-                send_sms({
-                    "message_id": f"code-{code_id}", "phone": phone, "purpose": req.purpose,
-                    "text": f"您的验证码为{code}，5分钟内有效，请勿泄露给他人。",
-                    "not_after": expires_at.isoformat()})
-            except DomainError:
-                with self.store.transaction() as tx:  # not sent: no cooldown, no daily count
-                    tx.drop_code(code_id)
-                raise
-        with self.store.transaction() as tx:
-            tx.audit("sms_code_sent" if deliver else "sms_code_withheld", now,
-                     purpose=req.purpose, phone=mask_phone(phone))
+            code_id = tx.add_code(phone_hash, ip_hash, cooldown_hash, req.purpose,
+                                  self._code_hash(phone, req.purpose, code), now, expires_at,
+                                  deliver)
+            # Withheld codes go through the outbox and the bus too: the same work, the same
+            # time (notify drops them); the code itself is unusable (storage reads only
+            # delivered codes).
+            tx.add_event(contract.SMS_CODE_ISSUED, {
+                "message_id": f"code-{code_id}", "phone": phone, "purpose": req.purpose,
+                "text": f"您的验证码为{code}，5分钟内有效，请勿泄露给他人。",
+                "not_after": expires_at.isoformat(), "deliver": deliver}, request_id)
+            # Last, as they hold the platform's counter and the audit chain until the commit.
+            self._spend_sms_budget(tx, now)
+            tx.audit("sms_code_sent" if deliver else "sms_code_withheld", now, None,
+                     **trail.details, purpose=req.purpose, phone=mask_phone(phone))
         return contract.SmsCodeSent(cooldown_s=self.code_policy.cooldown_s,
                                     expires_in_s=self.code_policy.ttl_s,
                                     phone_masked=mask_phone(phone)).model_dump()
+
+    def _spend_sms_budget(self, tx, now: datetime) -> None:
+        """The platform's codes per minute: gauged, a warning once a minute past the alert
+        ratio, and SMS_BUSY past the budget (which rolls this code back)."""
+        budget = self.sms_budget
+        issued = tx.count_attempt(budget.kind, self._attempt_subject(budget, "platform"),
+                                  throttle.window_start(now, budget.window_s))
+        self.edge.observe_sms_budget(min(issued, budget.limit), min(issued, budget.limit)
+                                     / max(budget.limit, 1))
+        if throttle.alert_due(issued, budget.limit, self.s.SMS_BUDGET_ALERT_RATIO):
+            log.warning("SMS budget nearly used up", extra={
+                "codes_this_minute": issued, "budget_per_min": budget.limit})
+        throttle.check(budget, issued, now)
 
     def _code_recipient(self, req) -> tuple[str, bool]:
         """The phone to text and whether to really send (reset never reveals accounts)."""
@@ -168,13 +247,19 @@ class AccountsApp:
             tx.count_wrong_code(code_id)
         return (code_id if outcome == "ok" else None), accounts_on_phone
 
-    def _spend_code(self, phone: str, purpose: str, code: str) -> None:
+    def _prove_code(self, phone: str, purpose: str, code: str, trail: Trail,
+                    spend: bool) -> int:
+        """The id of `code` if it is the phone's live code for `purpose`, else SMS_CODE_INVALID
+        (audited); a wrong one counts as a wrong try. `spend` uses it up."""
         with self.store.transaction() as tx:
             code_id, _ = self._check_code(tx, phone, purpose, code)
-            if code_id is not None:
+            if code_id is not None and spend:
                 tx.use_code(code_id, self.edge.clock())
         if code_id is None:
+            self._audit_refusal("sms_code_refused", trail, purpose=purpose,
+                                phone=mask_phone(phone))
             raise sms_codes.refuse_code()
+        return code_id
 
     # registration -----------------------------------------------------------------------
     def register(self, registration: dict, request_id: str | None = None) -> dict:
@@ -183,19 +268,35 @@ class AccountsApp:
             raise DomainError("SPECIAL_CASE", extra={"district": registration.get("district")})
         reg = contract.Registration.parse(registration)
         now = self.edge.clock()
+        trail = Trail(reg.client_ip, request_id)
+        # What the request alone decides first: it says nothing about existing accounts.
         notice_rules.check_notice_token(self._notice_key, reg.notice_token, now,
                                         self.s.NOTICE_MIN_READ_S)
         checked = check_registration(reg, self.s.SEASON_YEAR, self.s.PRIVACY_POLICY_VERSION)
+        with self.store.statements() as db:
+            self._throttle(db, self.register_per_ip, rate_limit_subject(reg.client_ip), now)
+            self._throttle(db, self.register_per_phone, reg.guardian_phone, now)
+        # Then the code: only its holder may learn whether the number or phone is taken.
+        code_id = self._prove_code(reg.guardian_phone, "register", reg.sms_code, trail,
+                                   spend=False)
         phone_hash = self.lookup("phone", reg.guardian_phone)
         document_hash = self.lookup("document", checked.document_number)
         with self.store.statements() as db:  # cheap refusals before the costly hash
             taken, on_phone = db.registration_obstacles(document_hash, phone_hash)
-        if taken:
-            raise DomainError("ID_ALREADY_REGISTERED",
-                              fields={"document_number": "该证件号码已注册。"})
-        _check_phone_slots(on_phone)
+        if taken or on_phone >= account_rules.MAX_ACCOUNTS_PER_PHONE:
+            # A refusal costs the code a try: one code cannot probe many document numbers.
+            with self.store.transaction() as tx:
+                tx.count_wrong_code(code_id)
+                tx.audit("registration_refused", now, None, **trail.details,
+                         reason="document_taken" if taken else "phone_full",
+                         phone=mask_phone(reg.guardian_phone))
+            if taken:
+                raise DomainError("ID_ALREADY_REGISTERED",
+                                  fields={"document_number": "该证件号码已注册。"})
+            _check_phone_slots(on_phone)
         password_hash = self.edge.hash_password(reg.password)
-        # One transaction: if the account cannot be made, the code stays usable.
+        # One transaction: the code is checked again (still live, unused) and spent with the
+        # account; if the account cannot be made, the code stays usable.
         with self.store.transaction() as tx:
             tx.lock_phone(phone_hash)
             code_id, accounts_on_phone = self._check_code(tx, reg.guardian_phone, "register",
@@ -203,15 +304,14 @@ class AccountsApp:
             if code_id is not None:
                 _check_phone_slots(accounts_on_phone)  # again, serialised
                 session = self._add_account(tx, reg, checked, document_hash, phone_hash,
-                                            password_hash, code_id, now, request_id)
+                                            password_hash, code_id, now, trail)
         if code_id is None:
             raise sms_codes.refuse_code()
         return {"account_no": session["account"]["account_no"], "account": session["account"],
                 "session": session}
 
     def _add_account(self, tx, reg, checked, document_hash: bytes, phone_hash: bytes,
-                     password_hash: str, code_id: int, now: datetime,
-                     request_id: str | None) -> dict:
+                     password_hash: str, code_id: int, now: datetime, trail: Trail) -> dict:
         """Registering signs the family in; the account, its session, its event and its audit
         entry are written together, under a fresh random number (drawn again if taken)."""
         previous_digest = tx.audit_head()
@@ -225,10 +325,10 @@ class AccountsApp:
                 code_id, session,
                 tx.new_event(contract.ACCOUNT_REGISTERED, {
                     "account_no": account_no, "district": checked.district,
-                    "guardian_phone": reg.guardian_phone}, request_id),
+                    "guardian_phone": reg.guardian_phone}, trail.request_id),
+                # No document fragment: the entry outlives the account (see masking.py).
                 AuditEntry.of(previous_digest, "registered", now, account_no, {
-                    "district": checked.district,
-                    "document": mask_id_number(checked.document_number),
+                    **trail.details, "district": checked.district,
                     "phone": mask_phone(reg.guardian_phone),
                     "policy_version": reg.privacy_policy_version}))
             if account is not None:
@@ -239,42 +339,57 @@ class AccountsApp:
         raise RuntimeError("no free account number after 20 draws")
 
     # sessions ---------------------------------------------------------------------------
-    def login(self, login: dict) -> dict:
+    def login(self, login: dict, request_id: str | None = None) -> dict:
+        """A wrong password is INVALID_CREDENTIALS whether the account exists or is locked:
+        only the right password on a locked account hears of the lock."""
         req = contract.Login.parse(login)
         now = self.edge.clock()
-        self._check_captcha(req.captcha_id, req.captcha_answer)
-        with self.store.transaction() as tx:
-            account = tx.account_by_no(req.account_no) if \
+        trail = Trail(req.client_ip, request_id)
+        self._check_captcha(req.captcha_id, req.captcha_answer, trail)
+        failures = self.login_failures_per_ip
+        failures_subject = self._attempt_subject(failures, rate_limit_subject(req.client_ip))
+        failures_window = throttle.window_start(now, failures.window_s)
+        with self.store.statements() as db:
+            throttle.check(failures, db.attempts_so_far(failures.kind, failures_subject,
+                                                        failures_window) + 1, now)
+            account = db.account_by_no(req.account_no) if \
                 account_rules.looks_like_account_no(req.account_no) else None
-        if account and account_rules.is_locked(account.locked_until, now):
-            raise self._locked(account.locked_until, now)
+        # Always a hash, locked or not, known or not: they all take the same time.
         good = self.edge.verify_password(account.password_hash if account else self._decoy_hash,
                                          req.password)
-        if account is None:
-            with self.store.transaction() as tx:
-                tx.audit("login_failed", now, None, reason="unknown_account")
-            raise DomainError("INVALID_CREDENTIALS")
+        locked_until = None
         with self.store.transaction() as tx:
-            account = tx.account_by_id(account.id)  # locked row: concurrent failures all count
-            if account is None:
-                raise DomainError("INVALID_CREDENTIALS")
-            if account_rules.is_locked(account.locked_until, now):
-                raise self._locked(account.locked_until, now)
-            if good:
+            account = account and tx.account_by_id(account.id)  # locked row: failures all count
+            if account is not None and account_rules.is_locked(account.locked_until, now):
+                locked_until = account.locked_until
+            if account is not None and good and locked_until is None:
                 tx.set_login_state(account.id, 0, None)
-                tx.audit("login", now, account.account_no)
+                tx.audit("login", now, account.account_no, **trail.details)
                 return self._new_session(tx, account, now)
-            failures, locked_until = account_rules.after_failed_login(
-                account.failed_logins, now, self.s.LOGIN_MAX_FAILURES, self.s.LOGIN_LOCK_MINUTES)
-            tx.set_login_state(account.id, failures, locked_until)
-            tx.audit("login_failed", now, account.account_no, reason="wrong_password")
-            if locked_until:
-                tx.audit("account_locked", now, account.account_no,
-                         until=locked_until.isoformat())
-        # raised after the commit: the failure must be counted
-        if locked_until:
+            if account is not None and good:
+                tx.audit("login_refused_locked", now, account.account_no, **trail.details)
+            else:
+                tx.count_attempt(failures.kind, failures_subject, failures_window)
+                self._count_login_failure(tx, account, locked_until, now, trail)
+        if account is not None and good:  # raised after the commit: the entry must stay
             raise self._locked(locked_until, now)
         raise DomainError("INVALID_CREDENTIALS")
+
+    def _count_login_failure(self, tx, account: AccountRow | None,
+                             locked_until: datetime | None, now: datetime, trail: Trail) -> None:
+        if account is None:
+            tx.audit("login_failed", now, None, **trail.details, reason="unknown_account")
+            return
+        tx.audit("login_failed", now, account.account_no, **trail.details,
+                 reason="wrong_password")
+        if locked_until is not None:  # failures while locked neither extend nor reveal it
+            return
+        failures, locked_until = account_rules.after_failed_login(
+            account.failed_logins, now, self.s.LOGIN_MAX_FAILURES, self.s.LOGIN_LOCK_MINUTES)
+        tx.set_login_state(account.id, failures, locked_until)
+        if locked_until:
+            tx.audit("account_locked", now, account.account_no, **trail.details,
+                     until=locked_until.isoformat())
 
     @staticmethod
     def _locked(until: datetime, now: datetime) -> DomainError:
@@ -318,52 +433,60 @@ class AccountsApp:
             return self._view(self._session_account(db, session_token))
 
     # password change, reset, cancellation -----------------------------------------------------
-    def change_password(self, change: dict) -> dict:
+    def change_password(self, change: dict, request_id: str | None = None) -> dict:
         req = contract.PasswordChange.parse(change)
+        trail = Trail(req.client_ip, request_id)
         with self.store.statements() as db:
             account = self._session_account(db, req.session_token)
         check_password_policy(req.new_password, req.new_password_confirm, "new_password")
+        # The code before the hash: argon2 only for a session that also holds a valid code.
+        self._prove_code(account.personal["guardian_phone"], "change_password", req.sms_code,
+                         trail, spend=True)
         password_hash = self.edge.hash_password(req.new_password)
-        self._spend_code(account.personal["guardian_phone"], "change_password", req.sms_code)
         now = self.edge.clock()
         with self.store.transaction() as tx:
             tx.set_password(account.id, password_hash)
             tx.end_other_sessions(account.id, _token_hash(req.session_token))
-            tx.audit("password_changed", now, account.account_no)
+            tx.audit("password_changed", now, account.account_no, **trail.details)
         return {"ok": True}
 
-    def reset_password(self, reset: dict) -> dict:
+    def reset_password(self, reset: dict, request_id: str | None = None) -> dict:
         req = contract.PasswordReset.parse(reset)
+        trail = Trail(req.client_ip, request_id)
         check_password_policy(req.new_password, req.new_password_confirm, "new_password")
         # Checked before looking at accounts: a wrong code says nothing about them.
-        self._spend_code(req.phone, "reset_password", req.sms_code)
+        self._prove_code(req.phone, "reset_password", req.sms_code, trail, spend=True)
+        with self.store.statements() as db:
+            account = self._account_by_ref(db, req.account_ref)
+        if account is None or account.personal["guardian_phone"] != req.phone:
+            self._audit_refusal("password_reset_failed", trail, phone=mask_phone(req.phone))
+            raise DomainError("RESET_FAILED")
         password_hash = self.edge.hash_password(req.new_password)
         now = self.edge.clock()
         with self.store.transaction() as tx:
-            account = self._account_by_ref(tx, req.account_ref)
-            if account is None or account.personal["guardian_phone"] != req.phone:
-                raise DomainError("RESET_FAILED")
             tx.set_password(account.id, password_hash)
             tx.end_other_sessions(account.id, None)
-            tx.audit("password_reset", now, account.account_no)
+            tx.audit("password_reset", now, account.account_no, **trail.details)
         return {"ok": True}
 
     def cancel_account(self, cancellation: dict, request_id: str | None = None) -> dict:
         req = contract.AccountCancellation.parse(cancellation)
+        trail = Trail(req.client_ip, request_id)
         with self.store.statements() as db:
             account = self._session_account(db, req.session_token)
-        self._spend_code(account.personal["guardian_phone"], "cancel_account", req.sms_code)
+        self._prove_code(account.personal["guardian_phone"], "cancel_account", req.sms_code,
+                         trail, spend=True)
         now = self.edge.clock()
         with self.store.transaction() as tx:
             tx.cancel_account(account.id, now)
             tx.add_event(contract.ACCOUNT_CANCELLED, {
                 "account_no": account.account_no,
                 "guardian_phone": account.personal["guardian_phone"]}, request_id)
-            tx.audit("account_cancelled", now, account.account_no)
+            tx.audit("account_cancelled", now, account.account_no, **trail.details)
         return {"ok": True}
 
     def _account_by_ref(self, tx, ref: str) -> AccountRow | None:
-        ref = ref.strip().upper()
+        ref = _reference(ref)
         if account_rules.looks_like_account_no(ref):
             return tx.account_by_no(ref)
         return tx.account_by_document(self.lookup("document", ref))
@@ -389,7 +512,7 @@ class AccountsApp:
             school_stage="primary", stage="details_pending",
             child_name=mask_name(p["child_name"]), document_type=account.document_type,
             document_number=mask_id_number(p["document_number"]), sex=p["sex"],
-            birth_date=p["birth_date"], guardian_name=mask_name(p["guardian_name"]),
+            guardian_name=mask_name(p["guardian_name"]),
             guardian_phone=mask_phone(p["guardian_phone"]),
             created_at=account.created_at.isoformat()).model_dump()
 
@@ -415,9 +538,14 @@ def export_audit_anchor(store: Store, now: datetime) -> dict | None:
 
 
 def _check_phone_slots(accounts_on_phone: int) -> None:
-    if accounts_on_phone >= 3:
+    if accounts_on_phone >= account_rules.MAX_ACCOUNTS_PER_PHONE:
         raise DomainError("PHONE_ACCOUNT_LIMIT",
                           fields={"guardian_phone": "该手机号码注册的账号已达3个。"})
+
+
+def _reference(account_ref: str) -> str:
+    """An account number or document number as looked up (upper-case X)."""
+    return account_ref.strip().upper()
 
 
 def _token_hash(token: str) -> bytes:

@@ -26,11 +26,6 @@ class SmsMessage(ContractModel):
     not_after: str | None = None  # ISO-8601 UTC; a stale code is never delivered
 
 
-class SmsResult(ContractModel):
-    message_id: str
-    status: Literal["sent", "pending", "expired", "failed"]
-
-
 class DevMessage(ContractModel):
     """Development only: one outgoing text as written to the outbox file."""
     phone_masked: str
@@ -39,7 +34,9 @@ class DevMessage(ContractModel):
     sent_at: str
 
 
-# RPC methods: ping() -> {"service", "ok"}; send_sms(SmsMessage) -> SmsResult;
+# RPC methods: ping() -> {"service", "ok"};
 # list_dev_messages(limit) -> list[DevMessage] (refused unless PLATFORM_ENV=development).
 
-# Events notify consumes: accounts.account_registered (see services.accounts.contract).
+# Events notify consumes (see services.accounts.contract): accounts.sms_code_issued,
+# accounts.account_registered, accounts.account_cancelled. Each becomes at most one
+# SmsMessage (the stored form of a text).

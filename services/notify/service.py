@@ -1,8 +1,9 @@
 """The notify service: texts guardians, at most once per message id, never after `not_after`.
 
-Every message is recorded (encrypted) before it is sent. The worker that records it sends it
-at once; if that fails or the process dies, the retry loop sends it once its lease runs out.
-Sent messages are marked sent a moment later, many in one statement (`SentMarks`).
+Texts come as accounts events (SMS codes, account numbers). Every message is recorded
+(encrypted) before it is sent, with the event that asked for it. The worker that records it
+sends it at once; if that fails or the process dies, the retry loop sends it once its lease
+runs out. Sent messages are marked sent a moment later, many in one statement (`SentMarks`).
 """
 
 from __future__ import annotations
@@ -31,12 +32,14 @@ from common.masking import mask_phone
 from services.accounts.contract import (
     ACCOUNT_CANCELLED,
     ACCOUNT_REGISTERED,
+    SMS_CODE_ISSUED,
     AccountCancelled,
     AccountRegistered,
+    SmsCodeIssued,
 )
 from services.accounts.contract import SERVICE_NAME as ACCOUNTS
 from services.notify import delivery
-from services.notify.contract import SERVICE_NAME, DevMessage, SmsMessage, SmsResult
+from services.notify.contract import SERVICE_NAME, DevMessage, SmsMessage
 from services.notify.storage import Claim, MessageStore
 
 log = logging.getLogger(__name__)
@@ -116,10 +119,6 @@ class SentMarks(DependencyProvider):
     def add(self, message_id: str) -> None:
         self.pending[message_id] = datetime.now(UTC)
 
-    def holds(self, message_id: str) -> bool:
-        """Sent, its mark not written yet."""
-        return message_id in self.pending
-
     def _run(self):
         while self.running:
             eventlet.sleep(self.interval_s)
@@ -156,22 +155,6 @@ class NotifyService:
         return {"service": SERVICE_NAME, "ok": True}
 
     @rpc(expected_exceptions=DomainError)
-    def send_sms(self, message):
-        sms = SmsMessage.parse(message)
-        claim = self.messages.record(sms, _parse_not_after(sms.not_after), self._lease_s())
-        if claim is None:
-            SMS_SENT.labels(sms.purpose, "duplicate").inc()
-            # still pending and its lease over: this worker sends it
-            claim = self.messages.claim(sms.message_id, self._lease_s())
-        if claim:
-            status = self._deliver(claim)
-        elif self.sent_marks.holds(sms.message_id):
-            status = "sent"  # its mark is not written yet
-        else:
-            status = self.messages.status(sms.message_id)
-        return SmsResult(message_id=sms.message_id, status=status).model_dump()
-
-    @rpc(expected_exceptions=DomainError)
     def list_dev_messages(self, limit=20):
         if self.settings.PLATFORM_ENV != "development" or self.settings.SMS_BACKEND != "outbox":
             raise DomainError("NOT_FOUND")
@@ -188,10 +171,24 @@ class NotifyService:
         event = _parse_event(AccountRegistered, payload)
         if event is None:
             return
-        sms = SmsMessage(message_id=f"evt-{event.event_id}", phone=event.guardian_phone,
-                         purpose="account_registered",
-                         text=delivery.account_number_text(event.account_no))
-        claim = self.messages.record_event(event.event_id, ACCOUNT_REGISTERED, sms, self._lease_s())
+        self._send_once(event.event_id, ACCOUNT_REGISTERED, SmsMessage(
+            message_id=f"evt-{event.event_id}", phone=event.guardian_phone,
+            purpose="account_registered", text=delivery.account_number_text(event.account_no)))
+
+    @event_handler(ACCOUNTS, SMS_CODE_ISSUED, reliable_delivery=True, requeue_on_error=True)
+    def handle_sms_code_issued(self, payload):
+        """A code's text: sent once, and not at all once the code has expired."""
+        event = _parse_event(SmsCodeIssued, payload)
+        if event is None or not event.deliver:  # withheld: nobody is owed this text
+            return
+        self._send_once(event.event_id, SMS_CODE_ISSUED, SmsMessage(
+            message_id=event.message_id, phone=event.phone, purpose=event.purpose,
+            text=event.text, not_after=event.not_after.isoformat()))
+
+    def _send_once(self, event_id: str, event_type: str, sms: SmsMessage) -> None:
+        """Records the event's text (nothing if the event was seen) and sends it."""
+        claim = self.messages.record_event(event_id, event_type, sms,
+                                           _parse_not_after(sms.not_after), self._lease_s())
         if claim is None:
             SMS_SENT.labels(sms.purpose, "duplicate").inc()
             return

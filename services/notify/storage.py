@@ -37,7 +37,6 @@ _INSERT = ("INSERT INTO notify.messages (id, purpose, phone_hash, phone_enc, tex
            "%(phone_enc)s, %(text_enc)s, %(not_after)s::timestamptz, 1, "
            "now() + make_interval(secs => %(lease_s)s){source} "
            f"ON CONFLICT (id) DO NOTHING RETURNING attempts, {_EXPIRED}")
-_RECORD = _INSERT.format(source="")
 _RECORD_EVENT = _FIRST_TIME + _INSERT.format(source=" FROM first")
 _FORGET_PHONE = (_FIRST_TIME + ", forgotten AS (DELETE FROM notify.messages WHERE phone_hash = "
                  "%(phone_hash)s AND status <> 'pending' AND EXISTS (SELECT 1 FROM first)), "
@@ -83,16 +82,11 @@ class MessageStore:
         with self._pool.connection() as conn:
             conn.execute("SELECT 1")
 
-    def record(self, message: SmsMessage, not_after: datetime | None,
-               lease_s: float) -> Claim | None:
-        """Stores a new message, claimed by the caller; None if its id is already known."""
-        return self._insert(_RECORD, message, not_after, lease_s)
-
     def record_event(self, event_id: str, event_type: str, message: SmsMessage,
-                     lease_s: float) -> Claim | None:
+                     not_after: datetime | None, lease_s: float) -> Claim | None:
         """Stores the event's message, claimed by the caller, unless the event was seen.
         One statement: the event is marked handled exactly when its message is stored."""
-        return self._insert(_RECORD_EVENT, message, None, lease_s,
+        return self._insert(_RECORD_EVENT, message, not_after, lease_s,
                             event_id=event_id, event_type=event_type)
 
     def forget_phone(self, event_id: str, event_type: str, phone: str) -> bool:
@@ -121,11 +115,6 @@ class MessageStore:
                 "SELECT id FROM notify.messages WHERE status = 'pending' "
                 "AND claimed_until < now() ORDER BY claimed_until LIMIT %s", (limit,)).fetchall()
         return [row[0] for row in rows]
-
-    def status(self, message_id: str) -> str:
-        with self._pool.connection() as conn:
-            return conn.execute("SELECT status FROM notify.messages WHERE id = %s",
-                                (message_id,)).fetchone()[0]
 
     def retry_later(self, message_id: str, error: str, delay_s: float) -> None:
         """Keeps the message pending, untouched by the retry loop for `delay_s`."""

@@ -57,10 +57,17 @@ class Stack:
             "SMS_RESEND_COOLDOWN_S": "2",
             "SMS_DAILY_LIMIT_PER_IP": "100000",
             "SMS_DAILY_LIMIT_PER_PHONE": "100000",
+            "SMS_HOURLY_LIMIT_PER_IP": "100000",
+            "SMS_PLATFORM_BUDGET_PER_MIN": "100000",
+            "CAPTCHAS_PER_IP_PER_MINUTE": "100000",
+            "REGISTER_ATTEMPTS_PER_IP_PER_HOUR": "100000",
+            "REGISTER_ATTEMPTS_PER_PHONE_PER_HOUR": "100000",
+            "LOGIN_FAILURES_PER_IP_PER_HOUR": "100000",
             "RPC_TIMEOUT_S": "15",
             **{k: str(v) for k, v in overrides.items()},
         }
         self.procs: dict[str, subprocess.Popen] = {}
+        self._codes_read: set[str] = set()  # message ids of codes latest_code handed out
         self.metrics_ports = {name: free_port() for name in PROCESSES}
         for service in ("accounts", "notify"):
             migrate(database_url, service)
@@ -155,6 +162,15 @@ class Stack:
             time.sleep(0.1)
         raise AssertionError(f"no {purpose} SMS for {phone} within {timeout}s")
 
-    def latest_code(self, phone: str, purpose: str) -> str:
-        text = self.wait_sms(phone, purpose)[-1]["text"]
-        return re.search(r"\d{6}", text).group()
+    def latest_code(self, phone: str, purpose: str, timeout: float = 15) -> str:
+        """The newest code texted to `phone` for `purpose` that was not read before, waiting
+        for it: codes are texted asynchronously, a moment after the request's answer."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            fresh = [m for m in self.sms_messages(phone) if m["purpose"] == purpose
+                     and m["message_id"] not in self._codes_read]
+            if fresh:
+                self._codes_read.update(m["message_id"] for m in fresh)
+                return re.search(r"\d{6}", fresh[-1]["text"]).group()
+            time.sleep(0.05)
+        raise AssertionError(f"no new {purpose} code for {phone} within {timeout}s")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+MAX_ACCOUNTS_PER_PHONE = 3
+
 
 def new_account_no(season_year: int) -> str:
     """8 digits: the season's two-digit year, then 6 random digits (unique, not sequential)."""

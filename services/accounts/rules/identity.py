@@ -15,6 +15,11 @@ _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 _SHAPE = re.compile(r"^\d{17}[\dX]$")
 _PERMIT_REGIONS = ("81", "82", "83")
+# GB/T 2260 province-level codes (71 Taiwan, 81-83 the residence permits' prefixes); a number
+# with any other first two digits cannot have been issued.
+PROVINCES = frozenset(f"{code}" for first, last in (
+    (11, 15), (21, 23), (31, 37), (41, 46), (50, 54), (61, 65), (71, 71), (81, 83))
+    for code in range(first, last + 1))
 
 
 def check_character(first17: str) -> str:
@@ -32,6 +37,8 @@ def normalize_id_number(document_type: str, number: str, birth_date: date, sex: 
         raise _refuse("证件号码应为18位，前17位为数字，最后一位为数字或X。")
     if check_character(number[:17]) != number[17]:
         raise _refuse("证件号码校验位不正确，请核对后重新输入。")
+    if number[:2] not in PROVINCES:
+        raise _refuse("证件号码的地区码无效，请核对后重新输入。")
     is_permit = number[:2] in _PERMIT_REGIONS
     if document_type == "hkmt_residence_permit" and not is_permit:
         raise _refuse("港澳台居民居住证号码应以81、82或83开头。")

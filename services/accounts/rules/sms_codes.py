@@ -1,8 +1,9 @@
 """SMS verification codes: issuing limits and the check of a submitted code.
 
 A code is 6 digits from a CSPRNG, stored only as a keyed hash bound to phone and purpose,
-valid for `ttl_s`, used once, dead after `max_wrong_tries` wrong answers. A phone gets a new
-code only after `cooldown_s`, and phones and client addresses have daily caps.
+valid for `ttl_s`, used once, dead after `max_wrong_tries` wrong answers, superseded by a
+newer one. A new code only after `cooldown_s` (per phone; per phone and account reference for
+forgot-password), and phones (codes really texted) and client addresses have daily caps.
 """
 
 from __future__ import annotations
@@ -64,19 +65,18 @@ def check_code(policy: CodePolicy, issued: list[tuple[int, IssuedCode]],
                submitted_digest: bytes, now: datetime) -> tuple[str, int | None]:
     """Checks a submitted code against the phone's codes for one purpose, newest first.
 
-    Returns ('ok', id of the matching code), ('wrong', id of the newest live code, which
-    counts the try) or ('dead', None) when no code is live (expired, used, or too many wrong
-    tries). With the resend cooldown at most one code is live in practice.
+    Only the newest code can be used: a new code supersedes the earlier ones, so wrong tries
+    always count against the one code that could match. Returns ('ok', its id), ('wrong', its
+    id, which counts the try) or ('dead', None) when it is expired, used or out of tries.
     """
-    live = [(code_id, code) for code_id, code in issued
-            if not code.used and now < code.expires_at
-            and code.wrong_tries < policy.max_wrong_tries]
-    if not live:
+    if not issued:
         return "dead", None
-    for code_id, code in live:
-        if secrets.compare_digest(code.digest, submitted_digest):
-            return "ok", code_id
-    return "wrong", live[0][0]
+    code_id, code = issued[0]
+    if code.used or now >= code.expires_at or code.wrong_tries >= policy.max_wrong_tries:
+        return "dead", None
+    if secrets.compare_digest(code.digest, submitted_digest):
+        return "ok", code_id
+    return "wrong", code_id
 
 
 def refuse_code(field: str = "sms_code") -> DomainError:

@@ -67,3 +67,24 @@ def test_residence_permits_start_with_81_82_or_83():
     assert normalize_id_number("hkmt_residence_permit", permit, date(2020, 9, 1), "male") == permit
     assert "港澳台" in refusal(valid("11010820200901001"), document_type="hkmt_residence_permit")
     assert "港澳台" in refusal(permit, document_type="resident_id")
+
+
+@pytest.mark.parametrize("province", ["00", "10", "16", "20", "30", "38", "47", "55", "60",
+                                      "66", "70", "72", "80", "84", "91", "99"])
+def test_a_region_no_province_has_is_refused(province):
+    """GB/T 2260: these province codes do not exist, so no such number was ever issued."""
+    message = refusal(valid(f"{province}010820200901001"))
+    assert "地区码" in message
+
+
+@pytest.mark.parametrize("province", ["11", "15", "21", "23", "31", "37", "41", "46", "50", "54",
+                                      "61", "65", "71"])
+def test_every_real_province_is_accepted(province):
+    number = valid(f"{province}010820200901001")
+    assert normalize_id_number("resident_id", number, date(2020, 9, 1), "male") == number
+
+
+def test_residence_permit_prefixes_are_provinces_too():
+    number = valid("8100002020090100" + "1")
+    assert normalize_id_number("hkmt_residence_permit", number, date(2020, 9, 1),
+                               "male") == number

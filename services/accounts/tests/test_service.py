@@ -20,6 +20,12 @@ from services.notify.settings import NotifySettings
 from tests.support.family import id_number, unique_phone
 from tests.support.infra import running_service
 
+GENEROUS = {name: 100000 for name in (
+    "SMS_DAILY_LIMIT_PER_PHONE", "SMS_DAILY_LIMIT_PER_IP", "SMS_HOURLY_LIMIT_PER_IP",
+    "SMS_PLATFORM_BUDGET_PER_MIN", "CAPTCHAS_PER_IP_PER_MINUTE",
+    "REGISTER_ATTEMPTS_PER_IP_PER_HOUR", "REGISTER_ATTEMPTS_PER_PHONE_PER_HOUR",
+    "LOGIN_FAILURES_PER_IP_PER_HOUR")}
+
 
 @pytest.fixture
 def services(make_settings, database_url, amqp_uri, tmp_path):
@@ -27,8 +33,7 @@ def services(make_settings, database_url, amqp_uri, tmp_path):
         migrate(database_url, name)
     outbox = tmp_path / "sms.jsonl"
     accounts = make_settings(AccountsSettings, CAPTCHA_BACKEND="fixed", NOTICE_MIN_READ_S=0,
-                             SMS_RESEND_COOLDOWN_S=0, SMS_DAILY_LIMIT_PER_PHONE=1000,
-                             SMS_DAILY_LIMIT_PER_IP=1000)
+                             SMS_RESEND_COOLDOWN_S=0, **GENEROUS)
     notify = make_settings(NotifySettings, SMS_OUTBOX_PATH=str(outbox))
     with running_service(NotifyService, notify), running_service(AccountsService, accounts), \
             ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=30) as cluster:
@@ -40,11 +45,18 @@ def codes_sent(outbox, phone, purpose):
             if m["purpose"] == purpose]
 
 
-def request_code(cluster, phone):
-    captcha = cluster.accounts.create_captcha()
+def request_code(cluster, outbox, phone) -> str:
+    """The new code, once notify has texted it (from the outbox event)."""
+    before = len(codes_sent(outbox, phone, "register"))
+    captcha = cluster.accounts.create_captcha({"client_ip": "127.0.0.1"})
     cluster.accounts.request_sms_code({"purpose": "register", "phone": phone,
                                        "captcha_id": captcha["captcha_id"],
                                        "captcha_answer": "2468", "client_ip": "127.0.0.1"})
+    deadline = time.monotonic() + 15
+    while len(codes := codes_sent(outbox, phone, "register")) == before:
+        assert time.monotonic() < deadline, "no code texted"
+        time.sleep(0.05)
+    return codes[-1]
 
 
 def registration(cluster, phone, code):
@@ -60,13 +72,15 @@ def registration(cluster, phone, code):
 
 
 def test_many_simultaneous_registrations_on_one_phone_never_make_a_fourth(services):
+    """Two accounts on the phone, then twelve registrations at once with its one live code
+    (a new code supersedes the earlier ones): one account more, then the cap."""
     cluster, outbox = services
     phone = unique_phone()
-    for _ in range(12):
-        request_code(cluster, phone)
-    bodies = [registration(cluster, phone, code)
-              for code in codes_sent(outbox, phone, "register")]
-    assert len(bodies) == 12
+    for _ in range(2):
+        cluster.accounts.register(registration(cluster, phone, request_code(cluster, outbox,
+                                                                            phone)))
+    code = request_code(cluster, outbox, phone)
+    bodies = [registration(cluster, phone, code) for _ in range(12)]
 
     replies = [cluster.accounts.register.call_async(body) for body in bodies]  # all at once
 
@@ -77,15 +91,18 @@ def test_many_simultaneous_registrations_on_one_phone_never_make_a_fourth(servic
             return error.code
 
     outcomes = [outcome(reply) for reply in replies]
-    assert sorted(o for o in outcomes if not o.isdigit()) == ["PHONE_ACCOUNT_LIMIT"] * 9
-    assert len([o for o in outcomes if o.isdigit()]) == 3
+    assert sorted(o for o in outcomes if not o.isdigit()) == ["SMS_CODE_INVALID"] * 11
+    assert len([o for o in outcomes if o.isdigit()]) == 1
+    with pytest.raises(DomainError) as full:
+        cluster.accounts.register(registration(cluster, phone, request_code(cluster, outbox,
+                                                                            phone)))
+    assert full.value.code == "PHONE_ACCOUNT_LIMIT"
 
 
 def test_personal_data_is_unreadable_in_the_database(services, database_url):
     cluster, outbox = services
     phone = unique_phone()
-    request_code(cluster, phone)
-    body = registration(cluster, phone, codes_sent(outbox, phone, "register")[-1])
+    body = registration(cluster, phone, request_code(cluster, outbox, phone))
     account_no = cluster.accounts.register(body)["account_no"]
     with psycopg.connect(database_url) as conn:
         dump = "\n".join(str(row) for table in ("accounts", "sms_codes", "audit_log", "outbox",
@@ -128,9 +145,7 @@ def test_the_audit_chain_holds_under_simultaneous_appends_and_refuses_edits(serv
     appends twice in one transaction."""
     cluster, outbox = services
     phones = [unique_phone() for _ in range(8)]
-    for phone in phones:
-        request_code(cluster, phone)
-    bodies = [registration(cluster, phone, codes_sent(outbox, phone, "register")[-1])
+    bodies = [registration(cluster, phone, request_code(cluster, outbox, phone))
               for phone in phones]
     replies = [cluster.accounts.register.call_async(body) for body in bodies]  # all at once
     account_nos = [reply.result()["account_no"] for reply in replies]
@@ -183,13 +198,103 @@ def test_the_demo_family_is_registered_once(make_settings, database_url):
     from services.accounts.demo import DEMO, demo_app, register_demo_family
 
     migrate(database_url, "accounts")
-    settings = make_settings(AccountsSettings)
+    settings = make_settings(AccountsSettings, **GENEROUS)  # 127.0.0.1 is busy
     with psycopg_pool.ConnectionPool(settings.DATABASE_URL, min_size=1, max_size=2,
                                      kwargs={"autocommit": True}) as pool:
         app = demo_app(settings, pool)
         first = register_demo_family(app)
         assert register_demo_family(app) == first
-        captcha = app.create_captcha()
+        captcha = app.create_captcha({"client_ip": "127.0.0.1"})
         session = app.login({"account_no": first, "password": DEMO["password"],
                              "captcha_id": captcha["captcha_id"], "captcha_answer": "2468"})
     assert first.startswith("27") and session["account"]["child_name"] == "王**"
+
+
+def test_no_password_is_hashed_before_the_request_proves_it_holds_a_code(make_settings,
+                                                                         database_url):
+    """Registration, reset and change of password with a wrong code cost no argon2 at all."""
+    from common.crypto import LookupHasher
+    from services.accounts.rules.passwords import make_hasher, verify_password
+    from services.accounts.usecases import AccountsApp, Edge, render_captcha_png
+
+    migrate(database_url, "accounts")
+    settings = make_settings(AccountsSettings, CAPTCHA_BACKEND="fixed", NOTICE_MIN_READ_S=0,
+                             SMS_RESEND_COOLDOWN_S=0, **GENEROUS)
+    hasher = make_hasher(settings.ARGON2_MEMORY_KIB, settings.ARGON2_TIME_COST,
+                         settings.ARGON2_PARALLELISM)
+    hashed = []
+    texts = []
+    from services.accounts.storage import Keys
+
+    keys = Keys(settings.master_keys)
+    with psycopg_pool.ConnectionPool(settings.DATABASE_URL, min_size=1, max_size=2,
+                                     kwargs={"autocommit": True}) as pool:
+        app = AccountsApp(
+            settings, Store(pool, keys, texts.extend), LookupHasher(keys.lookup),
+            Edge(hash_password=lambda password: hashed.append(1) or hasher.hash(password),
+                 verify_password=lambda stored, password: verify_password(hasher, stored,
+                                                                           password),
+                 render_captcha=render_captcha_png))
+        hashed.clear()  # the decoy hash made at start
+
+        def code_for(purpose, **fields):
+            captcha = app.create_captcha({"client_ip": "127.0.0.1"})
+            app.request_sms_code({"purpose": purpose, "captcha_id": captcha["captcha_id"],
+                                  "captcha_answer": "2468", "client_ip": "127.0.0.1", **fields})
+            return re.search(r"\d{6}", texts[-1].body["text"]).group()
+
+        def refused(call, *args):
+            with pytest.raises(DomainError) as caught:
+                call(*args)
+            assert caught.value.code == "SMS_CODE_INVALID"
+            assert hashed == []
+
+        body = {**registration_stub(), "notice_token": app.notice()["notice_token"]}
+        refused(app.register, {**body, "sms_code": "000000"})  # no code at all
+        code = code_for("register", phone=body["guardian_phone"])
+        refused(app.register, {**body, "sms_code": f"{(int(code) + 1) % 10**6:06d}"})
+        session = app.register({**body, "sms_code": code})["session"]
+        hashed.clear()
+        new = {"new_password": "Autumn2027c", "new_password_confirm": "Autumn2027c"}
+        refused(app.change_password, {"session_token": session["session_token"],
+                                      "sms_code": "000000", **new})
+        refused(app.reset_password, {"account_ref": session["account"]["account_no"],
+                                     "phone": body["guardian_phone"], "sms_code": "000000",
+                                     **new})
+
+
+def test_the_platform_sms_budget_is_gauged_alerted_once_and_enforced(make_settings,
+                                                                     database_url, caplog):
+    from prometheus_client import REGISTRY
+
+    migrate(database_url, "accounts")
+    settings = make_settings(AccountsSettings, CAPTCHA_BACKEND="fixed", SMS_RESEND_COOLDOWN_S=0,
+                             **{**GENEROUS, "SMS_PLATFORM_BUDGET_PER_MIN": 3},
+                             SMS_BUDGET_ALERT_RATIO=0.5)
+    from nameko.testing.services import entrypoint_hook
+
+    with psycopg.connect(database_url, autocommit=True) as conn:  # other tests' codes
+        conn.execute("DELETE FROM accounts.attempts WHERE kind = 'sms_platform'")
+    outcomes = []
+    with running_service(AccountsService, settings) as container:
+        for _ in range(12):  # the budget is per minute: a window may turn over once
+            with entrypoint_hook(container, "create_captcha") as create_captcha:
+                captcha = create_captcha({"client_ip": "127.0.0.1"})
+            with entrypoint_hook(container, "request_sms_code") as request_sms_code:
+                try:
+                    request_sms_code({"purpose": "register", "phone": unique_phone(),
+                                      "captcha_id": captcha["captcha_id"],
+                                      "captcha_answer": "2468", "client_ip": "127.0.0.1"})
+                    outcomes.append("sent")
+                except DomainError as error:
+                    outcomes.append(error)
+            if isinstance(outcomes[-1], DomainError):
+                break
+    busy = outcomes[-1]
+    assert isinstance(busy, DomainError) and busy.code == "SMS_BUSY", outcomes
+    assert busy.http_status == 503 and 0 < busy.extra["retry_after_s"] <= 60
+    assert outcomes.count("sent") <= 6  # at most two windows' budgets
+    assert REGISTRY.get_sample_value("platform_sms_budget_usage_ratio") == 1.0
+    assert REGISTRY.get_sample_value("platform_sms_codes_this_minute") == 3
+    alerts = [r for r in caplog.records if r.getMessage() == "SMS budget nearly used up"]
+    assert 1 <= len(alerts) <= 2

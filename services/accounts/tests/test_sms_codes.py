@@ -68,10 +68,16 @@ def test_no_code_at_all_is_dead():
     assert check_code(POLICY, [], submitted("123456"), T0) == ("dead", None)
 
 
-def test_any_live_code_of_the_phone_matches_and_wrong_tries_hit_the_newest():
-    codes = issued("111111", code_id=2) + issued("222222", code_id=1)
-    assert check_code(POLICY, codes, submitted("222222"), T0) == ("ok", 1)
+def test_a_new_code_supersedes_the_earlier_ones_and_wrong_tries_hit_it():
+    codes = issued("111111", code_id=2) + issued("222222", code_id=1)  # newest first
+    assert check_code(POLICY, codes, submitted("222222"), T0) == ("wrong", 2)
+    assert check_code(POLICY, codes, submitted("111111"), T0) == ("ok", 2)
     assert check_code(POLICY, codes, submitted("333333"), T0) == ("wrong", 2)
+
+
+def test_an_earlier_code_does_not_come_back_when_the_newest_dies():
+    codes = issued("111111", code_id=2, wrong=5) + issued("222222", code_id=1)
+    assert check_code(POLICY, codes, submitted("222222"), T0) == ("dead", None)
 
 
 def test_resend_is_refused_during_cooldown_with_the_wait():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -30,11 +31,16 @@ def message(message_id="m-1"):
     return SmsMessage(message_id=message_id, phone=PHONE, purpose="register", text=TEXT)
 
 
+def record(store, sms, not_after, lease_s):
+    """As for an SMS code's event seen for the first time."""
+    return store.record_event(str(uuid.uuid4()), "sms_code_issued", sms, not_after, lease_s)
+
+
 def test_record_claims_a_new_message_for_its_sender_once(store, pool):
-    claim = store.record(message(), None, lease_s=60)
+    claim = record(store, message(), None, lease_s=60)
     assert (claim.message_id, claim.phone, claim.text, claim.attempts, claim.expired) == (
         "m-1", PHONE, TEXT, 1, False)
-    assert store.record(message(), None, lease_s=60) is None
+    assert record(store, message(), None, lease_s=60) is None
     assert store.claim("m-1", lease_s=60) is None  # its sender still holds it
     row = raw_row(pool, "m-1")
     for column in ("phone_hash", "phone_enc", "text_enc"):
@@ -43,7 +49,7 @@ def test_record_claims_a_new_message_for_its_sender_once(store, pool):
 
 
 def test_a_lapsed_lease_can_be_claimed_again(store):
-    store.record(message(), None, lease_s=0)
+    record(store, message(), None, lease_s=0)
     assert store.claimable(10) == ["m-1"]
     claim = store.claim("m-1", lease_s=60)
     assert claim.attempts == 2 and claim.text == TEXT
@@ -51,7 +57,7 @@ def test_a_lapsed_lease_can_be_claimed_again(store):
 
 
 def test_a_message_past_not_after_is_claimed_as_expired(store):
-    claim = store.record(message(), datetime.now(UTC) - timedelta(seconds=1), lease_s=60)
+    claim = record(store, message(), datetime.now(UTC) - timedelta(seconds=1), lease_s=60)
     assert claim.expired
 
 
@@ -60,12 +66,13 @@ def test_final_states_erase_the_text(store, pool):
     for message_id, finish in (("m-sent", lambda mid: store.mark_sent({mid: sent_at})),
                                ("m-expired", store.mark_expired),
                                ("m-failed", lambda mid: store.mark_failed(mid, "HTTP 400"))):
-        store.record(message(message_id), None, lease_s=0)
+        record(store, message(message_id), None, lease_s=0)
         finish(message_id)
         row = raw_row(pool, message_id)
         assert row["text_enc"] is None
         assert store.claim(message_id, lease_s=60) is None
-    assert store.status("m-sent") == "sent" and raw_row(pool, "m-sent")["sent_at"] == sent_at
+    sent = raw_row(pool, "m-sent")
+    assert sent["status"] == "sent" and sent["sent_at"] == sent_at
     assert raw_row(pool, "m-failed")["last_error"] == "HTTP 400"
     assert store.claimable(10) == []
 
@@ -73,7 +80,7 @@ def test_final_states_erase_the_text(store, pool):
 def test_many_texts_are_marked_sent_at_once_each_with_its_time(store, pool):
     times = {f"m-{i}": datetime.now(UTC) - timedelta(seconds=i) for i in range(3)}
     for message_id in times:
-        store.record(message(message_id), None, lease_s=60)
+        record(store, message(message_id), None, lease_s=60)
     store.mark_sent(times)
     for message_id, sent_at in times.items():
         row = raw_row(pool, message_id)
@@ -81,7 +88,7 @@ def test_many_texts_are_marked_sent_at_once_each_with_its_time(store, pool):
 
 
 def test_retry_later_keeps_the_message_pending_until_the_delay_is_over(store, pool):
-    store.record(message(), None, lease_s=0)
+    record(store, message(), None, lease_s=0)
     store.retry_later("m-1", "HTTP 503", delay_s=60)
     assert store.claimable(10) == []
     row = raw_row(pool, "m-1")
@@ -91,9 +98,11 @@ def test_retry_later_keeps_the_message_pending_until_the_delay_is_over(store, po
 
 
 def test_an_event_is_turned_into_a_message_once(store, pool):
-    first = store.record_event("e-1", "account_registered", message("evt-e-1"), lease_s=60)
+    first = store.record_event("e-1", "account_registered", message("evt-e-1"), None,
+                               lease_s=60)
     assert first.message_id == "evt-e-1"
-    assert store.record_event("e-1", "account_registered", message("evt-e-1"), 60) is None
+    assert store.record_event("e-1", "account_registered", message("evt-e-1"), None,
+                              60) is None
     with pool.connection() as conn:
         assert conn.execute("SELECT count(*) FROM notify.messages").fetchone()[0] == 1
         assert conn.execute("SELECT count(*) FROM notify.processed_events").fetchone()[0] == 1
@@ -107,10 +116,10 @@ def message_ids(pool):
 def test_forgetting_a_phone_deletes_its_final_texts_now_and_its_pending_ones_once_final(
         store, pool):
     for message_id in ("m-final", "m-sent-later", "m-failed-later"):
-        store.record(message(message_id), None, lease_s=60)
+        record(store, message(message_id), None, lease_s=60)
     store.mark_sent({"m-final": datetime.now(UTC)})
     other = SmsMessage(message_id="m-other", phone="13800000000", purpose="register", text=TEXT)
-    store.record(other, None, lease_s=60)
+    record(store, other, None, lease_s=60)
 
     assert store.forget_phone("e-1", "account_cancelled", PHONE)
     assert message_ids(pool) == ["m-failed-later", "m-other", "m-sent-later"]  # still owed
@@ -125,15 +134,15 @@ def test_forgetting_a_phone_deletes_its_final_texts_now_and_its_pending_ones_onc
 def test_look_ups_are_keyed_apart_from_the_cipher(store, pool):
     """One leaked key must not give both: the phone hashes use a key of their own."""
     master = MasterKeys.parse(DEV_KEYS["MASTER_KEYS"])
-    store.record(message(), None, lease_s=60)
+    record(store, message(), None, lease_s=60)
     lookup_key = master.stable("notify/lookup")
     assert raw_row(pool, "m-1")["phone_hash"] == LookupHasher(lookup_key)("phone", PHONE)
     assert lookup_key != master.derive(master.current_id, "notify/data")
 
 
 def test_a_phone_pasted_into_another_message_does_not_open(store, pool, database_url):
-    store.record(message("m-1"), None, lease_s=0)
-    store.record(SmsMessage(message_id="m-2", phone="13700000000", purpose="register",
+    record(store, message("m-1"), None, lease_s=0)
+    record(store, SmsMessage(message_id="m-2", phone="13700000000", purpose="register",
                             text=TEXT), None, lease_s=0)
     with psycopg.connect(database_url, autocommit=True) as admin:
         admin.execute("UPDATE notify.messages SET phone_enc = (SELECT phone_enc FROM "
@@ -145,12 +154,12 @@ def test_a_phone_pasted_into_another_message_does_not_open(store, pool, database
 def test_texts_to_phones_that_never_registered_are_forgotten_after_the_retention_period(
         store, pool, database_url):
     registered = "13600000000"
-    store.record(message("code-old"), None, lease_s=0)  # a registration never finished
-    store.record(message("code-new"), None, lease_s=0)
-    store.record(message("code-pending"), None, lease_s=0)
-    store.record(SmsMessage(message_id="code-reg", phone=registered, purpose="register",
+    record(store, message("code-old"), None, lease_s=0)  # a registration never finished
+    record(store, message("code-new"), None, lease_s=0)
+    record(store, message("code-pending"), None, lease_s=0)
+    record(store, SmsMessage(message_id="code-reg", phone=registered, purpose="register",
                             text=TEXT), None, lease_s=0)
-    store.record(SmsMessage(message_id="evt-reg", phone=registered,
+    record(store, SmsMessage(message_id="evt-reg", phone=registered,
                             purpose="account_registered", text=TEXT), None, lease_s=0)
     store.mark_sent({mid: datetime.now(UTC) for mid in ("code-old", "code-new", "code-reg",
                                                         "evt-reg")})
@@ -167,7 +176,7 @@ def test_texts_to_phones_that_never_registered_are_forgotten_after_the_retention
 
 def test_rotation_reseals_phones_and_texts_under_the_newest_master_key(pool, database_url):
     old = MasterKeys.parse(DEV_KEYS["MASTER_KEYS"])
-    MessageStore(pool, old).record(message(), None, lease_s=0)
+    record(MessageStore(pool, old), message(), None, lease_s=0)
     new_key = base64.b64encode(os.urandom(32)).decode()
     rotated = MasterKeys.parse(f"2:{new_key},{DEV_KEYS['MASTER_KEYS']}")
     assert rotate_keys(role_url(database_url, NotifySettings.DATABASE_ROLE), rotated) == 1
