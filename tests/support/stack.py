@@ -20,6 +20,7 @@ from common.migrations import migrate
 from common.settings import role_url
 from services.accounts.settings import AccountsSettings
 from services.notify.settings import NotifySettings
+from tests.support.limits import GENEROUS_LIMITS
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = ("accounts", "notify", "gateway")
@@ -55,14 +56,7 @@ class Stack:
             "SMS_OUTBOX_PATH": str(self.sms_outbox),
             "NOTICE_MIN_READ_S": "2",
             "SMS_RESEND_COOLDOWN_S": "2",
-            "SMS_DAILY_LIMIT_PER_IP": "100000",
-            "SMS_DAILY_LIMIT_PER_PHONE": "100000",
-            "SMS_HOURLY_LIMIT_PER_IP": "100000",
-            "SMS_PLATFORM_BUDGET_PER_MIN": "100000",
-            "CAPTCHAS_PER_IP_PER_MINUTE": "100000",
-            "REGISTER_ATTEMPTS_PER_IP_PER_HOUR": "100000",
-            "REGISTER_ATTEMPTS_PER_PHONE_PER_HOUR": "100000",
-            "LOGIN_FAILURES_PER_IP_PER_HOUR": "100000",
+            **{name: str(value) for name, value in GENEROUS_LIMITS.items()},
             "RPC_TIMEOUT_S": "15",
             **{k: str(v) for k, v in overrides.items()},
         }

@@ -19,12 +19,7 @@ from services.notify.service import NotifyService
 from services.notify.settings import NotifySettings
 from tests.support.family import id_number, unique_phone
 from tests.support.infra import running_service
-
-GENEROUS = {name: 100000 for name in (
-    "SMS_DAILY_LIMIT_PER_PHONE", "SMS_DAILY_LIMIT_PER_IP", "SMS_HOURLY_LIMIT_PER_IP",
-    "SMS_PLATFORM_BUDGET_PER_MIN", "CAPTCHAS_PER_IP_PER_MINUTE",
-    "REGISTER_ATTEMPTS_PER_IP_PER_HOUR", "REGISTER_ATTEMPTS_PER_PHONE_PER_HOUR",
-    "LOGIN_FAILURES_PER_IP_PER_HOUR")}
+from tests.support.limits import GENEROUS_LIMITS
 
 
 @pytest.fixture
@@ -33,7 +28,7 @@ def services(make_settings, database_url, amqp_uri, tmp_path):
         migrate(database_url, name)
     outbox = tmp_path / "sms.jsonl"
     accounts = make_settings(AccountsSettings, CAPTCHA_BACKEND="fixed", NOTICE_MIN_READ_S=0,
-                             SMS_RESEND_COOLDOWN_S=0, **GENEROUS)
+                             SMS_RESEND_COOLDOWN_S=0, **GENEROUS_LIMITS)
     notify = make_settings(NotifySettings, SMS_OUTBOX_PATH=str(outbox))
     with running_service(NotifyService, notify), running_service(AccountsService, accounts), \
             ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=30) as cluster:
@@ -198,7 +193,7 @@ def test_the_demo_family_is_registered_once(make_settings, database_url):
     from services.accounts.demo import DEMO, demo_app, register_demo_family
 
     migrate(database_url, "accounts")
-    settings = make_settings(AccountsSettings, **GENEROUS)  # 127.0.0.1 is busy
+    settings = make_settings(AccountsSettings, **GENEROUS_LIMITS)  # 127.0.0.1 is busy
     with psycopg_pool.ConnectionPool(settings.DATABASE_URL, min_size=1, max_size=2,
                                      kwargs={"autocommit": True}) as pool:
         app = demo_app(settings, pool)
@@ -219,7 +214,7 @@ def test_no_password_is_hashed_before_the_request_proves_it_holds_a_code(make_se
 
     migrate(database_url, "accounts")
     settings = make_settings(AccountsSettings, CAPTCHA_BACKEND="fixed", NOTICE_MIN_READ_S=0,
-                             SMS_RESEND_COOLDOWN_S=0, **GENEROUS)
+                             SMS_RESEND_COOLDOWN_S=0, **GENEROUS_LIMITS)
     hasher = make_hasher(settings.ARGON2_MEMORY_KIB, settings.ARGON2_TIME_COST,
                          settings.ARGON2_PARALLELISM)
     hashed = []
@@ -269,7 +264,7 @@ def test_the_platform_sms_budget_is_gauged_alerted_once_and_enforced(make_settin
 
     migrate(database_url, "accounts")
     settings = make_settings(AccountsSettings, CAPTCHA_BACKEND="fixed", SMS_RESEND_COOLDOWN_S=0,
-                             **{**GENEROUS, "SMS_PLATFORM_BUDGET_PER_MIN": 3},
+                             **{**GENEROUS_LIMITS, "SMS_PLATFORM_BUDGET_PER_MIN": 3},
                              SMS_BUDGET_ALERT_RATIO=0.5)
     from nameko.testing.services import entrypoint_hook
 
