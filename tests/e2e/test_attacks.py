@@ -20,7 +20,7 @@ PUBLIC_ORIGIN = "https://www.example.gov.cn"
 
 # client addresses --------------------------------------------------------------------------
 def test_writing_x_forwarded_for_does_not_escape_the_per_address_sms_cap(strict_stack):
-    """strict_stack trusts one proxy and allows 3 codes a day per address: the entries a
+    """strict_stack trusts one proxy and allows 2 codes an hour per address: the entries a
     client writes itself (left of what the proxy appended) change nothing."""
     family = Family(strict_stack)
 
@@ -29,9 +29,9 @@ def test_writing_x_forwarded_for_does_not_escape_the_per_address_sms_cap(strict_
             "X-Forwarded-For": forwarded_for}, json={
             "purpose": "register", "phone": unique_phone(), **family.captcha()})
 
-    statuses = [request_code(f"198.51.100.{i}, 203.0.113.7").status_code for i in range(8)]
-    assert statuses == [201] * 3 + [429] * 5
-    assert request_code("203.0.113.7").json()["code"] == "SMS_DAILY_LIMIT"
+    statuses = [request_code(f"198.51.100.{i}, 203.0.113.7").status_code for i in range(4)]
+    assert statuses == [201] * 2 + [429] * 2
+    assert request_code("203.0.113.7").json()["code"] == "RATE_LIMITED"
     # what counts is the proxy's entry, not the connection: another client still gets a code
     assert request_code("198.51.100.1, 203.0.113.8").status_code == 201
 
