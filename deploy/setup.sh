@@ -101,7 +101,7 @@ is_local_host() {
 # ---------------------------------------------------------------------------------------------
 # chromium, fonts-noto-cjk, poppler-utils: browser and document tests (/usr/bin/chromium);
 # libatomic1: Playwright's bundled node driver links against it.
-PACKAGES=(python3 python3-venv postgresql rabbitmq-server curl ca-certificates make
+PACKAGES=(python3 python3-venv postgresql rabbitmq-server curl ca-certificates openssl make
           chromium fonts-noto-cjk poppler-utils libatomic1)
 
 pkg_installed() {

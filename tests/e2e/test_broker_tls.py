@@ -53,8 +53,8 @@ def tls_stack(tls_broker, tmp_path_factory):
 
 
 def test_a_family_registers_over_the_tls_broker(tls_stack):
-    """gateway -> accounts -> notify RPCs (the SMS code), their replies, and the
-    account_registered event from the outbox relay to notify (the account number's text)."""
+    """gateway -> accounts RPCs and their replies, and accounts' events from the outbox relay
+    to notify (the SMS code's and the account number's texts)."""
     family = Family(tls_stack)
     registration = family.registration()
     response = family.call("POST", "/api/v1/accounts", json=registration)
