@@ -81,20 +81,17 @@ class Connection:
 
 
 # POSTs ----------------------------------------------------------------------------------------
-async def _post_all(url: str, items: list[tuple[bytes, str | None]],
-                    concurrency: int) -> list[tuple[int, float, bytes]]:
+async def _post_all(url: str, bodies: list[bytes], sources: list[str | None]
+                    ) -> list[tuple[int, float, bytes]]:
     requests = [_request("POST", url, {"Content-Type": "application/json"}, body)
-                for body, _ in items]
+                for body in bodies]
     answers: list[tuple[int, float, bytes]] = [(0, 0.0, b"")] * len(requests)
     todo = iter(range(len(requests)))
-    conns = [Connection(url) for _ in range(min(concurrency, len(requests)))]
+    conns = [Connection(url, source) for source in sources[:len(requests)]]
     await asyncio.gather(*(c.open() for c in conns))
 
     async def worker(conn: Connection):
         for i in todo:  # shared: each index is taken by exactly one worker
-            if conn.source != items[i][1]:  # each client its own address: a new connection
-                await conn.close()
-                conn.source = items[i][1]
             started = time.perf_counter()
             try:
                 status, body = await conn.send(requests[i])
@@ -108,11 +105,12 @@ async def _post_all(url: str, items: list[tuple[bytes, str | None]],
     return answers
 
 
-def post_all(url: str, items: list[tuple[bytes, str | None]],
-             concurrency: int) -> list[tuple[int, float, bytes]]:
-    """POSTs each (JSON body, client address or None): returns (status, seconds, body) in
-    order."""
-    return asyncio.run(_post_all(url, items, concurrency))
+def post_all(url: str, bodies: list[bytes], sources: list[str | None]
+             ) -> list[tuple[int, float, bytes]]:
+    """POSTs each JSON body over one keep-alive connection per source address (so as many at
+    a time), as a reverse proxy's pooled upstream connections would carry them: returns
+    (status, seconds, body) in order."""
+    return asyncio.run(_post_all(url, bodies, sources))
 
 
 # GET loads ------------------------------------------------------------------------------------

@@ -166,8 +166,8 @@ def document_number(i: int) -> tuple[date, str]:
     return birth, first17 + check_character(first17)
 
 
-def prepare_one(stack: Stack, i: int) -> tuple[dict, str]:
-    """Notice token and SMS code requested for family i: (body without its code, client IP)."""
+def prepare_one(stack: Stack, i: int) -> dict:
+    """Notice token and SMS code requested for family i: its body without the code."""
     family = Family(stack, ip=loopback_address(i))
     try:
         phone = f"139{i:08d}"
@@ -177,7 +177,7 @@ def prepare_one(stack: Stack, i: int) -> tuple[dict, str]:
         response = family.request_code("register", phone=phone)
         if response.status_code != 201:
             raise RuntimeError(f"SMS code for family {i}: {response.status_code} {response.text}")
-        return body, family.ip
+        return body
     finally:
         family.http.close()
 
@@ -196,13 +196,13 @@ def register_codes(stack: Stack, phones: set[str], timeout_s: float = 60) -> dic
         time.sleep(0.2)
 
 
-def prepare_families(stack: Stack, count: int) -> list[tuple[bytes, str]]:
-    """Ready-to-send registration bodies (JSON bytes) and client IPs."""
+def prepare_families(stack: Stack, count: int) -> list[bytes]:
+    """Ready-to-send registration bodies (JSON bytes)."""
     with ThreadPoolExecutor(SETUP_THREADS) as pool:
         prepared = list(pool.map(lambda i: prepare_one(stack, i), range(count)))
-    codes = register_codes(stack, {body["guardian_phone"] for body, _ in prepared})
-    return [(json.dumps({**body, "sms_code": codes[body["guardian_phone"]]}).encode(), ip)
-            for body, ip in prepared]
+    codes = register_codes(stack, {body["guardian_phone"] for body in prepared})
+    return [json.dumps({**body, "sms_code": codes[body["guardian_phone"]]}).encode()
+            for body in prepared]
 
 
 class Batch(NamedTuple):
@@ -211,13 +211,13 @@ class Batch(NamedTuple):
     cpu: CpuUse
 
 
-def register_all(stack: Stack, prepared: list[tuple[bytes, str]], concurrency: int,
+def register_all(stack: Stack, prepared: list[bytes], concurrency: int,
                  meter: CpuMeter) -> tuple[Registrations, list[str]]:
     return _registrations_of([_register_batch(stack, prepared, concurrency, meter)],
                              concurrency)
 
 
-def register_interleaved(stack: Stack, prepared: list[tuple[bytes, str]], concurrency: int,
+def register_interleaved(stack: Stack, prepared: list[bytes], concurrency: int,
                          meter: CpuMeter, rounds: int, hashes: int
                          ) -> tuple[Registrations, list[str], HashBaseline]:
     """Baseline bursts and registration batches in turn, a burst on either side of each batch.
@@ -240,11 +240,13 @@ def register_interleaved(stack: Stack, prepared: list[tuple[bytes, str]], concur
     return registrations, account_nos, baseline
 
 
-def _register_batch(stack: Stack, prepared: list[tuple[bytes, str]], concurrency: int,
+def _register_batch(stack: Stack, prepared: list[bytes], concurrency: int,
                     meter: CpuMeter) -> Batch:
     meter.start()
     started = time.perf_counter()
-    answers = post_all(stack.url + "/api/v1/accounts", prepared, concurrency)
+    # one keep-alive connection per client address, `concurrency` of them
+    answers = post_all(stack.url + "/api/v1/accounts", prepared,
+                       [loopback_address(n) for n in range(concurrency)])
     duration = time.perf_counter() - started
     return Batch(answers, duration, meter.stop(len(prepared)))
 

@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import psycopg
 from psycopg import sql
@@ -65,6 +66,12 @@ class AccountRow:
     failed_logins: int
     locked_until: datetime | None
     created_at: datetime
+
+
+class RecentCodes(NamedTuple):
+    codes: list[tuple[int, IssuedCode]]  # (id, code), newest first
+    on_phone: int  # the phone's active accounts (0 when it has no recent code)
+    document_taken: bool  # the document is registered (only read when asked for)
 
 
 @dataclass(frozen=True)
@@ -226,13 +233,17 @@ class Tx:
                           "'2 days'", (now,))
 
     # throttles --------------------------------------------------------------------------
-    def count_attempt(self, kind: str, subject_hash: bytes, window_start: datetime) -> int:
-        """Counts one attempt; returns the window's count including it (one statement)."""
-        return self._one(
+    def count_attempts(self, attempts: list[tuple[str, bytes, datetime]]) -> dict[str, int]:
+        """Counts one attempt for each (kind, subject hash, window start), all in one
+        statement; returns each kind's count in its window, this attempt included."""
+        kinds, subjects, windows = (list(column) for column in zip(*attempts, strict=True))
+        rows = self.conn.execute(
             "INSERT INTO accounts.attempts AS a (kind, subject_hash, window_start, count) "
-            "VALUES (%s, %s, %s, 1) ON CONFLICT (kind, subject_hash, window_start) DO UPDATE "
-            "SET count = a.count + 1 RETURNING count",
-            (kind, subject_hash, window_start))["count"]
+            "SELECT kind, subject_hash, window_start, 1 FROM unnest(%s::text[], %s::bytea[], "
+            "%s::timestamptz[]) AS t (kind, subject_hash, window_start) ON CONFLICT (kind, "
+            "subject_hash, window_start) DO UPDATE SET count = a.count + 1 "
+            "RETURNING kind, count", (kinds, subjects, windows)).fetchall()
+        return {row["kind"]: row["count"] for row in rows}
 
     def attempts_so_far(self, kind: str, subject_hash: bytes, window_start: datetime) -> int:
         row = self._one("SELECT count FROM accounts.attempts WHERE kind = %s AND "
@@ -267,21 +278,26 @@ class Tx:
             (phone_hash, ip_hash, cooldown_hash, purpose, code_hash, now, expires_at,
              delivered))["id"]
 
-    def recent_codes(self, phone_hash: bytes, purpose: str,
-                     since: datetime) -> tuple[list[tuple[int, IssuedCode]], int]:
-        """The codes texted to the phone for a purpose since `since`, newest first, locked, and
-        the phone's active accounts (read in the same round trip: registration needs both)."""
+    def recent_codes(self, phone_hash: bytes, purpose: str, since: datetime,
+                     document_hash: bytes | None = None, lock: bool = True) -> RecentCodes:
+        """The codes texted to the phone for a purpose since `since`, newest first (locked
+        unless `lock` is false), with the obstacles to a registration read in the same round
+        trip."""
         rows = self.conn.execute(
             "SELECT id, code_hash, expires_at, wrong_tries, used_at, (SELECT count(*) FROM "
-            "accounts.accounts WHERE phone_hash = %(p)s AND status = 'active') AS on_phone "
-            "FROM accounts.sms_codes WHERE phone_hash = %(p)s AND purpose = %(purpose)s AND "
-            "delivered AND created_at >= %(since)s ORDER BY created_at DESC, id DESC "
-            "FOR UPDATE OF sms_codes",
-            {"p": phone_hash, "purpose": purpose, "since": since}).fetchall()
+            "accounts.accounts WHERE phone_hash = %(p)s AND status = 'active') AS on_phone, "
+            "EXISTS (SELECT 1 FROM accounts.accounts WHERE document_hash = %(d)s AND "
+            "status = 'active') AS taken FROM accounts.sms_codes WHERE phone_hash = %(p)s AND "
+            "purpose = %(purpose)s AND delivered AND created_at >= %(since)s ORDER BY "
+            "created_at DESC, id DESC" + (" FOR UPDATE OF sms_codes" if lock else ""),
+            {"p": phone_hash, "d": document_hash, "purpose": purpose,
+             "since": since}).fetchall()
         codes = [(row["id"], IssuedCode(bytes(row["code_hash"]), row["expires_at"],
                                         row["wrong_tries"], row["used_at"] is not None))
                  for row in rows]
-        return codes, rows[0]["on_phone"] if rows else 0
+        if not rows:
+            return RecentCodes(codes, 0, False)
+        return RecentCodes(codes, rows[0]["on_phone"], rows[0]["taken"])
 
     def count_wrong_code(self, code_id: int) -> None:
         self.conn.execute("UPDATE accounts.sms_codes SET wrong_tries = wrong_tries + 1 "
@@ -295,14 +311,6 @@ class Tx:
     def document_registered(self, document_hash: bytes) -> bool:
         return self._one("SELECT 1 AS x FROM accounts.accounts WHERE document_hash = %s AND "
                          "status = 'active'", (document_hash,)) is not None
-
-    def registration_obstacles(self, document_hash: bytes, phone_hash: bytes) -> tuple[bool, int]:
-        """(document already registered, active accounts on the phone) in one round trip."""
-        row = self._one(
-            "SELECT EXISTS (SELECT 1 FROM accounts.accounts WHERE document_hash = %s AND "
-            "status = 'active') AS taken, (SELECT count(*) FROM accounts.accounts WHERE "
-            "phone_hash = %s AND status = 'active') AS on_phone", (document_hash, phone_hash))
-        return row["taken"], row["on_phone"]
 
     def add_account(self, account: NewAccount, code_id: int, session: NewSession,
                     event: outbox.NewEvent, audit: AuditEntry) -> AccountRow | None:

@@ -112,8 +112,8 @@ class AccountsApp:
     def create_captcha(self, request: dict | None = None) -> dict:
         req = contract.CaptchaRequest.parse(request or {})
         with self.store.statements() as db:  # before the image: rendering is the cost
-            self._throttle(db, self.captcha_per_ip, rate_limit_subject(req.client_ip),
-                           self.edge.clock())
+            self._throttle(db, self.edge.clock(),
+                           (self.captcha_per_ip, rate_limit_subject(req.client_ip)))
         if self.s.CAPTCHA_BACKEND == "fixed":
             answer = self.s.CAPTCHA_FIXED_ANSWER
         else:
@@ -144,12 +144,14 @@ class AccountsApp:
                                                                            "过期，请换一张。"})
 
     # throttles and refusals -------------------------------------------------------------
-    def _throttle(self, db, limit: throttle.Limit, subject: str, now: datetime) -> None:
-        """Counts this attempt against `subject` (kept only as a keyed hash) and refuses it
-        past the limit."""
-        count = db.count_attempt(limit.kind, self._attempt_subject(limit, subject),
-                                 throttle.window_start(now, limit.window_s))
-        throttle.check(limit, count, now)
+    def _throttle(self, db, now: datetime, *checks: tuple[throttle.Limit, str]) -> None:
+        """Counts this attempt against each (limit, subject), subjects kept only as keyed
+        hashes, in one statement; refuses it past any of the limits."""
+        counts = db.count_attempts([
+            (limit.kind, self._attempt_subject(limit, subject),
+             throttle.window_start(now, limit.window_s)) for limit, subject in checks])
+        for limit, _ in checks:
+            throttle.check(limit, counts[limit.kind], now)
 
     def _attempt_subject(self, limit: throttle.Limit, subject: str) -> bytes:
         return self.lookup("attempt", f"{limit.kind}|{subject}")
@@ -171,10 +173,11 @@ class AccountsApp:
         self._check_captcha(req.captcha_id, req.captcha_answer, trail)
         phone, deliver = self._code_recipient(req)
         address = rate_limit_subject(req.client_ip)
+        checks = [(self.sms_per_ip_hour, address)]
+        if req.purpose == "reset_password":
+            checks.append((self.sms_per_reference, _reference(req.account_ref)))
         with self.store.statements() as db:
-            self._throttle(db, self.sms_per_ip_hour, address, now)
-            if req.purpose == "reset_password":
-                self._throttle(db, self.sms_per_reference, _reference(req.account_ref), now)
+            self._throttle(db, now, *checks)
         phone_hash, ip_hash = self.lookup("phone", phone), self.lookup("ip", address)
         cooldown_hash = phone_hash if req.purpose != "reset_password" else self.lookup(
             "reset-pair", f"{phone}|{_reference(req.account_ref)}")
@@ -207,8 +210,8 @@ class AccountsApp:
         """The platform's codes per minute: gauged, a warning once a minute past the alert
         ratio, and SMS_BUSY past the budget (which rolls this code back)."""
         budget = self.sms_budget
-        issued = tx.count_attempt(budget.kind, self._attempt_subject(budget, "platform"),
-                                  throttle.window_start(now, budget.window_s))
+        issued = tx.count_attempts([(budget.kind, self._attempt_subject(budget, "platform"),
+                                     throttle.window_start(now, budget.window_s))])[budget.kind]
         self.edge.observe_sms_budget(min(issued, budget.limit), min(issued, budget.limit)
                                      / max(budget.limit, 1))
         if throttle.alert_due(issued, budget.limit, self.s.SMS_BUDGET_ALERT_RATIO):
@@ -239,13 +242,15 @@ class AccountsApp:
         the phone's active accounts). A wrong try is counted: the caller must commit before
         refusing, so that it counts."""
         now = self.edge.clock()
-        issued, accounts_on_phone = tx.recent_codes(
-            self.lookup("phone", phone), purpose, now - timedelta(seconds=self.code_policy.ttl_s))
-        outcome, code_id = sms_codes.check_code(self.code_policy, issued,
+        recent = tx.recent_codes(self.lookup("phone", phone), purpose, self._codes_since(now))
+        outcome, code_id = sms_codes.check_code(self.code_policy, recent.codes,
                                                 self._code_hash(phone, purpose, code), now)
         if outcome == "wrong":
             tx.count_wrong_code(code_id)
-        return (code_id if outcome == "ok" else None), accounts_on_phone
+        return (code_id if outcome == "ok" else None), recent.on_phone
+
+    def _codes_since(self, now: datetime) -> datetime:
+        return now - timedelta(seconds=self.code_policy.ttl_s)
 
     def _prove_code(self, phone: str, purpose: str, code: str, trail: Trail,
                     spend: bool) -> int:
@@ -273,16 +278,23 @@ class AccountsApp:
         notice_rules.check_notice_token(self._notice_key, reg.notice_token, now,
                                         self.s.NOTICE_MIN_READ_S)
         checked = check_registration(reg, self.s.SEASON_YEAR, self.s.PRIVACY_POLICY_VERSION)
-        with self.store.statements() as db:
-            self._throttle(db, self.register_per_ip, rate_limit_subject(reg.client_ip), now)
-            self._throttle(db, self.register_per_phone, reg.guardian_phone, now)
-        # Then the code: only its holder may learn whether the number or phone is taken.
-        code_id = self._prove_code(reg.guardian_phone, "register", reg.sms_code, trail,
-                                   spend=False)
         phone_hash = self.lookup("phone", reg.guardian_phone)
         document_hash = self.lookup("document", checked.document_number)
-        with self.store.statements() as db:  # cheap refusals before the costly hash
-            taken, on_phone = db.registration_obstacles(document_hash, phone_hash)
+        with self.store.statements() as db:
+            self._throttle(db, now, (self.register_per_ip, rate_limit_subject(reg.client_ip)),
+                           (self.register_per_phone, reg.guardian_phone))
+            # The code and the obstacles in one round trip, unlocked: a right code needs no
+            # write here, and the obstacles count only once the code is known to be right.
+            recent = db.recent_codes(phone_hash, "register", self._codes_since(now),
+                                     document_hash, lock=False)
+        # Then the code: only its holder may learn whether the number or phone is taken.
+        outcome, code_id = sms_codes.check_code(
+            self.code_policy, recent.codes,
+            self._code_hash(reg.guardian_phone, "register", reg.sms_code), now)
+        if outcome != "ok":  # again under the phone's lock, where a wrong try is counted
+            code_id = self._prove_code(reg.guardian_phone, "register", reg.sms_code, trail,
+                                       spend=False)
+        taken, on_phone = recent.document_taken, recent.on_phone
         if taken or on_phone >= account_rules.MAX_ACCOUNTS_PER_PHONE:
             # A refusal costs the code a try: one code cannot probe many document numbers.
             with self.store.transaction() as tx:
@@ -369,7 +381,7 @@ class AccountsApp:
             if account is not None and good:
                 tx.audit("login_refused_locked", now, account.account_no, **trail.details)
             else:
-                tx.count_attempt(failures.kind, failures_subject, failures_window)
+                tx.count_attempts([(failures.kind, failures_subject, failures_window)])
                 self._count_login_failure(tx, account, locked_until, now, trail)
         if account is not None and good:  # raised after the commit: the entry must stay
             raise self._locked(locked_until, now)
