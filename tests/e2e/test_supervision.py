@@ -1,5 +1,6 @@
 """`make run` (deploy/run.sh) supervises its processes as the systemd units do: one that dies is
-started again while the others keep serving, and a shutdown stops everything for good."""
+started again while the others keep serving, and a shutdown stops everything for good. And
+deploy/setup.sh starts the servers through the service manager, so they can be restarted by it."""
 
 from __future__ import annotations
 
@@ -133,3 +134,17 @@ def test_a_killed_process_is_restarted_and_a_shutdown_stops_everything(run_sh):
     children = [restarted, pids["gateway"], pids["notify"]]
     assert not [pid for pid in children if pid_alive(pid)]
     assert not [line for line in run_sh.lines if "restarted" in line][1:]  # none while stopping
+
+
+def test_setup_starts_and_restarts_rabbitmq_through_the_service_manager():
+    """Never `rabbitmq-server -detached`: it leaves no pid file, and a later
+    `service rabbitmq-server restart` then waits for ever. Prints, changes nothing."""
+    out = subprocess.run(["bash", str(ROOT / "deploy" / "setup.sh"), "--service-commands"],
+                         capture_output=True, text=True, check=True, timeout=30).stdout
+    if Path("/run/systemd/system").is_dir():
+        expected = ["systemctl start rabbitmq-server", "systemctl restart rabbitmq-server"]
+    else:  # a container: Debian's init script, through `service`
+        assert Path("/etc/init.d/rabbitmq-server").exists()
+        expected = ["service rabbitmq-server start", "service rabbitmq-server restart"]
+    assert f"rabbitmq start: {expected[0]}" in out and f"rabbitmq restart: {expected[1]}" in out
+    assert "detached" not in out
