@@ -5,6 +5,7 @@ did, never a session or a success it did not prove it may have."""
 import time
 
 import pytest
+import requests
 
 from tests.support.family import Family, id_number, unique_phone
 
@@ -115,3 +116,14 @@ def test_a_cancellation_sent_again_answers_ok(stack):
     assert (wrong.status_code, wrong.json()["code"]) == (401, "NOT_AUTHENTICATED")
     assert Family(stack).login(account_no, body["password"]).json()["code"] == \
         "INVALID_CREDENTIALS"
+
+
+def test_the_api_document_declares_the_idempotency_key_header(stack):
+    document = requests.get(stack.url + "/api/v1/openapi.json", timeout=30).json()
+    for method, path in [("post", REGISTER), ("post", "/api/v1/password-resets"),
+                         ("put", "/api/v1/account/password"), ("delete", "/api/v1/account")]:
+        operation = document["paths"][path][method]
+        assert [(p["name"], p["in"], p["required"]) for p in operation["parameters"]] == \
+            [("Idempotency-Key", "header", False)], path
+        body = operation["requestBody"]["content"]["application/json"]["schema"]
+        assert "idempotency_key" not in body["properties"], path  # a header, not a field
