@@ -333,8 +333,8 @@ class AccountsApp:
         phone and document (and Idempotency-Key); the password must be the one it set."""
         with self.store.statements() as db:
             account = db.account_by_document(document_hash)
-        if account is None or not self.edge.verify_password(account.password_hash,
-                                                            reg.password):
+        if account is None or account.personal["guardian_phone"] != reg.guardian_phone or \
+                not self.edge.verify_password(account.password_hash, reg.password):
             self._audit_refusal("sms_code_refused", trail, purpose="register",
                                 phone=mask_phone(reg.guardian_phone))
             raise sms_codes.refuse_code()
