@@ -4,8 +4,12 @@
 # Runs deploy/setup.sh, applies migrations, starts accounts, notify and gateway as child
 # processes, waits until the gateway's /healthz answers 200 and prints the URLs. Logs go to
 # var/log/<name>.log (JSON lines) and, readable and prefixed, to this terminal.
-# Ctrl-C or SIGTERM stops everything (SIGTERM, then SIGKILL after RUN_STOP_TIMEOUT_S); a second
-# Ctrl-C kills at once. A run left over from before (var/run/*.pid) is stopped first.
+# A process that exits is started again, as the systemd units do (Restart=on-failure), after a
+# backoff: RUN_RESTART_MIN_S, doubling up to RUN_RESTART_MAX_S, back to the minimum once it had
+# run RUN_RESTART_RESET_S; the others keep serving meanwhile.
+# Ctrl-C or SIGTERM stops everything (SIGTERM, then SIGKILL after RUN_STOP_TIMEOUT_S) and
+# starts nothing again; a second Ctrl-C kills at once. A run left over from before
+# (var/run/*.pid) is stopped first.
 #
 # Environment (anything already set wins over these development defaults):
 #   PLATFORM_ENV=development CAPTCHA_BACKEND=image SMS_BACKEND=outbox
@@ -19,6 +23,7 @@
 #     (each service gets its own DATABASE_URL from these, its own login role; the gateway
 #      gets none, nor MASTER_KEYS: it keeps no data)
 #   RUN_HEALTH_TIMEOUT_S=60 RUN_STOP_TIMEOUT_S=10 RUN_SKIP_SETUP=1 (skip deploy/setup.sh)
+#   RUN_RESTART_MIN_S=1 RUN_RESTART_MAX_S=30 RUN_RESTART_RESET_S=60 (restart backoff)
 #   AMQP_URI (default amqp://guest:guest@127.0.0.1:5672/): the broker and vhost. Each process
 #     logs in as its own user (var/amqp/<name>.env, made once with a random password), with
 #     only the permissions it needs; RABBITMQ_API (default http://guest:guest@127.0.0.1:15672/api)
@@ -43,6 +48,9 @@ export PYTHONWARNINGS="${PYTHONWARNINGS:-ignore::Warning:__main__}"
 
 HEALTH_TIMEOUT_S="${RUN_HEALTH_TIMEOUT_S:-60}"
 STOP_TIMEOUT_S="${RUN_STOP_TIMEOUT_S:-10}"
+RESTART_MIN_S="${RUN_RESTART_MIN_S:-1}"
+RESTART_MAX_S="${RUN_RESTART_MAX_S:-30}"
+RESTART_RESET_S="${RUN_RESTART_RESET_S:-60}"
 PY="$ROOT/.venv/bin/python"
 
 NAMES=(accounts notify gateway)          # start order; the gateway needs the other two
@@ -57,6 +65,9 @@ declare -A METRICS=(
 )
 declare -A PIDS=()       # name -> pid of the process
 declare -A LOG_PIDS=()   # name -> pid of its log pipeline (tee | logview)
+declare -A STARTED=()    # name -> $SECONDS when it was last started
+declare -A DELAY=()      # name -> the backoff before its next restart, in seconds
+declare -A DUE=()        # name -> $SECONDS when an exited process is started again
 
 case "$GATEWAY_HOST" in
     0.0.0.0|127.0.0.1|localhost|"") PROBE_HOST=127.0.0.1 ;;
@@ -179,8 +190,10 @@ process_env() {
 
 start_process() {
     local name="$1" log="var/log/$1.log" fd
-    [ -f "$log" ] && mv -f "$log" "$log.1"
-    : >"$log"
+    if [ -z "${STARTED[$name]:-}" ]; then   # a restart appends: the crash stays in the log
+        [ -f "$log" ] && mv -f "$log" "$log.1"
+        : >"$log"
+    fi
     # The log pipeline: file copy first (tee -p keeps writing the file if the terminal goes away),
     # then the readable terminal copy. It ignores INT/TERM/HUP and ends when the process closes
     # its output, so the last lines are never lost.
@@ -195,6 +208,8 @@ start_process() {
     PIDS[$name]=$!
     exec {fd}>&-
     echo "${PIDS[$name]}" >"var/run/$name.pid"
+    STARTED[$name]=$SECONDS
+    DELAY[$name]="${DELAY[$name]:-$RESTART_MIN_S}"
 }
 
 stop_all() {
@@ -258,25 +273,30 @@ show_logs() {
     done
 }
 
-# crashed: the name of a process that has exited, if any.
-crashed() {
-    local name
+# supervise: one pass over the processes: an exited one is scheduled to start again after its
+# backoff (reset once it had run RESTART_RESET_S), one whose time has come is started. Only the
+# main loop calls it: once shutting down (the traps), nothing is started again.
+supervise() {
+    local name rc ran
     for name in "${NAMES[@]}"; do
         if [ -n "${PIDS[$name]:-}" ] && ! alive "${PIDS[$name]}"; then
-            echo "$name"
-            return 0
+            rc=0
+            wait "${PIDS[$name]}" 2>/dev/null || rc=$?
+            unset 'PIDS[$name]'
+            rm -f "var/run/$name.pid"
+            ran=$((SECONDS - STARTED[$name]))
+            [ "$ran" -lt "$RESTART_RESET_S" ] || DELAY[$name]=$RESTART_MIN_S
+            DUE[$name]=$((SECONDS + DELAY[$name]))
+            pause 0.3   # let its last lines reach the terminal and the log
+            warn "$name exited with code $rc; restarting in ${DELAY[$name]} s" \
+                "(its output is above and in var/log/$name.log)"
+            DELAY[$name]=$((DELAY[$name] * 2 < RESTART_MAX_S ? DELAY[$name] * 2 : RESTART_MAX_S))
+        elif [ -n "${DUE[$name]:-}" ] && [ "$SECONDS" -ge "${DUE[$name]}" ]; then
+            unset 'DUE[$name]'
+            start_process "$name"
+            say "restarted $name (pid ${PIDS[$name]})"
         fi
     done
-    return 1
-}
-
-report_crash() {
-    local name="$1" rc=0
-    wait "${PIDS[$name]}" 2>/dev/null || rc=$?
-    unset 'PIDS[$name]'
-    rm -f "var/run/$name.pid"
-    pause 0.3   # let its last lines reach the terminal and the log
-    warn "$name exited unexpectedly (exit status $rc); its output is above and in var/log/$name.log"
 }
 
 LAST_HEALTH="no answer"
@@ -323,12 +343,9 @@ main() {
     done
 
     say "waiting for $BASE_URL/healthz (up to ${HEALTH_TIMEOUT_S}s)"
-    local deadline=$((SECONDS + HEALTH_TIMEOUT_S)) dead
+    local deadline=$((SECONDS + HEALTH_TIMEOUT_S))
     until healthy; do
-        if dead="$(crashed)"; then
-            report_crash "$dead"
-            exit 1
-        fi
+        supervise
         if [ "$SECONDS" -ge "$deadline" ]; then
             warn "the gateway did not report healthy within ${HEALTH_TIMEOUT_S}s" \
                 "(last answer from $BASE_URL/healthz: $LAST_HEALTH)"
@@ -356,16 +373,13 @@ run: demo draw:            $draw
 run:   check it:            $PY -m services.enrollment.allocation verify var/demo-draw
 run: metrics:               gateway 127.0.0.1:${METRICS[gateway]}, accounts 127.0.0.1:${METRICS[accounts]}, notify 127.0.0.1:${METRICS[notify]}
 run: logs:                  var/log/{accounts,notify,gateway}.log
-run: Ctrl-C stops everything.
+run: a process that exits is started again; Ctrl-C stops everything.
 run: ------------------------------------------------------------------------
 EOF
 
     while :; do
-        pause 1
-        if dead="$(crashed)"; then
-            report_crash "$dead"
-            exit 1
-        fi
+        pause 0.5
+        supervise
     done
 }
 

@@ -13,6 +13,8 @@
 #                                         only its permissions, and the RPC queue bounds policy
 #   deploy/setup.sh --roles  only the database roles, with passwords (production database server;
 #                            see deploy/db-roles.sql and deploy/README.md)
+#   deploy/setup.sh --service-commands  print how the local RabbitMQ is started and restarted
+#                            on this machine (the service manager's commands), change nothing
 #
 # Always: a CA and a broker certificate in AMQP_TLS_DIR (default var/tls; deploy/tls-certs.sh,
 # made once) for localhost, 127.0.0.1 and this host's name.
@@ -32,6 +34,7 @@ cd "$ROOT"
 DEV=0
 PYTHON_ONLY=0
 ROLES_ONLY=0
+SERVICE_COMMANDS=0
 BROKER_TLS=0
 BROKER_USERS=""
 while [ $# -gt 0 ]; do
@@ -41,12 +44,13 @@ while [ $# -gt 0 ]; do
         --dev) DEV=1 ;;
         --python-only) PYTHON_ONLY=1 ;;
         --roles) ROLES_ONLY=1 ;;
+        --service-commands) SERVICE_COMMANDS=1 ;;
         --broker-tls) BROKER_TLS=1 ;;
         --broker-users) BROKER_USERS="${1:?--broker-users needs a directory}"; shift ;;
         -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' \
                        "${BASH_SOURCE[0]}"; exit 0 ;;
         *) echo "setup: unknown argument: $arg (use --dev, --python-only, --roles," \
-               "--broker-tls, --broker-users DIR)" >&2; exit 2 ;;
+               "--broker-tls, --broker-users DIR, --service-commands)" >&2; exit 2 ;;
     esac
 done
 
@@ -397,6 +401,34 @@ EOF
 # ---------------------------------------------------------------------------------------------
 MGMT_URL="http://127.0.0.1:15672/api/overview"
 
+# The service manager's command for the local RabbitMQ (ACTION: start, restart, status):
+# systemd, else Debian's init script through `service` (containers), which starts the broker
+# with a pid file, so that a later `service rabbitmq-server restart` works (a broker started
+# with `rabbitmq-server -detached` has none, and the init script's stop waits for it for ever).
+rabbitmq_service_command() {
+    if systemd_running; then
+        echo "systemctl $1 rabbitmq-server"
+    elif have service && [ -x /etc/init.d/rabbitmq-server ]; then
+        echo "service rabbitmq-server $1"
+    else
+        return 1
+    fi
+}
+
+rabbitmq_service() {
+    local command
+    command="$(rabbitmq_service_command "$1")" \
+        || die "cannot $1 RabbitMQ: neither systemd nor /etc/init.d/rabbitmq-server here"
+    if [ "$1" = restart ] && ! systemd_running && [ ! -f /var/run/rabbitmq/pid ] \
+            && tcp_open 127.0.0.1 5672; then
+        # Started by hand before (no pid file): stopped directly, then by the service manager.
+        as_root rabbitmqctl -q stop >/dev/null 2>&1 || true
+        command="$(rabbitmq_service_command start)"
+    fi
+    # shellcheck disable=SC2086  # the words of one command
+    as_root $command >/dev/null 2>&1 || true   # the callers wait for the port
+}
+
 mgmt_ok() { curl -fsS -o /dev/null --max-time 3 -u guest:guest "$MGMT_URL" 2>/dev/null; }
 
 step_rabbitmq() {
@@ -406,14 +438,10 @@ step_rabbitmq() {
 
     if ! tcp_open "$host" "$port"; then
         is_local_host "$host" || die "RabbitMQ at $host:$port is not reachable"
-        say "rabbitmq: starting"
-        if systemd_running; then
-            as_root systemctl start rabbitmq-server
-        else
-            # Enable the plugin before the node boots, so it comes up with it.
-            as_root rabbitmq-plugins enable --offline rabbitmq_management >/dev/null 2>&1 || true
-            as_root rabbitmq-server -detached >/dev/null 2>&1 || true
-        fi
+        say "rabbitmq: starting ($(rabbitmq_service_command start || echo "no service manager"))"
+        # Enable the plugin before the node boots, so it comes up with it.
+        as_root rabbitmq-plugins enable --offline rabbitmq_management >/dev/null 2>&1 || true
+        rabbitmq_service start
         local i
         for ((i = 0; i < WAIT_S; i++)); do tcp_open "$host" "$port" && break; sleep 1; done
         tcp_open "$host" "$port" || die "RabbitMQ did not come up on $host:$port within ${WAIT_S}s" \
@@ -473,12 +501,7 @@ ssl_options.verify = verify_none
 ssl_options.fail_if_no_peer_cert = false
 EOF
     say "rabbitmq: TLS listener on 5671 added to $RABBITMQ_CONF; restarting the broker"
-    if systemd_running; then
-        as_root systemctl restart rabbitmq-server
-    else
-        as_root rabbitmqctl -q stop >/dev/null 2>&1 || true
-        as_root rabbitmq-server -detached >/dev/null 2>&1 || true
-    fi
+    rabbitmq_service restart
     local i
     for ((i = 0; i < WAIT_S; i++)); do tcp_open 127.0.0.1 5671 && break; sleep 1; done
     tcp_open 127.0.0.1 5671 || die "RabbitMQ's TLS listener did not come up on 5671"
@@ -498,6 +521,13 @@ step_broker_users() {
 }
 
 # ---------------------------------------------------------------------------------------------
+if [ "$SERVICE_COMMANDS" -eq 1 ]; then
+    for action in start restart status; do
+        printf 'rabbitmq %s: %s\n' "$action" "$(rabbitmq_service_command "$action" \
+            || echo "none (neither systemd nor /etc/init.d/rabbitmq-server)")"
+    done
+    exit 0
+fi
 if [ "$ROLES_ONLY" -eq 1 ]; then
     step_roles
     exit 0

@@ -30,8 +30,12 @@ def json_depth(raw: bytes) -> int:
     return max(accumulate(1 if b in b"[{" else -1 for b in brackets), default=0)
 
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
 def read_json(request, model, **server_fields) -> dict:
-    """The body as a dict the contract model accepts, with the gateway's own fields added."""
+    """The body as a dict the contract model accepts, with the gateway's own fields added
+    (and the Idempotency-Key header, for the models that take one)."""
     if request.mimetype != "application/json":
         raise DomainError("UNSUPPORTED_MEDIA_TYPE")
     raw = request.get_data(cache=False) or b"null"
@@ -47,6 +51,8 @@ def read_json(request, model, **server_fields) -> dict:
     if sneaked:
         raise DomainError("VALIDATION_ERROR", fields={k: "不支持该字段。" for k in sneaked})
     body.update(server_fields)
+    if "idempotency_key" in model.model_fields:
+        body["idempotency_key"] = request.headers.get(IDEMPOTENCY_HEADER, "")
     return model.parse(body).model_dump()
 
 

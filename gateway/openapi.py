@@ -13,7 +13,15 @@ from common.errors import CATALOG
 from gateway import security
 from services.accounts import contract as accounts
 
-SERVER_FILLED = ("client_ip", "session_token")
+SERVER_FILLED = ("client_ip", "session_token", "idempotency_key")  # the last: a header
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "schema": {"type": "string", "maxLength": 64, "pattern": "^[\\x21-\\x7e]*$"},
+    "description": "可选。请求结果未知（如超时）时，用同一键和同一短信验证码重试，得到第一次的结果"
+                   "（注册：同一账号与新的会话；重设、修改密码与撤销账号：成功），不会得到"
+                   "“已注册”或“验证码已失效”。仅在验证码有效期内，且须为同一证件号码与手机号"
+                   "（重设：同一账号与手机号；修改密码、撤销账号：同一会话）。不带此头时，"
+                   "完全相同的请求同样如此。"}
 
 # What any operation may answer: a bug (500), overload or a service out of reach (503).
 ALWAYS = ("INTERNAL_ERROR", "SERVICE_UNAVAILABLE")
@@ -54,6 +62,8 @@ def _op(operation_id: str, method: str, summary: str, body=None, ok: int = 200, 
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": _body_schema(body)}}}
+        if "idempotency_key" in body.model_fields:
+            op["parameters"] = [IDEMPOTENCY_KEY]
         errors = BODY + tuple(errors)
     if auth:
         op["security"] = list(auth)

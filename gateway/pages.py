@@ -10,6 +10,7 @@ SMS code requests and the notice countdown (static/site.js).
 from __future__ import annotations
 
 import hashlib
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import cache
@@ -38,11 +39,13 @@ SECRET_FIELDS = frozenset({"password", "password_confirm", "new_password",
 REGISTRATION_FIELDS = ("child_name", "document_type", "document_number", "sex", "birth_date",
                        "hukou_district", "residence_district", "residence_address",
                        "guardian_name", "guardian_relation", "guardian_phone", "password",
-                       "password_confirm", "sms_code", "notice_token", "privacy_policy_version")
+                       "password_confirm", "sms_code", "notice_token", "privacy_policy_version",
+                       "idempotency_key")
 LOGIN_FIELDS = ("account_no", "password", "captcha_id", "captcha_answer")
-RESET_FIELDS = ("account_ref", "phone", "sms_code", "new_password", "new_password_confirm")
-CHANGE_FIELDS = ("sms_code", "new_password", "new_password_confirm")
-CANCEL_FIELDS = ("sms_code",)
+RESET_FIELDS = ("account_ref", "phone", "sms_code", "new_password", "new_password_confirm",
+                "idempotency_key")
+CHANGE_FIELDS = ("sms_code", "new_password", "new_password_confirm", "idempotency_key")
+CANCEL_FIELDS = ("sms_code", "idempotency_key")
 
 # Refusals that name no field, shown next to the field they concern.
 CODE_FIELDS = {"INVALID_CREDENTIALS": "password", "ACCOUNT_LOCKED": "account_no",
@@ -186,8 +189,12 @@ class PageRoutes(RouteHelpers):
         return response
 
     def _render(self, request, template: str, status: int = 200, **context) -> Response:
+        """`idempotency_key`: the hidden field of the forms that take an SMS code, made when
+        the form is first shown and kept when it is shown again, so that resending a form
+        whose answer never came gets the first answer (rules/sms_codes.py)."""
+        key = request.form.get("idempotency_key") or secrets.token_urlsafe(16)
         return render(template, status, dev=self.settings.PLATFORM_ENV == "development",
-                      **context)
+                      idempotency_key=key, **context)
 
     def _guest_page(self, request, template: str, status: int = 200, **context) -> Response:
         """A page before sign-in: its forms carry the token bound to the `pre` cookie, which

@@ -31,6 +31,9 @@ ACCOUNT_NO_PATTERN = r"^\d{8}$"
 SMS_CODE_PATTERN = r"^\d{6}$"
 Text = Field(min_length=1, max_length=64)
 Password = Field(min_length=1, max_length=128)  # the policy (8-20) is a rule, checked later
+# The `Idempotency-Key` header (or a form's hidden field): a retry with the same key and code
+# gets the first answer (rules/sms_codes.py); empty when the client sends none.
+IdempotencyKey = Field(default="", max_length=64, pattern=r"^[\x21-\x7e]*$")
 
 
 class SmsCodeRequest(ContractModel):
@@ -69,6 +72,7 @@ class Registration(ContractModel):
     privacy_consent: bool
     privacy_policy_version: str = Field(min_length=1, max_length=32)
     client_ip: str = Field(default="", max_length=64)
+    idempotency_key: str = IdempotencyKey
 
 
 class Login(ContractModel):
@@ -85,6 +89,7 @@ class PasswordChange(ContractModel):
     new_password: str = Password
     new_password_confirm: str = Password
     client_ip: str = Field(default="", max_length=64)  # for the audit log
+    idempotency_key: str = IdempotencyKey
 
 
 class PasswordReset(ContractModel):
@@ -95,12 +100,14 @@ class PasswordReset(ContractModel):
     new_password: str = Password
     new_password_confirm: str = Password
     client_ip: str = Field(default="", max_length=64)
+    idempotency_key: str = IdempotencyKey
 
 
 class AccountCancellation(ContractModel):
     session_token: str = Field(min_length=1, max_length=128)
     sms_code: str = Field(pattern=SMS_CODE_PATTERN)
     client_ip: str = Field(default="", max_length=64)  # for the audit log
+    idempotency_key: str = IdempotencyKey
 
 
 class AccountView(ContractModel):

@@ -154,7 +154,8 @@ _REGISTER = sql.SQL(
     "%(hukou_type)s, %(document_type)s, %(document_hash)s, %(phone_hash)s, %(personal)s, "
     "%(family_key)s, %(password_hash)s, "
     "%(policy_version)s, %(now)s, %(now)s) ON CONFLICT DO NOTHING RETURNING *), "
-    "spent AS (UPDATE accounts.sms_codes SET used_at = %(now)s WHERE id = %(code_id)s AND "
+    "spent AS (UPDATE accounts.sms_codes SET used_at = %(now)s, replay_hash = %(replay_hash)s "
+    "WHERE id = %(code_id)s AND "
     "EXISTS (SELECT 1 FROM new)), "
     "signed_in AS ({session}), "
     "recorded AS ({event} FROM new), "
@@ -284,16 +285,18 @@ class Tx:
         unless `lock` is false), with the obstacles to a registration read in the same round
         trip."""
         rows = self.conn.execute(
-            "SELECT id, code_hash, expires_at, wrong_tries, used_at, (SELECT count(*) FROM "
-            "accounts.accounts WHERE phone_hash = %(p)s AND status = 'active') AS on_phone, "
-            "EXISTS (SELECT 1 FROM accounts.accounts WHERE document_hash = %(d)s AND "
-            "status = 'active') AS taken FROM accounts.sms_codes WHERE phone_hash = %(p)s AND "
-            "purpose = %(purpose)s AND delivered AND created_at >= %(since)s ORDER BY "
+            "SELECT id, code_hash, expires_at, wrong_tries, used_at, replay_hash, (SELECT "
+            "count(*) FROM accounts.accounts WHERE phone_hash = %(p)s AND status = 'active') "
+            "AS on_phone, EXISTS (SELECT 1 FROM accounts.accounts WHERE document_hash = %(d)s "
+            "AND status = 'active') AS taken FROM accounts.sms_codes WHERE phone_hash = %(p)s "
+            "AND purpose = %(purpose)s AND delivered AND created_at >= %(since)s ORDER BY "
             "created_at DESC, id DESC" + (" FOR UPDATE OF sms_codes" if lock else ""),
             {"p": phone_hash, "d": document_hash, "purpose": purpose,
              "since": since}).fetchall()
-        codes = [(row["id"], IssuedCode(bytes(row["code_hash"]), row["expires_at"],
-                                        row["wrong_tries"], row["used_at"] is not None))
+        codes = [(row["id"], IssuedCode(
+            bytes(row["code_hash"]), row["expires_at"], row["wrong_tries"],
+            row["used_at"] is not None,
+            bytes(row["replay_hash"]) if row["replay_hash"] is not None else None))
                  for row in rows]
         if not rows:
             return RecentCodes(codes, 0, False)
@@ -307,18 +310,33 @@ class Tx:
         self.conn.execute("UPDATE accounts.sms_codes SET used_at = %s WHERE id = %s",
                           (now, code_id))
 
+    def record_replay(self, code_id: int, replay_hash: bytes) -> None:
+        """The spent code's action completed: a retry repeating `replay_hash` gets its answer."""
+        self.conn.execute("UPDATE accounts.sms_codes SET replay_hash = %s WHERE id = %s",
+                          (replay_hash, code_id))
+
+    def replayable(self, purpose: str, replay_hash: bytes, now: datetime) -> bool:
+        """A spent, unexpired code for `purpose` whose completed action recorded `replay_hash`
+        (for a retry that can no longer name the phone: a cancelled account's)."""
+        return self._one("SELECT 1 AS x FROM accounts.sms_codes WHERE replay_hash = %s AND "
+                         "purpose = %s AND used_at IS NOT NULL AND expires_at > %s",
+                         (replay_hash, purpose, now)) is not None
+
     # accounts ---------------------------------------------------------------------------
     def document_registered(self, document_hash: bytes) -> bool:
         return self._one("SELECT 1 AS x FROM accounts.accounts WHERE document_hash = %s AND "
                          "status = 'active'", (document_hash,)) is not None
 
-    def add_account(self, account: NewAccount, code_id: int, session: NewSession,
-                    event: outbox.NewEvent, audit: AuditEntry) -> AccountRow | None:
+    def add_account(self, account: NewAccount, code_id: int, replay_hash: bytes,
+                    session: NewSession, event: outbox.NewEvent,
+                    audit: AuditEntry) -> AccountRow | None:
         """Creates the account with everything that comes with it in one statement: the SMS
-        code spent, the session, the event, the audit entry. None if `account.account_no` is
-        taken (draw again); the caller holds the audit head (`audit_head()`)."""
+        code spent (recording `replay_hash`), the session, the event, the audit entry. None if
+        `account.account_no` is taken (draw again); the caller holds the audit head
+        (`audit_head()`)."""
         row = self._one(_REGISTER, {
-            **account.params(self.keys), "code_id": code_id, **session.params,
+            **account.params(self.keys), "code_id": code_id, "replay_hash": replay_hash,
+            **session.params,
             **event.params, **audit.params(self.keys.audit)})
         if row is None:
             return None

@@ -237,34 +237,48 @@ class AccountsApp:
     def _code_hash(self, phone: str, purpose: str, code: str) -> bytes:
         return self.lookup("sms", sms_codes.code_subject(phone, purpose, code))
 
-    def _check_code(self, tx, phone: str, purpose: str, code: str) -> tuple[int | None, int]:
-        """Checks a code inside the caller's transaction: (the matching code's id, or None;
-        the phone's active accounts). A wrong try is counted: the caller must commit before
+    def _replay_hash(self, purpose: str, subject: str, code: str, idempotency_key: str) -> bytes:
+        return self.lookup("replay", sms_codes.replay_subject(purpose, subject, code,
+                                                               idempotency_key))
+
+    def _check_code(self, tx, phone: str, purpose: str, code: str,
+                    replay_hash: bytes) -> tuple[str, int | None, int]:
+        """Checks a code inside the caller's transaction: (the outcome, the code's id, the
+        phone's active accounts). A wrong try is counted: the caller must commit before
         refusing, so that it counts."""
         now = self.edge.clock()
         recent = tx.recent_codes(self.lookup("phone", phone), purpose, self._codes_since(now))
         outcome, code_id = sms_codes.check_code(self.code_policy, recent.codes,
-                                                self._code_hash(phone, purpose, code), now)
+                                                self._code_hash(phone, purpose, code), now,
+                                                replay_hash)
         if outcome == "wrong":
             tx.count_wrong_code(code_id)
-        return (code_id if outcome == "ok" else None), recent.on_phone
+        return outcome, code_id, recent.on_phone
 
     def _codes_since(self, now: datetime) -> datetime:
         return now - timedelta(seconds=self.code_policy.ttl_s)
 
-    def _prove_code(self, phone: str, purpose: str, code: str, trail: Trail,
-                    spend: bool) -> int:
-        """The id of `code` if it is the phone's live code for `purpose`, else SMS_CODE_INVALID
-        (audited); a wrong one counts as a wrong try. `spend` uses it up."""
+    def _prove_code(self, phone: str, purpose: str, code: str, trail: Trail, spend: bool,
+                    replay_hash: bytes) -> tuple[int, bool]:
+        """(the id of `code`, whether this is a replay of the action it completed) if it is the
+        phone's live code for `purpose` or the spent one replayed (`replay_hash`), else
+        SMS_CODE_INVALID (audited); a wrong one counts as a wrong try. `spend` uses it up."""
         with self.store.transaction() as tx:
-            code_id, _ = self._check_code(tx, phone, purpose, code)
-            if code_id is not None and spend:
+            outcome, code_id, _ = self._check_code(tx, phone, purpose, code, replay_hash)
+            if outcome == "ok" and spend:
                 tx.use_code(code_id, self.edge.clock())
-        if code_id is None:
+        if outcome not in ("ok", "replay"):
             self._audit_refusal("sms_code_refused", trail, purpose=purpose,
                                 phone=mask_phone(phone))
             raise sms_codes.refuse_code()
-        return code_id
+        return code_id, outcome == "replay"
+
+    def _replayed(self, purpose: str, trail: Trail, account_no: str | None) -> dict:
+        """The answer a completed action gives again to its retry (audited)."""
+        with self.store.transaction() as tx:
+            tx.audit("replayed", self.edge.clock(), account_no, **trail.details,
+                     purpose=purpose)
+        return {"ok": True}
 
     # registration -----------------------------------------------------------------------
     def register(self, registration: dict, request_id: str | None = None) -> dict:
@@ -280,6 +294,9 @@ class AccountsApp:
         checked = check_registration(reg, self.s.SEASON_YEAR, self.s.PRIVACY_POLICY_VERSION)
         phone_hash = self.lookup("phone", reg.guardian_phone)
         document_hash = self.lookup("document", checked.document_number)
+        replay_hash = self._replay_hash(
+            "register", f"{reg.guardian_phone}|{checked.document_number}", reg.sms_code,
+            reg.idempotency_key)
         with self.store.statements() as db:
             self._throttle(db, now, (self.register_per_ip, rate_limit_subject(reg.client_ip)),
                            (self.register_per_phone, reg.guardian_phone))
@@ -290,10 +307,13 @@ class AccountsApp:
         # Then the code: only its holder may learn whether the number or phone is taken.
         outcome, code_id = sms_codes.check_code(
             self.code_policy, recent.codes,
-            self._code_hash(reg.guardian_phone, "register", reg.sms_code), now)
-        if outcome != "ok":  # again under the phone's lock, where a wrong try is counted
-            code_id = self._prove_code(reg.guardian_phone, "register", reg.sms_code, trail,
-                                       spend=False)
+            self._code_hash(reg.guardian_phone, "register", reg.sms_code), now, replay_hash)
+        replayed = outcome == "replay"
+        if outcome not in ("ok", "replay"):  # again under the phone's lock, where it counts
+            code_id, replayed = self._prove_code(reg.guardian_phone, "register", reg.sms_code,
+                                                 trail, spend=False, replay_hash=replay_hash)
+        if replayed:
+            return self._replay_registration(reg, document_hash, trail)
         taken, on_phone = recent.document_taken, recent.on_phone
         if taken or on_phone >= account_rules.MAX_ACCOUNTS_PER_PHONE:
             # A refusal costs the code a try: one code cannot probe many document numbers.
@@ -311,19 +331,34 @@ class AccountsApp:
         # account; if the account cannot be made, the code stays usable.
         with self.store.transaction() as tx:
             tx.lock_phone(phone_hash)
-            code_id, accounts_on_phone = self._check_code(tx, reg.guardian_phone, "register",
-                                                          reg.sms_code)
-            if code_id is not None:
+            outcome, code_id, accounts_on_phone = self._check_code(
+                tx, reg.guardian_phone, "register", reg.sms_code, replay_hash)
+            if outcome == "ok":
                 _check_phone_slots(accounts_on_phone)  # again, serialised
                 session = self._add_account(tx, reg, checked, document_hash, phone_hash,
-                                            password_hash, code_id, now, trail)
-        if code_id is None:
+                                            password_hash, code_id, replay_hash, now, trail)
+        if outcome != "ok":  # spent meanwhile (a concurrent twin): its retry is a replay
             raise sms_codes.refuse_code()
-        return {"account_no": session["account"]["account_no"], "account": session["account"],
-                "session": session}
+        return _registered(session)
+
+    def _replay_registration(self, reg, document_hash: bytes, trail: Trail) -> dict:
+        """The account this code created, with a fresh session: its retry proved the same code,
+        phone and document (and Idempotency-Key); the password must be the one it set."""
+        with self.store.statements() as db:
+            account = db.account_by_document(document_hash)
+        if account is None or account.personal["guardian_phone"] != reg.guardian_phone or \
+                not self.edge.verify_password(account.password_hash, reg.password):
+            self._audit_refusal("sms_code_refused", trail, purpose="register",
+                                phone=mask_phone(reg.guardian_phone))
+            raise sms_codes.refuse_code()
+        now = self.edge.clock()
+        with self.store.transaction() as tx:
+            tx.audit("replayed", now, account.account_no, **trail.details, purpose="register")
+            return _registered(self._new_session(tx, account, now))
 
     def _add_account(self, tx, reg, checked, document_hash: bytes, phone_hash: bytes,
-                     password_hash: str, code_id: int, now: datetime, trail: Trail) -> dict:
+                     password_hash: str, code_id: int, replay_hash: bytes, now: datetime,
+                     trail: Trail) -> dict:
         """Registering signs the family in; the account, its session, its event and its audit
         entry are written together, under a fresh random number (drawn again if taken)."""
         previous_digest = tx.audit_head()
@@ -334,7 +369,7 @@ class AccountsApp:
                 NewAccount(account_no, checked.district, checked.hukou_type,
                            checked.document_type, document_hash, phone_hash, checked.personal,
                            password_hash, reg.privacy_policy_version, now),
-                code_id, session,
+                code_id, replay_hash, session,
                 tx.new_event(contract.ACCOUNT_REGISTERED, {
                     "account_no": account_no, "district": checked.district,
                     "guardian_phone": reg.guardian_phone}, trail.request_id),
@@ -452,44 +487,80 @@ class AccountsApp:
             account = self._session_account(db, req.session_token)
         check_password_policy(req.new_password, req.new_password_confirm, "new_password")
         # The code before the hash: argon2 only for a session that also holds a valid code.
-        self._prove_code(account.personal["guardian_phone"], "change_password", req.sms_code,
-                         trail, spend=True)
+        replay_hash = self._replay_hash("change_password", _token_hash(req.session_token).hex(),
+                                        req.sms_code, req.idempotency_key)
+        code_id, replayed = self._prove_code(account.personal["guardian_phone"],
+                                             "change_password", req.sms_code, trail,
+                                             spend=True, replay_hash=replay_hash)
+        if replayed:
+            return self._replay_password(account, req.new_password, "change_password", trail)
         password_hash = self.edge.hash_password(req.new_password)
         now = self.edge.clock()
         with self.store.transaction() as tx:
             tx.set_password(account.id, password_hash)
             tx.end_other_sessions(account.id, _token_hash(req.session_token))
+            tx.record_replay(code_id, replay_hash)
             tx.audit("password_changed", now, account.account_no, **trail.details)
         return {"ok": True}
+
+    def _replay_password(self, account: AccountRow, new_password: str, purpose: str,
+                         trail: Trail) -> dict:
+        """A password change or reset retried: the same success, if the password it sets is
+        the one the first request set."""
+        if not self.edge.verify_password(account.password_hash, new_password):
+            self._audit_refusal("sms_code_refused", trail, purpose=purpose,
+                                phone=mask_phone(account.personal["guardian_phone"]))
+            raise sms_codes.refuse_code()
+        return self._replayed(purpose, trail, account.account_no)
 
     def reset_password(self, reset: dict, request_id: str | None = None) -> dict:
         req = contract.PasswordReset.parse(reset)
         trail = Trail(req.client_ip, request_id)
         check_password_policy(req.new_password, req.new_password_confirm, "new_password")
         # Checked before looking at accounts: a wrong code says nothing about them.
-        self._prove_code(req.phone, "reset_password", req.sms_code, trail, spend=True)
+        replay_hash = self._replay_hash("reset_password",
+                                        f"{req.phone}|{_reference(req.account_ref)}",
+                                        req.sms_code, req.idempotency_key)
+        code_id, replayed = self._prove_code(req.phone, "reset_password", req.sms_code, trail,
+                                             spend=True, replay_hash=replay_hash)
         with self.store.statements() as db:
             account = self._account_by_ref(db, req.account_ref)
         if account is None or account.personal["guardian_phone"] != req.phone:
             self._audit_refusal("password_reset_failed", trail, phone=mask_phone(req.phone))
             raise DomainError("RESET_FAILED")
+        if replayed:
+            return self._replay_password(account, req.new_password, "reset_password", trail)
         password_hash = self.edge.hash_password(req.new_password)
         now = self.edge.clock()
         with self.store.transaction() as tx:
             tx.set_password(account.id, password_hash)
             tx.end_other_sessions(account.id, None)
+            tx.record_replay(code_id, replay_hash)
             tx.audit("password_reset", now, account.account_no, **trail.details)
         return {"ok": True}
 
     def cancel_account(self, cancellation: dict, request_id: str | None = None) -> dict:
         req = contract.AccountCancellation.parse(cancellation)
         trail = Trail(req.client_ip, request_id)
-        with self.store.statements() as db:
-            account = self._session_account(db, req.session_token)
-        self._prove_code(account.personal["guardian_phone"], "cancel_account", req.sms_code,
-                         trail, spend=True)
+        # Bound to the session, not the phone: a cancelled account's phone is erased.
+        replay_hash = self._replay_hash("cancel_account", _token_hash(req.session_token).hex(),
+                                        req.sms_code, req.idempotency_key)
+        try:
+            with self.store.statements() as db:
+                account = self._session_account(db, req.session_token)
+        except DomainError as error:
+            # The session ended with the account: a retry of that cancellation hears ok.
+            if error.code != "NOT_AUTHENTICATED":
+                raise
+            with self.store.statements() as db:
+                if not db.replayable("cancel_account", replay_hash, self.edge.clock()):
+                    raise
+            return self._replayed("cancel_account", trail, None)
+        code_id, _ = self._prove_code(account.personal["guardian_phone"], "cancel_account",
+                                      req.sms_code, trail, spend=True, replay_hash=replay_hash)
         now = self.edge.clock()
         with self.store.transaction() as tx:
+            tx.record_replay(code_id, replay_hash)
             tx.cancel_account(account.id, now)
             tx.add_event(contract.ACCOUNT_CANCELLED, {
                 "account_no": account.account_no,
@@ -547,6 +618,11 @@ def export_audit_anchor(store: Store, now: datetime) -> dict | None:
     """The newest entry, signed, to be kept outside the database."""
     head = audit_head(store)
     return head and make_anchor(store.keys.anchor, head, now.isoformat())
+
+
+def _registered(session: dict) -> dict:
+    return {"account_no": session["account"]["account_no"], "account": session["account"],
+            "session": session}
 
 
 def _check_phone_slots(accounts_on_phone: int) -> None:

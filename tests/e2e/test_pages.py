@@ -381,6 +381,26 @@ def test_non_beijing_children_can_only_choose_outside_beijing_as_hukou(visitor):
     assert re.findall(r'value="([^"]*)"', hukou) == ["outside"] and "京外" in hukou
 
 
+def test_a_registration_form_sent_again_leads_to_the_same_account(visitor, stack):
+    """The answer to the first post was lost: the browser resends the form (its hidden
+    idempotency key and the code in it) and the family lands on its account, not an error."""
+    form = visitor.registration_form()
+    key = form.value("idempotency_key")
+    assert key and len(key) >= 16
+    phone = unique_phone()
+    visitor.sms_code(form, "register", phone=phone)
+    data = registration(form, phone, sms_code=stack.latest_code(phone, "register"),
+                        idempotency_key=key)
+    numbers = []
+    for _ in range(2):
+        response = visitor.post(REGISTER, data)
+        assert response.status_code == 303, response.text
+        home = visitor.page("/home?registered=1")
+        numbers.append(re.search(r"您的账号为：(\d{8})", home.text).group(1))
+    assert numbers[0] == numbers[1]
+    assert visitor.registration_form().value("idempotency_key") != key  # each form its own
+
+
 def test_registering_too_soon_after_the_notice_is_refused_at_the_top(visitor):
     notice = visitor.page(REGISTER)
     form = visitor.page(f"{REGISTER}?step=form&agree=1&notice_token="

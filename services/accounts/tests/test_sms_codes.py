@@ -14,6 +14,7 @@ from services.accounts.rules.sms_codes import (
     check_code,
     code_subject,
     new_code,
+    replay_subject,
 )
 
 POLICY = CodePolicy(ttl_s=300, cooldown_s=180, daily_limit_per_phone=10, daily_limit_per_ip=50,
@@ -23,9 +24,13 @@ digest = LookupHasher(b"k" * 32)
 
 
 def issued(code="123456", at=T0, wrong=0, used=False, phone="13800138000", purpose="register",
-           code_id=1):
+           code_id=1, replay=None):
     return [(code_id, IssuedCode(digest("sms", code_subject(phone, purpose, code)),
-                                 at + timedelta(seconds=POLICY.ttl_s), wrong, used))]
+                                 at + timedelta(seconds=POLICY.ttl_s), wrong, used, replay))]
+
+
+def replay_of(subject="13800138000|110108202009010024", code="123456", key=""):
+    return digest("replay", replay_subject("register", subject, code, key))
 
 
 def submitted(code, phone="13800138000", purpose="register"):
@@ -49,7 +54,35 @@ def test_code_expires_after_five_minutes():
 
 
 def test_code_is_single_use():
-    assert check_code(POLICY, issued(used=True), submitted("123456"), T0) == ("dead", None)
+    assert check_code(POLICY, issued(used=True), submitted("123456"), T0) == ("wrong", 1)
+    assert check_code(POLICY, issued(used=True, replay=replay_of()), submitted("123456"), T0,
+                      replay_of(key="another")) == ("wrong", 1)
+
+
+def test_a_spent_code_replayed_for_what_it_completed_is_a_replay_within_its_validity():
+    spent = issued(used=True, replay=replay_of(key="k1"))
+    assert check_code(POLICY, spent, submitted("123456"), T0 + timedelta(seconds=299),
+                      replay_of(key="k1")) == ("replay", 1)
+    assert check_code(POLICY, spent, submitted("123456"), T0 + timedelta(seconds=300),
+                      replay_of(key="k1")) == ("dead", None)
+
+
+def test_a_replay_must_repeat_the_code_and_what_it_acted_on():
+    spent = issued(used=True, replay=replay_of())
+    other_document = replay_of("13800138000|110108202009010032")
+    assert check_code(POLICY, spent, submitted("123456"), T0, other_document) == ("wrong", 1)
+    assert check_code(POLICY, spent, submitted("654321"), T0, replay_of()) == ("wrong", 1)
+    assert check_code(POLICY, spent, submitted("123456", phone="13900139000"), T0,
+                      replay_of()) == ("wrong", 1)
+    assert check_code(POLICY, spent, submitted("123456"), T0) == ("wrong", 1)  # none given
+    # A code spent by an action that did not complete (nothing recorded) is never replayed.
+    assert check_code(POLICY, issued(used=True), submitted("123456"), T0,
+                      replay_of()) == ("wrong", 1)
+
+
+def test_wrong_tries_on_a_spent_code_end_its_replays():
+    spent = issued(used=True, replay=replay_of(), wrong=5)
+    assert check_code(POLICY, spent, submitted("123456"), T0, replay_of()) == ("dead", None)
 
 
 def test_wrong_code_counts_and_five_wrong_tries_kill_it():
