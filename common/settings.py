@@ -46,6 +46,9 @@ class ProcessSettings(BaseSettings):
     # system's CAs). The certificate and its host name are always verified.
     AMQP_SSL_CA_FILE: str = ""
     RPC_TIMEOUT_S: float = 10.0
+    # Heartbeat of the connections that consume (nameko's HEARTBEAT; whole seconds, as AMQP
+    # negotiates it): the broker closes a connection it hears nothing from for two of them.
+    AMQP_HEARTBEAT_S: int = 60
     MAX_WORKERS: int = 50
     METRICS_PORT: int = 0  # 0: the process's default port (see README)
     METRICS_HOST: str = "127.0.0.1"

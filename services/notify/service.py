@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 
 import eventlet
 import eventlet.semaphore
-from nameko.events import event_handler
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 from prometheus_client import Counter
 
+from common.edge.consuming import event_handler
 from common.edge.dependencies import (
     Database,
     Observability,
