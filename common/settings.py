@@ -93,6 +93,9 @@ class ServiceSettings(ProcessSettings):
     DATABASE_ROLE: ClassVar[str]  # the service's login role, with only the rights it needs
     DATABASE_URL: str  # each service defaults to DEV_DATABASE as its DATABASE_ROLE
     DATABASE_POOL_SIZE: int = 20
+    # While the database is away, each lost connection is retried this often (psycopg_pool
+    # doubles its wait after each failure: service came back up to an outage's length late).
+    DATABASE_RECONNECT_INTERVAL_S: float = 0.5
     MASTER_KEYS: str = Field(DEV_KEYS["MASTER_KEYS"], repr=False)  # kept out of tracebacks
 
     @model_validator(mode="after")
