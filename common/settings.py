@@ -46,6 +46,9 @@ class ProcessSettings(BaseSettings):
     # system's CAs). The certificate and its host name are always verified.
     AMQP_SSL_CA_FILE: str = ""
     RPC_TIMEOUT_S: float = 10.0
+    # Heartbeat of the connections that consume (nameko's HEARTBEAT; whole seconds, as AMQP
+    # negotiates it): the broker closes a connection it hears nothing from for two of them.
+    AMQP_HEARTBEAT_S: int = 60
     MAX_WORKERS: int = 50
     METRICS_PORT: int = 0  # 0: the process's default port (see README)
     METRICS_HOST: str = "127.0.0.1"
@@ -90,6 +93,9 @@ class ServiceSettings(ProcessSettings):
     DATABASE_ROLE: ClassVar[str]  # the service's login role, with only the rights it needs
     DATABASE_URL: str  # each service defaults to DEV_DATABASE as its DATABASE_ROLE
     DATABASE_POOL_SIZE: int = 20
+    # While the database is away, each lost connection is retried this often (psycopg_pool
+    # doubles its wait after each failure: service came back up to an outage's length late).
+    DATABASE_RECONNECT_INTERVAL_S: float = 0.5
     MASTER_KEYS: str = Field(DEV_KEYS["MASTER_KEYS"], repr=False)  # kept out of tracebacks
 
     @model_validator(mode="after")

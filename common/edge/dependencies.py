@@ -12,11 +12,13 @@ import eventlet.event
 import eventlet.patcher
 import eventlet.semaphore
 import eventlet.tpool
+import psycopg
 import psycopg_pool
 import structlog
 from nameko.events import EventHandler
 from nameko.extensions import DependencyProvider
 from nameko.rpc import Rpc
+from psycopg_pool.base import AttemptWithBackoff
 
 from common import metrics
 
@@ -45,17 +47,65 @@ class ReadyDependency(DependencyProvider):
         return self.value
 
 
+_select_module = eventlet.patcher.original("select")  # a plain syscall, never a hub switch
+
+
+class _SteadyAttempt(AttemptWithBackoff):
+    """psycopg_pool's reconnection schedule without the doubling (it waits 1, 2, 4, 8 … s
+    between attempts, so service came back up to about an outage's length after the
+    database did)."""
+
+    DELAY_BACKOFF = 1.0
+
+    def __init__(self, *, timeout: float, interval_s: float):
+        super().__init__(timeout=timeout)
+        self.INITIAL_DELAY = interval_s
+
+
+class ServicePool(psycopg_pool.ConnectionPool):
+    """A pool that retries a lost connection every `reconnect_interval_s` and never hands
+    out one the server has dropped."""
+
+    def __init__(self, *args, reconnect_interval_s: float, **kwargs):
+        self._reconnect_interval_s = reconnect_interval_s
+        super().__init__(*args, check=self._discard_if_dropped, **kwargs)
+
+    def _add_connection(self, attempt, growing=False):
+        if attempt is None:  # a new series of attempts (psycopg_pool starts one per connection)
+            attempt = _SteadyAttempt(timeout=self.reconnect_timeout,
+                                     interval_s=self._reconnect_interval_s)
+        super()._add_connection(attempt, growing)
+
+    def _discard_if_dropped(self, conn) -> None:
+        """On checkout. An idle connection has nothing to read unless the server wrote to it,
+        and a server that ends a session (a restart, an administrator) writes its last error
+        and closes: then, and only then, a round trip tells. Connections dropped together are
+        checked together, instead of one failed checkout at a time."""
+        try:
+            readable = _select_module.poll()
+            readable.register(conn.pgconn.socket, _select_module.POLLIN)
+            dropped = bool(readable.poll(0))
+        except psycopg.OperationalError:  # no socket any more
+            dropped = True
+        if dropped:
+            try:
+                self.check_connection(conn)
+            except psycopg.Error:
+                self.check()
+                raise
+
+
 def autocommit_pool(database_url: str, name: str, min_size: int, max_size: int,
-                    **options) -> psycopg_pool.ConnectionPool:
+                    reconnect_interval_s: float, **options) -> ServicePool:
     """A psycopg connection pool, to be opened in a provider's `start()`
     (PSYCOPG_WAIT_FUNC=wait_select keeps it green).
 
     Connections are in autocommit mode: a single statement costs one round trip, and several
     statements that must hold together say so with `conn.transaction()`.
     """
-    return psycopg_pool.ConnectionPool(database_url, min_size=min_size, max_size=max_size,
-                                       kwargs={"autocommit": True}, open=False, name=name,
-                                       **options)
+    return ServicePool(database_url, min_size=min_size, max_size=max_size,
+                       kwargs={"autocommit": True}, open=False, name=name,
+                       reconnect_interval_s=reconnect_interval_s, **options)
 
 
 class Database(ReadyDependency):
@@ -65,7 +115,9 @@ class Database(ReadyDependency):
         super().setup()
         settings = settings_of(self.container)
         self.pool = autocommit_pool(settings.DATABASE_URL, self.container.service_name,
-                                    min_size=2, max_size=settings.DATABASE_POOL_SIZE, timeout=10)
+                                    min_size=2, max_size=settings.DATABASE_POOL_SIZE,
+                                    reconnect_interval_s=settings.DATABASE_RECONNECT_INTERVAL_S,
+                                    timeout=10)
         self.value = self.pool
 
     def start(self):

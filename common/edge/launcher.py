@@ -47,6 +47,7 @@ def load(path: str):
 def nameko_config(settings) -> dict:
     config = {
         "AMQP_URI": settings.AMQP_URI,
+        "HEARTBEAT": settings.AMQP_HEARTBEAT_S,
         "max_workers": settings.MAX_WORKERS,
         "serializer": "json",
         "settings": settings,

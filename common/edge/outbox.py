@@ -44,7 +44,8 @@ class OutboxRelay(DependencyProvider):
         self.publisher = pooled_publisher(settings.AMQP_URI, confirms=True,
                                           ssl=settings.amqp_ssl)
         self.pool = autocommit_pool(settings.DATABASE_URL, f"{self.schema}-outbox",
-                                    min_size=1, max_size=2)
+                                    min_size=1, max_size=2,
+                                    reconnect_interval_s=settings.DATABASE_RECONNECT_INTERVAL_S)
         self.committed: list[outbox.NewEvent] = []
         self.published: list[str] = []  # ids whose rows are still to be deleted
         self.wakeup = eventlet.event.Event()

@@ -7,6 +7,10 @@ unread once the caller has given up, and as an absolute time in a header, so a s
 it unrun if it waited past it after delivery. Requests are confirmed by the broker: a full
 RPC queue (the `platform-rpc-bounds` policy, common/broker.py) rejects them at once, and the
 caller learns it in a round trip instead of waiting out its deadline.
+
+The deadline also bounds the publishing: a request that cannot be published before it (the
+broker is away) is RpcUnavailable, and a reply is given up at the request's deadline. A reply
+or an acknowledgement that cannot be sent is logged, never a reason for the service to stop.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from functools import partial
 
 import eventlet
 from amqp.exceptions import MessageNacked
@@ -37,6 +42,7 @@ from nameko.rpc import (
 )
 
 from common import metrics
+from common.edge.consuming import ResilientQueueConsumer
 from common.edge.publishing import pooled_publisher
 from common.errors import DomainError
 
@@ -58,11 +64,13 @@ class _RpcPublisher:
     connection (common/edge/publishing.py), with nameko's TLS option. Messages are transient
     (nameko's default is persistent): a request that outlived its caller's deadline would be
     answered to no one, so the broker need not write it to disk, and a reply even less.
-    Requests (`deadline` given) are confirmed; replies are not."""
+    Requests (`deadline` given) are confirmed; replies (`reply_by`: their request's
+    deadline) are not. Either is given up at its deadline."""
 
     def __init__(self, amqp_uri: str, ssl: dict | None = None, deadline: float | None = None,
-                 **_options):
+                 reply_by: float | None = None, **_options):
         self._deadline = deadline
+        self._give_up_at = deadline if deadline is not None else reply_by
         self._publisher = pooled_publisher(amqp_uri, confirms=deadline is not None, ssl=ssl)
 
     def publish(self, payload, *, extra_headers: dict | None = None, mandatory: bool = False,
@@ -74,15 +82,20 @@ class _RpcPublisher:
             headers[DEADLINE_HEADER] = self._deadline
             # kombu takes seconds; the broker counts whole milliseconds, at least one
             message["expiration"] = max(0.001, self._deadline - time.time())
-        self._publisher.publish(payload, delivery_mode=TRANSIENT, headers=headers, **message)
+        self._publisher.publish(payload, delivery_mode=TRANSIENT, headers=headers,
+                                deadline=self._give_up_at, **message)
 
 
 class _Responder(Responder):
-    publisher_cls = _RpcPublisher
+    def __init__(self, *args, reply_by: float, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.publisher_cls = partial(_RpcPublisher, reply_by=reply_by)
 
 
 class _RpcConsumer(RpcConsumer):
     """nameko's RpcConsumer (2.14), replying through `_RpcPublisher`."""
+
+    queue_consumer = ResilientQueueConsumer()
 
     def handle_result(self, message, result, exc_info):
         if not _REPLY_TO.fullmatch(message.properties.get("reply_to") or ""):
@@ -92,10 +105,18 @@ class _RpcConsumer(RpcConsumer):
             self.queue_consumer.ack_message(message)
             return result, exc_info
         config = self.container.config
+        # a caller without a deadline (an operator's script) waits as long as ours do
+        reply_by = (message.headers or {}).get(DEADLINE_HEADER) or (
+            time.time() + config["settings"].RPC_TIMEOUT_S)
         responder = _Responder(config[AMQP_URI_CONFIG_KEY], get_rpc_exchange(config),
                                config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER), message,
-                               ssl=config.get(AMQP_SSL_CONFIG_KEY))
-        result, exc_info = responder.send_response(result, exc_info)
+                               ssl=config.get(AMQP_SSL_CONFIG_KEY), reply_by=reply_by)
+        try:
+            result, exc_info = responder.send_response(result, exc_info)
+        except Exception as exc:
+            # The caller's deadline covers a lost reply; nameko would stop the service.
+            log.warning("reply not sent",
+                        extra={"error": type(exc).__name__, "detail": str(exc)})
         self.queue_consumer.ack_message(message)
         return result, exc_info
 
@@ -151,6 +172,8 @@ class _ReplyListener(ReplyListener):
     """Takes replies without acknowledging them: a reply is worth nothing once its caller has
     given up, so the broker may forget it on delivery (one message less per call)."""
 
+    queue_consumer = ResilientQueueConsumer()
+
     def setup(self):
         super().setup()
         self.queue.no_ack = True
@@ -176,17 +199,18 @@ class DeadlineClient:
         self._timeout = timeout
 
     def call(self, method: str, *args, timeout: float | None = None, **kwargs):
-        timeout = timeout or self._timeout
+        deadline = time.time() + (timeout or self._timeout)
         try:
             reply = _MethodProxy(self._worker_ctx, self._service_name, method,
-                                 self._reply_listener, deadline=time.time() + timeout,
+                                 self._reply_listener, deadline=deadline,
                                  **self._options).call_async(*args, **kwargs)
-        except OperationalError as exc:  # kombu wraps the broker's nack
+        except OperationalError as exc:  # kombu wraps the broker's nack and connection errors
             if isinstance(exc.__cause__, MessageNacked):
                 raise RpcRejected(f"{self._service_name}.{method}: queue full") from exc
-            raise
+            raise RpcUnavailable(f"{self._service_name}.{method}: not sent ({exc})") from exc
         try:
-            with eventlet.Timeout(timeout):
+            # the publishing has used part of the deadline: the wait gets what is left
+            with eventlet.Timeout(max(0.0, deadline - time.time())):
                 return reply.result()
         except eventlet.Timeout as exc:
             raise RpcUnavailable(f"{self._service_name}.{method}: no reply in time") from exc

@@ -1,11 +1,14 @@
 """Publishing over pooled connections, against the real RabbitMQ."""
 
+import socket
+import time
 import uuid
 
 import eventlet
 import pytest
 from kombu import Connection, Exchange, Queue
 from kombu.entity import PERSISTENT_DELIVERY_MODE as PERSISTENT
+from kombu.exceptions import OperationalError
 
 from common.edge.publishing import pooled_publisher
 
@@ -70,3 +73,21 @@ def test_green_threads_publishing_at_once_never_mix_their_messages(amqp_uri, exc
     received = [message.decode() for message in drain(amqp_uri, queue)]
     assert sorted(m["i"] for m in received) == list(range(200))
     assert all(m["body"] == body for m in received)
+
+
+@pytest.mark.parametrize("answers", [False, True], ids=["nothing-listens", "no-handshake"])
+def test_a_publish_gives_up_at_its_deadline_when_the_broker_is_away(answers):
+    """A broker that is down refuses the connection; one that is starting (or hung) accepts it
+    and says nothing. Either way the publish ends by its deadline (kombu's retry policies
+    would keep it going for many seconds)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        if answers:
+            listener.listen(16)  # the kernel completes the TCP handshake; AMQP never starts
+        uri = f"amqp://guest:guest@127.0.0.1:{listener.getsockname()[1]}/"
+        started = time.monotonic()
+        with pytest.raises(OperationalError):
+            pooled_publisher(uri, confirms=True).publish(
+                {"x": 1}, exchange=Exchange("nameko-rpc", type="topic", durable=True),
+                routing_key="accounts.ping", delivery_mode=1, deadline=time.time() + 1.5)
+        assert time.monotonic() - started < 2.0

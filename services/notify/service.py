@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 
 import eventlet
 import eventlet.semaphore
-from nameko.events import event_handler
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 from prometheus_client import Counter
 
+from common.edge.consuming import event_handler
 from common.edge.dependencies import (
     Database,
     Observability,
@@ -93,7 +93,8 @@ class SentMarks(DependencyProvider):
         # Its own connection: on stop, the last marks are written while the service's pool
         # may already be closing.
         self.pool = autocommit_pool(settings.DATABASE_URL, "notify-sent-marks",
-                                    min_size=1, max_size=1)
+                                    min_size=1, max_size=1,
+                                    reconnect_interval_s=settings.DATABASE_RECONNECT_INTERVAL_S)
         self.store = _message_store(self.container, self.pool)
         self.pending: dict[str, datetime] = {}  # sent, not yet marked: message id -> when
         self.lock = eventlet.semaphore.Semaphore()

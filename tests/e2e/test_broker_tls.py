@@ -30,10 +30,10 @@ def tls_broker():
     ca_file = certs / "ca.pem"
     broker.start()
     try:
-        # the CA is read before stop() removes the directory
+        # the CA is read before close() removes the directory
         yield port, ca_file.read_bytes()
     finally:
-        broker.stop()
+        broker.close()
 
 
 @pytest.fixture(scope="module")

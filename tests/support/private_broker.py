@@ -1,6 +1,8 @@
 """A private RabbitMQ node for one test run, next to (never instead of) the machine's broker:
-its own node name, ports, data and logs in a temporary directory, its own configuration. Here
-a TLS-only listener; fault-injection tests can stop and start it at will."""
+its own node name, ports, data and logs in a temporary directory, its own configuration: a
+TLS-only listener (`tls_config`) or a plain one (`plain_config`). Fault-injection tests stop
+and start it at will: `stop()` keeps its data (durable queues, exchanges), so a `start()`
+after it is a real broker restart; `close()` stops it for good and removes everything."""
 
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ def broker_workdir() -> Path:
 
 
 class PrivateBroker:
-    """`workdir` from `broker_workdir()`; removed by `stop()`."""
+    """`workdir` from `broker_workdir()`; removed by `close()`."""
 
     def __init__(self, workdir: Path, config: str):
         self.workdir = workdir
@@ -81,6 +83,7 @@ class PrivateBroker:
                               capture_output=True, text=True, check=check, timeout=60)
 
     def stop(self) -> None:
+        """Stops the node; its data stays for the next `start()`."""
         if self.proc is None:
             return
         self.ctl("stop", check=False)
@@ -90,7 +93,15 @@ class PrivateBroker:
             self.proc.kill()
             self.proc.wait()
         self.proc = None
+
+    def close(self) -> None:
+        self.stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def plain_config(port: int) -> str:
+    """Plain AMQP on the loopback only (guest may log in from there)."""
+    return f"listeners.tcp.default = 127.0.0.1:{port}\n"
 
 
 def tls_config(certs: Path, port: int) -> str:

@@ -1,0 +1,78 @@
+"""The database comes back fast: after an outage a service serves again within 2 s of the
+database accepting connections, and never hands a request a connection the server dropped.
+
+The outage is real for the service, on a database of the test's own: the server ends every
+session of it (`pg_terminate_backend`, as a restart does) and refuses new ones
+(`ALLOW_CONNECTIONS false`) for 20 s, then accepts them again. The shared server itself is
+never restarted.
+"""
+
+import time
+
+import eventlet
+import psycopg
+import pytest
+from nameko.exceptions import RemoteError, RpcTimeout
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from common.edge.dependencies import Database
+from common.edge.rpc import rpc
+from common.settings import ServiceSettings
+from tests.support.infra import PG_ADMIN_URL, drop_database, make_database, running_service
+
+OUTAGE_S = 20
+
+
+class ClockService:
+    name = "clock"
+    db = Database()
+
+    @rpc
+    def now(self):
+        with self.db.connection() as conn:
+            return conn.execute("SELECT now()::text").fetchone()[0]
+
+
+@pytest.fixture
+def own_database():
+    url = make_database()
+    yield url
+    drop_database(url)
+
+
+def set_outage(database_url: str, down: bool) -> None:
+    name = database_url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(not down).lower()}')
+        if down:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = %s", (name,))
+
+
+def served(cluster) -> bool:
+    try:
+        cluster.clock.now()
+        return True
+    except (RemoteError, RpcTimeout):
+        return False
+
+
+def test_a_service_serves_within_2_s_of_the_database_coming_back(own_database, amqp_uri):
+    settings = ServiceSettings(_env_file=None, AMQP_URI=amqp_uri, DATABASE_URL=own_database)
+    with running_service(ClockService, settings), \
+            ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=1) as cluster:
+        assert served(cluster)
+        set_outage(own_database, down=True)
+        try:
+            outage_ends = time.monotonic() + OUTAGE_S
+            while time.monotonic() < outage_ends:  # requests keep coming meanwhile
+                served(cluster)
+                eventlet.sleep(0.5)
+        finally:
+            set_outage(own_database, down=False)
+        back = time.monotonic()
+        while not served(cluster):
+            assert time.monotonic() - back < 30, "the service never came back"
+            eventlet.sleep(0.1)
+        recovered_after = time.monotonic() - back
+    assert recovered_after < 2, f"served again {recovered_after:.1f} s after the database"
