@@ -21,6 +21,8 @@ import time
 from functools import partial
 
 import eventlet
+import psycopg
+import psycopg_pool
 from amqp.exceptions import MessageNacked
 from kombu.entity import TRANSIENT_DELIVERY_MODE as TRANSIENT
 from kombu.exceptions import OperationalError
@@ -54,6 +56,10 @@ DEADLINE_HEADER = "x-platform-deadline"
 # nameko's reply_to is a uuid4 (its ReplyListener), and the broker lets services publish
 # replies only to such keys (common/broker.py)
 _REPLY_TO = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+# A service's own database away (a restart, an outage, a pool with no connection in time) is
+# not a bug: its callers are told to retry later, as when the service itself is away.
+DATABASE_AWAY = (psycopg.OperationalError, psycopg_pool.PoolTimeout)
 
 # Lets a DomainError raised in one service be re-raised as a DomainError by its caller.
 registry[get_module_path(DomainError)] = DomainError
@@ -104,6 +110,9 @@ class _RpcConsumer(RpcConsumer):
             log.warning("request without a valid reply_to left unanswered")
             self.queue_consumer.ack_message(message)
             return result, exc_info
+        if exc_info is not None and isinstance(exc_info[1], DATABASE_AWAY):
+            unavailable = DomainError("SERVICE_UNAVAILABLE", extra={"retry_after_s": 5})
+            exc_info = (DomainError, unavailable, exc_info[2])
         config = self.container.config
         # a caller without a deadline (an operator's script) waits as long as ours do
         reply_by = (message.headers or {}).get(DEADLINE_HEADER) or (

@@ -1,5 +1,6 @@
 """The database comes back fast: after an outage a service serves again within 2 s of the
-database accepting connections, and never hands a request a connection the server dropped.
+database accepting connections, and never hands a request a connection the server dropped;
+meanwhile its callers are told to retry later (SERVICE_UNAVAILABLE), never a bug's RemoteError.
 
 The outage is real for the service, on a database of the test's own: the server ends every
 session of it (`pg_terminate_backend`, as a restart does) and refuses new ones
@@ -12,11 +13,12 @@ import time
 import eventlet
 import psycopg
 import pytest
-from nameko.exceptions import RemoteError, RpcTimeout
+from nameko.exceptions import RpcTimeout
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from common.edge.dependencies import Database
 from common.edge.rpc import rpc
+from common.errors import DomainError
 from common.settings import ServiceSettings
 from tests.support.infra import PG_ADMIN_URL, drop_database, make_database, running_service
 
@@ -50,10 +52,15 @@ def set_outage(database_url: str, down: bool) -> None:
 
 
 def served(cluster) -> bool:
+    """True if answered; False if told to retry later or not answered in time. Anything else
+    (a RemoteError: the outage seen as a bug) fails the test."""
     try:
         cluster.clock.now()
         return True
-    except (RemoteError, RpcTimeout):
+    except DomainError as refusal:
+        assert refusal.code == "SERVICE_UNAVAILABLE" and refusal.extra["retry_after_s"] > 0
+        return False
+    except RpcTimeout:
         return False
 
 
@@ -65,6 +72,11 @@ def test_a_service_serves_within_2_s_of_the_database_coming_back(own_database, a
         set_outage(own_database, down=True)
         try:
             outage_ends = time.monotonic() + OUTAGE_S
+            # a caller that waits longer than the pool (10 s) hears from the service itself
+            with ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=15) as patient:
+                with pytest.raises(DomainError) as told:
+                    patient.clock.now()
+            assert told.value.code == "SERVICE_UNAVAILABLE"
             while time.monotonic() < outage_ends:  # requests keep coming meanwhile
                 served(cluster)
                 eventlet.sleep(0.5)
