@@ -68,17 +68,14 @@ def make_settings(database_url, amqp_uri):
 
 
 def _running_stack(tmp_path_factory, name, **overrides):
-    from tests.support.stack import Stack
+    from tests.support.stack import platform_on
 
-    database_url, amqp_uri = make_database(), make_amqp_vhost()
+    amqp_uri = make_amqp_vhost()
     users = make_process_users(amqp_uri)  # each process with only its own permissions
-    platform = Stack(database_url, amqp_uri, tmp_path_factory.mktemp(name), users, **overrides)
     try:
-        platform.start_all()
-        yield platform
+        with platform_on(amqp_uri, tmp_path_factory.mktemp(name), users, **overrides) as platform:
+            yield platform
     finally:
-        platform.stop_all()
-        drop_database(database_url)
         drop_amqp_vhost(amqp_uri)
         drop_process_users(users)
 

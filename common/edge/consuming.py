@@ -44,21 +44,21 @@ class ResilientQueueConsumer(QueueConsumer):
                                    interval_max=RECONNECT_INTERVAL_S)
             yield conn
 
+    # The broker redelivers an unacknowledged message once the connection is gone (or it
+    # expires with its deadline); nameko would let the error kill the service.
     def ack_message(self, message):
-        # The broker redelivers an unacknowledged message once the connection is gone (or it
-        # expires with its deadline); nameko would let the error kill the service.
-        try:
-            super().ack_message(message)
-        except Exception as exc:
-            log.warning("acknowledgement not sent: the broker connection is down",
-                        extra={"error": type(exc).__name__})
+        _unless_disconnected("acknowledgement", super().ack_message, message)
 
     def requeue_message(self, message):
-        try:
-            super().requeue_message(message)
-        except Exception as exc:
-            log.warning("requeue not sent: the broker connection is down",
-                        extra={"error": type(exc).__name__})
+        _unless_disconnected("requeue", super().requeue_message, message)
+
+
+def _unless_disconnected(what: str, settle, message) -> None:
+    try:
+        settle(message)
+    except Exception as exc:
+        log.warning(f"{what} not sent: the broker connection is down",
+                    extra={"error": type(exc).__name__})
 
 
 class ResilientEventHandler(EventHandler):

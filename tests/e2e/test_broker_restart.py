@@ -9,9 +9,8 @@ import pytest
 import requests
 
 from tests.support.family import Family
-from tests.support.infra import drop_database, make_database
 from tests.support.private_broker import PrivateBroker, broker_workdir, free_port, plain_config
-from tests.support.stack import PROCESSES, Stack
+from tests.support.stack import PROCESSES, platform_on
 
 DEADLINE_S = 5  # RPC_TIMEOUT_S of this platform
 
@@ -30,15 +29,9 @@ def broker():
 @pytest.fixture(scope="module")
 def platform(broker, tmp_path_factory):
     _, port = broker
-    database_url = make_database()
-    stack = Stack(database_url, f"amqp://guest:guest@127.0.0.1:{port}/",
-                  tmp_path_factory.mktemp("restart"), RPC_TIMEOUT_S=DEADLINE_S)
-    try:
-        stack.start_all()
+    with platform_on(f"amqp://guest:guest@127.0.0.1:{port}/", tmp_path_factory.mktemp("restart"),
+                     RPC_TIMEOUT_S=DEADLINE_S) as stack:
         yield stack
-    finally:
-        stack.stop_all()
-        drop_database(database_url)
 
 
 def client_loop(stack, answers: list, running: list) -> None:
@@ -86,9 +79,4 @@ def test_every_process_survives_a_broker_restart_and_answers_503_meanwhile(broke
     assert healthy_after < 10
     # consumers, reply listeners and the outbox's events all work again: a family registers
     # and gets its SMS code and its account number's text
-    family = Family(platform)
-    registration = family.registration()
-    response = family.call("POST", "/api/v1/accounts", json=registration)
-    assert response.status_code == 201, response.text
-    texts = platform.wait_sms(registration["guardian_phone"], "account_registered")
-    assert response.json()["account_no"] in texts[0]["text"]
+    Family(platform).registers_and_is_texted()

@@ -10,7 +10,6 @@ from kombu.exceptions import OperationalError
 
 from common.settings import ProcessSettings
 from tests.support.family import Family
-from tests.support.infra import drop_database, make_database
 from tests.support.private_broker import (
     PrivateBroker,
     broker_workdir,
@@ -18,7 +17,7 @@ from tests.support.private_broker import (
     make_certs,
     tls_config,
 )
-from tests.support.stack import Stack
+from tests.support.stack import platform_on
 
 
 @pytest.fixture(scope="module")
@@ -41,26 +40,15 @@ def tls_stack(tls_broker, tmp_path_factory):
     port, ca = tls_broker
     workdir = tmp_path_factory.mktemp("tls")
     (workdir / "ca.pem").write_bytes(ca)
-    database_url = make_database()
-    platform = Stack(database_url, f"amqps://guest:guest@localhost:{port}/", workdir,
-                     AMQP_SSL_CA_FILE=workdir / "ca.pem")
-    try:
-        platform.start_all()
+    with platform_on(f"amqps://guest:guest@localhost:{port}/", workdir,
+                     AMQP_SSL_CA_FILE=workdir / "ca.pem") as platform:
         yield platform
-    finally:
-        platform.stop_all()
-        drop_database(database_url)
 
 
 def test_a_family_registers_over_the_tls_broker(tls_stack):
     """gateway -> accounts RPCs and their replies, and accounts' events from the outbox relay
     to notify (the SMS code's and the account number's texts)."""
-    family = Family(tls_stack)
-    registration = family.registration()
-    response = family.call("POST", "/api/v1/accounts", json=registration)
-    assert response.status_code == 201, response.text
-    texts = tls_stack.wait_sms(registration["guardian_phone"], "account_registered")
-    assert response.json()["account_no"] in texts[0]["text"]
+    Family(tls_stack).registers_and_is_texted()
 
 
 def test_the_broker_speaks_only_tls_and_only_with_its_certificate(tls_broker, tmp_path):

@@ -84,6 +84,15 @@ class Family:
             self.csrf = response.json()["csrf_token"]
         return response
 
+    def registers_and_is_texted(self) -> None:
+        """Registers and receives the account number's text: the RPCs, their replies and the
+        outbox's events all go through."""
+        registration = self.registration()
+        response = self.call("POST", "/api/v1/accounts", json=registration)
+        assert response.status_code == 201, response.text
+        texts = self.stack.wait_sms(registration["guardian_phone"], "account_registered")
+        assert response.json()["account_no"] in texts[0]["text"]
+
     def login(self, account_no: str, password: str) -> requests.Response:
         response = self.call("POST", "/api/v1/sessions", json={
             "account_no": account_no, "password": password, **self.captcha()})

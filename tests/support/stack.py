@@ -20,6 +20,7 @@ from common.migrations import migrate
 from common.settings import role_url
 from services.accounts.settings import AccountsSettings
 from services.notify.settings import NotifySettings
+from tests.support.infra import drop_database, make_database
 from tests.support.limits import GENEROUS_LIMITS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,3 +169,20 @@ class Stack:
                 return re.search(r"\d{6}", fresh[-1]["text"]).group()
             time.sleep(0.05)
         raise AssertionError(f"no new {purpose} code for {phone} within {timeout}s")
+
+
+@contextlib.contextmanager
+def platform_on(amqp_uri: str, workdir: Path, amqp_uris: dict[str, str] | None = None,
+                **overrides):
+    """The whole platform running on `amqp_uri`'s broker and a fresh database of its own,
+    stopped and the database dropped afterwards."""
+    database_url = make_database()
+    try:
+        platform = Stack(database_url, amqp_uri, workdir, amqp_uris, **overrides)
+        try:
+            platform.start_all()
+            yield platform
+        finally:
+            platform.stop_all()
+    finally:
+        drop_database(database_url)
