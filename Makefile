@@ -8,13 +8,15 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help run test bench bench-platform bench-allocation migrate lint clean
+.PHONY: help run test faults bench bench-platform bench-allocation migrate lint clean
 
 help:
 	@echo "Targets:"
 	@echo "  make run      set up this machine, migrate, start gateway + accounts + notify"
 	@echo "                (http://127.0.0.1:8000, Ctrl-C stops everything)"
 	@echo "  make test     set up with dev requirements, run pytest (PYTEST_ARGS=\"-k x -x\")"
+	@echo "  make faults   the fault suite: broker and database restarts, SIGKILLs, under load,"
+	@echo "                on a broker node and database cluster of its own (~8 min)"
 	@echo "  make bench    set up with dev requirements, run both benchmarks (bench/results/):"
 	@echo "                bench-platform (registrations, reads, memory; ~4 min) and"
 	@echo "                bench-allocation (150,000-applicant draw, matching package; ~5 min)"
@@ -28,6 +30,10 @@ run:
 test:
 	@bash deploy/setup.sh --dev
 	@bash deploy/test.sh $(PYTEST_ARGS)
+
+faults:
+	@bash deploy/setup.sh --dev
+	$(VENV)/bin/pytest -m faults tests/faults -s $(PYTEST_ARGS)
 
 bench:
 	@bash deploy/setup.sh --dev

@@ -7,12 +7,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from common import broker
 from common.settings import role_url
@@ -26,87 +24,37 @@ from tests.support.infra import (
     make_database,
     make_process_users,
 )
-from tests.support.stack import ROOT, free_port
-
-
-class Run:
-    """deploy/run.sh started from a checkout of its own (`root`: links to this one, with its
-    own var/), its output collected line by line."""
-
-    def __init__(self, root: Path, env: dict):
-        self.lines: list[str] = []
-        self.proc = subprocess.Popen(["bash", str(root / "deploy" / "run.sh")], cwd=root,
-                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, start_new_session=True)
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for_line(self, needle: str, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = [line for line in self.lines if needle in line]
-            if found:
-                return found[-1]
-            assert self.proc.poll() is None, "run.sh ended:\n" + "\n".join(self.lines[-40:])
-            time.sleep(0.2)
-        raise AssertionError(f"no {needle!r} within {timeout}s:\n" + "\n".join(self.lines[-40:]))
-
-
-def healthy(url: str) -> bool:
-    try:
-        return requests.get(url + "/healthz", timeout=3).status_code == 200
-    except requests.RequestException:
-        return False
-
-
-def wait_healthy(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not healthy(url):
-        assert time.monotonic() < deadline, "the gateway did not report healthy"
-        time.sleep(0.3)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state != "Z"
+from tests.support.run_sh import (
+    Run,
+    checkout_of_own,
+    free_port_env,
+    healthy,
+    pid_alive,
+    wait_healthy,
+)
+from tests.support.stack import ROOT
 
 
 @pytest.fixture
 def run_sh(tmp_path):
     """run.sh on free ports, its own database, vhost and broker users, its own var/."""
-    root = tmp_path / "checkout"
-    root.mkdir()
-    for entry in ROOT.iterdir():
-        if entry.name != "var":
-            (root / entry.name).symlink_to(entry)
+    root = checkout_of_own(tmp_path)
     database_url, amqp_uri = make_database(), make_amqp_vhost()
     users = make_process_users(amqp_uri)
     amqp_dir = root / "var" / "amqp"  # run.sh keeps these: no shared broker user is touched
     amqp_dir.mkdir(parents=True)
     for name, uri in users.items():
         (amqp_dir / f"{name}.env").write_text(f"AMQP_URI={uri}\n")
-    port = free_port()
-    env = {**os.environ, "RUN_SKIP_SETUP": "1", "NO_COLOR": "1", "GATEWAY_PORT": str(port),
-           "GATEWAY_METRICS_PORT": str(free_port()), "ACCOUNTS_METRICS_PORT": str(free_port()),
-           "NOTIFY_METRICS_PORT": str(free_port()), "AMQP_URI": amqp_uri,
+    env = {**os.environ, **free_port_env(), "AMQP_URI": amqp_uri,
            "MIGRATION_DATABASE_URL": database_url,
            "ACCOUNTS_DATABASE_URL": role_url(database_url, AccountsSettings.DATABASE_ROLE),
            "NOTIFY_DATABASE_URL": role_url(database_url, NotifySettings.DATABASE_ROLE),
            "SMS_OUTBOX_PATH": str(tmp_path / "sms-outbox.jsonl")}
     run = Run(root, env)
-    run.url, run.root = f"http://127.0.0.1:{port}", root
     try:
         yield run
     finally:
-        if run.proc.poll() is None:
-            os.killpg(run.proc.pid, signal.SIGKILL)
-            run.proc.wait()
+        run.kill()
         drop_database(database_url)
         drop_amqp_vhost(amqp_uri)
         drop_process_users(users)
@@ -115,15 +63,14 @@ def run_sh(tmp_path):
 def test_a_killed_process_is_restarted_and_a_shutdown_stops_everything(run_sh):
     run_sh.wait_for_line("the platform is up", timeout=120)
     assert healthy(run_sh.url)
-    pids = {name: int((run_sh.root / "var" / "run" / f"{name}.pid").read_text())
-            for name in broker.PROCESSES}
+    pids = {name: run_sh.pid(name) for name in broker.PROCESSES}
 
     os.kill(pids["accounts"], signal.SIGKILL)
     line = run_sh.wait_for_line("accounts exited with code", timeout=15)
     assert "code 137; restarting in 1 s" in line
     run_sh.wait_for_line("restarted accounts", timeout=15)
     wait_healthy(run_sh.url, timeout=60)
-    restarted = int((run_sh.root / "var" / "run" / "accounts.pid").read_text())
+    restarted = run_sh.pid("accounts")
     assert restarted != pids["accounts"] and pid_alive(restarted)
     assert pid_alive(pids["gateway"]) and pid_alive(pids["notify"])  # they kept serving
 

@@ -39,11 +39,13 @@ def broker_workdir() -> Path:
 class PrivateBroker:
     """`workdir` from `broker_workdir()`; removed by `close()`."""
 
-    def __init__(self, workdir: Path, config: str):
+    def __init__(self, workdir: Path, config: str, plugins: tuple[str, ...] = ()):
+        """`plugins`: e.g. ("rabbitmq_management",), with `management_config` in `config`."""
         self.workdir = workdir
         self.node = f"platform-test-{secrets.token_hex(3)}@localhost"
         (workdir / "rabbitmq.conf").write_text(config)
-        (workdir / "enabled_plugins").write_text("[].\n")  # the shared node owns :15672
+        # None by default: the shared node owns :15672
+        (workdir / "enabled_plugins").write_text(f"[{','.join(plugins)}].\n")
         for sub in ("mnesia", "log"):
             (workdir / sub).mkdir(exist_ok=True)
         if os.getuid() == 0:
@@ -102,6 +104,11 @@ class PrivateBroker:
 def plain_config(port: int) -> str:
     """Plain AMQP on the loopback only (guest may log in from there)."""
     return f"listeners.tcp.default = 127.0.0.1:{port}\n"
+
+
+def management_config(port: int) -> str:
+    """The management API (and the plugin's own listener) on the loopback, on `port`."""
+    return f"management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = {port}\n"
 
 
 def tls_config(certs: Path, port: int) -> str:
