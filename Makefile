@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "Targets:"
-	@echo "  make run      set up this machine, migrate, start gateway + accounts + notify"
+	@echo "  make run      set up this machine, migrate, start every process (common/registry.py)"
 	@echo "                (http://127.0.0.1:8000, Ctrl-C stops everything)"
 	@echo "  make test     set up with dev requirements, run pytest (PYTEST_ARGS=\"-k x -x\")"
 	@echo "  make faults   the fault suite: broker and database restarts, SIGKILLs, under load,"

@@ -1,8 +1,9 @@
 """CPU time used by each part of the platform during a phase, from /proc (Linux), and by the
 whole machine (/proc/stat), so that a phase disturbed by other users of a shared machine shows.
 
-The accounts process is split into its main thread (the eventlet hub: all the Python work) and
-its other threads (eventlet's tpool: argon2 and captcha rendering). PostgreSQL counts only the
+Each process of common/registry.py is a part; the accounts process is split into its main
+thread (the eventlet hub: all the Python work) and its other threads (eventlet's tpool: argon2
+and captcha rendering). PostgreSQL counts only the
 backends serving the bench's own database. RabbitMQ is left out: the broker is shared with other
 users of the machine, so its CPU time cannot be attributed to this run.
 """
@@ -14,9 +15,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.registry import PROCESSES
+
 TICK_S = 1 / os.sysconf("SC_CLK_TCK")
-PARTS = ("gateway", "accounts hub", "accounts offload threads", "notify", "postgres",
-         "load generator")
+OFFLOADING = "accounts"  # the process whose offload threads are a part of their own
+PARTS = (*(part for name in PROCESSES for part in (
+    (f"{name} hub", f"{name} offload threads") if name == OFFLOADING else (name,))),
+    "postgres", "load generator")
 
 
 def _stat_cpu_s(stat_path: Path) -> float:
@@ -99,20 +104,19 @@ class CpuMeter:
         self._started = 0.0
 
     def snapshot(self) -> dict[str, float]:
-        accounts = self.pids["accounts"]
-        threads = threads_cpu_s(accounts)
-        hub = threads.pop(accounts, 0.0)
+        seconds = {"machine": machine_busy_s()}
+        for name, pid in self.pids.items():
+            if name == OFFLOADING:
+                threads = threads_cpu_s(pid)
+                seconds[f"{name} hub"] = threads.pop(pid, 0.0)
+                # tpool threads live as long as the process, so none is lost between snapshots
+                seconds[f"{name} offload threads"] = sum(threads.values())
+            else:
+                seconds[name] = _stat_cpu_s(Path(f"/proc/{pid}/stat"))
         me = os.times()
-        return {
-            "machine": machine_busy_s(),
-            "gateway": _stat_cpu_s(Path(f"/proc/{self.pids['gateway']}/stat")),
-            "accounts hub": hub,
-            # tpool threads live as long as the process, so none is lost between snapshots
-            "accounts offload threads": sum(threads.values()),
-            "notify": _stat_cpu_s(Path(f"/proc/{self.pids['notify']}/stat")),
-            "postgres": _postgres_cpu_s(self.database),
-            "load generator": me.user + me.system,  # the bench process (not the ping probe)
-        }
+        seconds["postgres"] = _postgres_cpu_s(self.database)
+        seconds["load generator"] = me.user + me.system  # the bench process (not the ping probe)
+        return seconds
 
     def start(self) -> None:
         self._before = self.snapshot()

@@ -31,6 +31,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import requests
 
+from common import registry
 from services.accounts import contract as accounts
 from services.notify import contract as notify
 
@@ -175,7 +176,7 @@ def write_env_files(base_uri: str, directory: Path) -> None:
     """Creates `<process>.env` with AMQP_URI (user `platform-<process>`, a random password)
     for each process that has none yet; existing files are kept."""
     directory.mkdir(parents=True, exist_ok=True)
-    for name in PROCESSES:
+    for name in registry.PROCESSES:
         path = directory / f"{name}.env"
         if not path.exists():
             uri = with_user(base_uri, f"platform-{name}", secrets.token_urlsafe(24))

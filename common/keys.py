@@ -5,20 +5,22 @@ under the keys derived from the highest id; the others stay only to read what wa
 a rotation. Look-up hashes, the audit chain's key and anchors use the lowest id: they cannot be
 recomputed from stored data, so that key stays in the list for the life of the data.
 
-    python -m common.keys rotate accounts|notify   # re-seals rows under the newest key
-    python -m common.keys generate                 # a new random master key (base64)
+    python -m common.keys rotate SERVICE   # re-seals its rows under the newest key
+    python -m common.keys generate         # a new random master key (base64)
+
+SERVICE: a process whose common/registry.py entry names its `rotate_keys`.
 """
 
 from __future__ import annotations
 
 import base64
-import importlib
 import os
 import sys
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from common import registry
 from common.crypto import FieldCipher, decode_key
 
 _INFO = "enrollment-platform/{purpose}"
@@ -63,16 +65,13 @@ def main(argv: list[str]) -> int:
     if argv[1:] == ["generate"]:
         print(base64.b64encode(os.urandom(32)).decode())
         return 0
-    if len(argv) != 3 or argv[1] != "rotate" or argv[2] not in ("accounts", "notify"):
+    process = registry.PROCESSES.get(argv[2]) if len(argv) == 3 else None
+    if process is None or argv[1] != "rotate" or process.rotate_keys is None:
         print(__doc__, file=sys.stderr)
         return 2
-    service = argv[2]
-    settings_class = getattr(importlib.import_module(f"services.{service}.settings"),
-                             f"{service.capitalize()}Settings")
-    storage = importlib.import_module(f"services.{service}.storage")
-    settings = settings_class()
-    count = storage.rotate_keys(settings.DATABASE_URL, settings.master_keys)
-    print(f"{service}: {count} rows re-sealed under key {settings.master_keys.current_id}")
+    settings = registry.load(process.settings)()
+    count = registry.load(process.rotate_keys)(settings.DATABASE_URL, settings.master_keys)
+    print(f"{process.name}: {count} rows re-sealed under key {settings.master_keys.current_id}")
     return 0
 
 

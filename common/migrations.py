@@ -1,13 +1,14 @@
-"""Applies a service's numbered plain-SQL migrations: `python -m common.migrations accounts`.
+"""Applies a service's numbered plain-SQL migrations: `python -m common.migrations accounts`
+(without a name: every service with a database in common/registry.py, in its order).
 
 Each service keeps `migrations/NNNN_name.sql` and its own `schema_migrations` table inside its
 own schema, so services never share migration state. An advisory lock lets several
 instances start at once safely.
 
 Migrations run as `platform_owner`, which owns every schema; each service logs in as its own
-role (`platform_accounts`, `platform_notify`) with only the rights its migrations grant it, so
-a service's login can neither rewrite the audit log nor read another service's schema. The
-roles are cluster-wide: they are created here when the login may create roles (development:
+role (`platform_<service>`) with only the rights its migrations grant it, so a service's login
+can neither rewrite the audit log nor read another service's schema. The roles are
+cluster-wide: they are created here when the login may create roles (development:
 the `postgres` superuser, no passwords, trust on the loopback); in production
 `deploy/setup.sh --roles` creates them with passwords and this only checks they exist.
 `MIGRATION_DATABASE_URL` is that login (default `postgres@127.0.0.1`).
@@ -17,16 +18,12 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from common.settings import OWNER_ROLE
+from common.registry import OWNER_ROLE, PROCESSES, WITH_DATABASE
 
-ROOT = Path(__file__).resolve().parent.parent
-SERVICE_DIRS = {"accounts": ROOT / "services/accounts", "notify": ROOT / "services/notify"}
-SERVICE_ROLES = {"accounts": "platform_accounts", "notify": "platform_notify"}
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/enrollment"
 
 # Concurrent runs (several test processes, several hosts) may race to create a role.
@@ -45,7 +42,7 @@ def ensure_roles(conn) -> None:
                        "WHERE rolname = current_user").fetchone()[0]
     if not may:
         return
-    for role, login in [(OWNER_ROLE, "NOLOGIN"), *((r, "LOGIN") for r in SERVICE_ROLES.values())]:
+    for role, login in [(OWNER_ROLE, "NOLOGIN"), *((p.role, "LOGIN") for p in WITH_DATABASE)]:
         conn.execute(sql.SQL(_CREATE_ROLE).format(name=sql.Literal(role),
                                                   role=sql.Identifier(role), login=sql.SQL(login)))
     conn.execute(sql.SQL("GRANT CREATE, CONNECT ON DATABASE {} TO {}").format(
@@ -73,8 +70,7 @@ def adopt(conn, schema: str) -> None:
 
 def migrate(database_url: str, service: str) -> list[str]:
     """Applies what is missing, each file in its own transaction; returns the applied names."""
-    folder = SERVICE_DIRS[service] / "migrations"
-    files = sorted(folder.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+    files = sorted(PROCESSES[service].migrations.glob("[0-9][0-9][0-9][0-9]_*.sql"))
     applied = []
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"migrate:{service}",))
@@ -105,7 +101,7 @@ def migrate(database_url: str, service: str) -> list[str]:
 
 def main(argv: list[str]) -> int:
     url = os.environ.get("MIGRATION_DATABASE_URL", DEFAULT_URL)
-    for service in argv[1:] or SERVICE_DIRS:
+    for service in argv[1:] or [process.name for process in WITH_DATABASE]:
         for name in migrate(url, service):
             print(f"{service}: applied {name}")
     return 0

@@ -25,8 +25,6 @@ DEV_KEYS = {
 }
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 DEV_DATABASE = "postgresql://127.0.0.1:5432/enrollment"
-# Owns the schemas; migrations run as this role (common/migrations.py).
-OWNER_ROLE = "platform_owner"
 
 
 def role_url(database_url: str, role: str) -> str:

@@ -5,7 +5,8 @@ becomes
     accounts | 14:30:01 INFO  starting metrics_port=9101
 
 Lines that are not JSON (tracebacks printed before logging is set up, warnings) pass through
-with the prefix. Standard library only; never raises on bad input.
+with the prefix, in the process's colour (common/registry.py). Standard library only; never
+raises on bad input.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import json
 import os
 import sys
 
-WIDTH = 8  # longest process name: "accounts"
-COLORS = {"gateway": "36", "accounts": "35", "notify": "33"}
+from common.registry import PROCESSES
+
+WIDTH = max(map(len, PROCESSES))
 LEVEL_COLORS = {"debug": "2", "info": "32", "warning": "33", "error": "31", "critical": "1;31",
                 "exception": "31"}
 SKIP = {"service", "level", "event", "timestamp"}
@@ -60,7 +62,8 @@ def render(line: str, color: bool) -> list[str]:
 def main() -> int:
     name = sys.argv[1] if len(sys.argv) > 1 else "?"
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    prefix = paint(COLORS.get(name, "1"), f"{name:<{WIDTH}} |", color) + " "
+    prefix = paint(PROCESSES[name].color if name in PROCESSES else "1", f"{name:<{WIDTH}} |",
+                   color) + " "
     sys.stdin.reconfigure(encoding="utf-8", errors="replace")
     sys.stdout.reconfigure(encoding="utf-8", errors="replace", line_buffering=True)
     for raw in sys.stdin:

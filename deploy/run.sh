@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make run`: the whole platform on this machine, for development.
 #
-# Runs deploy/setup.sh, applies migrations, starts accounts, notify and gateway as child
-# processes, waits until the gateway's /healthz answers 200 and prints the URLs. Logs go to
-# var/log/<name>.log (JSON lines) and, readable and prefixed, to this terminal.
+# Runs deploy/setup.sh, applies migrations, starts every process of common/registry.py as a
+# child process, in the registry's order (the gateway last), waits until the gateway's /healthz
+# answers 200 and prints the URLs. Logs go to var/log/<name>.log (JSON lines) and, readable and
+# prefixed, to this terminal.
 # A process that exits is started again, as the systemd units do (Restart=on-failure), after a
 # backoff: RUN_RESTART_MIN_S, doubling up to RUN_RESTART_MAX_S, back to the minimum once it had
 # run RUN_RESTART_RESET_S; the others keep serving meanwhile.
@@ -14,14 +15,14 @@
 # Environment (anything already set wins over these development defaults):
 #   PLATFORM_ENV=development CAPTCHA_BACKEND=image SMS_BACKEND=outbox
 #   SMS_OUTBOX_PATH=var/sms-outbox.jsonl GATEWAY_HOST=127.0.0.1 GATEWAY_PORT=8000
-#   GATEWAY_METRICS_PORT=9100 ACCOUNTS_METRICS_PORT=9101 NOTIFY_METRICS_PORT=9102
+#   <NAME>_METRICS_PORT, e.g. ACCOUNTS_METRICS_PORT=9101 (default: the registry's port)
 #     (each process gets its own METRICS_PORT from these; a global METRICS_PORT is ignored
-#      because three processes cannot share one port)
+#      because processes cannot share one port)
 #   MIGRATION_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/enrollment (migrations, as owner)
-#   ACCOUNTS_DATABASE_URL=postgresql://platform_accounts@127.0.0.1:5432/enrollment
-#   NOTIFY_DATABASE_URL=postgresql://platform_notify@127.0.0.1:5432/enrollment
-#     (each service gets its own DATABASE_URL from these, its own login role; the gateway
-#      gets none, nor MASTER_KEYS: it keeps no data)
+#   <NAME>_DATABASE_URL, e.g. ACCOUNTS_DATABASE_URL (default:
+#     postgresql://platform_<name>@127.0.0.1:5432/enrollment)
+#     (each service with a database gets its own DATABASE_URL from these, its own login role;
+#      the others, the gateway, get none, nor MASTER_KEYS: they keep no data)
 #   RUN_HEALTH_TIMEOUT_S=60 RUN_STOP_TIMEOUT_S=10 RUN_SKIP_SETUP=1 (skip deploy/setup.sh)
 #   RUN_RESTART_MIN_S=1 RUN_RESTART_MAX_S=30 RUN_RESTART_RESET_S=60 (restart backoff)
 #   AMQP_URI (default amqp://guest:guest@127.0.0.1:5672/): the broker and vhost. Each process
@@ -53,16 +54,9 @@ RESTART_MAX_S="${RUN_RESTART_MAX_S:-30}"
 RESTART_RESET_S="${RUN_RESTART_RESET_S:-60}"
 PY="$ROOT/.venv/bin/python"
 
-NAMES=(accounts notify gateway)          # start order; the gateway needs the other two
-declare -A DATABASE_URLS=(
-    [accounts]="${ACCOUNTS_DATABASE_URL:-postgresql://platform_accounts@127.0.0.1:5432/enrollment}"
-    [notify]="${NOTIFY_DATABASE_URL:-postgresql://platform_notify@127.0.0.1:5432/enrollment}"
-)
-declare -A METRICS=(
-    [gateway]="${GATEWAY_METRICS_PORT:-9100}"
-    [accounts]="${ACCOUNTS_METRICS_PORT:-9101}"
-    [notify]="${NOTIFY_METRICS_PORT:-9102}"
-)
+NAMES=()                 # the processes in start order (read_registry)
+declare -A DATABASE_URLS=()  # name -> its DATABASE_URL, for those with a database
+declare -A METRICS=()    # name -> its metrics port
 declare -A PIDS=()       # name -> pid of the process
 declare -A LOG_PIDS=()   # name -> pid of its log pipeline (tee | logview)
 declare -A STARTED=()    # name -> $SECONDS when it was last started
@@ -125,6 +119,22 @@ terminate() {
 
 # shellcheck disable=SC2016  # $1 and $2 expand in the inner bash
 port_taken() { timeout 1 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null; }
+
+# The processes of common/registry.py, each with its metrics port and, if it keeps data, its own
+# database login (<NAME>_METRICS_PORT, <NAME>_DATABASE_URL, else the defaults).
+read_registry() {
+    local table name port role var
+    table="$("$PY" -m common.registry processes)"
+    while read -r name port role; do
+        NAMES+=("$name")
+        var="${name^^}_METRICS_PORT"
+        METRICS[$name]="${!var:-$port}"
+        if [ "$role" != "-" ]; then
+            var="${name^^}_DATABASE_URL"
+            DATABASE_URLS[$name]="${!var:-postgresql://$role@127.0.0.1:5432/enrollment}"
+        fi
+    done <<<"$table"
+}
 
 # ---------------------------------------------------------------------------------------------
 # leftovers from an earlier run (killed with SIGKILL, terminal closed, ...)
@@ -318,6 +328,7 @@ main() {
         bash deploy/setup.sh
     fi
     [ -x "$PY" ] || { warn "no .venv: run deploy/setup.sh"; exit 1; }
+    read_registry
 
     stop_previous_run
     check_ports
@@ -336,10 +347,11 @@ main() {
         exit 1
     fi
 
-    local name
+    local name metrics=""
     for name in "${NAMES[@]}"; do
         start_process "$name"
         say "started $name (pid ${PIDS[$name]}, log var/log/$name.log)"
+        metrics+="${metrics:+, }$name 127.0.0.1:${METRICS[$name]}"
     done
 
     say "waiting for $BASE_URL/healthz (up to ${HEALTH_TIMEOUT_S}s)"
@@ -371,8 +383,8 @@ run: $demo
 run: SMS outbox (dev only): $BASE_URL/dev/sms
 run: demo draw:            $draw
 run:   check it:            $PY -m services.enrollment.allocation verify var/demo-draw
-run: metrics:               gateway 127.0.0.1:${METRICS[gateway]}, accounts 127.0.0.1:${METRICS[accounts]}, notify 127.0.0.1:${METRICS[notify]}
-run: logs:                  var/log/{accounts,notify,gateway}.log
+run: metrics:               $metrics
+run: logs:                  var/log/<name>.log (${NAMES[*]})
 run: a process that exits is started again; Ctrl-C stops everything.
 run: ------------------------------------------------------------------------
 EOF

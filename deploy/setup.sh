@@ -9,10 +9,12 @@
 #                                         the certificate of var/tls/ (once: skipped when its
 #                                         rabbitmq.conf already has a listeners.ssl line)
 #   deploy/setup.sh --broker-users DIR    also create each process's RabbitMQ user from
-#                                         DIR/{gateway,accounts,notify}.env (their AMQP_URI) with
+#                                         DIR/<process>.env (their AMQP_URI) with
 #                                         only its permissions, and the RPC queue bounds policy
 #   deploy/setup.sh --roles  only the database roles, with passwords (production database server;
-#                            see deploy/db-roles.sql and deploy/README.md)
+#                            see deploy/db-roles.sql and deploy/README.md): ADMIN_DATABASE_URL
+#                            and, for each role, PLATFORM_<ROLE>_PASSWORD (PLATFORM_OWNER_PASSWORD,
+#                            PLATFORM_ACCOUNTS_PASSWORD, ...: python3 -m common.registry roles)
 #   deploy/setup.sh --service-commands  print how the local RabbitMQ is started and restarted
 #                            on this machine (the service manager's commands), change nothing
 #
@@ -55,8 +57,6 @@ while [ $# -gt 0 ]; do
 done
 
 DATABASE_URL="${MIGRATION_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/enrollment}"
-# The services' own logins (common/migrations.py creates them; trusted on a development loopback).
-SERVICE_ROLES=(platform_owner platform_accounts platform_notify)
 AMQP_URI="${AMQP_URI:-amqp://guest:guest@127.0.0.1:5672/}"
 WAIT_S="${SETUP_WAIT_S:-60}"
 PG_CLUSTER="${PG_CLUSTER:-main}"
@@ -66,6 +66,10 @@ STAMP="$VENV/.requirements.sha256"
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: ERROR: %s\n' "$*" >&2; exit 1; }
 have() { command -v "$1" >/dev/null 2>&1; }
+
+# The platform's database roles (common/registry.py), one a line: the schemas' owner first, then
+# each service's login. Needs python3 (step 1 installs it).
+platform_roles() { python3 -m common.registry roles; }
 
 # Runs a command as root: directly when we are root, else through sudo.
 as_root() {
@@ -289,7 +293,7 @@ pg_allow_loopback_trust() {
     # postgres user only. Never do this on a shared or production database server.
     local hba marker="# enrollment-platform deploy/setup.sh: development machine only"
     local users
-    users="$(IFS=,; echo "postgres,${SERVICE_ROLES[*]}")"
+    users="postgres,$(platform_roles | paste -sd, -)"
     hba="$(as_postgres psql -X -At -p "$PG_PORT" -c 'SHOW hba_file' 2>/dev/null)" \
         || die "cannot reach PostgreSQL as the postgres system user to read pg_hba.conf"
     if as_root grep -qF "host    all             $users " "$hba"; then
@@ -354,31 +358,42 @@ step_postgresql() {
 # Development: the services' login roles exist, without passwords, and log in over the loopback
 # (an earlier setup may have trusted only postgres there).
 dev_service_roles() {
-    local admin_url
+    local admin_url roles role values="" login=NOLOGIN   # the owner's: it never logs in
     admin_url="$(with_dbname "$DATABASE_URL" postgres)"
-    psql -X -w -q -At -v ON_ERROR_STOP=1 -d "$admin_url" >/dev/null <<'EOF'
-SELECT format('CREATE ROLE %I %s', name, login) FROM (VALUES ('platform_owner', 'NOLOGIN'),
-    ('platform_accounts', 'LOGIN'), ('platform_notify', 'LOGIN')) AS r(name, login)
+    roles="$(platform_roles)"
+    for role in $roles; do
+        values+="${values:+, }('$role', '$login')"
+        login=LOGIN
+    done
+    psql -X -w -q -At -v ON_ERROR_STOP=1 -d "$admin_url" >/dev/null <<EOF
+SELECT format('CREATE ROLE %I %s', name, login) FROM (VALUES $values) AS r(name, login)
     WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = name) \gexec
 EOF
-    if ! pg_try -h 127.0.0.1 -p "$PG_PORT" -U platform_accounts -d postgres; then
-        pg_allow_loopback_trust
-    fi
+    for role in $(tail -n +2 <<<"$roles"); do   # the services' logins
+        if ! pg_try -h 127.0.0.1 -p "$PG_PORT" -U "$role" -d postgres; then
+            pg_allow_loopback_trust
+            return
+        fi
+    done
 }
 
 # Production: the roles with passwords, on the database server, by an administrator login
 # (ADMIN_DATABASE_URL, a superuser or CREATEROLE role, pointing at the platform's database).
 step_roles() {
-    local var
-    for var in ADMIN_DATABASE_URL PLATFORM_OWNER_PASSWORD PLATFORM_ACCOUNTS_PASSWORD \
-               PLATFORM_NOTIFY_PASSWORD; do
+    local roles role var privileges="CREATE, CONNECT"   # the owner's: it creates the schemas
+    roles="$(platform_roles)"
+    [ -n "${ADMIN_DATABASE_URL:-}" ] || die "--roles needs ADMIN_DATABASE_URL"
+    for role in $roles; do
+        var="${role^^}_PASSWORD"
         [ -n "${!var:-}" ] || die "--roles needs $var"
     done
-    psql -X -w -q -At -v ON_ERROR_STOP=1 -d "$ADMIN_DATABASE_URL" \
-        -v owner_password="$PLATFORM_OWNER_PASSWORD" \
-        -v accounts_password="$PLATFORM_ACCOUNTS_PASSWORD" \
-        -v notify_password="$PLATFORM_NOTIFY_PASSWORD" -f deploy/db-roles.sql >/dev/null
-    say "roles: platform_owner, platform_accounts, platform_notify ready"
+    for role in $roles; do
+        var="${role^^}_PASSWORD"
+        psql -X -w -q -At -v ON_ERROR_STOP=1 -d "$ADMIN_DATABASE_URL" -v role="$role" \
+            -v password="${!var}" -v privileges="$privileges" -f deploy/db-roles.sql >/dev/null
+        privileges="CONNECT"   # the services' logins
+    done
+    say "roles: ${roles//$'\n'/, } ready"
 }
 
 step_database() {
@@ -509,8 +524,9 @@ EOF
 }
 
 step_broker_users() {
-    local args=() name
-    for name in gateway accounts notify; do
+    local args=() names name
+    names="$("$VENV/bin/python" -m common.registry names)"
+    for name in $names; do
         [ -f "$BROKER_USERS/$name.env" ] || die "missing $BROKER_USERS/$name.env (AMQP_URI=...)" \
             "(make them with: .venv/bin/python -m common.broker make-env --base-uri URI --dir DIR)"
         args+=(--env "$name=$BROKER_USERS/$name.env")

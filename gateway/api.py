@@ -12,6 +12,7 @@ from itertools import accumulate
 
 from common.districts import DISTRICTS
 from common.errors import DomainError
+from common.registry import HEALTH_CHECKED
 from gateway import security
 from gateway.openapi import SERVER_FILLED, openapi_document
 from gateway.web import RouteHelpers, json_response, route
@@ -57,8 +58,9 @@ def read_json(request, model, **server_fields) -> dict:
 
 
 class ApiRoutes(RouteHelpers):
-    """Mixed into GatewayService; `self.accounts`, `self.notify`, `self.settings` are its
-    dependencies. Handler names start with `api_`: nameko keys entrypoints by method name."""
+    """Mixed into GatewayService; `self.accounts`, `self.notify`, `self.services`,
+    `self.settings` are its dependencies. Handler names start with `api_`: nameko keys
+    entrypoints by method name."""
 
     def _signed_in(self, request, state_changing: bool = True) -> str:
         """The session token, after checking the X-CSRF-Token of a state-changing request."""
@@ -81,9 +83,10 @@ class ApiRoutes(RouteHelpers):
     @route("GET", "/healthz")
     def healthz(self, request):
         checks = {}
-        for name, client in (("accounts", self.accounts), ("notify", self.notify)):
+        for name in HEALTH_CHECKED:
             try:
-                checks[name] = "ok" if client.call("ping", timeout=2)["ok"] else "degraded"
+                answer = self.services(name).call("ping", timeout=2)
+                checks[name] = "ok" if answer["ok"] else "degraded"
             except Exception:  # any failure means "not reachable" for the health check
                 checks[name] = "unreachable"
         healthy = all(v == "ok" for v in checks.values())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from common.edge.dependencies import Observability, Settings
-from common.edge.rpc import DeadlineRpcProxy
+from common.edge.rpc import AnyServiceRpc, DeadlineRpcProxy
 from gateway.api import ApiRoutes
 from gateway.pages import PageRoutes
 from services.accounts import contract as accounts_contract
@@ -16,4 +16,5 @@ class GatewayService(PageRoutes, ApiRoutes):
     settings = Settings()
     accounts = DeadlineRpcProxy(accounts_contract.SERVICE_NAME)
     notify = DeadlineRpcProxy(notify_contract.SERVICE_NAME)
+    services = AnyServiceRpc()  # the health check's
     request_id = Observability()

@@ -198,6 +198,19 @@ class DeadlineRpcProxy(RpcProxy):
                               self.options, self.container.config["settings"].RPC_TIMEOUT_S)
 
 
+class AnyServiceRpc(DeadlineRpcProxy):
+    """Deadline clients of services named at the call, `self.services("notify").call("ping")`:
+    the gateway's health check asks every service common/registry.py lists."""
+
+    def __init__(self, **options):
+        super().__init__(None, **options)
+
+    def get_dependency(self, worker_ctx):
+        timeout = self.container.config["settings"].RPC_TIMEOUT_S
+        return lambda service_name: DeadlineClient(worker_ctx, service_name,
+                                                   self.rpc_reply_listener, self.options, timeout)
+
+
 class DeadlineClient:
     def __init__(self, worker_ctx, service_name: str, reply_listener, options: dict,
                  timeout: float):

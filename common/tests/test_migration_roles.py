@@ -5,8 +5,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from common.migrations import SERVICE_DIRS, migrate
-from common.settings import OWNER_ROLE, role_url
+from common.migrations import migrate
+from common.registry import OWNER_ROLE, PROCESSES
+from common.settings import role_url
 from tests.support.infra import drop_database, make_database
 
 
@@ -22,7 +23,7 @@ def test_a_schema_made_by_the_superuser_before_the_roles_is_handed_to_the_owner(
         conn.execute("CREATE SCHEMA accounts")
         conn.execute("CREATE TABLE accounts.schema_migrations (name text PRIMARY KEY, "
                      "applied_at timestamptz NOT NULL DEFAULT now())")
-        for path in sorted((SERVICE_DIRS["accounts"] / "migrations").glob("000[12]_*.sql")):
+        for path in sorted(PROCESSES["accounts"].migrations.glob("000[12]_*.sql")):
             conn.execute(path.read_text())
             conn.execute("INSERT INTO accounts.schema_migrations (name) VALUES (%s)",
                          (path.name,))
@@ -35,7 +36,7 @@ def test_a_schema_made_by_the_superuser_before_the_roles_is_handed_to_the_owner(
             "SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class c JOIN pg_namespace n ON "
             "n.oid = c.relnamespace WHERE n.nspname = 'accounts'").fetchall()
         assert owners == [(OWNER_ROLE,)]
-    with psycopg.connect(role_url(fresh_url, "platform_accounts"), autocommit=True) as conn:
+    with psycopg.connect(role_url(fresh_url, PROCESSES["accounts"].role), autocommit=True) as conn:
         conn.execute("SELECT count(*) FROM accounts.accounts")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("DELETE FROM accounts.audit_log")

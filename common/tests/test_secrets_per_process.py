@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from common.registry import WITH_DATABASE, load
 from gateway.settings import GatewaySettings
-from services.accounts.settings import AccountsSettings
-from services.notify.settings import NotifySettings
 
 ENV = Path(__file__).resolve().parents[2] / "deploy/env"
 DATA_SECRETS = {"MASTER_KEYS", "DATABASE_URL", "MIGRATION_DATABASE_URL",
@@ -25,14 +24,14 @@ def test_the_gateway_settings_have_no_data_key_and_no_database_login():
 
 def test_each_process_environment_file_holds_only_its_own_secrets():
     assert not DATA_SECRETS & (names("gateway.env.example") | names("common.env.example"))
-    assert "CSRF_SECRET_KEY" not in names("accounts.env.example") | names("notify.env.example")
-    for service in ("accounts", "notify"):
-        assert {"DATABASE_URL", "MASTER_KEYS"} <= names(f"{service}.env.example")
-        assert "MIGRATION_DATABASE_URL" not in names(f"{service}.env.example")
+    for service in WITH_DATABASE:
+        assert {"DATABASE_URL", "MASTER_KEYS"} <= names(f"{service.name}.env.example")
+        assert not {"CSRF_SECRET_KEY", "MIGRATION_DATABASE_URL"} & names(
+            f"{service.name}.env.example")
     assert names("migrate.env.example") == {"MIGRATION_DATABASE_URL"}
 
 
 def test_each_service_logs_in_as_its_own_role():
-    assert AccountsSettings(_env_file=None).DATABASE_URL.startswith(
-        "postgresql://platform_accounts@")
-    assert NotifySettings(_env_file=None).DATABASE_URL.startswith("postgresql://platform_notify@")
+    for service in WITH_DATABASE:
+        assert load(service.settings)(_env_file=None).DATABASE_URL.startswith(
+            f"postgresql://{service.role}@")

@@ -6,11 +6,12 @@ from typing import Literal
 
 from pydantic import Field
 
+from common.registry import PROCESSES
 from common.settings import DEV_DATABASE, ServiceSettings, role_url
 
 
 class AccountsSettings(ServiceSettings):
-    DATABASE_ROLE = "platform_accounts"
+    DATABASE_ROLE = PROCESSES["accounts"].role
     DATABASE_URL: str = Field(role_url(DEV_DATABASE, DATABASE_ROLE), repr=False)  # a password
     SEASON_YEAR: int = 2027
     NOTICE_MIN_READ_S: int = 10

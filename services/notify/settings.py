@@ -6,11 +6,12 @@ from typing import Literal
 
 from pydantic import Field
 
+from common.registry import PROCESSES
 from common.settings import DEV_DATABASE, ServiceSettings, role_url
 
 
 class NotifySettings(ServiceSettings):
-    DATABASE_ROLE = "platform_notify"
+    DATABASE_ROLE = PROCESSES["notify"].role
     DATABASE_URL: str = Field(role_url(DEV_DATABASE, DATABASE_ROLE), repr=False)  # a password
     SMS_RETENTION_DAYS: int = 30  # texts to phones that never registered are kept this long
     SMS_BACKEND: Literal["outbox", "http"] = "outbox"

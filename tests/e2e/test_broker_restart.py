@@ -8,9 +8,10 @@ import eventlet
 import pytest
 import requests
 
+from common.registry import PROCESSES
 from tests.support.family import Family
 from tests.support.private_broker import PrivateBroker, broker_workdir, free_port, plain_config
-from tests.support.stack import PROCESSES, platform_on
+from tests.support.stack import platform_on
 
 DEADLINE_S = 5  # RPC_TIMEOUT_S of this platform
 

@@ -9,6 +9,7 @@ import time
 
 import requests
 
+from common.registry import HEALTH_CHECKED, PROCESSES
 from tests.support.family import Family
 from tests.support.stack import ROOT
 
@@ -16,7 +17,7 @@ from tests.support.stack import ROOT
 def test_healthz_reports_each_service(stack):
     response = requests.get(stack.url + "/healthz", timeout=30)
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "services": {"accounts": "ok", "notify": "ok"}}
+    assert response.json() == {"status": "ok", "services": dict.fromkeys(HEALTH_CHECKED, "ok")}
 
 
 def test_healthz_is_503_when_a_service_is_down(stack):
@@ -24,7 +25,8 @@ def test_healthz_is_503_when_a_service_is_down(stack):
     try:
         response = requests.get(stack.url + "/healthz", timeout=30)
         assert response.status_code == 503
-        assert response.json()["services"] == {"accounts": "ok", "notify": "unreachable"}
+        assert response.json()["services"] == {**dict.fromkeys(HEALTH_CHECKED, "ok"),
+                                               "notify": "unreachable"}
     finally:
         stack.start("notify")
         stack.wait_healthy()
@@ -70,8 +72,7 @@ def test_logs_never_contain_secrets_or_full_personal_data(stack):
     token = family.http.cookies["sid"]
     family.call("GET", "/api/v1/account")
     stack.wait_sms(body["guardian_phone"], "account_registered")
-    lines = [line for n in ("gateway", "accounts", "notify")
-             for line in stack.log_path(n).read_text().splitlines()]
+    lines = [line for n in PROCESSES for line in stack.log_path(n).read_text().splitlines()]
     for secret in (body["password"], body["document_number"], body["guardian_phone"],
                    token, response.json()["csrf_token"], body["child_name"]):
         assert not [line for line in lines if secret in line]
@@ -83,7 +84,7 @@ def test_logs_never_contain_secrets_or_full_personal_data(stack):
 def test_production_refuses_development_settings():
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PLATFORM_ENV": "production",
            "CAPTCHA_BACKEND": "fixed", "METRICS_PORT": "1"}
-    for name in ("accounts", "notify", "gateway"):
+    for name in PROCESSES:
         result = subprocess.run([sys.executable, "-m", "common.edge.launcher", name], cwd=ROOT,
                                 env=env, capture_output=True, text=True, timeout=60)
         assert result.returncode == 2, (name, result.stderr[-500:])

@@ -12,10 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from common import broker
-from common.settings import role_url
-from services.accounts.settings import AccountsSettings
-from services.notify.settings import NotifySettings
+from common.registry import PROCESSES
 from tests.support.infra import (
     drop_amqp_vhost,
     drop_database,
@@ -27,6 +24,7 @@ from tests.support.infra import (
 from tests.support.run_sh import (
     Run,
     checkout_of_own,
+    database_env,
     free_port_env,
     healthy,
     pid_alive,
@@ -45,10 +43,8 @@ def run_sh(tmp_path):
     amqp_dir.mkdir(parents=True)
     for name, uri in users.items():
         (amqp_dir / f"{name}.env").write_text(f"AMQP_URI={uri}\n")
-    env = {**os.environ, **free_port_env(), "AMQP_URI": amqp_uri,
+    env = {**os.environ, **free_port_env(), **database_env(database_url), "AMQP_URI": amqp_uri,
            "MIGRATION_DATABASE_URL": database_url,
-           "ACCOUNTS_DATABASE_URL": role_url(database_url, AccountsSettings.DATABASE_ROLE),
-           "NOTIFY_DATABASE_URL": role_url(database_url, NotifySettings.DATABASE_ROLE),
            "SMS_OUTBOX_PATH": str(tmp_path / "sms-outbox.jsonl")}
     run = Run(root, env)
     try:
@@ -63,7 +59,7 @@ def run_sh(tmp_path):
 def test_a_killed_process_is_restarted_and_a_shutdown_stops_everything(run_sh):
     run_sh.wait_for_line("the platform is up", timeout=120)
     assert healthy(run_sh.url)
-    pids = {name: run_sh.pid(name) for name in broker.PROCESSES}
+    pids = {name: run_sh.pid(name) for name in PROCESSES}
 
     os.kill(pids["accounts"], signal.SIGKILL)
     line = run_sh.wait_for_line("accounts exited with code", timeout=15)

@@ -29,7 +29,6 @@ import pytest
 
 from common.settings import role_url
 from services.accounts.settings import AccountsSettings
-from services.notify.settings import NotifySettings
 from tests.faults.load import NO_CONNECTION, Outbox, RegistrationLoad, Window
 from tests.support.clients import client_session
 from tests.support.limits import GENEROUS_LIMITS
@@ -41,7 +40,14 @@ from tests.support.private_broker import (
     plain_config,
 )
 from tests.support.private_database import PrivateDatabase
-from tests.support.run_sh import Run, checkout_of_own, free_port_env, healthy, pid_alive
+from tests.support.run_sh import (
+    Run,
+    checkout_of_own,
+    database_env,
+    free_port_env,
+    healthy,
+    pid_alive,
+)
 from tests.support.stack import ROOT
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
@@ -87,9 +93,7 @@ class Platform:
         env = {**os.environ, **free_port_env(), **{k: str(v) for k, v in GENEROUS_LIMITS.items()},
                "AMQP_URI": f"amqp://guest:guest@127.0.0.1:{self.amqp_port}/",
                "RABBITMQ_API": f"http://guest:guest@127.0.0.1:{api_port}/api",
-               "MIGRATION_DATABASE_URL": self.database_url,
-               "ACCOUNTS_DATABASE_URL": self.accounts_url,
-               "NOTIFY_DATABASE_URL": role_url(self.database_url, NotifySettings.DATABASE_ROLE),
+               **database_env(self.database_url), "MIGRATION_DATABASE_URL": self.database_url,
                "SMS_OUTBOX_PATH": str(self.outbox.path), "CAPTCHA_BACKEND": "fixed",
                "CAPTCHA_FIXED_ANSWER": "2468", "NOTICE_MIN_READ_S": "0",
                "RPC_TIMEOUT_S": str(DEADLINE_S), "RUN_RESTART_MIN_S": "1"}

@@ -15,6 +15,7 @@ import psycopg
 import requests
 
 from common import broker
+from common.registry import PROCESSES
 from common.settings import role_url
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -56,7 +57,7 @@ def make_process_users(amqp_uri: str) -> dict[str, str]:
     (common/broker.py): process name -> its AMQP URI."""
     vhost = broker.credentials(amqp_uri)[0]
     admin, uris = broker.Admin(RABBIT_API), {}
-    for name in broker.PROCESSES:
+    for name in PROCESSES:
         user, password = f"{vhost}-{name}", secrets.token_urlsafe(16)
         admin.provision(vhost, name, user, password)
         uris[name] = broker.with_user(amqp_uri, user, password)

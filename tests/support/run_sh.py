@@ -12,6 +12,8 @@ from pathlib import Path
 
 import requests
 
+from common.registry import PROCESSES, WITH_DATABASE
+from common.settings import role_url
 from tests.support.stack import ROOT, free_port
 
 
@@ -29,8 +31,13 @@ def checkout_of_own(parent: Path) -> Path:
 def free_port_env() -> dict[str, str]:
     """The settings that keep a run off the ports of anything else on the machine."""
     return {"RUN_SKIP_SETUP": "1", "NO_COLOR": "1", "GATEWAY_PORT": str(free_port()),
-            "GATEWAY_METRICS_PORT": str(free_port()), "ACCOUNTS_METRICS_PORT": str(free_port()),
-            "NOTIFY_METRICS_PORT": str(free_port())}
+            **{f"{name.upper()}_METRICS_PORT": str(free_port()) for name in PROCESSES}}
+
+
+def database_env(database_url: str) -> dict[str, str]:
+    """Each service's login to `database_url`, as its own role (<NAME>_DATABASE_URL)."""
+    return {f"{service.name.upper()}_DATABASE_URL": role_url(database_url, service.role)
+            for service in WITH_DATABASE}
 
 
 class Run:

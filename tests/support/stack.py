@@ -1,5 +1,6 @@
-"""The whole platform started as real processes (gateway, accounts, notify) for end-to-end and
-browser tests, on a fresh database and RabbitMQ vhost, with test-friendly settings."""
+"""The whole platform started as real processes (every process of common/registry.py) for
+end-to-end and browser tests, on a fresh database and RabbitMQ vhost, with test-friendly
+settings."""
 
 from __future__ import annotations
 
@@ -17,16 +18,10 @@ from pathlib import Path
 import requests
 
 from common.migrations import migrate
+from common.registry import PROCESSES, ROOT, WITH_DATABASE
 from common.settings import role_url
-from services.accounts.settings import AccountsSettings
-from services.notify.settings import NotifySettings
 from tests.support.infra import drop_database, make_database
 from tests.support.limits import GENEROUS_LIMITS
-
-ROOT = Path(__file__).resolve().parents[2]
-PROCESSES = ("accounts", "notify", "gateway")
-DATABASE_ROLES = {"accounts": AccountsSettings.DATABASE_ROLE,
-                  "notify": NotifySettings.DATABASE_ROLE}
 
 
 def free_port() -> int:
@@ -64,8 +59,8 @@ class Stack:
         self.procs: dict[str, subprocess.Popen] = {}
         self._codes_read: set[str] = set()  # message ids of codes latest_code handed out
         self.metrics_ports = {name: free_port() for name in PROCESSES}
-        for service in ("accounts", "notify"):
-            migrate(database_url, service)
+        for service in WITH_DATABASE:
+            migrate(database_url, service.name)
 
     def log_path(self, name: str) -> Path:
         return self.workdir / f"{name}.log"
@@ -73,8 +68,8 @@ class Stack:
     def start(self, name: str) -> None:
         env = {**self.env, "METRICS_PORT": str(self.metrics_ports[name]),
                "AMQP_URI": self.amqp_uris[name]}
-        if name in DATABASE_ROLES:  # each service logs in as its own role; the gateway not at all
-            env["DATABASE_URL"] = role_url(self.database_url, DATABASE_ROLES[name])
+        if PROCESSES[name].database:  # each service logs in as its own role, the gateway never
+            env["DATABASE_URL"] = role_url(self.database_url, PROCESSES[name].role)
         log = open(self.log_path(name), "ab")
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "common.edge.launcher", name], cwd=ROOT, env=env,

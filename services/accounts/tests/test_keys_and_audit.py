@@ -21,7 +21,8 @@ from nameko.testing.services import entrypoint_hook
 from common.crypto import DecryptionFailed
 from common.keys import MasterKeys
 from common.migrations import migrate
-from common.settings import OWNER_ROLE, role_url
+from common.registry import OWNER_ROLE
+from common.settings import role_url
 from services.accounts.demo import DEMO, demo_app
 from services.accounts.rules.audit import canonical
 from services.accounts.service import AccountsService
