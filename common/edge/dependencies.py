@@ -108,8 +108,16 @@ def autocommit_pool(database_url: str, name: str, min_size: int, max_size: int,
                        reconnect_interval_s=reconnect_interval_s, **options)
 
 
-class Database(ReadyDependency):
-    """The service's connection pool, one per container (`autocommit_pool`)."""
+class Wiring(ReadyDependency):
+    """A service's app, what its entrypoints use: made once per container by the service's
+    bootstrap function, `build(settings, pool)`, on the connection pool this provider owns
+    (`autocommit_pool`). With `relay` (an OutboxRelay, common/edge/outbox.py, run by the
+    container with this provider), `build` also gets `publish=relay.publish_committed`: the
+    store hands it each committed transaction's events."""
+
+    def __init__(self, build, relay=None):
+        self.build = build
+        self.relay = relay
 
     def setup(self):
         super().setup()
@@ -118,10 +126,11 @@ class Database(ReadyDependency):
                                     min_size=2, max_size=settings.DATABASE_POOL_SIZE,
                                     reconnect_interval_s=settings.DATABASE_RECONNECT_INTERVAL_S,
                                     timeout=10)
-        self.value = self.pool
 
     def start(self):
         self.pool.open(wait=True, timeout=30)
+        publish = {"publish": self.relay.publish_committed} if self.relay else {}
+        self.value = self.build(settings_of(self.container), self.pool, **publish)
         self.ready.send(True)
 
     def stop(self):

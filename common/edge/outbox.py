@@ -15,7 +15,7 @@ import time
 
 import eventlet
 from kombu.entity import PERSISTENT_DELIVERY_MODE as PERSISTENT
-from nameko.extensions import DependencyProvider
+from nameko.extensions import Extension
 from nameko.standalone.events import get_event_exchange
 
 from common import metrics, outbox
@@ -25,10 +25,11 @@ from common.edge.publishing import pooled_publisher
 log = logging.getLogger(__name__)
 
 
-class OutboxRelay(DependencyProvider):
+class OutboxRelay(Extension):
     """Publishes a service's outbox. The service's storage hands it each committed
     transaction's events (`publish_committed`); a sweep every `interval_s` publishes events
-    left unpublished for `sweep_after_s`."""
+    left unpublished for `sweep_after_s`. It runs inside the service's Wiring provider
+    (common/edge/dependencies.py), which hands `publish_committed` to the service's app."""
 
     def __init__(self, schema: str, interval_s: float = 0.5, sweep_after_s: float = 5.0,
                  batch: int = 100):

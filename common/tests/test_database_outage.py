@@ -16,7 +16,7 @@ import pytest
 from nameko.exceptions import RpcTimeout
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from common.edge.dependencies import Database
+from common.edge.dependencies import Wiring
 from common.edge.rpc import rpc
 from common.errors import DomainError
 from common.settings import ServiceSettings
@@ -27,7 +27,7 @@ OUTAGE_S = 20
 
 class ClockService:
     name = "clock"
-    db = Database()
+    db = Wiring(lambda settings, pool: pool)  # the pool itself is the app
 
     @rpc
     def now(self):

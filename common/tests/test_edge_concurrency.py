@@ -8,14 +8,14 @@ import psycopg
 from nameko.rpc import rpc
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from common.edge.dependencies import Database, offload
+from common.edge.dependencies import Wiring, offload
 from common.settings import ServiceSettings
 from tests.support.infra import running_service
 
 
 class SleepyService:
     name = "sleepy"
-    db = Database()
+    db = Wiring(lambda settings, pool: pool)  # the pool itself is the app
 
     @rpc
     def nap(self, seconds):

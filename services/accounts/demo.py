@@ -13,11 +13,9 @@ import sys
 
 import psycopg_pool
 
-from common.crypto import LookupHasher
-from services.accounts.rules.passwords import make_hasher, verify_password
+from services.accounts.bootstrap import build
 from services.accounts.settings import AccountsSettings
-from services.accounts.storage import Keys, Store
-from services.accounts.usecases import AccountsApp, Edge, render_captcha_png
+from services.accounts.usecases import AccountsApp
 
 DEMO = {"district": "haidian", "hukou_type": "beijing", "child_name": "王小明",
         "document_type": "resident_id", "document_number": "110108202009010019",
@@ -29,17 +27,10 @@ DEMO = {"district": "haidian", "hukou_type": "beijing", "child_name": "王小明
 
 
 def demo_app(settings: AccountsSettings, pool) -> AccountsApp:
-    hasher = make_hasher(settings.ARGON2_MEMORY_KIB, settings.ARGON2_TIME_COST,
-                         settings.ARGON2_PARALLELISM)
+    """The accounts use cases in this process, publishing nothing (no relay)."""
     # The operator seeds this family: no one reads the notice or types the captcha.
-    demo_settings = settings.model_copy(update={"CAPTCHA_BACKEND": "fixed",
-                                                "NOTICE_MIN_READ_S": 0})
-    keys = Keys(settings.master_keys)
-    return AccountsApp(
-        demo_settings, Store(pool, keys), LookupHasher(keys.lookup),
-        Edge(hash_password=hasher.hash,
-             verify_password=lambda stored, password: verify_password(hasher, stored, password),
-             render_captcha=render_captcha_png))
+    return build(settings.model_copy(update={"CAPTCHA_BACKEND": "fixed", "NOTICE_MIN_READ_S": 0}),
+                 pool)
 
 
 def register_demo_family(app: AccountsApp) -> str:

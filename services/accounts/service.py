@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from nameko.timer import timer
 from prometheus_client import Counter, Gauge
 
-from common.crypto import LookupHasher
-from common.edge.dependencies import (
-    Database,
-    Observability,
-    ReadyDependency,
-    offload,
-    settings_of,
-)
+from common.edge.dependencies import Observability, Wiring, offload
 from common.edge.outbox import OutboxRelay
 from common.edge.rpc import rpc
 from common.errors import DomainError
+from services.accounts import bootstrap
 from services.accounts.contract import SERVICE_NAME
-from services.accounts.rules.passwords import make_hasher, verify_password
-from services.accounts.storage import SCHEMA, Keys, Store
-from services.accounts.usecases import AccountsApp, Edge, render_captcha_png
+from services.accounts.storage import SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -38,33 +31,14 @@ def observe_sms_budget(issued: int, ratio: float) -> None:
     SMS_BUDGET_USAGE.set(ratio)
 
 
-class Accounts(ReadyDependency):
-    """One AccountsApp per container, sharing the Database provider's pool."""
-
-    def start(self):
-        settings = settings_of(self.container)
-        pool = next(d for d in self.container.dependencies if isinstance(d, Database)).pool
-        relay = next(d for d in self.container.dependencies if isinstance(d, OutboxRelay))
-        hasher = make_hasher(settings.ARGON2_MEMORY_KIB, settings.ARGON2_TIME_COST,
-                             settings.ARGON2_PARALLELISM)
-        keys = Keys(settings.master_keys)
-        self.value = AccountsApp(
-            settings, Store(pool, keys, relay.publish_committed), LookupHasher(keys.lookup),
-            Edge(hash_password=lambda password: offload(hasher.hash, password),
-                 verify_password=lambda stored, password: offload(
-                     verify_password, hasher, stored, password),
-                 render_captcha=lambda answer: offload(render_captcha_png, answer),
-                 observe_sms_budget=observe_sms_budget))
-        self.ready.send(True)
-
-
 class AccountsService:
     name = SERVICE_NAME
 
-    db = Database()
-    app = Accounts()
+    # The use cases on the service's pool; argon2 and captcha images run off the event loop,
+    # and the relay publishes the events of each commit.
+    app = Wiring(partial(bootstrap.build, offload=offload, observe_sms_budget=observe_sms_budget),
+                 relay=OutboxRelay(SCHEMA))
     request_id = Observability()
-    outbox_relay = OutboxRelay(SCHEMA)  # storage hands it each commit's events
 
     @rpc(expected_exceptions=DomainError)
     def ping(self):

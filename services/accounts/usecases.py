@@ -1,8 +1,9 @@
 """The accounts use cases: plain Python over the store, the rules and injected collaborators.
 
-The service (service.py) supplies the edge pieces: the password hasher run off the event hub,
-the captcha renderer, the SMS budget gauges, the request id. Nothing here imports nameko or
-eventlet. Texts are not sent from here: a code's text is an outbox event (notify sends it).
+`bootstrap.build` wires them with the edge pieces the service (service.py) supplies: the
+password hasher run off the event hub, the captcha renderer, the SMS budget gauges; the
+service passes each call its request id. Nothing here imports nameko or eventlet. Texts are
+not sent from here: a code's text is an outbox event (notify sends it).
 """
 
 from __future__ import annotations
@@ -40,10 +41,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _no_gauges(issued: int, ratio: float) -> None:
-    pass
-
-
 @dataclass(frozen=True)
 class Trail:
     """Who asked: every audit entry carries it."""
@@ -61,8 +58,8 @@ class Edge:
     hash_password: Callable[[str], str]
     verify_password: Callable[[str, str], bool]
     render_captcha: Callable[[str], bytes]  # answer -> PNG
+    observe_sms_budget: Callable[[int, float], None]  # (codes this minute, ratio)
     clock: Callable[[], datetime] = utcnow
-    observe_sms_budget: Callable[[int, float], None] = _no_gauges  # (codes this minute, ratio)
 
 
 class AccountsApp:

@@ -19,10 +19,9 @@ from prometheus_client import Counter
 
 from common.edge.consuming import event_handler
 from common.edge.dependencies import (
-    Database,
     Observability,
-    ReadyDependency,
     Settings,
+    Wiring,
     autocommit_pool,
     settings_of,
 )
@@ -38,7 +37,7 @@ from services.accounts.contract import (
     SmsCodeIssued,
 )
 from services.accounts.contract import SERVICE_NAME as ACCOUNTS
-from services.notify import delivery
+from services.notify import bootstrap, delivery
 from services.notify.contract import SERVICE_NAME, DevMessage, SmsMessage
 from services.notify.storage import Claim, MessageStore
 
@@ -50,29 +49,6 @@ LEASE_MARGIN_S = 30  # beyond the longest send, so that two senders never hold o
 RETRY_DELAY_S = 20  # lets a provider outage pass; an SMS code stays valid for minutes
 RETRY_BATCH = 100
 DEV_MESSAGES_MAX = 100
-
-
-class SmsBackend(DependencyProvider):
-    """One backend per container: its file lock or HTTP session is shared by all workers."""
-
-    def setup(self):
-        self.backend = delivery.backend_from_settings(settings_of(self.container))
-
-    def get_dependency(self, worker_ctx):
-        return self.backend
-
-
-def _message_store(container, pool) -> MessageStore:
-    return MessageStore(pool, settings_of(container).master_keys)
-
-
-class Messages(ReadyDependency):
-    """One MessageStore per container, on the Database provider's pool."""
-
-    def start(self):
-        pool = next(d for d in self.container.dependencies if isinstance(d, Database)).pool
-        self.value = _message_store(self.container, pool)
-        self.ready.send(True)
 
 
 class SentMarks(DependencyProvider):
@@ -95,7 +71,7 @@ class SentMarks(DependencyProvider):
         self.pool = autocommit_pool(settings.DATABASE_URL, "notify-sent-marks",
                                     min_size=1, max_size=1,
                                     reconnect_interval_s=settings.DATABASE_RECONNECT_INTERVAL_S)
-        self.store = _message_store(self.container, self.pool)
+        self.store = MessageStore(self.pool, settings.master_keys)
         self.pending: dict[str, datetime] = {}  # sent, not yet marked: message id -> when
         self.lock = eventlet.semaphore.Semaphore()
         self.running = False
@@ -144,15 +120,13 @@ class NotifyService:
     name = SERVICE_NAME
 
     settings = Settings()
-    db = Database()
-    messages = Messages()
+    app = Wiring(bootstrap.build)  # its messages and SMS backend
     request_id = Observability()
-    backend = SmsBackend()
     sent_marks = SentMarks()
 
     @rpc(expected_exceptions=DomainError)
     def ping(self):
-        self.messages.ping()
+        self.app.messages.ping()
         return {"service": SERVICE_NAME, "ok": True}
 
     @rpc(expected_exceptions=DomainError)
@@ -188,8 +162,8 @@ class NotifyService:
 
     def _send_once(self, event_id: str, event_type: str, sms: SmsMessage) -> None:
         """Records the event's text (nothing if the event was seen) and sends it."""
-        claim = self.messages.record_event(event_id, event_type, sms,
-                                           _parse_not_after(sms.not_after), self._lease_s())
+        claim = self.app.messages.record_event(event_id, event_type, sms,
+                                               _parse_not_after(sms.not_after), self._lease_s())
         if claim is None:
             SMS_SENT.labels(sms.purpose, "duplicate").inc()
             return
@@ -200,44 +174,44 @@ class NotifyService:
         """A cancelled family's texts are deleted with the rest of its data."""
         event = _parse_event(AccountCancelled, payload)
         if event is not None:
-            self.messages.forget_phone(event.event_id, ACCOUNT_CANCELLED, event.guardian_phone)
+            self.app.messages.forget_phone(event.event_id, ACCOUNT_CANCELLED, event.guardian_phone)
 
     @timer(interval=2)
     def retry_pending(self):
         """Sends what a crashed worker or a failed attempt left pending."""
-        for message_id in self.messages.claimable(RETRY_BATCH):
-            claim = self.messages.claim(message_id, self._lease_s())
+        for message_id in self.app.messages.claimable(RETRY_BATCH):
+            claim = self.app.messages.claim(message_id, self._lease_s())
             if claim:  # None: another instance took it meanwhile
                 self._deliver(claim)
 
     @timer(interval=3600)
     def purge_unregistered(self):
         """Texts to phones that never registered are kept only SMS_RETENTION_DAYS."""
-        forgotten = self.messages.purge_unregistered(self.settings.SMS_RETENTION_DAYS)
+        forgotten = self.app.messages.purge_unregistered(self.settings.SMS_RETENTION_DAYS)
         if forgotten:
             log.info("texts to unregistered phones forgotten", extra={"count": forgotten})
 
     def _deliver(self, claim: Claim) -> str:
         """Sends a claimed message and records the outcome; returns the message's status."""
         if claim.expired:
-            self.messages.mark_expired(claim.message_id)
+            self.app.messages.mark_expired(claim.message_id)
             return _outcome(claim, "expired")
         try:
-            self.backend.send(claim.message_id, claim.phone, claim.purpose,
-                              delivery.signed(self.settings.SMS_SIGNATURE, claim.text))
+            self.app.backend.send(claim.message_id, claim.phone, claim.purpose,
+                                  delivery.signed(self.settings.SMS_SIGNATURE, claim.text))
         except delivery.DeliveryFailed as exc:
             if not exc.permanent and claim.attempts < self.settings.SMS_HTTP_MAX_ATTEMPTS:
-                self.messages.retry_later(claim.message_id, str(exc), RETRY_DELAY_S)
+                self.app.messages.retry_later(claim.message_id, str(exc), RETRY_DELAY_S)
                 log.warning("text not delivered yet, will retry",
                             extra=_log_fields(claim, str(exc)))
                 return "pending"
-            self.messages.mark_failed(claim.message_id, str(exc))
+            self.app.messages.mark_failed(claim.message_id, str(exc))
             return _outcome(claim, "failed", str(exc))
         self.sent_marks.add(claim.message_id)
         return _outcome(claim, "sent")
 
     def _lease_s(self) -> float:
-        return self.backend.max_send_s + LEASE_MARGIN_S
+        return self.app.backend.max_send_s + LEASE_MARGIN_S
 
 
 def _parse_event(model, payload):

@@ -23,7 +23,8 @@ from common.keys import MasterKeys
 from common.migrations import migrate
 from common.registry import OWNER_ROLE
 from common.settings import role_url
-from services.accounts.demo import DEMO, demo_app
+from services.accounts.bootstrap import build
+from services.accounts.demo import DEMO
 from services.accounts.rules.audit import canonical
 from services.accounts.service import AccountsService
 from services.accounts.settings import AccountsSettings
@@ -50,7 +51,8 @@ def database_url():
 def settings(make_settings, database_url):
     for service in ("accounts", "notify"):
         migrate(database_url, service)
-    return make_settings(AccountsSettings, SMS_RESEND_COOLDOWN_S=0, **GENEROUS_LIMITS)
+    return make_settings(AccountsSettings, CAPTCHA_BACKEND="fixed", NOTICE_MIN_READ_S=0,
+                         SMS_RESEND_COOLDOWN_S=0, **GENEROUS_LIMITS)
 
 
 @pytest.fixture
@@ -58,7 +60,7 @@ def app(settings):
     """The accounts use cases in-process, logged in as the accounts role."""
     with psycopg_pool.ConnectionPool(settings.DATABASE_URL, min_size=1, max_size=2,
                                      kwargs={"autocommit": True}) as pool:
-        yield demo_app(settings, pool)
+        yield build(settings, pool)
 
 
 @pytest.fixture
