@@ -60,6 +60,17 @@ def amqp_uri():
 
 
 @pytest.fixture
+def own_vhost():
+    """A RabbitMQ virtual host of the test's own, and a user per process on it with that
+    process's permissions only: (the guest's URI, process name -> its URI)."""
+    uri = make_amqp_vhost()
+    users = make_process_users(uri)
+    yield uri, users
+    drop_amqp_vhost(uri)
+    drop_process_users(users)
+
+
+@pytest.fixture
 def make_settings(database_url, amqp_uri):
     """Builds a service's settings for tests: `make_settings(AccountsSettings, X=...)`."""
     def build(settings_cls, **overrides):

@@ -13,7 +13,12 @@ nameko 2.14 names (nameko/rpc.py, nameko/events.py):
 - a caller's reply queue is `rpc.reply-<caller>-<uuid4>`, bound to `nameko-rpc` with the uuid,
   which is each request's `reply_to` and so each reply's routing key;
 - events go to exchange `<source>.events` (topic) with the event type as routing key; a
-  SERVICE_POOL handler consumes `evt-<source>-<event>--<service>.<method>`.
+  SERVICE_POOL handler consumes `evt-<source>-<event>--<service>.<method>`, a quorum queue
+  that dead-letters through `platform.dead-letters` (topic) into `<service>.dead-letters`,
+  with the event queue's name as routing key (common/dead_letters.py).
+
+Event queues made before they were quorum queues are classic queues of the same name, which
+the services can no longer declare: `provision` turns them into quorum queues, messages kept.
 
 Run as `python -m common.broker provision ...` (see `--help`).
 """
@@ -32,6 +37,11 @@ from urllib.parse import quote, unquote, urlsplit
 import requests
 
 from common import registry
+from common.dead_letters import (
+    DEAD_LETTER_EXCHANGE,
+    dead_letter_queue_name,
+    event_queue_arguments,
+)
 from services.accounts import contract as accounts
 from services.notify import contract as notify
 
@@ -40,6 +50,9 @@ UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 RPC_POLICY = "platform-rpc-bounds"
 RPC_QUEUE_MAX_LENGTH = 1000  # about a deadline's worth of requests at full speed
 DEFAULT_API = "http://guest:guest@127.0.0.1:15672/api"
+# The classic queue that holds an event queue's messages while it is made again as a quorum
+# queue (the name is no event queue's: a method name has no dot).
+MIGRATING = ".migrating"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +90,12 @@ def _any_of(*patterns: str) -> str:
     return "^(" + "|".join(patterns) + ")$" if patterns else "^$"
 
 
+def event_queues(name: str) -> list[str]:
+    """Regexes of process `name`'s event queues, one per source it handles events of."""
+    return [f"evt-{re.escape(source)}-({'|'.join(events)})--{re.escape(name)}\\.[a-z_]+"
+            for source, events in PROCESSES[name].handles.items()]
+
+
 def permissions(name: str) -> dict:
     """The vhost permissions and topic permissions of process `name`."""
     process = PROCESSES[name]
@@ -88,10 +107,17 @@ def permissions(name: str) -> dict:
         own.append(re.escape(f"rpc-{name}"))
     if process.calls:
         own.append(re.escape(f"rpc.reply-{name}-") + UUID)
-    for source, events in process.handles.items():
+    for source in process.handles:
         handled.append(re.escape(f"{source}.events"))
-        own.append(f"evt-{re.escape(source)}-({'|'.join(events)})--{re.escape(name)}\\.[a-z_]+")
+    own += event_queues(name)
     emitted = [re.escape(f"{source}.events") for source in process.emits]
+    # A process with event queues declares the dead-letter exchange and binds its dead-letter
+    # queue to it (read) under its event queues' names; RabbitMQ also requires write on a
+    # queue's dead-letter exchange from whoever declares the queue (the topic permissions let
+    # it publish there under no routing key). It declares and binds its dead-letter queue
+    # (write), never reads it.
+    dlx = [re.escape(DEAD_LETTER_EXCHANGE)] if process.handles else []
+    dlq = [re.escape(dead_letter_queue_name(name))] if process.handles else []
 
     requests_ = [re.escape(f"{service}.{method}")
                  for service, methods in process.calls.items() for method in methods]
@@ -104,10 +130,13 @@ def permissions(name: str) -> dict:
         topic.append({"exchange": f"{source}.events", "write": _any_of(*events), "read": "^$"})
     for source, events in process.handles.items():
         topic.append({"exchange": f"{source}.events", "write": "^$", "read": _any_of(*events)})
+    if process.handles:
+        topic.append({"exchange": DEAD_LETTER_EXCHANGE, "write": "^$",
+                      "read": _any_of(*event_queues(name))})
     return {
-        "configure": _any_of(*exchanges, *emitted, *handled, *own),
-        "write": _any_of(*exchanges, *emitted, *own),  # publish to an exchange, bind a queue
-        "read": _any_of(*exchanges, *handled, *own),  # consume a queue, bind to an exchange
+        "configure": _any_of(*exchanges, *emitted, *handled, *own, *dlx, *dlq),
+        "write": _any_of(*exchanges, *emitted, *own, *dlx, *dlq),  # publish to it, bind a queue
+        "read": _any_of(*exchanges, *handled, *own, *dlx),  # consume a queue, bind to it
         "topic": topic,
     }
 
@@ -130,11 +159,13 @@ class Admin:
         self.http = requests.Session()
         self.http.auth = (unquote(parts.username or "guest"), unquote(parts.password or "guest"))
 
-    def _call(self, method: str, path: str, body: dict | None = None) -> None:
+    def _call(self, method: str, path: str, body: dict | None = None):
+        """The answer's JSON, if any."""
         response = self.http.request(method, f"{self.base}/{path}", json=body, timeout=10)
         if method == "DELETE" and response.status_code == 404:
-            return
+            return None
         response.raise_for_status()
+        return response.json() if response.content else None
 
     def add_vhost(self, vhost: str) -> None:
         self._call("PUT", f"vhosts/{quote(vhost, safe='')}")
@@ -152,6 +183,97 @@ class Admin:
 
     def set_rpc_policy(self, vhost: str, max_length: int = RPC_QUEUE_MAX_LENGTH) -> None:
         self._call("PUT", f"policies/{quote(vhost, safe='')}/{RPC_POLICY}", rpc_policy(max_length))
+
+    def make_event_queues_quorum(self, vhost: str, name: str) -> dict[str, int]:
+        """Makes process `name`'s classic event queues (declared before event queues were
+        quorum queues) quorum queues of the same name, with their messages and bindings;
+        returns how many messages each had. The process must be stopped: a queue something
+        consumes is refused. The administrator needs permissions on the vhost.
+
+        Each queue's messages wait in a classic queue `<queue>.migrating`, bound as the queue
+        was before the queue is unbound, and unbound only once the quorum queue is bound:
+        events published meanwhile reach one or the other (or both: consumers dedupe on the
+        event id). A run cut short leaves that queue behind, and the next run finishes."""
+        v = quote(vhost, safe="")
+        own = re.compile(_any_of(*event_queues(name)))
+        classic = [queue["name"] for queue in self._call("GET", f"queues/{v}")
+                   if own.fullmatch(queue["name"]) and queue["type"] == "classic"]
+        # (the list shows a consumer up to 5 s late, and one that has gone at once; the
+        # deletion refuses one that came meanwhile)
+        consumed = {consumer["queue"]["name"] for consumer in self._call("GET", f"consumers/{v}")}
+        if in_use := sorted(set(classic) & consumed):
+            raise RuntimeError(f"{', '.join(in_use)} on vhost {vhost} in use: stop {name} "
+                               f"before its event queues are made quorum queues")
+        for queue in classic:
+            self._park(v, queue)
+        moved = {}
+        for queue in self._call("GET", f"queues/{v}"):
+            original = queue["name"].removesuffix(MIGRATING)
+            if original != queue["name"] and own.fullmatch(original):
+                moved[original] = self._unpark(v, original)
+        return moved
+
+    def _park(self, v: str, queue: str) -> None:
+        """Moves classic `queue`'s messages (and, first, its bindings) to its `.migrating`
+        queue and deletes it."""
+        parked = queue + MIGRATING
+        bindings = self._bindings(v, queue)
+        self._call("PUT", f"queues/{v}/{quote(parked, safe='')}", {"durable": True})
+        self._bind(v, parked, bindings)
+        self._unbind(v, queue, bindings)
+        self._move(v, queue, parked)
+        self._call("DELETE", f"queues/{v}/{quote(queue, safe='')}?if-empty=true&if-unused=true")
+
+    def _unpark(self, v: str, queue: str) -> int:
+        """Declares `queue` as the services do, moves its `.migrating` queue's bindings and
+        messages to it, deletes that; returns how many messages it moved."""
+        parked = queue + MIGRATING
+        bindings = self._bindings(v, parked)
+        self._call("PUT", f"queues/{v}/{quote(queue, safe='')}", {
+            "durable": True, "auto_delete": False, "arguments": event_queue_arguments(queue)})
+        self._bind(v, queue, bindings)
+        self._unbind(v, parked, bindings)
+        moved = self._move(v, parked, queue)
+        self._call("DELETE", f"queues/{v}/{quote(parked, safe='')}?if-empty=true")
+        return moved
+
+    def _bindings(self, v: str, queue: str) -> list[dict]:
+        return [binding for binding in self._call(
+            "GET", f"queues/{v}/{quote(queue, safe='')}/bindings") if binding["source"]]
+
+    def _bind(self, v: str, queue: str, bindings: list[dict]) -> None:
+        for binding in bindings:
+            self._call("POST", f"bindings/{v}/e/{quote(binding['source'], safe='')}/q/"
+                               f"{quote(queue, safe='')}",
+                       {"routing_key": binding["routing_key"],
+                        "arguments": binding["arguments"]})
+
+    def _unbind(self, v: str, queue: str, bindings: list[dict]) -> None:
+        for binding in bindings:
+            self._call("DELETE", f"bindings/{v}/e/{quote(binding['source'], safe='')}/q/"
+                                 f"{quote(queue, safe='')}/"
+                                 f"{quote(binding['properties_key'], safe='')}")
+
+    def _move(self, v: str, source: str, target: str, batch: int = 100) -> int:
+        """Moves every message of `source` (classic, unbound, unconsumed) to `target`, in
+        order: each batch is read and left in place, published (the management API publishes
+        with confirms and `mandatory`), and only then taken. A run cut short between the two
+        leaves copies in `target`, never a message lost."""
+        get = f"queues/{v}/{quote(source, safe='')}/get"
+        moved = 0
+        while messages := self._call("POST", get, {"count": batch, "encoding": "auto",
+                                                   "ackmode": "reject_requeue_true"}):
+            for message in messages:
+                answer = self._call("POST", f"exchanges/{v}/amq.default/publish", {
+                    "routing_key": target, "properties": message["properties"] or {},
+                    "payload": message["payload"],
+                    "payload_encoding": message["payload_encoding"]})
+                if not answer["routed"]:
+                    raise RuntimeError(f"a message of {source} could not be moved to {target}")
+            self._call("POST", get, {"count": len(messages), "encoding": "auto",
+                                     "ackmode": "ack_requeue_false"})
+            moved += len(messages)
+        return moved
 
     def delete_user(self, user: str) -> None:
         self._call("DELETE", f"users/{quote(user, safe='')}")
@@ -215,7 +337,7 @@ def main(argv: list[str]) -> int:
         write_env_files(args.base_uri, args.dir)
         return 0
     admin = Admin(args.api)
-    vhosts = set()
+    vhosts, processes = set(), []
     for item in args.env:
         name, _, path = item.partition("=")
         if name not in PROCESSES:
@@ -226,11 +348,21 @@ def main(argv: list[str]) -> int:
         admin.add_vhost(vhost)
         admin.provision(vhost, name, user, password)
         vhosts.add(vhost)
+        processes.append((vhost, name))
         print(f"broker: user {user} on vhost {vhost}: {name}'s permissions")
     for vhost in vhosts:
         admin.set_rpc_policy(vhost, args.max_length)
         print(f"broker: policy {RPC_POLICY} on vhost {vhost}: RPC queues hold at most "
               f"{args.max_length} messages, then refuse")
+    for vhost, name in processes:
+        try:
+            moved = admin.make_event_queues_quorum(vhost, name)
+        except RuntimeError as exc:
+            print(f"broker: {exc}", file=sys.stderr)
+            return 1
+        for queue, count in moved.items():
+            print(f"broker: {queue} on vhost {vhost} is now a quorum queue "
+                  f"({count} messages kept)")
     return 0
 
 

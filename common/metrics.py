@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 RPC_REQUESTS = Counter(
     "platform_rpc_requests_total", "RPC requests handled", ["service", "method", "outcome"])
@@ -17,6 +17,9 @@ EVENTS_HANDLED = Counter(
 EVENTS_RELAYED = Counter(
     "platform_outbox_events_relayed_total", "Outbox events published to the bus",
     ["service", "event", "outcome"])
+DEAD_LETTERS = Gauge(
+    "platform_dead_letters", "Events set aside in a dead-letter queue after too many failures",
+    ["queue"])
 HTTP_REQUESTS = Counter(
     "platform_http_requests_total", "HTTP requests", ["route", "method", "status"])
 HTTP_LATENCY = Histogram(

@@ -48,6 +48,9 @@ class ProcessSettings(BaseSettings):
     # negotiates it): the broker closes a connection it hears nothing from for two of them.
     AMQP_HEARTBEAT_S: int = 60
     MAX_WORKERS: int = 50
+    # How often a process with event handlers reads its dead-letter queue's depth (the gauge
+    # platform_dead_letters).
+    DEAD_LETTERS_REFRESH_S: float = 15.0
     METRICS_PORT: int = 0  # 0: the process's default port (see README)
     METRICS_HOST: str = "127.0.0.1"
     LOG_LEVEL: str = "INFO"

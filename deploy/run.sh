@@ -28,7 +28,8 @@
 #   AMQP_URI (default amqp://guest:guest@127.0.0.1:5672/): the broker and vhost. Each process
 #     logs in as its own user (var/amqp/<name>.env, made once with a random password), with
 #     only the permissions it needs; RABBITMQ_API (default http://guest:guest@127.0.0.1:15672/api)
-#     creates them and the RPC queue bounds policy (common/broker.py)
+#     creates them and the RPC queue bounds policy, and makes event queues an earlier version
+#     left as classic queues quorum queues, messages kept (common/broker.py)
 #   NO_COLOR=1 (plain terminal output)
 set -euo pipefail
 
@@ -246,7 +247,8 @@ stop_all() {
     LOG_PIDS=()
 }
 
-# Each process its own broker user with only its permissions, and the RPC queue bounds.
+# Each process its own broker user with only its permissions, the RPC queue bounds, and event
+# queues made quorum queues (the processes are stopped by then).
 broker_users() {
     local args=() name
     (umask 077 && "$PY" -m common.broker make-env \

@@ -24,6 +24,10 @@ from common import metrics
 
 log = logging.getLogger(__name__)
 
+# A service's own database away (a restart, an outage, a pool with no connection in time): not
+# a bug, and it passes by itself (RPC callers are told to retry later, events are retried).
+DATABASE_AWAY = (psycopg.OperationalError, psycopg_pool.PoolTimeout)
+
 
 def settings_of(container):
     """The service's validated settings object, put in the nameko config by the launcher."""

@@ -21,8 +21,6 @@ import time
 from functools import partial
 
 import eventlet
-import psycopg
-import psycopg_pool
 from amqp.exceptions import MessageNacked
 from kombu.entity import TRANSIENT_DELIVERY_MODE as TRANSIENT
 from kombu.exceptions import OperationalError
@@ -45,6 +43,7 @@ from nameko.rpc import (
 
 from common import metrics
 from common.edge.consuming import ResilientQueueConsumer
+from common.edge.dependencies import DATABASE_AWAY
 from common.edge.publishing import pooled_publisher
 from common.errors import DomainError
 
@@ -56,10 +55,6 @@ DEADLINE_HEADER = "x-platform-deadline"
 # nameko's reply_to is a uuid4 (its ReplyListener), and the broker lets services publish
 # replies only to such keys (common/broker.py)
 _REPLY_TO = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-# A service's own database away (a restart, an outage, a pool with no connection in time) is
-# not a bug: its callers are told to retry later, as when the service itself is away.
-DATABASE_AWAY = (psycopg.OperationalError, psycopg_pool.PoolTimeout)
 
 # Lets a DomainError raised in one service be re-raised as a DomainError by its caller.
 registry[get_module_path(DomainError)] = DomainError

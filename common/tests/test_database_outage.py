@@ -11,7 +11,6 @@ never restarted.
 import time
 
 import eventlet
-import psycopg
 import pytest
 from nameko.exceptions import RpcTimeout
 from nameko.standalone.rpc import ClusterRpcProxy
@@ -20,7 +19,7 @@ from common.edge.dependencies import Wiring
 from common.edge.rpc import rpc
 from common.errors import DomainError
 from common.settings import ServiceSettings
-from tests.support.infra import PG_ADMIN_URL, drop_database, make_database, running_service
+from tests.support.infra import drop_database, make_database, running_service, set_outage
 
 OUTAGE_S = 20
 
@@ -40,15 +39,6 @@ def own_database():
     url = make_database()
     yield url
     drop_database(url)
-
-
-def set_outage(database_url: str, down: bool) -> None:
-    name = database_url.rsplit("/", 1)[1]
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(not down).lower()}')
-        if down:
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          "WHERE datname = %s", (name,))
 
 
 def served(cluster) -> bool:

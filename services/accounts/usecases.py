@@ -334,7 +334,9 @@ class AccountsApp:
                 _check_phone_slots(accounts_on_phone)  # again, serialised
                 session = self._add_account(tx, reg, checked, document_hash, phone_hash,
                                             password_hash, code_id, replay_hash, now, trail)
-        if outcome != "ok":  # spent meanwhile (a concurrent twin): its retry is a replay
+        if outcome == "replay":  # a twin of this request spent the code meanwhile
+            return self._replay_registration(reg, document_hash, trail)
+        if outcome != "ok":
             raise sms_codes.refuse_code()
         return _registered(session)
 

@@ -8,8 +8,10 @@ outbox, which prints what it "sends" (it is refused in production).
 from __future__ import annotations
 
 import collections
+import fcntl
 import json
 import logging
+import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,13 +33,23 @@ class DeliveryFailed(Exception):
 
 
 class OutboxFileBackend:
-    """Development: each text becomes one JSON line in a file instead of an SMS."""
+    """Development: each text becomes one JSON line in a file instead of an SMS.
 
-    max_send_s = 5.0  # one local file append
+    Like a provider answering a repeated Idempotency-Key, it sends a message id once: a resend
+    after a crash finds the id in the file and writes nothing. That holds across restarts and
+    for several processes on one file, as each send looks under an exclusive lock on the file
+    (flock) at the lines appended since it last looked, then appends.
+    """
+
+    max_send_s = 5.0  # the lines appended since the last send, and one append
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._lock = threading.Lock()  # one whole line per message, never interleaved
+        # This process's senders queue here (a green wait, and it guards the two below); other
+        # processes' on the file's lock.
+        self._lock = threading.Lock()
+        self._sent: set[str] = set()  # message ids in the file
+        self._read_to = 0  # bytes of the file read into `_sent`
 
     def send(self, message_id: str, phone: str, purpose: str, text: str) -> None:
         line = json.dumps({"message_id": message_id, "phone": phone, "purpose": purpose,
@@ -46,17 +58,41 @@ class OutboxFileBackend:
         try:
             with self._lock:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                with self.path.open("a", encoding="utf-8") as outbox:
+                with self.path.open("a+b") as outbox:
+                    fcntl.flock(outbox, fcntl.LOCK_EX)  # released by closing
+                    tail = self._read_new(outbox)
+                    if message_id in self._sent:
+                        log.info("development SMS sent before", extra={"message_id": message_id})
+                        return
+                    # After a line cut short by a crash, this one starts a line of its own.
+                    start = "\n" if tail and not tail.endswith(b"\n") else ""
                     # Closing hands the line to the OS before "sent" is recorded, so a crash of
                     # this process loses nothing. No fsync: it would stall the whole event loop
                     # on the disk, and this development backend need not survive power loss.
-                    outbox.write(line + "\n")
+                    outbox.write(f"{start}{line}\n".encode())
         except OSError as exc:
             raise DeliveryFailed(type(exc).__name__, permanent=False) from None
         # Development only (production refuses this backend): the text, code included, is
         # printed to the log too, so a newcomer can register from the terminal.
         log.info("development SMS", extra={"phone": phone, "purpose": purpose,
                                            "sms_text": text})
+
+    def _read_new(self, outbox) -> bytes:
+        """Adds the ids of the lines appended since the last look, by any process, to `_sent`
+        and returns those lines. The next look starts after the last whole line (this one's
+        own line is read then)."""
+        if outbox.seek(0, os.SEEK_END) < self._read_to:  # emptied or replaced: start over
+            self._sent.clear()
+            self._read_to = 0
+        outbox.seek(self._read_to)
+        tail = outbox.read()
+        self._read_to += tail.rfind(b"\n") + 1
+        for entry in tail.splitlines():
+            try:
+                self._sent.add(json.loads(entry)["message_id"])
+            except ValueError:  # a line cut short by a crash
+                continue
+        return tail
 
 
 class _Retryable(Exception):

@@ -45,20 +45,25 @@ log = logging.getLogger(__name__)
 
 SMS_SENT = Counter("platform_sms_sent_total", "Text messages by outcome", ["purpose", "result"])
 
-LEASE_MARGIN_S = 30  # beyond the longest send, so that two senders never hold one message
 RETRY_DELAY_S = 20  # lets a provider outage pass; an SMS code stays valid for minutes
 RETRY_BATCH = 100
 DEV_MESSAGES_MAX = 100
+KILL_WRITE_S = 1.0  # a kill must be quick: the last marks get one try this long
 
 
 class SentMarks(DependencyProvider):
     """Marks delivered texts as sent every `interval_s`, and on stop, one statement for all.
 
-    Marking each text on its own took an UPDATE and a commit per text. A mark lost with its
-    process leaves the text pending: once the lease runs out the retry loop sends it again,
-    and the provider drops the repeat by its Idempotency-Key (the message id), as it does
-    after any crash between sending and recording. Marks that cannot be written (the database
-    is away) are tried again on the next round.
+    Marking each text on its own took an UPDATE and a commit per text, and would buy nothing:
+    the mark is not what keeps a family from getting a text twice. What is handed to a backend
+    is recorded before it can be forgotten, since the message is committed, pending under its
+    sender's lease, before the backend is called (`record_event`, or `claim` in the retry
+    loop). A text whose mark is lost (its process killed by SIGKILL, or dead before the batch
+    was written) stays pending; once the lease runs out the retry loop sends it again under
+    the same message id, and the provider refuses the repeat by its Idempotency-Key, the
+    outbox file by the id already in it. A lost mark costs a refused resend, never a second
+    text. Marks that cannot be written (the database is away) are tried again on the next
+    round; a kill gives them one try of at most KILL_WRITE_S.
     """
 
     def __init__(self, interval_s: float = 0.2):
@@ -88,6 +93,8 @@ class SentMarks(DependencyProvider):
 
     def kill(self):
         self.running = False
+        with eventlet.Timeout(KILL_WRITE_S, False):  # False: running out just ends the try
+            self.write()
         self.pool.close(timeout=0)
 
     def get_dependency(self, worker_ctx):
@@ -211,7 +218,7 @@ class NotifyService:
         return _outcome(claim, "sent")
 
     def _lease_s(self) -> float:
-        return self.app.backend.max_send_s + LEASE_MARGIN_S
+        return self.app.backend.max_send_s + self.settings.SMS_LEASE_MARGIN_S
 
 
 def _parse_event(model, payload):

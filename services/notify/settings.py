@@ -20,6 +20,10 @@ class NotifySettings(ServiceSettings):
     SMS_HTTP_TOKEN: str = ""
     SMS_HTTP_TIMEOUT_S: float = 5.0
     SMS_HTTP_MAX_ATTEMPTS: int = 3
+    # A text being sent stays with its sender this long beyond the longest send (the backend's
+    # timeouts and retries), so that two senders never hold it at once; after that, its sender
+    # having died, the retry loop sends it (a repeat of a sent text is refused by its id).
+    SMS_LEASE_MARGIN_S: float = Field(30.0, ge=1)
     SMS_SIGNATURE: str = "【北京市义务教育入学服务平台】"
 
     def production_problems(self) -> list[str]:

@@ -52,7 +52,8 @@ def test_every_process_exports_its_metrics(stack):
         "accounts": ["platform_rpc_requests_total", "platform_rpc_latency_seconds_bucket",
                      "platform_registrations_total", "platform_logins_total",
                      "platform_outbox_events_relayed_total"],
-        "notify": ["platform_sms_sent_total", "platform_events_handled_total"],
+        "notify": ["platform_sms_sent_total", "platform_events_handled_total",
+                   'platform_dead_letters{queue="notify.dead-letters"} 0.0'],
     }
     for name, metrics in expected.items():
         text = requests.get(f"http://127.0.0.1:{stack.metrics_ports[name]}/metrics",

@@ -4,6 +4,7 @@ did, never a session or a success it did not prove it may have."""
 
 import time
 
+import eventlet
 import pytest
 import requests
 
@@ -46,6 +47,19 @@ def test_a_retry_with_the_same_idempotency_key_and_code_gets_the_account(stack):
     other_key = Family(stack).call("POST", REGISTER, json=body,
                                    headers={"Idempotency-Key": "form-other"})
     assert (other_key.status_code, other_key.json()["code"]) == (422, "SMS_CODE_INVALID")
+
+
+def test_twins_sent_at_once_both_get_the_one_account(stack):
+    """A retry that arrives while the first request is still being carried out (its answer lost
+    in a broker restart, say) waits for it and gets its account, not a refused code."""
+    family = Family(stack)
+    body = family.registration()
+    key = {"Idempotency-Key": "form-twins"}
+    twins = [eventlet.spawn(Family(stack).call, "POST", REGISTER, json=body, headers=key)
+             for _ in range(2)]
+    answers = [twin.wait() for twin in twins]
+    assert [a.status_code for a in answers] == [201, 201], [a.text for a in answers]
+    assert len({a.json()["account_no"] for a in answers}) == 1
 
 
 @pytest.mark.parametrize("change", ["document", "phone", "password"])

@@ -1,6 +1,7 @@
 """`make run` (deploy/run.sh) supervises its processes as the systemd units do: one that dies is
-started again while the others keep serving, and a shutdown stops everything for good. And
-deploy/setup.sh starts the servers through the service manager, so they can be restarted by it."""
+started again while the others keep serving, and a shutdown stops everything for good; it runs
+on a broker an earlier version left classic event queues on. And deploy/setup.sh starts the
+servers through the service manager, so they can be restarted by it."""
 
 from __future__ import annotations
 
@@ -8,11 +9,17 @@ import os
 import signal
 import subprocess
 import time
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from kombu import Connection, Exchange, Queue
+from nameko.standalone.events import event_dispatcher
 
 from common.registry import PROCESSES
+from services.accounts.contract import SERVICE_NAME as ACCOUNTS
+from services.accounts.contract import SMS_CODE_ISSUED
 from tests.support.infra import (
     drop_amqp_vhost,
     drop_database,
@@ -34,8 +41,8 @@ from tests.support.stack import ROOT
 
 
 @pytest.fixture
-def run_sh(tmp_path):
-    """run.sh on free ports, its own database, vhost and broker users, its own var/."""
+def start_run_sh(tmp_path):
+    """Starts run.sh on free ports, its own database, vhost and broker users, its own var/."""
     root = checkout_of_own(tmp_path)
     database_url, amqp_uri = make_database(), make_amqp_vhost()
     users = make_process_users(amqp_uri)
@@ -46,14 +53,26 @@ def run_sh(tmp_path):
     env = {**os.environ, **free_port_env(), **database_env(database_url), "AMQP_URI": amqp_uri,
            "MIGRATION_DATABASE_URL": database_url,
            "SMS_OUTBOX_PATH": str(tmp_path / "sms-outbox.jsonl")}
-    run = Run(root, env)
+    runs = []
+
+    def start() -> Run:
+        runs.append(Run(root, env))
+        return runs[-1]
+
+    start.amqp_uri, start.sms_outbox = amqp_uri, tmp_path / "sms-outbox.jsonl"
     try:
-        yield run
+        yield start
     finally:
-        run.kill()
+        for run in runs:
+            run.kill()
         drop_database(database_url)
         drop_amqp_vhost(amqp_uri)
         drop_process_users(users)
+
+
+@pytest.fixture
+def run_sh(start_run_sh):
+    return start_run_sh()
 
 
 def test_a_killed_process_is_restarted_and_a_shutdown_stops_everything(run_sh):
@@ -91,3 +110,26 @@ def test_setup_starts_and_restarts_rabbitmq_through_the_service_manager():
         expected = ["service rabbitmq-server start", "service rabbitmq-server restart"]
     assert f"rabbitmq start: {expected[0]}" in out and f"rabbitmq restart: {expected[1]}" in out
     assert "detached" not in out
+
+
+def test_run_sh_keeps_the_events_of_an_earlier_install_whose_event_queues_were_classic(
+        start_run_sh):
+    """RabbitMQ would refuse notify's quorum queue over the classic one an earlier `make run`
+    left, with a code still to text in it: run.sh makes it a quorum queue first, and the code
+    is texted."""
+    message_id, phone = f"code-{uuid.uuid4()}", "13912345678"
+    with Connection(start_run_sh.amqp_uri) as conn:
+        Queue("evt-accounts-sms_code_issued--notify.handle_sms_code_issued",
+              exchange=Exchange("accounts.events", type="topic", durable=True),
+              routing_key=SMS_CODE_ISSUED, durable=True)(conn.default_channel).declare()
+    event_dispatcher({"AMQP_URI": start_run_sh.amqp_uri})(ACCOUNTS, SMS_CODE_ISSUED, {
+        "event_id": str(uuid.uuid4()), "message_id": message_id, "phone": phone,
+        "purpose": "register", "text": "您的验证码为 135790，5分钟内有效。",
+        "not_after": (datetime.now(UTC) + timedelta(minutes=5)).isoformat()})
+    run = start_run_sh()
+    run.wait_for_line("the platform is up", timeout=120)
+    deadline = time.monotonic() + 15
+    while not (start_run_sh.sms_outbox.exists()
+               and message_id in start_run_sh.sms_outbox.read_text()):
+        assert time.monotonic() < deadline, "the code left in the classic queue was not texted"
+        time.sleep(0.2)

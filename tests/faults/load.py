@@ -32,9 +32,10 @@ _documents = itertools.count()
 
 
 def child_document() -> tuple[date, str, str]:
-    """Birth date, sex and a document number no other family of the run has."""
+    """Birth date, sex and a document number no other family of the run has (sequences from
+    100 on: the demo family `make run` registers has a lower one)."""
     n = next(_documents)
-    birth, sequence = date(2020, 9, 1) + timedelta(days=n // 1000 % 365), n % 1000
+    birth, sequence = date(2020, 9, 1) + timedelta(days=n // 900 % 365), 100 + n % 900
     first17 = f"110108{birth:%Y%m%d}{sequence:03d}"
     return birth, "male" if sequence % 2 else "female", first17 + check_character(first17)
 
@@ -156,11 +157,16 @@ class RegistrationLoad:
         return response
 
     def _until_final(self, http, method: str, path: str, **kwargs) -> requests.Response | None:
-        """The same request until its answer is final (not a 503, timeout or no connection)."""
-        give_up = time.monotonic() + GIVE_UP_S
+        """The same request until its answer is final (not a 503, timeout or no connection).
+        A captcha is spent by the first try even when its answer is lost: a retry refused for
+        it answers None, as the page then shows a new captcha."""
+        give_up, tries = time.monotonic() + GIVE_UP_S, 0
         while time.monotonic() < give_up:
-            response = self._call(http, method, path, **kwargs)
+            response, tries = self._call(http, method, path, **kwargs), tries + 1
             if response is not None and response.status_code not in (429, 503):
+                if tries > 1 and response.status_code < 500 and \
+                        response.json().get("code") == "CAPTCHA_INVALID":
+                    return None
                 return response
             retry_after = 1.0
             if response is not None:
@@ -172,8 +178,8 @@ class RegistrationLoad:
         phone = unique_phone()
         family = FamilyEnd(phone, time.monotonic())
         notice = self._until_final(http, "GET", "/api/v1/notice")
-        code_asked = None
-        while notice is not None and code_asked is None:
+        code_asked, give_up = None, time.monotonic() + GIVE_UP_S
+        while notice is not None and code_asked is None and time.monotonic() < give_up:
             captcha = self._until_final(http, "POST", "/api/v1/captchas")
             if captcha is None:
                 break

@@ -10,13 +10,15 @@ text and every text went out once; no account exists whose family was not told 2
 family that got no final answer sends the same request again, as the pages do, and must then
 get its account); no answer was a 500; no answer took longer than the deadline plus a second.
 At the end, the audit chain is intact. The table of what happened goes to var/faults/report.md
-and to the terminal (README, "Faults survived", is copied from it).
+and to the terminal (README, "Faults survived", is copied from it); the processes' logs to
+var/faults/logs.
 """
 
 from __future__ import annotations
 
 import collections
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -57,6 +59,7 @@ BASELINE_S = 5  # load before the fault
 AFTER_S = 10  # load after recovery
 QUIET_TIMEOUT_S = 120  # for every text owed to be sent (a lease runs out after 35 s)
 PASSWORD = "Spring2027a"
+REPORT_DIR = ROOT / "var" / "faults"
 
 
 @dataclass
@@ -106,6 +109,11 @@ class Platform:
 
     def close(self):
         self.run.kill()
+        # Kept for whoever reads a failed run: the processes' logs and run.sh's own output.
+        logs = REPORT_DIR / "logs"
+        shutil.rmtree(logs, ignore_errors=True)
+        shutil.copytree(self.run.root / "var" / "log", logs)
+        (logs / "run.sh.log").write_text("\n".join(self.run.lines) + "\n")
         self.broker.close()
         self.pg.close()
 
@@ -240,8 +248,8 @@ def test_the_audit_chain_is_intact_and_the_report_is_written(platform, tmp_path)
         subprocess.run([sys.executable, "-m", "services.accounts.audit_anchor", *command],
                        env=env, check=True, capture_output=True, timeout=120)
     report = render(ROWS)
-    (ROOT / "var" / "faults").mkdir(parents=True, exist_ok=True)
-    (ROOT / "var" / "faults" / "report.md").write_text(report)
+    REPORT_DIR.mkdir(parents=True, exist_ok=True)
+    (REPORT_DIR / "report.md").write_text(report)
     print("\n" + report)
 
 

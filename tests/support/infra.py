@@ -36,6 +36,17 @@ def drop_database(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def set_outage(database_url: str, down: bool) -> None:
+    """A database of the test's own away, as for its services in a real outage: the server ends
+    its sessions (as a restart does) and refuses new ones; or back."""
+    name = database_url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(not down).lower()}')
+        if down:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = %s", (name,))
+
+
 def make_amqp_vhost() -> str:
     vhost = f"platform-test-{os.getpid()}-{secrets.token_hex(3)}"
     try:

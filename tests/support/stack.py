@@ -54,6 +54,7 @@ class Stack:
             "SMS_RESEND_COOLDOWN_S": "2",
             **{name: str(value) for name, value in GENEROUS_LIMITS.items()},
             "RPC_TIMEOUT_S": "15",
+            "DEAD_LETTERS_REFRESH_S": "1",
             **{k: str(v) for k, v in overrides.items()},
         }
         self.procs: dict[str, subprocess.Popen] = {}

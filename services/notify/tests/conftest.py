@@ -29,12 +29,16 @@ def pool(database_url):
 
 class FakeProvider:
     """An SMS provider's API on 127.0.0.1. It answers each POST with the next status queued in
-    `replies` (200 once they run out); "slow" means no answer for a second. It records every
-    request as {"headers", "body"}."""
+    `replies` (200 once they run out); "slow" means no answer for a second, the text sent all
+    the same. Like a real provider, it texts each Idempotency-Key once: `delivered` holds the
+    body of each text that went out, by key, and a repeat is answered but texts nobody. It
+    records every request as {"headers", "body"}."""
 
     def __init__(self):
         self.replies: list[int | str] = []
         self.requests: list[dict] = []
+        self.delivered: dict[str, dict] = {}
+        self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_port}/sms"
 
@@ -44,8 +48,11 @@ class FakeProvider:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                provider.requests.append({"headers": dict(self.headers), "body": body})
-                reply = provider.replies.pop(0) if provider.replies else 200
+                with provider._lock:
+                    provider.requests.append({"headers": dict(self.headers), "body": body})
+                    reply = provider.replies.pop(0) if provider.replies else 200
+                    if reply in (200, "slow"):
+                        provider.delivered.setdefault(self.headers["Idempotency-Key"], body)
                 if reply == "slow":
                     time.sleep(1)
                     return

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -57,6 +61,94 @@ def test_outbox_tail_is_newest_first_limited_and_skips_a_cut_line(tmp_path):
     assert delivery.read_outbox_tail(tmp_path / "missing.jsonl", 10) == []
 
 
+def outbox_ids(path):
+    """The message id of each whole line, in file order ("cut" for a line cut short)."""
+    ids = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            ids.append(json.loads(line)["message_id"])
+        except json.JSONDecodeError:
+            ids.append("cut")
+    return ids
+
+
+def test_outbox_writes_a_repeated_message_id_once(tmp_path):
+    path = tmp_path / "sms.jsonl"
+    backend = OutboxFileBackend(path)
+    backend.send("m-1", PHONE, "register", "first")
+    backend.send("m-1", PHONE, "register", "again")  # the resend after a lost sent mark
+    backend.send("m-2", PHONE, "register", "second")
+
+    assert outbox_ids(path) == ["m-1", "m-2"]
+    assert json.loads(path.read_text(encoding="utf-8").splitlines()[0])["text"] == "first"
+
+
+def test_outbox_refuses_ids_a_process_before_it_wrote(tmp_path):
+    path = tmp_path / "sms.jsonl"
+    OutboxFileBackend(path).send("m-1", PHONE, "register", "text")
+
+    restarted = OutboxFileBackend(path)
+    restarted.send("m-1", PHONE, "register", "text")
+    restarted.send("m-2", PHONE, "register", "text")
+    assert outbox_ids(path) == ["m-1", "m-2"]
+
+
+def test_two_backends_on_one_file_write_each_id_once(tmp_path):
+    path = tmp_path / "sms.jsonl"
+    first, second = OutboxFileBackend(path), OutboxFileBackend(path)
+    first.send("m-1", PHONE, "register", "text")
+    second.send("m-1", PHONE, "register", "text")
+    second.send("m-2", PHONE, "register", "text")
+    first.send("m-2", PHONE, "register", "text")
+    first.send("m-3", PHONE, "register", "text")
+    second.send("m-3", PHONE, "register", "text")
+    assert outbox_ids(path) == ["m-1", "m-2", "m-3"]
+
+
+def test_a_process_sends_only_after_the_one_appending_is_done_and_sees_its_line(tmp_path):
+    """Checking the file and appending hold the file's lock: a process waits while another
+    appends, then finds the id there and writes nothing."""
+    path = tmp_path / "sms.jsonl"
+    sender = [sys.executable, "-c", "import sys; from services.notify.delivery import "
+              "OutboxFileBackend; OutboxFileBackend(sys.argv[1]).send('m-1', sys.argv[2], "
+              "'register', 'text')", str(path), PHONE]
+    with path.open("a", encoding="utf-8") as other:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        process = subprocess.Popen(sender, cwd=Path(__file__).resolve().parents[3])
+        time.sleep(1)
+        assert process.poll() is None  # waiting for the lock
+        other.write(json.dumps({"message_id": "m-1", "phone": PHONE, "purpose": "register",
+                                "text": "text", "sent_at": "2027-05-06T10:00:00+00:00"}) + "\n")
+    assert process.wait(30) == 0
+    assert outbox_ids(path) == ["m-1"]
+
+
+def test_outbox_goes_on_after_a_line_cut_short_by_a_crash(tmp_path):
+    path = tmp_path / "sms.jsonl"
+    OutboxFileBackend(path).send("m-1", PHONE, "register", "text")
+    with path.open("a", encoding="utf-8") as outbox:
+        outbox.write('{"message_id": "m-2", "phone": "138')  # the writer died here
+
+    restarted = OutboxFileBackend(path)
+    restarted.send("m-1", PHONE, "register", "text")
+    restarted.send("m-2", PHONE, "register", "text")  # the text was never whole: sent now
+    restarted.send("m-2", PHONE, "register", "text")
+    assert outbox_ids(path) == ["m-1", "cut", "m-2"]
+    assert [entry["message_id"] for entry in delivery.read_outbox_tail(path, 5)] == [
+        "m-2", "m-1"]
+
+
+def test_an_emptied_outbox_is_read_from_its_start_again(tmp_path):
+    path = tmp_path / "sms.jsonl"
+    backend = OutboxFileBackend(path)
+    backend.send("m-1", PHONE, "register", "text")
+    backend.send("m-2", PHONE, "register", "text")
+    path.write_text("")  # a developer clears it
+    backend.send("m-3", PHONE, "register", "text")
+    backend.send("m-3", PHONE, "register", "text")
+    assert outbox_ids(path) == ["m-3"]
+
+
 def test_http_posts_the_text_with_token_and_idempotency_key(provider):
     http_backend(provider.url).send("m-1", PHONE, "register", "验证码 123456")
 
@@ -99,6 +191,33 @@ def test_http_times_out_and_retries(provider):
     assert time.monotonic() - started < 1.5  # did not wait for the slow answers
     assert len(provider.requests) == 2
     assert str(failure.value) == "ReadTimeout" and not failure.value.permanent
+
+
+def test_the_provider_texts_a_repeated_idempotency_key_once(provider):
+    http_backend(provider.url).send("m-1", PHONE, "register", "text")
+    http_backend(provider.url).send("m-1", PHONE, "register", "text")  # after a restart
+    http_backend(provider.url).send("m-2", PHONE, "register", "text")
+
+    assert len(provider.requests) == 3
+    assert list(provider.delivered) == ["m-1", "m-2"]
+
+
+def test_a_retry_after_a_lost_answer_texts_once(provider):
+    provider.replies = ["slow"]  # the text goes out, its answer never comes
+    http_backend(provider.url, max_attempts=2, timeout_s=0.2).send(
+        "m-1", PHONE, "register", "text")
+
+    assert len(provider.requests) == 2
+    assert provider.delivered == {"m-1": {"message_id": "m-1", "phone": PHONE, "text": "text"}}
+
+
+def test_a_refused_text_is_not_delivered_and_may_be_sent_again(provider):
+    provider.replies = [503]
+    with pytest.raises(DeliveryFailed):
+        http_backend(provider.url, max_attempts=1).send("m-1", PHONE, "register", "text")
+    assert provider.delivered == {}
+    http_backend(provider.url).send("m-1", PHONE, "register", "text")
+    assert list(provider.delivered) == ["m-1"]
 
 
 def test_http_unreachable_provider_is_retried_then_fails():

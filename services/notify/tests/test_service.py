@@ -9,6 +9,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from nameko.standalone.events import event_dispatcher
 from nameko.standalone.rpc import ClusterRpcProxy
@@ -18,8 +19,8 @@ from common.errors import DomainError
 from services.accounts.contract import ACCOUNT_CANCELLED, ACCOUNT_REGISTERED, SMS_CODE_ISSUED
 from services.accounts.contract import SERVICE_NAME as ACCOUNTS
 from services.notify.contract import SmsMessage
-from services.notify.delivery import account_number_text
-from services.notify.service import NotifyService, SentMarks
+from services.notify.delivery import HttpBackend, OutboxFileBackend, account_number_text
+from services.notify.service import KILL_WRITE_S, NotifyService, SentMarks
 from services.notify.settings import NotifySettings
 from services.notify.storage import MessageStore
 from services.notify.tests.rows import raw_row
@@ -253,6 +254,57 @@ def test_retry_loop_sends_what_a_crashed_sender_left_pending(settings, outbox, p
     assert len(sent_lines(outbox, "m-1")) == 1
     row = raw_row(pool, "m-1")
     assert (row["status"], row["attempts"]) == ("sent", 2)
+
+
+@pytest.mark.parametrize("backend", ["outbox", "http"])
+def test_a_text_sent_by_a_process_killed_before_marking_it_reaches_the_family_once(
+        backend, make_settings, outbox, pool, provider):
+    settings = make_settings(NotifySettings, SMS_BACKEND=backend, SMS_OUTBOX_PATH=str(outbox),
+                             SMS_HTTP_URL=provider.url)
+    store = MessageStore(pool, settings.master_keys)
+    claim = store.record_event(str(uuid.uuid4()), SMS_CODE_ISSUED, SmsMessage(**sms("m-1")),
+                               None, lease_s=0)
+    # The killed process's backend sent the text; its sent mark was lost with the process.
+    killed = (OutboxFileBackend(outbox) if backend == "outbox"
+              else HttpBackend(provider.url, "", timeout_s=2, max_attempts=1))
+    killed.send("m-1", PHONE, "register", SIGNED_CODE_TEXT)
+
+    with running_service(NotifyService, settings):
+        row = settles(pool, "m-1", "sent")
+
+    assert row["attempts"] == claim.attempts + 1  # sent again, and refused
+    if backend == "outbox":
+        assert len(sent_lines(outbox, "m-1")) == 1
+    else:
+        assert len(provider.requests) == 2 and list(provider.delivered) == ["m-1"]
+
+
+class SlowMarksNotify(NotifyService):
+    """Writes its sent marks only when it stops or is killed."""
+    sent_marks = SentMarks(interval_s=3600)
+
+
+def test_a_killed_service_writes_its_batched_sent_marks_first(settings, amqp_uri, pool):
+    sent = sms_counted("register", "sent")
+    with running_service(SlowMarksNotify, settings) as container:
+        issue_code(amqp_uri, "m-1")
+        wait_for(lambda: sms_counted("register", "sent") > sent)  # its mark is batched
+        assert raw_row(pool, "m-1")["status"] == "pending"
+        container.kill()
+        assert raw_row(pool, "m-1")["status"] == "sent"
+
+
+def test_a_kill_does_not_wait_long_for_marks_the_database_holds_up(settings, amqp_uri, pool,
+                                                                   database_url):
+    sent = sms_counted("register", "sent")
+    with running_service(SlowMarksNotify, settings) as container:
+        issue_code(amqp_uri, "m-1")
+        wait_for(lambda: sms_counted("register", "sent") > sent)
+        with psycopg.connect(database_url) as admin:  # holds the row until the kill is over
+            admin.execute("SELECT 1 FROM notify.messages WHERE id = 'm-1' FOR UPDATE")
+            started = time.monotonic()
+            container.kill()
+            assert time.monotonic() - started < KILL_WRITE_S + 1
 
 
 def test_account_registered_event_delivered_twice_sends_one_text(settings, amqp_uri, outbox):

@@ -41,3 +41,9 @@ def test_development_defaults_use_the_outbox_file_and_the_development_key():
     settings = NotifySettings(_env_file=None)
     assert settings.SMS_BACKEND == "outbox"
     assert settings.MASTER_KEYS == DEV_KEYS["MASTER_KEYS"]
+
+
+def test_a_lease_margin_under_a_second_is_refused():
+    assert NotifySettings(_env_file=None, SMS_LEASE_MARGIN_S=1).SMS_LEASE_MARGIN_S == 1
+    with pytest.raises(ValidationError, match="SMS_LEASE_MARGIN_S"):
+        NotifySettings(_env_file=None, SMS_LEASE_MARGIN_S=0.5)
