@@ -36,6 +36,8 @@ CATALOG: dict[str, tuple[int, str]] = {
     "CSRF_FAILED": (403, "页面已过期或请求来源无效，请刷新页面后重试。"),
     "RESET_FAILED": (422, "信息核验未通过，请核对后重新输入。"),
     "SPECIAL_CASE": (422, "该类适龄儿童的入学信息采集事宜请咨询入学所在区教委。"),
+    # Enrollment: the family's details and their review (services/enrollment/rules/).
+    "PHASE_CLOSED": (409, "当前不在开放时间内。"),  # raised with the phase's dates
     "SERVICE_UNAVAILABLE": (503, "系统繁忙，请稍后再试。您的信息采集顺序不影响入学结果。"),
     "INTERNAL_ERROR": (500, "系统异常，请稍后再试。您已提交的信息不会丢失。"),
 }
