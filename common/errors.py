@@ -36,6 +36,19 @@ CATALOG: dict[str, tuple[int, str]] = {
     "CSRF_FAILED": (403, "页面已过期或请求来源无效，请刷新页面后重试。"),
     "RESET_FAILED": (422, "信息核验未通过，请核对后重新输入。"),
     "SPECIAL_CASE": (422, "该类适龄儿童的入学信息采集事宜请咨询入学所在区教委。"),
+    # Enrollment: the family's details and their review (services/enrollment/rules/).
+    "PHASE_CLOSED": (409, "当前不在开放时间内。"),  # raised with the phase's dates
+    "APPLICATION_NOT_FOUND": (404, "未找到入学信息，请重新登录后再试。"),
+    "ALREADY_SUBMITTED": (409, "信息已提交，如需修改请先撤回。"),
+    "NOT_SUBMITTED": (409, "信息尚未提交，无需撤回。"),
+    "UNDER_REVIEW": (409, "区教委已开始审核，信息不能再撤回或修改。"
+                          "如有疑问，请咨询入学所在区教委。"),
+    "CONCURRENT_UPDATE": (409, "信息正在被其他操作更新，请刷新页面后重试。"),
+    "VERSION_MISMATCH": (409, "该申请已有更新的版本，请刷新后重试。"),
+    "REVIEW_NOT_APPLICABLE": (409, "本市户籍适龄儿童无需进行入学资格审核。"),
+    "REVIEW_NOT_READY": (409, "该申请尚未提交，或身份证及户籍信息尚未验证通过，暂不能审核。"),
+    "REVIEW_NOT_STARTED": (409, "尚未开始审核该申请。"),
+    "REVIEW_FINISHED": (409, "该申请的入学资格审核已经完成。"),
     "SERVICE_UNAVAILABLE": (503, "系统繁忙，请稍后再试。您的信息采集顺序不影响入学结果。"),
     "INTERNAL_ERROR": (500, "系统异常，请稍后再试。您已提交的信息不会丢失。"),
 }

@@ -4,10 +4,10 @@ candidates: counted by walking every region and birth date the view leaves possi
 from collections import Counter
 from datetime import date, timedelta
 
+from common.identity import _CHECK, _WEIGHTS, PROVINCES, check_character
 from common.masking import mask_id_number
 from services.accounts.contract import AccountView
 from services.accounts.rules.age import primary_entry_window
-from services.accounts.rules.identity import _CHECK, _WEIGHTS, PROVINCES, check_character
 
 SEASON = 2027
 NUMBER = "11010820200901002" + check_character("11010820200901002")  # female, 2020-09-01

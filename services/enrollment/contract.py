@@ -1,0 +1,73 @@
+"""The enrollment service's public contract: its events.
+
+This module (with `common`) is the only part of the enrollment service that other services and
+the gateway may import. The RPC methods come with the service's wiring.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from common.contract_base import ContractModel
+from services.accounts.contract import ACCOUNT_NO_PATTERN, DocumentType, HukouType, Sex
+
+SERVICE_NAME = "enrollment"
+
+Text = Field(min_length=1, max_length=100)
+
+
+class Child(ContractModel):
+    """As registered (accounts), unchanged since."""
+    name: str = Text
+    document_type: DocumentType
+    document_number: str = Field(min_length=1, max_length=32)
+    birth_date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    sex: Sex
+
+
+class Household(ContractModel):
+    """The child's hukou: a Beijing district and address, or a GB/T 2260 county elsewhere."""
+    head_name: str = Text
+    relation_to_head: str = Field(min_length=1, max_length=32)
+    hukou_district: str | None = Field(default=None, max_length=32)  # 本市户籍
+    hukou_address: str | None = Field(default=None, max_length=200)  # 本市户籍
+    hukou_region: str | None = Field(default=None, pattern=r"^\d{6}$")  # 非本市户籍
+
+
+class Guardian(ContractModel):
+    name: str = Text
+    relation: str = Field(min_length=1, max_length=32)
+    document_type: str = Field(min_length=1, max_length=32)
+    document_number: str = Field(min_length=1, max_length=32)
+
+
+# Events published by enrollment (exchange "enrollment.events").
+DETAILS_SUBMITTED = "details_submitted"
+
+
+class DetailsSubmitted(ContractModel):
+    """A family submitted version `version` of its details. The verification service checks
+    the child's identity and hukou and the guardians' documents, and answers with a result for
+    this account and version; a result for any other version is ignored."""
+    event_id: str
+    account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)
+    version: int = Field(ge=1)
+    district: str = Field(min_length=1, max_length=32)
+    hukou_type: HukouType
+    child: Child
+    household: Household
+    guardians: list[Guardian] = Field(min_length=1, max_length=10)
+
+
+DETAILS_WITHDRAWN = "details_withdrawn"
+
+
+class DetailsWithdrawn(ContractModel):
+    """The family withdrew version `version` to change it: its check, if still pending, is
+    cancelled (a result sent anyway is ignored)."""
+    event_id: str
+    account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)
+    version: int = Field(ge=1)
+
+
+EVENTS = {DETAILS_SUBMITTED: DetailsSubmitted, DETAILS_WITHDRAWN: DetailsWithdrawn}

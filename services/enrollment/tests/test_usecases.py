@@ -1,0 +1,325 @@
+"""The use cases over the in-memory store: what is written, versions, events, concurrency."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import replace
+
+import pytest
+
+from common.errors import DomainError
+from services.enrollment import contract
+from services.enrollment.rules import status
+from services.enrollment.tests.samples import (
+    CHILD_ID,
+    FATHER_ID,
+    SEASON,
+    Clock,
+    at,
+    details_for,
+    registration,
+)
+from services.enrollment.usecases import details, review, verification_results
+from services.enrollment.usecases.context import Context
+from services.enrollment.usecases.journey import journey
+from services.enrollment.usecases.memory_store import MemoryStore
+from services.enrollment.usecases.store import StaleRevision
+
+ACCOUNT = "27000001"
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def store():
+    return MemoryStore()
+
+
+@pytest.fixture
+def context(store, clock):
+    return Context(store, SEASON, clock)
+
+
+def opened(context, hukou_type="beijing"):
+    details.open_application(context, registration(hukou_type, account_no=ACCOUNT))
+    return context
+
+
+def refused(code, use_case, *args) -> DomainError:
+    with pytest.raises(DomainError) as caught:
+        use_case(*args)
+    assert caught.value.code == code
+    return caught.value
+
+
+def events(store, event_type=None) -> list[dict]:
+    return [body for kind, body in store.outbox if event_type in (None, kind)]
+
+
+# Opening and reading -----------------------------------------------------------------------
+
+def test_opening_an_application_twice_returns_the_first(context, clock):
+    first = details.open_application(context, registration())
+    clock.now = at(2027, 5, 11)
+    assert details.open_application(context, registration()) == first
+    assert first.state == status.ApplicationState("beijing") and first.revision == 0
+
+
+def test_an_unknown_account_has_no_application(context):
+    for use_case in (details.get_details, details.history, details.withdraw, journey):
+        refused("APPLICATION_NOT_FOUND", use_case, context, "27999999")
+    assert refused("APPLICATION_NOT_FOUND", details.save_draft, context, "27999999",
+                   {}).http_status == 404
+
+
+def test_the_page_shows_the_registration_the_form_and_the_buttons(context):
+    view = details.get_details(opened(context), ACCOUNT)
+    assert view.registration.document_number == CHILD_ID
+    assert view.form.title == "录入详细信息" and view.data is None
+    assert view.actions == {"save_draft", "submit"}
+    assert view.collection_period == "2027年5月6日至5月31日"
+
+
+# Drafts -----------------------------------------------------------------------------------
+
+def test_a_draft_is_saved_leniently_and_read_back(context, store):
+    draft = {"household": {"head_name": " 张建国 "}}
+    saved = details.save_draft(opened(context), ACCOUNT, draft)
+    assert saved.state.details == status.DRAFT and saved.revision == 1
+    view = details.get_details(context, ACCOUNT)
+    assert view.data == {"household": {"head_name": "张建国"}}
+    assert store.outbox == []  # a draft tells nobody
+
+
+def test_a_bad_draft_writes_nothing(context):
+    opened(context)
+    error = refused("VALIDATION_ERROR", details.save_draft, context, ACCOUNT,
+                    {"housing": {"kind": "hotel"}, "child_name": "李四"})
+    assert set(error.fields) == {"housing.kind", "child_name"}
+    assert details.get_details(context, ACCOUNT).state.details == status.EMPTY
+
+
+# Submitting, withdrawing, history ---------------------------------------------------------
+
+def test_submitting_keeps_version_one_and_asks_for_verification(context, store, clock):
+    opened(context)
+    saved = details.submit(context, ACCOUNT, details_for("beijing"))
+    assert saved.state.details == status.SUBMITTED and saved.state.version == 1
+    [entry] = details.history(context, ACCOUNT)
+    assert entry.current and entry.version.number == 1
+    assert entry.version.submitted_at == clock.now and entry.version.data == saved.data
+    [event] = events(store)
+    assert store.outbox[0][0] == contract.DETAILS_SUBMITTED
+    parsed = contract.DetailsSubmitted.parse(event)
+    assert (parsed.account_no, parsed.version, parsed.district) == (ACCOUNT, 1, "chaoyang")
+    assert parsed.child.document_number == CHILD_ID and parsed.child.birth_date == "2020-09-01"
+    assert parsed.household.hukou_district == "chaoyang" and parsed.household.hukou_region is None
+    assert parsed.guardians[0].document_number == FATHER_ID
+    assert "phone" not in event["guardians"][0]  # verification needs no phone
+
+
+def test_a_non_beijing_submission_carries_the_hukou_region(context, store):
+    details.submit(opened(context, "non_beijing"), ACCOUNT, details_for("non_beijing"))
+    parsed = contract.DetailsSubmitted.parse(events(store)[0])
+    assert parsed.hukou_type == "non_beijing" and parsed.household.hukou_region == "130102"
+    assert parsed.household.hukou_address is None
+
+
+def test_an_incomplete_submission_writes_nothing(context, store):
+    opened(context)
+    details.save_draft(context, ACCOUNT, {"household": {"head_name": "张建国"}})
+    error = refused("VALIDATION_ERROR", details.submit, context, ACCOUNT,
+                    {"household": {"head_name": "张建国"}})
+    assert "guardians" in error.fields and "housing.kind" in error.fields
+    assert details.get_details(context, ACCOUNT).state.details == status.DRAFT
+    assert details.history(context, ACCOUNT) == [] and store.outbox == []
+
+
+def test_withdrawing_turns_the_submission_into_the_draft_and_says_so(context, store):
+    opened(context)
+    submitted = details.submit(context, ACCOUNT, details_for("beijing"))
+    withdrawn = details.withdraw(context, ACCOUNT)
+    assert withdrawn.state.details == status.DRAFT and withdrawn.data == submitted.data
+    assert withdrawn.state.verification is None
+    body = events(store, contract.DETAILS_WITHDRAWN)[0]
+    assert contract.DetailsWithdrawn.parse(body).version == 1
+    [entry] = details.history(context, ACCOUNT)
+    assert not entry.current  # withdrawn, kept
+
+
+def test_every_submission_is_a_version_and_earlier_ones_are_kept(context, clock):
+    opened(context)
+    first = details_for("beijing")
+    details.submit(context, ACCOUNT, first)
+    details.withdraw(context, ACCOUNT)
+    second = details_for("beijing")
+    second["residence"]["address"] = "朝阳区团结湖路7号院1号楼2单元502"
+    clock.now = at(2027, 5, 12)
+    details.submit(context, ACCOUNT, second)
+    newest, oldest = details.history(context, ACCOUNT)
+    assert (newest.version.number, newest.current) == (2, True)
+    assert (oldest.version.number, oldest.current) == (1, False)
+    assert newest.version.data["residence"]["address"].startswith("朝阳区团结湖路7号院")
+    assert oldest.version.data["residence"]["address"].startswith("朝阳区团结湖路5号院")
+    assert newest.version.submitted_at == at(2027, 5, 12)
+
+
+def test_outside_the_window_the_family_is_told_the_dates_and_nothing_changes(context, clock,
+                                                                            store):
+    opened(context)
+    details.submit(context, ACCOUNT, details_for("beijing"))
+    clock.now = at(2027, 6, 1)
+    for use_case, args in ((details.withdraw, ()), (details.save_draft, ({},)),
+                           (details.submit, (details_for("beijing"),))):
+        error = refused("PHASE_CLOSED", use_case, context, ACCOUNT, *args)
+        assert "2027年5月6日至5月31日" in error.message
+    assert details.get_details(context, ACCOUNT).actions == frozenset()
+    assert len(store.outbox) == 1
+
+
+def test_the_window_is_checked_before_the_details(context, clock):
+    opened(context)
+    clock.now = at(2027, 5, 1)
+    refused("PHASE_CLOSED", details.save_draft, context, ACCOUNT, {"housing": {"kind": "x"}})
+
+
+# Verification results ---------------------------------------------------------------------
+
+def test_a_result_for_the_current_version_is_applied_once(context):
+    opened(context)
+    details.submit(context, ACCOUNT, details_for("beijing"))
+    assert verification_results.apply_result(context, ACCOUNT, 1, True)
+    assert not verification_results.apply_result(context, ACCOUNT, 1, True)  # a repeat
+    state = details.get_details(context, ACCOUNT).state
+    assert state.verification == status.Verification(1, status.VERIFIED)
+
+
+def test_a_withdrawal_cancels_the_pending_check_and_an_older_result_is_ignored(context):
+    opened(context)
+    details.submit(context, ACCOUNT, details_for("beijing"))
+    details.withdraw(context, ACCOUNT)
+    assert not verification_results.apply_result(context, ACCOUNT, 1, True)
+    details.submit(context, ACCOUNT, details_for("beijing"))
+    assert not verification_results.apply_result(context, ACCOUNT, 1, False, "hukou", "不符")
+    state = details.get_details(context, ACCOUNT).state
+    assert state.verification == status.Verification(2, status.PENDING)
+    assert verification_results.apply_result(context, ACCOUNT, 2, False, "hukou", "不符")
+    assert details.get_details(context, ACCOUNT).state.verification.status == status.FAILED
+
+
+def test_a_result_for_a_cancelled_account_is_ignored(context):
+    assert not verification_results.apply_result(context, "27999999", 1, True)
+
+
+def test_a_malformed_result_is_refused(context):
+    opened(context)
+    details.submit(context, ACCOUNT, details_for("beijing"))
+    refused("VALIDATION_ERROR", verification_results.apply_result, context, ACCOUNT, 1, False)
+
+
+# The district's review and the navigation page ---------------------------------------------
+
+def test_a_non_beijing_application_from_submission_to_the_printable_form(context):
+    opened(context, "non_beijing")
+    details.submit(context, ACCOUNT, details_for("non_beijing"))
+    assert "正在进行身份证及户籍信息核验" in journey(context, ACCOUNT).next_step
+    verification_results.apply_result(context, ACCOUNT, 1, True)
+    started = review.start_review(context, ACCOUNT, 1)
+    assert review.start_review(context, ACCOUNT, 1) == started  # nothing written again
+    refused("UNDER_REVIEW", details.withdraw, context, ACCOUNT)
+    review.record_result(context, ACCOUNT, 1, "permit", False, "居住证已过期")
+    for item in SEASON.review_items:
+        if item != "permit":
+            review.record_result(context, ACCOUNT, 1, item, True)
+    assert "北京市居住证：居住证已过期" in journey(context, ACCOUNT).next_step
+    details.withdraw(context, ACCOUNT)
+    details.submit(context, ACCOUNT, details_for("non_beijing"))
+    verification_results.apply_result(context, ACCOUNT, 2, True)
+    review.start_review(context, ACCOUNT, 2)
+    refused("VERSION_MISMATCH", review.record_result, context, ACCOUNT, 1, "permit", True)
+    for item in SEASON.review_items:
+        review.record_result(context, ACCOUNT, 2, item, True)
+    assert journey(context, ACCOUNT).next_step.startswith("请点击“打印信息采集表”")
+    assert [entry.version.number for entry in details.history(context, ACCOUNT)] == [2, 1]
+
+
+# Optimistic concurrency --------------------------------------------------------------------
+
+def test_a_stale_save_is_refused_and_a_failed_transaction_writes_nothing(context, store):
+    application = details.open_application(opened(context), registration())
+    with store.transaction() as tx:
+        tx.save(application)
+    with pytest.raises(StaleRevision), store.transaction() as tx:
+        tx.save(application)  # revision 0, but 1 is stored
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.save(replace(tx.load(ACCOUNT), data={"household": {}}))
+        tx.record_event(contract.DETAILS_WITHDRAWN, {"account_no": ACCOUNT, "version": 1})
+        raise RuntimeError("the database went away")
+    with store.transaction() as tx:
+        assert tx.load(ACCOUNT).revision == 1 and tx.load(ACCOUNT).data is None
+    assert store.outbox == []
+
+
+def test_of_two_interleaved_transactions_the_later_commit_fails(context, store):
+    opened(context)
+    with pytest.raises(StaleRevision):
+        with store.transaction() as first:
+            application = first.load(ACCOUNT)
+            first.save(application)
+            with store.transaction() as second:
+                second.save(second.load(ACCOUNT))
+    with store.transaction() as tx:
+        assert tx.load(ACCOUNT).revision == 1  # the second one's
+
+
+def test_inserting_an_existing_application_is_a_stale_revision(context, store):
+    application = details.open_application(context, registration())
+    with pytest.raises(StaleRevision), store.transaction() as tx:
+        tx.insert(application)
+
+
+def test_a_recorded_event_must_fit_the_contract(store):
+    with pytest.raises(DomainError), store.transaction() as tx:
+        tx.record_event(contract.DETAILS_WITHDRAWN, {"account_no": ACCOUNT, "version": 0})
+
+
+class Contended(MemoryStore):
+    """Another request changes the application right after each of the next `times` loads
+    (as a verification result arriving while the family withdraws)."""
+    times = 0
+
+    @contextmanager
+    def transaction(self):
+        with MemoryStore.transaction(self) as tx:
+            load = tx.load
+
+            def racing_load(account_no):
+                found = load(account_no)
+                if self.times > 0 and found is not None:
+                    self.times -= 1
+                    with MemoryStore.transaction(self) as other:
+                        other.save(other.load(account_no))
+                return found
+            tx.load = racing_load
+            yield tx
+
+
+def test_a_concurrent_change_is_retried_on_the_fresh_state(clock):
+    store = Contended()
+    context = opened(Context(store, SEASON, clock))
+    details.submit(context, ACCOUNT, details_for("beijing"))
+    store.times = 2
+    withdrawn = details.withdraw(context, ACCOUNT)
+    assert withdrawn.state.details == status.DRAFT and store.times == 0
+    assert len(events(store, contract.DETAILS_WITHDRAWN)) == 1  # the failed tries left none
+
+
+def test_endless_contention_gives_up_with_a_retry_later(clock):
+    store = Contended()
+    context = opened(Context(store, SEASON, clock))
+    store.times = 100
+    error = refused("CONCURRENT_UPDATE", details.save_draft, context, ACCOUNT, {})
+    assert error.http_status == 409

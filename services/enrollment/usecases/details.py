@@ -1,0 +1,137 @@
+"""The family's details (录入详细信息 / 录入相关审核材料信息): open, read, save a draft,
+submit, withdraw, and the history of submissions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from services.enrollment import contract
+from services.enrollment.rules import status
+from services.enrollment.rules.fields import Registration, clean_details
+from services.enrollment.rules.season import BEIJING, Form
+from services.enrollment.usecases.context import Context, load, transact
+from services.enrollment.usecases.store import Application, Transaction, Version
+
+
+@dataclass(frozen=True)
+class DetailsView:
+    """The page: the registration data read-only, the form, the details, the buttons."""
+    registration: Registration
+    state: status.ApplicationState
+    form: Form
+    data: Mapping | None
+    actions: frozenset[str]  # of "save_draft", "submit", "withdraw"
+    collection_period: str
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    version: Version
+    current: bool  # the submission in force; every other one was withdrawn
+
+
+def open_application(context: Context, registration: Registration) -> Application:
+    """The application of a newly registered account; opening it again returns it as is."""
+    def work(tx: Transaction, now: datetime) -> Application:
+        existing = tx.load(registration.account_no)
+        if existing is not None:
+            return existing
+        application = Application(registration.account_no, registration,
+                                  status.ApplicationState(registration.hukou_type),
+                                  updated_at=now)
+        tx.insert(application)
+        return application
+    return transact(context, work)
+
+
+def get_details(context: Context, account_no: str) -> DetailsView:
+    def work(tx: Transaction, now: datetime) -> DetailsView:
+        application = load(tx, account_no)
+        season = context.season
+        return DetailsView(application.registration, application.state,
+                           season.forms[application.state.hukou_type], application.data,
+                           status.available_actions(application.state, season, now),
+                           season.phases["collection"].period)
+    return transact(context, work)
+
+
+def save_draft(context: Context, account_no: str, data: Any) -> Application:
+    """Checked leniently: a half-filled form can be kept."""
+    def work(tx: Transaction, now: datetime) -> Application:
+        application = load(tx, account_no)
+        state = status.save_draft(application.state, context.season, now)
+        cleaned = _clean(context, application, data, now, submission=False)
+        return tx.save(replace(application, state=state, data=cleaned, updated_at=now))
+    return transact(context, work)
+
+
+def submit(context: Context, account_no: str, data: Any) -> Application:
+    """提交信息: checked strictly, kept as version n+1 and sent for verification."""
+    def work(tx: Transaction, now: datetime) -> Application:
+        application = load(tx, account_no)
+        state = status.submit(application.state, context.season, now)
+        cleaned = _clean(context, application, data, now, submission=True)
+        saved = tx.save(replace(application, state=state, data=cleaned, updated_at=now))
+        tx.append_version(Version(account_no, state.version, cleaned, now))
+        tx.record_event(contract.DETAILS_SUBMITTED, verification_request(saved))
+        return saved
+    return transact(context, work)
+
+
+def withdraw(context: Context, account_no: str) -> Application:
+    """The submitted details become the draft again; a pending verification is cancelled."""
+    def work(tx: Transaction, now: datetime) -> Application:
+        application = load(tx, account_no)
+        state = status.withdraw(application.state, context.season, now)
+        saved = tx.save(replace(application, state=state, updated_at=now))
+        tx.record_event(contract.DETAILS_WITHDRAWN,
+                        {"account_no": account_no, "version": application.state.version})
+        return saved
+    return transact(context, work)
+
+
+def history(context: Context, account_no: str) -> list[HistoryEntry]:
+    """Every submission, newest first."""
+    def work(tx: Transaction, now: datetime) -> list[HistoryEntry]:
+        state = load(tx, account_no).state
+        return [HistoryEntry(version, state.details == status.SUBMITTED
+                             and version.number == state.version)
+                for version in reversed(tx.versions(account_no))]
+    return transact(context, work)
+
+
+def verification_request(application: Application) -> dict:
+    """What the verification service checks (contract.DetailsSubmitted, without event_id):
+    the season file keeps these fields required (season.VERIFICATION_FIELDS)."""
+    registration, data = application.registration, application.data
+    household = {"head_name": data["household"]["head_name"],
+                 "relation_to_head": data["household"]["relation_to_head"]}
+    if registration.hukou_type == "beijing":
+        household["hukou_district"] = data["hukou_address"]["district"]
+        household["hukou_address"] = data["hukou_address"]["address"]
+    else:
+        household["hukou_region"] = data["hukou_origin"]["region"]
+    return {
+        "account_no": application.account_no,
+        "version": application.state.version,
+        "district": registration.district,
+        "hukou_type": registration.hukou_type,
+        "child": {"name": registration.child_name,
+                  "document_type": registration.document_type,
+                  "document_number": registration.document_number,
+                  "birth_date": registration.birth_date.isoformat(),
+                  "sex": registration.sex},
+        "household": household,
+        "guardians": [{key: guardian[key] for key in
+                       ("name", "relation", "document_type", "document_number")}
+                      for guardian in data["guardians"]],
+    }
+
+
+def _clean(context: Context, application: Application, data: Any, now: datetime, *,
+           submission: bool) -> dict:
+    return clean_details(data, context.season, application.registration,
+                         now.astimezone(BEIJING).date(), submission=submission)

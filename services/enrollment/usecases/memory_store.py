@@ -1,0 +1,93 @@
+"""The store protocol in memory, for the unit tests and demos.
+
+Not a mock: a transaction stages its writes and commits them together at its end, and a save
+whose expected revision is no longer the committed one raises StaleRevision (at the save, or
+at the commit when another transaction committed in between), as the PostgreSQL store's
+conditional UPDATE does. Values are copied in and out, as a database would.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from copy import deepcopy
+from dataclasses import replace
+
+from services.enrollment import contract
+from services.enrollment.usecases.store import Application, StaleRevision, Version
+
+_ABSENT = -1  # the expected revision of an application this transaction inserts
+
+
+class MemoryStore:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._applications: dict[str, Application] = {}
+        self._versions: dict[str, list[Version]] = {}
+        self.outbox: list[tuple[str, dict]] = []  # committed (event type, body), oldest first
+
+    @contextmanager
+    def transaction(self) -> Iterator[MemoryTransaction]:
+        tx = MemoryTransaction(self)
+        yield tx  # an exception in the block skips the commit: nothing is written
+        tx.commit()
+
+
+class MemoryTransaction:
+    def __init__(self, store: MemoryStore):
+        self._store = store
+        self._expected: dict[str, int] = {}  # account -> committed revision it was based on
+        self._staged: dict[str, Application] = {}
+        self._versions: list[Version] = []
+        self._events: list[tuple[str, dict]] = []
+
+    def load(self, account_no: str) -> Application | None:
+        if account_no in self._staged:
+            return deepcopy(self._staged[account_no])
+        with self._store._lock:
+            return deepcopy(self._store._applications.get(account_no))
+
+    def insert(self, application: Application) -> None:
+        if self.load(application.account_no) is not None:
+            raise StaleRevision(application.account_no)
+        self._expected.setdefault(application.account_no, _ABSENT)
+        self._staged[application.account_no] = deepcopy(application)
+
+    def save(self, application: Application) -> Application:
+        current = self.load(application.account_no)
+        if current is None or current.revision != application.revision:
+            raise StaleRevision(application.account_no)
+        self._expected.setdefault(application.account_no, application.revision)
+        stored = replace(deepcopy(application), revision=application.revision + 1)
+        self._staged[application.account_no] = stored
+        return deepcopy(stored)
+
+    def append_version(self, version: Version) -> None:
+        if any(v.number == version.number for v in self.versions(version.account_no)):
+            raise ValueError(f"version {version.number} of {version.account_no} exists")
+        self._versions.append(deepcopy(version))
+
+    def versions(self, account_no: str) -> list[Version]:
+        with self._store._lock:
+            committed = deepcopy(self._store._versions.get(account_no, []))
+        staged = [deepcopy(v) for v in self._versions if v.account_no == account_no]
+        return sorted(committed + staged, key=lambda version: version.number)
+
+    def record_event(self, event_type: str, payload: dict) -> None:
+        body = {**payload, "event_id": str(uuid.uuid4())}
+        contract.EVENTS[event_type].parse(body)  # what consumers will parse
+        self._events.append((event_type, body))
+
+    def commit(self) -> None:
+        store = self._store
+        with store._lock:
+            for account_no, expected in self._expected.items():
+                committed = store._applications.get(account_no)
+                if (committed.revision if committed else _ABSENT) != expected:
+                    raise StaleRevision(account_no)
+            store._applications.update(self._staged)
+            for version in self._versions:
+                store._versions.setdefault(version.account_no, []).append(version)
+            store.outbox.extend(self._events)

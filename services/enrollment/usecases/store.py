@@ -1,0 +1,68 @@
+"""What the use cases need of storage. The PostgreSQL store and MemoryStore (memory_store.py,
+for the unit tests) implement it with the same behaviour."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from services.enrollment.rules.fields import Registration
+from services.enrollment.rules.status import ApplicationState
+
+
+@dataclass(frozen=True)
+class Application:
+    """One child's application: what registration gave, where it stands, its details."""
+    account_no: str
+    registration: Registration
+    state: ApplicationState
+    data: Mapping | None = None  # the details: a draft, or the submitted version's
+    revision: int = 0  # bumped by every save; the optimistic-concurrency check compares it
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Version:
+    """A submission, kept for good (the family's history)."""
+    account_no: str
+    number: int
+    data: Mapping
+    submitted_at: datetime
+
+
+class StaleRevision(Exception):
+    """The application changed (or appeared) since it was loaded: nothing of the transaction
+    is written; load it again and decide again."""
+
+
+class Transaction(Protocol):
+    """Everything done through one transaction is written together at its end, or not at all
+    (when it raises)."""
+
+    def load(self, account_no: str) -> Application | None:
+        """As committed, or as this transaction left it."""
+
+    def insert(self, application: Application) -> None:
+        """A new application; StaleRevision if the account already has one."""
+
+    def save(self, application: Application) -> Application:
+        """Stores `application` if the stored revision is still `application.revision` (else
+        StaleRevision, here or at commit); returns it as stored, with the revision bumped."""
+
+    def append_version(self, version: Version) -> None:
+        """A new submission; its number is the next one (unique per account)."""
+
+    def versions(self, account_no: str) -> list[Version]:
+        """The account's submissions, oldest first."""
+
+    def record_event(self, event_type: str, payload: dict) -> None:
+        """An outbox event (contract.EVENTS), published once the transaction commits; the
+        outbox adds its `event_id`."""
+
+
+class Store(Protocol):
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        """A transaction, committed when the block ends normally."""

@@ -1,0 +1,27 @@
+"""身份证及户籍信息核验: the verification service's result for one submitted version."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from services.enrollment.rules import status
+from services.enrollment.usecases.context import Context, transact
+from services.enrollment.usecases.store import Transaction
+
+
+def apply_result(context: Context, account_no: str, version: int, verified: bool,
+                 item: str | None = None, reason: str | None = None) -> bool:
+    """True when applied. False when ignored: the result is not for the pending check of the
+    current version (withdrawn, resubmitted, a repeat), or the account is gone (cancelled),
+    so that a late or repeated message is no error for the consumer."""
+    def work(tx: Transaction, now: datetime) -> bool:
+        application = tx.load(account_no)
+        if application is None:
+            return False
+        state = status.apply_verification(application.state, version, verified, item, reason)
+        if state is None:
+            return False
+        tx.save(replace(application, state=state, updated_at=now))
+        return True
+    return transact(context, work)
