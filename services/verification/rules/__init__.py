@@ -1,0 +1,1 @@
+"""The verification rules: plain functions over plain values, no I/O, no nameko, no eventlet."""
