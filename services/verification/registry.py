@@ -28,8 +28,7 @@ from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
-from common.errors import DomainError
-from services.accounts.rules.identity import normalize_id_number
+from common.identity import InvalidIdNumber, parse_id_number
 from services.verification.rules.checks import (
     CheckRequest,
     PermitRecord,
@@ -408,9 +407,10 @@ def _row_records(row: dict[str, str]) -> tuple[PersonRecord, PermitRecord | None
     row = {column: value.strip() for column, value in row.items()}
     person = _validated(PersonRecord, {column: row[column] for column in _PERSON_COLUMNS}, "")
     try:
-        normalize_id_number(person.document_type, person.document_number, person.birth_date,
-                            person.sex)
-    except DomainError:
+        parsed = parse_id_number(person.document_type, person.document_number)
+    except InvalidIdNumber:
+        parsed = None
+    if parsed is None or (parsed.birth_date, parsed.sex) != (person.birth_date, person.sex):
         raise ValueError("document_number: not a valid GB 11643 number for this document type, "
                          "birth date and sex") from None
     filled = [column for column in _PERMIT_COLUMNS if row[column]]
