@@ -157,16 +157,12 @@ class RegistrationLoad:
         return response
 
     def _until_final(self, http, method: str, path: str, **kwargs) -> requests.Response | None:
-        """The same request until its answer is final (not a 503, timeout or no connection).
-        A captcha is spent by the first try even when its answer is lost: a retry refused for
-        it answers None, as the page then shows a new captcha."""
-        give_up, tries = time.monotonic() + GIVE_UP_S, 0
+        """The same request until its answer is final (not a 503, 429, timeout or no
+        connection); None if there is none within GIVE_UP_S."""
+        give_up = time.monotonic() + GIVE_UP_S
         while time.monotonic() < give_up:
-            response, tries = self._call(http, method, path, **kwargs), tries + 1
+            response = self._call(http, method, path, **kwargs)
             if response is not None and response.status_code not in (429, 503):
-                if tries > 1 and response.status_code < 500 and \
-                        response.json().get("code") == "CAPTCHA_INVALID":
-                    return None
                 return response
             retry_after = 1.0
             if response is not None:
@@ -174,24 +170,34 @@ class RegistrationLoad:
             time.sleep(min(retry_after, 5.0))
         return None
 
+    def _code(self, http, phone: str) -> str | None:
+        """The family asks for a code until one reaches its phone. Each try takes a new captcha
+        (a try spends its captcha, even one whose answer was lost or refused), and a family
+        whose answer was lost looks at its phone before asking again: the code may have come."""
+        give_up = time.monotonic() + GIVE_UP_S
+        while time.monotonic() < give_up:
+            captcha = self._until_final(http, "POST", "/api/v1/captchas")
+            if captcha is None:
+                return None
+            asked = self._call(http, "POST", "/api/v1/sms-codes", json={
+                "purpose": "register", "phone": phone, "captcha_id": captcha.json()["captcha_id"],
+                "captcha_answer": "2468"})
+            if asked is not None and asked.status_code not in (429, 503) and \
+                    asked.json().get("code") != "CAPTCHA_INVALID":
+                return self.outbox.code_for(phone, CODE_WAIT_S) if asked.ok else None
+            retry_after = 1.0 if asked is None else float(asked.json().get("retry_after_s") or 1)
+            code = self.outbox.code_for(phone, min(retry_after, 5.0))
+            if code is not None:
+                return code
+        return None
+
     def _register_one(self, http) -> FamilyEnd:
         phone = unique_phone()
         family = FamilyEnd(phone, time.monotonic())
         notice = self._until_final(http, "GET", "/api/v1/notice")
-        code_asked, give_up = None, time.monotonic() + GIVE_UP_S
-        while notice is not None and code_asked is None and time.monotonic() < give_up:
-            captcha = self._until_final(http, "POST", "/api/v1/captchas")
-            if captcha is None:
-                break
-            code_asked = self._until_final(http, "POST", "/api/v1/sms-codes", json={
-                "purpose": "register", "phone": phone, "captcha_id": captcha.json()["captcha_id"],
-                "captcha_answer": "2468"})
-            if code_asked is not None and code_asked.status_code != 201:
-                family.refused = code_asked.json()["code"]
-                return family
-        code = self.outbox.code_for(phone, CODE_WAIT_S) if code_asked is not None else None
+        code = self._code(http, phone) if notice is not None else None
         if code is None:
-            family.unknown, family.no_code = notice is None or code_asked is None, True
+            family.no_code = True
             return family
         notice = notice.json()
         birth, sex, document_number = child_document()
