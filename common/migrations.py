@@ -5,6 +5,14 @@ Each service keeps `migrations/NNNN_name.sql` and its own `schema_migrations` ta
 own schema, so services never share migration state. An advisory lock lets several
 instances start at once safely.
 
+After its own files come the tables common code works on, as its registry entry declares
+them: the outbox (`produces_events`, common/outbox.py) and the record of handled events
+(`consumes_events`, common/consumed.py), recorded as `common/outbox` and
+`common/processed_events`. They come last, as `CREATE TABLE IF NOT EXISTS`, because accounts'
+and notify's first migrations made these tables before (the very same:
+common/tests/test_common_tables.py), and those stay as they are, rows and all. So a service's
+own files never refer to them; a change to them is a new common step here, for every service.
+
 Migrations run as `platform_owner`, which owns every schema; each service logs in as its own
 role (`platform_<service>`) with only the rights its migrations grant it, so a service's login
 can neither rewrite the audit log nor read another service's schema. The roles are
@@ -22,6 +30,7 @@ import sys
 import psycopg
 from psycopg import sql
 
+from common import consumed, outbox
 from common.registry import OWNER_ROLE, PROCESSES, WITH_DATABASE
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/enrollment"
@@ -68,9 +77,19 @@ def adopt(conn, schema: str) -> None:
         conn.execute(sql.SQL("ALTER FUNCTION {} OWNER TO {}").format(sql.SQL(function), to))
 
 
+def steps(process) -> list[tuple[str, sql.Composable]]:
+    """A service's migrations in order, (name, SQL): its own files, then the common tables
+    it declares."""
+    files = sorted(process.migrations.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+    common = [("common/outbox", outbox.create_table, process.produces_events),
+              ("common/processed_events", consumed.create_table, process.consumes_events)]
+    return ([(path.name, sql.SQL(path.read_text())) for path in files]
+            + [(name, table(process.name, process.role))
+               for name, table, declared in common if declared])
+
+
 def migrate(database_url: str, service: str) -> list[str]:
-    """Applies what is missing, each file in its own transaction; returns the applied names."""
-    files = sorted(PROCESSES[service].migrations.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+    """Applies what is missing, each step in its own transaction; returns the applied names."""
     applied = []
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"migrate:{service}",))
@@ -85,14 +104,14 @@ def migrate(database_url: str, service: str) -> list[str]:
             conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (name text PRIMARY KEY, "
                                  "applied_at timestamptz NOT NULL DEFAULT now())").format(table))
             done = {r[0] for r in conn.execute(sql.SQL("SELECT name FROM {}").format(table))}
-            for path in files:
-                if path.name in done:
+            for name, statements in steps(PROCESSES[service]):
+                if name in done:
                     continue
                 with conn.transaction():
-                    conn.execute(path.read_text())
+                    conn.execute(statements)
                     conn.execute(sql.SQL("INSERT INTO {} (name) VALUES (%s)").format(table),
-                                 (path.name,))
-                applied.append(path.name)
+                                 (name,))
+                applied.append(name)
         finally:
             conn.execute("RESET ROLE")
             conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"migrate:{service}",))

@@ -1,8 +1,9 @@
 """The transactional outbox's SQL: events are written in the same transaction as the state
 they describe, and published by the relay (common/edge/outbox.py) once that commits.
 
-Every publishing service has `<schema>.outbox (id uuid, event_type, payload bytea,
-request_id, created_at)`. Payloads are encrypted at rest because they may carry personal data.
+Every publishing service has `<schema>.outbox`, made by `create_table` when the registry
+says it `produces_events` (common/migrations.py). Payloads are encrypted at rest because they
+may carry personal data, each bound to its row.
 """
 
 from __future__ import annotations
@@ -14,6 +15,24 @@ from psycopg import sql
 
 from common.crypto import FieldCipher
 from common.keys import MasterKeys
+
+TABLE = "outbox"
+
+
+def create_table(schema: str, role: str) -> sql.Composed:
+    """The table, for `role` to use (UPDATE: `reseal`). A migration; a no-op on the table
+    accounts made before, which is the same."""
+    return sql.SQL(
+        "CREATE TABLE IF NOT EXISTS {table} (\n"
+        "    id              uuid PRIMARY KEY,\n"
+        "    event_type      text NOT NULL,\n"
+        "    payload         bytea NOT NULL,  -- sealed, bound to the row's id\n"
+        "    request_id      text,\n"
+        "    created_at      timestamptz NOT NULL DEFAULT clock_timestamp()\n"
+        ");\n"
+        "CREATE INDEX IF NOT EXISTS outbox_in_order ON {table} (created_at);\n"
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {role};\n").format(
+        table=sql.Identifier(schema, TABLE), role=sql.Identifier(role))
 
 
 def cipher(master: MasterKeys, schema: str) -> FieldCipher:
@@ -55,7 +74,7 @@ def insert_sql(schema: str) -> sql.Composed:
     conditional on another part of its statement."""
     return sql.SQL("INSERT INTO {} (id, event_type, payload, request_id) SELECT %(event_id)s, "
                    "%(event_type)s, %(event_payload)s, %(event_request_id)s").format(
-        sql.Identifier(schema, "outbox"))
+        sql.Identifier(schema, TABLE))
 
 
 def write_event(conn, schema: str, event: NewEvent) -> None:
@@ -72,7 +91,7 @@ def claim_batch(conn, schema: str, cipher: FieldCipher, limit: int,
     rows = conn.execute(
         sql.SQL("SELECT id, event_type, payload, request_id FROM {} WHERE created_at < "
                 "clock_timestamp() - make_interval(secs => %s) ORDER BY created_at LIMIT %s "
-                "FOR UPDATE SKIP LOCKED").format(sql.Identifier(schema, "outbox")),
+                "FOR UPDATE SKIP LOCKED").format(sql.Identifier(schema, TABLE)),
         (older_than_s, limit)).fetchall()
     return [(event_id, event_type, cipher.decrypt(payload, _context(event_id)), request_id)
             for event_id, event_type, payload, request_id in rows]
@@ -80,12 +99,12 @@ def claim_batch(conn, schema: str, cipher: FieldCipher, limit: int,
 
 def delete_published(conn, schema: str, event_ids: list) -> None:
     conn.execute(sql.SQL("DELETE FROM {} WHERE id = ANY(%s)")
-                 .format(sql.Identifier(schema, "outbox")), (event_ids,))
+                 .format(sql.Identifier(schema, TABLE)), (event_ids,))
 
 
 def reseal(conn, schema: str, cipher: FieldCipher) -> int:
     """Re-seals payloads sealed under an older key (key rotation); returns how many."""
-    table = sql.Identifier(schema, "outbox")
+    table = sql.Identifier(schema, TABLE)
     rows = conn.execute(sql.SQL("SELECT id, payload FROM {} FOR UPDATE").format(table)).fetchall()
     stale = [(cipher.reseal(payload, _context(event_id)), event_id)
              for event_id, payload in rows if not cipher.is_current(payload)]

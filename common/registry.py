@@ -39,6 +39,13 @@ class Process:
     # Keeps data: its schema `<name>`, migrations in the service package's `migrations/`, and
     # a login role `platform_<name>` with only the rights those migrations grant.
     database: bool = False
+    # With a database: `produces_events`, its events go through a transactional outbox,
+    # `<name>.outbox` (common/outbox.py), published by the OutboxRelay its service's Wiring
+    # runs; `consumes_events`, it handles each event once, recording it in
+    # `<name>.processed_events` (common/consumed.py). common/migrations.py makes the tables;
+    # they agree with what common/broker.py says the process emits and handles.
+    produces_events: bool = False
+    consumes_events: bool = False
     health_checked: bool = False  # the gateway's /healthz pings it
     # "module:function(database_url, master_keys) -> rows": re-seals its rows under the
     # newest master key (`python -m common.keys rotate <name>`)
@@ -58,11 +65,11 @@ class Process:
 PROCESSES = {process.name: process for process in (
     Process("accounts", "services.accounts.service:AccountsService",
             "services.accounts.settings:AccountsSettings", metrics_port=9101, color="35",
-            database=True, health_checked=True,
+            database=True, produces_events=True, health_checked=True,
             rotate_keys="services.accounts.storage:rotate_keys"),
     Process("notify", "services.notify.service:NotifyService",
             "services.notify.settings:NotifySettings", metrics_port=9102, color="33",
-            database=True, health_checked=True,
+            database=True, consumes_events=True, health_checked=True,
             rotate_keys="services.notify.storage:rotate_keys"),
     Process("gateway", "gateway.service:GatewayService", "gateway.settings:GatewaySettings",
             metrics_port=9100, color="36"),

@@ -26,20 +26,21 @@ log = logging.getLogger(__name__)
 
 
 class OutboxRelay(Extension):
-    """Publishes a service's outbox. The service's storage hands it each committed
-    transaction's events (`publish_committed`); a sweep every `interval_s` publishes events
-    left unpublished for `sweep_after_s`. It runs inside the service's Wiring provider
-    (common/edge/dependencies.py), which hands `publish_committed` to the service's app."""
+    """Publishes a service's outbox, `<service>.outbox` (its schema is the service's name, as
+    in common/registry.py, whose entry says it `produces_events`). The service's storage hands
+    it each committed transaction's events (`publish_committed`); a sweep every `interval_s`
+    publishes events left unpublished for `sweep_after_s`. It runs inside the service's Wiring
+    provider (`Wiring(build, relay=OutboxRelay())`, common/edge/dependencies.py), which hands
+    `publish_committed` to the service's app."""
 
-    def __init__(self, schema: str, interval_s: float = 0.5, sweep_after_s: float = 5.0,
-                 batch: int = 100):
-        self.schema = schema
+    def __init__(self, interval_s: float = 0.5, sweep_after_s: float = 5.0, batch: int = 100):
         self.interval_s = interval_s
         self.sweep_after_s = sweep_after_s
         self.batch = batch
 
     def setup(self):
         settings = self.container.config["settings"]
+        self.schema = self.container.service_name
         self.cipher = outbox.cipher(settings.master_keys, self.schema)
         self.exchange = get_event_exchange(self.container.service_name, self.container.config)
         self.publisher = pooled_publisher(settings.AMQP_URI, confirms=True,

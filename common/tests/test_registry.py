@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from common import broker
+from common.edge.dependencies import Wiring
 from common.registry import HEALTH_CHECKED, OWNER_ROLE, PROCESSES, ROOT, WITH_DATABASE, load
 from common.settings import ProcessSettings, ServiceSettings
 
@@ -40,6 +41,19 @@ def test_every_service_with_migrations_is_in_the_registry_and_the_other_way_roun
     assert folders == {process.migrations for process in WITH_DATABASE}
     for process in WITH_DATABASE:
         assert sorted(process.migrations.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+
+
+def test_producers_and_consumers_of_events_declare_it_and_get_the_relay():
+    """What broker.py lets a process emit and handle, its entry declares (the outbox, the
+    record of handled events), and a producer's service runs the outbox relay."""
+    for process in PROCESSES.values():
+        bus = broker.PROCESSES[process.name]
+        assert process.produces_events == bool(bus.emits), process.name
+        assert process.consumes_events == bool(bus.handles), process.name
+        assert process.database or not (process.produces_events or process.consumes_events)
+        wirings = [value for value in vars(load(process.service)).values()
+                   if isinstance(value, Wiring)]
+        assert any(wiring.relay for wiring in wirings) == process.produces_events, process.name
 
 
 def test_every_environment_file_belongs_to_a_process():

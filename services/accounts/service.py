@@ -14,7 +14,6 @@ from common.edge.rpc import rpc
 from common.errors import DomainError
 from services.accounts import bootstrap
 from services.accounts.contract import SERVICE_NAME
-from services.accounts.storage import SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +36,7 @@ class AccountsService:
     # The use cases on the service's pool; argon2 and captcha images run off the event loop,
     # and the relay publishes the events of each commit.
     app = Wiring(partial(bootstrap.build, offload=offload, observe_sms_budget=observe_sms_budget),
-                 relay=OutboxRelay(SCHEMA))
+                 relay=OutboxRelay())
     request_id = Observability()
 
     @rpc(expected_exceptions=DomainError)

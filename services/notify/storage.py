@@ -12,6 +12,7 @@ from datetime import datetime
 
 import psycopg_pool
 
+from common import consumed
 from common.crypto import LookupHasher
 from common.keys import MasterKeys
 from services.notify.contract import SmsMessage
@@ -28,16 +29,14 @@ _EXPIRED = "coalesce(not_after <= now(), false)"
 _CLAIMED = f"RETURNING id, purpose, phone_enc, text_enc, attempts, {_EXPIRED}"
 
 # Records an event as handled; `first` has a row only if the event was not seen before.
-_FIRST_TIME = ("WITH first AS (INSERT INTO notify.processed_events (event_id, event_type) "
-               "VALUES (%(event_id)s, %(event_type)s) ON CONFLICT (event_id) DO NOTHING "
-               "RETURNING event_id) ")
+_FIRST_TIME = consumed.first_time("notify").as_string()
 # A new message, claimed by its writer (`{source}`: empty, or FROM first).
 _INSERT = ("INSERT INTO notify.messages (id, purpose, phone_hash, phone_enc, text_enc, "
            "not_after, attempts, claimed_until) SELECT %(id)s, %(purpose)s, %(phone_hash)s, "
            "%(phone_enc)s, %(text_enc)s, %(not_after)s::timestamptz, 1, "
            "now() + make_interval(secs => %(lease_s)s){source} "
            f"ON CONFLICT (id) DO NOTHING RETURNING attempts, {_EXPIRED}")
-_RECORD_EVENT = _FIRST_TIME + _INSERT.format(source=" FROM first")
+_RECORD_EVENT = _FIRST_TIME + " " + _INSERT.format(source=" FROM first")
 _FORGET_PHONE = (_FIRST_TIME + ", forgotten AS (DELETE FROM notify.messages WHERE phone_hash = "
                  "%(phone_hash)s AND status <> 'pending' AND EXISTS (SELECT 1 FROM first)), "
                  "owed AS (UPDATE notify.messages SET forget_when_final = true WHERE phone_hash = "
