@@ -119,6 +119,8 @@ def test_submitting_keeps_version_one_and_asks_for_verification(context, store, 
     assert parsed.household.hukou_district == "chaoyang" and parsed.household.hukou_region is None
     assert parsed.guardians[0].document_number == FATHER_ID
     assert "phone" not in event["guardians"][0]  # verification needs no phone
+    assert (parsed.residence_district, parsed.residence_permits) == ("chaoyang", [])
+    assert parsed.reference_date == "2027-05-06"  # the season's permit_valid_on
 
 
 def test_a_non_beijing_submission_carries_the_hukou_region(context, store):
@@ -126,6 +128,20 @@ def test_a_non_beijing_submission_carries_the_hukou_region(context, store):
     parsed = contract.DetailsSubmitted.parse(events(store)[0])
     assert parsed.hukou_type == "non_beijing" and parsed.household.hukou_region == "130102"
     assert parsed.household.hukou_address is None
+    [permit] = parsed.residence_permits
+    assert permit == contract.ResidencePermit(
+        holder_name="张伟", holder_document_number=FATHER_ID, permit_number="110105198501010010",
+        valid_until="2028-03-01", issuing_district="chaoyang")
+    assert parsed.reference_date == "2027-05-06"
+
+
+def test_a_permit_held_by_no_guardian_entered_is_refused(context, store):
+    opened(context, "non_beijing")
+    data = details_for("non_beijing")
+    data["permit"]["holder"] = "other_guardian"
+    error = refused("VALIDATION_ERROR", details.submit, context, ACCOUNT, data)
+    assert set(error.fields) == {"permit.holder"} and store.outbox == []
+    details.save_draft(context, ACCOUNT, data)  # a draft may still say so
 
 
 def test_an_incomplete_submission_writes_nothing(context, store):
