@@ -1,4 +1,5 @@
-"""The use cases over the in-memory store: what is written, versions, events, concurrency."""
+"""The use cases over both stores, in memory and PostgreSQL (the same behaviour): what is
+written, versions, events, concurrency."""
 
 from __future__ import annotations
 
@@ -33,9 +34,11 @@ def clock():
     return Clock()
 
 
-@pytest.fixture
-def store():
-    return MemoryStore()
+@pytest.fixture(params=["memory", "postgres"])
+def store(request):
+    if request.param == "memory":
+        return MemoryStore()
+    return request.getfixturevalue("pg_store")
 
 
 @pytest.fixture
@@ -279,8 +282,11 @@ def test_a_stale_save_is_refused_and_a_failed_transaction_writes_nothing(context
     assert store.outbox == []
 
 
-def test_of_two_interleaved_transactions_the_later_commit_fails(context, store):
-    opened(context)
+def test_of_two_interleaved_transactions_the_later_commit_fails(clock):
+    """In memory the earlier save fails at commit; in PostgreSQL the later save waits for the
+    earlier transaction's row lock, then fails (tests/test_storage.py)."""
+    store = MemoryStore()
+    opened(Context(store, SEASON, clock))
     with pytest.raises(StaleRevision):
         with store.transaction() as first:
             application = first.load(ACCOUNT)
