@@ -126,14 +126,16 @@ class Store:
 
     def ping(self) -> bool:
         with self.pool.connection() as conn:
-            return conn.execute("SELECT 1").fetchone()[0] == 1
+            conn.row_factory = dict_row  # every use of a pooled connection says which
+            return conn.execute("SELECT 1 AS ok").fetchone()["ok"] == 1
 
     def forget_family(self, event_id: str, event_type: str, account_no: str) -> bool:
         """Deletes the family's application, its versions and its key in one statement, and
         records the event; False if the event was handled before."""
         with self.pool.connection() as conn:
+            conn.row_factory = dict_row
             return conn.execute(_FORGET, {"event_id": event_id, "event_type": event_type,
-                                          "account_no": account_no}).fetchone()[0] == 1
+                                          "account_no": account_no}).fetchone()["count"] == 1
 
 
 _FIRST_TIME = (consumed.first_time(SCHEMA) + sql.SQL(" SELECT count(*) FROM first")).as_string()
