@@ -43,6 +43,7 @@ from common.dead_letters import (
     event_queue_arguments,
 )
 from services.accounts import contract as accounts
+from services.enrollment import contract as enrollment
 from services.notify import contract as notify
 
 RPC_EXCHANGE = "nameko-rpc"
@@ -70,7 +71,8 @@ PROCESSES = {
                    "ping", "get_notice", "create_captcha", "request_sms_code", "register",
                    "login", "logout", "get_account", "change_password", "reset_password",
                    "cancel_account"),
-               notify.SERVICE_NAME: ("ping", "list_dev_messages")},
+               notify.SERVICE_NAME: ("ping", "list_dev_messages"),
+               enrollment.SERVICE_NAME: ("ping",)},
         emits={}, handles={}),
     accounts.SERVICE_NAME: Process(
         serves=True, calls={},
@@ -82,6 +84,13 @@ PROCESSES = {
         emits={},
         handles={accounts.SERVICE_NAME: (accounts.ACCOUNT_REGISTERED,
                                          accounts.ACCOUNT_CANCELLED, accounts.SMS_CODE_ISSUED)}),
+    enrollment.SERVICE_NAME: Process(
+        serves=True, calls={},
+        emits={enrollment.SERVICE_NAME: (enrollment.DETAILS_SUBMITTED,
+                                         enrollment.DETAILS_WITHDRAWN)},
+        handles={accounts.SERVICE_NAME: (enrollment.FAMILY_REGISTERED,
+                                         accounts.ACCOUNT_CANCELLED),
+                 enrollment.VERIFICATION_SERVICE: (enrollment.CHECK_FINISHED,)}),
 }
 
 

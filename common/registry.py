@@ -71,6 +71,10 @@ PROCESSES = {process.name: process for process in (
             "services.notify.settings:NotifySettings", metrics_port=9102, color="33",
             database=True, consumes_events=True, health_checked=True,
             rotate_keys="services.notify.storage:rotate_keys"),
+    Process("enrollment", "services.enrollment.service:EnrollmentService",
+            "services.enrollment.settings:EnrollmentSettings", metrics_port=9103, color="32",
+            database=True, produces_events=True, consumes_events=True, health_checked=True,
+            rotate_keys="services.enrollment.storage:rotate_keys"),
     Process("gateway", "gateway.service:GatewayService", "gateway.settings:GatewaySettings",
             metrics_port=9100, color="36"),
 )}

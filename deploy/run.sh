@@ -13,7 +13,7 @@
 # (var/run/*.pid) is stopped first.
 #
 # Environment (anything already set wins over these development defaults):
-#   PLATFORM_ENV=development CAPTCHA_BACKEND=image SMS_BACKEND=outbox
+#   PLATFORM_ENV=development CAPTCHA_BACKEND=image SMS_BACKEND=outbox SEASON_PHASES=open
 #   SMS_OUTBOX_PATH=var/sms-outbox.jsonl GATEWAY_HOST=127.0.0.1 GATEWAY_PORT=8000
 #   <NAME>_METRICS_PORT, e.g. ACCOUNTS_METRICS_PORT=9101 (default: the registry's port)
 #     (each process gets its own METRICS_PORT from these; a global METRICS_PORT is ignored
@@ -40,6 +40,7 @@ export PLATFORM_ENV="${PLATFORM_ENV:-development}"
 export CAPTCHA_BACKEND="${CAPTCHA_BACKEND:-image}"
 export SMS_BACKEND="${SMS_BACKEND:-outbox}"
 export SMS_OUTBOX_PATH="${SMS_OUTBOX_PATH:-var/sms-outbox.jsonl}"
+export SEASON_PHASES="${SEASON_PHASES:-open}"   # every phase of the season open, for the demo
 export GATEWAY_HOST="${GATEWAY_HOST:-127.0.0.1}"
 export GATEWAY_PORT="${GATEWAY_PORT:-8000}"
 export MIGRATION_DATABASE_URL="${MIGRATION_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/enrollment}"

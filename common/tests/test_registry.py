@@ -117,7 +117,14 @@ def _names_in(node) -> set[str]:
     return set().union(*(_names_in(item) for item in items if item is not None))
 
 
+# The platform's own name, which the enrollment service shares: the database and the broker's
+# vhost (`.../enrollment`), the configuration directory and the Unix users
+# (`/etc/enrollment-platform`, `enrollment-gateway`).
+PLATFORM_NAME = re.compile(r"/enrollment\b|\benrollment(?=-)")
+
+
 def _listed_in_lines(path: Path, comment: str) -> list[int]:
     return [number for number, line in enumerate(path.read_text().splitlines(), 1)
             if not line.lstrip().startswith(comment)
-            and len(set(re.findall(r"[a-z]+", line)) & PROCESSES.keys()) > 1]
+            and len(set(re.findall(r"[a-z]+", PLATFORM_NAME.sub("", line)))
+                    & PROCESSES.keys()) > 1]

@@ -6,10 +6,19 @@ the gateway may import. The RPC methods come with the service's wiring.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from common.contract_base import ContractModel
-from services.accounts.contract import ACCOUNT_NO_PATTERN, DocumentType, HukouType, Sex
+from services.accounts.contract import (
+    ACCOUNT_NO_PATTERN,
+    PHONE_PATTERN,
+    DocumentType,
+    GuardianRelation,
+    HukouType,
+    Sex,
+)
 
 SERVICE_NAME = "enrollment"
 
@@ -41,6 +50,15 @@ class Guardian(ContractModel):
     document_number: str = Field(min_length=1, max_length=32)
 
 
+class ResidencePermit(ContractModel):
+    """A guardian's 北京市居住证 (非本市户籍), its holder named as in the guardians' list."""
+    holder_name: str = Text
+    holder_document_number: str = Field(min_length=1, max_length=32)
+    permit_number: str = Field(min_length=1, max_length=30)
+    valid_until: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    issuing_district: str = Field(min_length=1, max_length=32)
+
+
 # Events published by enrollment (exchange "enrollment.events").
 DETAILS_SUBMITTED = "details_submitted"
 
@@ -57,6 +75,11 @@ class DetailsSubmitted(ContractModel):
     child: Child
     household: Household
     guardians: list[Guardian] = Field(min_length=1, max_length=10)
+    residence_district: str = Field(min_length=1, max_length=32)
+    # 非本市户籍 only (empty for 本市户籍): the permits the family entered.
+    residence_permits: list[ResidencePermit] = Field(default_factory=list, max_length=2)
+    # The day the permits must be valid on (the season's permit_valid_on), YYYY-MM-DD.
+    reference_date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
 
 
 DETAILS_WITHDRAWN = "details_withdrawn"
@@ -71,3 +94,48 @@ class DetailsWithdrawn(ContractModel):
 
 
 EVENTS = {DETAILS_SUBMITTED: DetailsSubmitted, DETAILS_WITHDRAWN: DetailsWithdrawn}
+
+
+# Events enrollment handles ------------------------------------------------------------------
+
+# Published by accounts (to move into accounts' contract): a family registered; enrollment
+# opens its application from it. Exchange "accounts.events".
+FAMILY_REGISTERED = "family_registered"
+
+
+class FamilyRegistered(ContractModel):
+    event_id: str
+    account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)
+    district: str = Field(min_length=1, max_length=32)
+    hukou_type: HukouType
+    child_name: str = Text
+    document_type: DocumentType
+    document_number: str = Field(min_length=1, max_length=32)
+    birth_date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    sex: Sex
+    guardian_name: str = Text
+    guardian_relation: GuardianRelation
+    guardian_phone: str = Field(pattern=PHONE_PATTERN)
+    hukou_district: str = Field(min_length=1, max_length=32)
+    residence_district: str = Field(min_length=1, max_length=32)
+    residence_address: str = Field(default="", max_length=200)
+
+
+# Published by verification (to move into verification's contract): the result of the check
+# of one submitted version. Exchange "verification.events".
+VERIFICATION_SERVICE = "verification"
+CHECK_FINISHED = "check_finished"
+
+
+class FailedCheck(ContractModel):
+    code: str = Field(min_length=1, max_length=64)  # e.g. CHILD_NAME_MISMATCH
+    field: str = Field(min_length=1, max_length=100)  # the DetailsSubmitted field concerned
+    reason: str = Field(min_length=1, max_length=500)  # for the family, in Chinese
+
+
+class CheckFinished(ContractModel):
+    event_id: str
+    account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)
+    version: int = Field(ge=1)
+    status: Literal["verified", "failed"]
+    items: list[FailedCheck] = Field(default_factory=list, max_length=20)

@@ -50,6 +50,7 @@ class Stack:
             "CAPTCHA_FIXED_ANSWER": "2468",
             "SMS_BACKEND": "outbox",
             "SMS_OUTBOX_PATH": str(self.sms_outbox),
+            "SEASON_PHASES": "open",
             "NOTICE_MIN_READ_S": "2",
             "SMS_RESEND_COOLDOWN_S": "2",
             **{name: str(value) for name, value in GENEROUS_LIMITS.items()},

@@ -34,12 +34,16 @@ COUNTING_DATE = "counting_until"
 # (usecases/details.py) carries them. A season file must keep them.
 VERIFICATION_FIELDS = {
     "beijing": ("household.head_name", "household.relation_to_head", "hukou_address.district",
-                "hukou_address.address", "guardians.name", "guardians.relation",
-                "guardians.document_type", "guardians.document_number"),
+                "hukou_address.address", "residence.district", "guardians.name",
+                "guardians.relation", "guardians.document_type", "guardians.document_number"),
     "non_beijing": ("household.head_name", "household.relation_to_head", "hukou_origin.region",
-                    "guardians.name", "guardians.relation", "guardians.document_type",
+                    "residence.district", "permit.holder", "permit.number",
+                    "permit.valid_until", "permit.issuing_district", "guardians.name",
+                    "guardians.relation", "guardians.document_type",
                     "guardians.document_number"),
 }
+# The reference date the verification request carries (the day permits must be valid on).
+PERMIT_VALID_ON = "permit_valid_on"
 # Registration data, shown read-only above the details: no section may take these names.
 REGISTRATION_KEYS = ("child_name", "document_type", "document_number", "birth_date", "sex",
                      "hukou_type", "district")
@@ -208,6 +212,8 @@ def parse_season(document: dict, phases: str = "dates") -> Season:
     _only(head, {"year", "name", "status", "reviewed_by", "reviewed_on"}, "season")
     status, reviewed_by, reviewed_on = _review(head, "season")
     dates = _dates(_table(document, "dates", "the file"))
+    if PERMIT_VALID_ON not in dates:
+        raise SeasonFileError(f"dates.{PERMIT_VALID_ON} is missing")
     sections = _table(document, "sections", "the file")
     districts = _districts(_table(document, "districts", "the file"))
     params = next(iter(districts.values())).params.keys()

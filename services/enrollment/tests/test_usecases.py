@@ -1,4 +1,5 @@
-"""The use cases over the in-memory store: what is written, versions, events, concurrency."""
+"""The use cases over both stores, in memory and PostgreSQL (the same behaviour): what is
+written, versions, events, concurrency."""
 
 from __future__ import annotations
 
@@ -33,9 +34,11 @@ def clock():
     return Clock()
 
 
-@pytest.fixture
-def store():
-    return MemoryStore()
+@pytest.fixture(params=["memory", "postgres"])
+def store(request):
+    if request.param == "memory":
+        return MemoryStore()
+    return request.getfixturevalue("pg_store")
 
 
 @pytest.fixture
@@ -119,6 +122,8 @@ def test_submitting_keeps_version_one_and_asks_for_verification(context, store, 
     assert parsed.household.hukou_district == "chaoyang" and parsed.household.hukou_region is None
     assert parsed.guardians[0].document_number == FATHER_ID
     assert "phone" not in event["guardians"][0]  # verification needs no phone
+    assert (parsed.residence_district, parsed.residence_permits) == ("chaoyang", [])
+    assert parsed.reference_date == "2027-05-06"  # the season's permit_valid_on
 
 
 def test_a_non_beijing_submission_carries_the_hukou_region(context, store):
@@ -126,6 +131,20 @@ def test_a_non_beijing_submission_carries_the_hukou_region(context, store):
     parsed = contract.DetailsSubmitted.parse(events(store)[0])
     assert parsed.hukou_type == "non_beijing" and parsed.household.hukou_region == "130102"
     assert parsed.household.hukou_address is None
+    [permit] = parsed.residence_permits
+    assert permit == contract.ResidencePermit(
+        holder_name="张伟", holder_document_number=FATHER_ID, permit_number="110105198501010010",
+        valid_until="2028-03-01", issuing_district="chaoyang")
+    assert parsed.reference_date == "2027-05-06"
+
+
+def test_a_permit_held_by_no_guardian_entered_is_refused(context, store):
+    opened(context, "non_beijing")
+    data = details_for("non_beijing")
+    data["permit"]["holder"] = "other_guardian"
+    error = refused("VALIDATION_ERROR", details.submit, context, ACCOUNT, data)
+    assert set(error.fields) == {"permit.holder"} and store.outbox == []
+    details.save_draft(context, ACCOUNT, data)  # a draft may still say so
 
 
 def test_an_incomplete_submission_writes_nothing(context, store):
@@ -263,8 +282,11 @@ def test_a_stale_save_is_refused_and_a_failed_transaction_writes_nothing(context
     assert store.outbox == []
 
 
-def test_of_two_interleaved_transactions_the_later_commit_fails(context, store):
-    opened(context)
+def test_of_two_interleaved_transactions_the_later_commit_fails(clock):
+    """In memory the earlier save fails at commit; in PostgreSQL the later save waits for the
+    earlier transaction's row lock, then fails (tests/test_storage.py)."""
+    store = MemoryStore()
+    opened(Context(store, SEASON, clock))
     with pytest.raises(StaleRevision):
         with store.transaction() as first:
             application = first.load(ACCOUNT)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
+from common.errors import DomainError
 from services.enrollment import contract
 from services.enrollment.rules import status
 from services.enrollment.rules.fields import Registration, clean_details
-from services.enrollment.rules.season import BEIJING, Form
+from services.enrollment.rules.season import BEIJING, PERMIT_VALID_ON, Form
 from services.enrollment.usecases.context import Context, load, transact
 from services.enrollment.usecases.store import Application, Transaction, Version
 
@@ -76,7 +77,8 @@ def submit(context: Context, account_no: str, data: Any) -> Application:
         cleaned = _clean(context, application, data, now, submission=True)
         saved = tx.save(replace(application, state=state, data=cleaned, updated_at=now))
         tx.append_version(Version(account_no, state.version, cleaned, now))
-        tx.record_event(contract.DETAILS_SUBMITTED, verification_request(saved))
+        tx.record_event(contract.DETAILS_SUBMITTED,
+                        verification_request(saved, context.season.dates[PERMIT_VALID_ON]))
         return saved
     return transact(context, work)
 
@@ -103,9 +105,11 @@ def history(context: Context, account_no: str) -> list[HistoryEntry]:
     return transact(context, work)
 
 
-def verification_request(application: Application) -> dict:
+def verification_request(application: Application, permit_valid_on: date) -> dict:
     """What the verification service checks (contract.DetailsSubmitted, without event_id):
-    the season file keeps these fields required (season.VERIFICATION_FIELDS)."""
+    the season file keeps these fields required (season.VERIFICATION_FIELDS). A permit's
+    holder (father, mother, other guardian) is the guardian of that relation (a submission
+    names one: `_check_permit_holder`)."""
     registration, data = application.registration, application.data
     household = {"head_name": data["household"]["head_name"],
                  "relation_to_head": data["household"]["relation_to_head"]}
@@ -128,10 +132,49 @@ def verification_request(application: Application) -> dict:
         "guardians": [{key: guardian[key] for key in
                        ("name", "relation", "document_type", "document_number")}
                       for guardian in data["guardians"]],
+        "residence_district": data["residence"]["district"],
+        "residence_permits": [_permit(permit, data["guardians"])
+                              for permit in _permits(data)],
+        "reference_date": permit_valid_on.isoformat(),
     }
+
+
+def _permits(data: Mapping) -> list[Mapping]:
+    """The permit section as a list (the season's form has one permit; a group of up to two
+    would come as a list)."""
+    permit = data.get("permit")
+    if not permit:
+        return []
+    return list(permit) if isinstance(permit, list) else [permit]
+
+
+def _holder(permit: Mapping, guardians: list[Mapping]) -> Mapping | None:
+    return next((guardian for guardian in guardians
+                 if guardian.get("relation") == permit.get("holder")), None)
+
+
+def _permit(permit: Mapping, guardians: list[Mapping]) -> dict:
+    holder = _holder(permit, guardians)
+    return {"holder_name": holder["name"], "holder_document_number": holder["document_number"],
+            "permit_number": permit["number"], "valid_until": permit["valid_until"],
+            "issuing_district": permit["issuing_district"]}
+
+
+def _check_permit_holder(data: Mapping) -> None:
+    """A submitted permit's holder must be one of the guardians entered, whose name and
+    document number the verification service compares with the permit."""
+    for index, permit in enumerate(_permits(data)):
+        if permit.get("holder") and _holder(permit, data.get("guardians") or []) is None:
+            path = "permit.holder" if isinstance(data.get("permit"), Mapping) \
+                else f"permit.{index}.holder"
+            raise DomainError("VALIDATION_ERROR", fields={
+                path: "持证人须为下方监护人信息中填写的监护人，请补充该监护人的信息。"})
 
 
 def _clean(context: Context, application: Application, data: Any, now: datetime, *,
            submission: bool) -> dict:
-    return clean_details(data, context.season, application.registration,
-                         now.astimezone(BEIJING).date(), submission=submission)
+    cleaned = clean_details(data, context.season, application.registration,
+                            now.astimezone(BEIJING).date(), submission=submission)
+    if submission:
+        _check_permit_holder(cleaned)
+    return cleaned

@@ -1,0 +1,230 @@
+"""The enrollment service wired once: its keys, store, season and clock around the use cases.
+The service (service.py) and the tests build their EnrollmentApp here; nothing here imports
+nameko or eventlet.
+
+Each method takes what an RPC or an event brings, calls one use case and answers JSON; personal
+data is shown masked where it is only read (the registration facts, the history), never in a
+log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from common.districts import district_name
+from common.errors import DomainError
+from common.masking import mask_id_number, mask_name, mask_phone, mask_text
+from services.enrollment import contract
+from services.enrollment.rules import status
+from services.enrollment.rules.fields import Registration
+from services.enrollment.rules.season import Form, Season, load_season
+from services.enrollment.storage import AlreadyHandled, Keys, Store
+from services.enrollment.usecases import details, verification_results
+from services.enrollment.usecases.context import Context
+from services.enrollment.usecases.journey import journey
+from services.enrollment.usecases.store import Application
+
+log = logging.getLogger(__name__)
+
+# The verification service's item codes by the status machine's items (rules/status.py).
+_ITEM_PREFIXES = (("CHILD_", "child_identity"), ("HUKOU_", "hukou"),
+                  ("PERMIT_", "guardian_identity"), ("GUARDIAN_", "guardian_identity"))
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+class EnrollmentApp:
+    def __init__(self, store: Store, season: Season, clock: Callable[[], datetime] = now_utc):
+        self.store = store
+        self.season = season
+        self.clock = clock
+        self.context = Context(store, season, clock)
+
+    # RPC ----------------------------------------------------------------------------------
+    def ping(self) -> dict:
+        return {"service": contract.SERVICE_NAME, "ok": self.store.ping()}
+
+    def get_journey(self, account_no) -> dict:
+        found = journey(self.context, _account_no(account_no))
+        return {"steps": [{"key": step.key, "title": step.title, "status": step.status,
+                           "label": step.label, "open": step.open, "period": step.period,
+                           "note": step.note} for step in found.steps],
+                "next_step": found.next_step}
+
+    def get_details(self, account_no) -> dict:
+        view = details.get_details(self.context, _account_no(account_no))
+        return {"registration": registration_view(view.registration),
+                "state": state_view(view.state),
+                "form": form_view(view.form),
+                # The family's own form, to be edited: shown as entered (to that family only)
+                "data": view.data,
+                "actions": sorted(view.actions),
+                "collection_period": view.collection_period}
+
+    def save_draft(self, account_no, data) -> dict:
+        return application_view(details.save_draft(self.context, _account_no(account_no), data))
+
+    def submit(self, account_no, data) -> dict:
+        return application_view(details.submit(self.context, _account_no(account_no), data))
+
+    def withdraw(self, account_no) -> dict:
+        return application_view(details.withdraw(self.context, _account_no(account_no)))
+
+    def get_history(self, account_no) -> list[dict]:
+        """Every submission, newest first, its personal values masked (a record to read)."""
+        return [{"version": entry.version.number, "current": entry.current,
+                 "submitted_at": entry.version.submitted_at.isoformat(),
+                 "data": masked(entry.version.data)}
+                for entry in details.history(self.context, _account_no(account_no))]
+
+    # Events -------------------------------------------------------------------------------
+    def family_registered(self, event: contract.FamilyRegistered) -> bool:
+        """Opens the family's application; False if the event was handled before."""
+        registration = Registration(
+            account_no=event.account_no, district=event.district, hukou_type=event.hukou_type,
+            child_name=event.child_name, document_type=event.document_type,
+            document_number=event.document_number,
+            birth_date=datetime.strptime(event.birth_date, "%Y-%m-%d").date(), sex=event.sex)
+        try:
+            details.open_application(self._handling(event.event_id, contract.FAMILY_REGISTERED),
+                                     registration)
+        except AlreadyHandled:
+            return False
+        return True
+
+    def account_cancelled(self, event_id: str, account_no: str, event_type: str) -> bool:
+        """Deletes everything of the family; False if the event was handled before."""
+        return self.store.forget_family(event_id, event_type, account_no)
+
+    def check_finished(self, event: contract.CheckFinished) -> bool:
+        """Applies the result when it is for the pending check of the current version; False
+        when it is ignored (another version, a repeat) or was handled before."""
+        verified = event.status == "verified"
+        item = reason = None
+        if not verified:
+            item, reason = failed_item(event.items)
+        try:
+            return verification_results.apply_result(
+                self._handling(event.event_id, contract.CHECK_FINISHED), event.account_no,
+                event.version, verified, item, reason)
+        except AlreadyHandled:
+            return False
+
+    def _handling(self, event_id: str, event_type: str) -> Context:
+        """The use cases' context whose transactions record the event as handled."""
+        return Context(self.store.handling_event(event_id, event_type), self.season, self.clock)
+
+
+def failed_item(items: list[contract.FailedCheck]) -> tuple[str, str]:
+    """The status machine keeps one item and one reason: the first failed item's kind, and
+    every reason, in the verification service's words."""
+    if not items:
+        return "child_identity", "身份证及户籍信息核验未通过，请咨询入学所在区教委。"
+    code = items[0].code
+    item = next((kind for prefix, kind in _ITEM_PREFIXES if code.startswith(prefix)),
+                "child_identity")
+    reason = "；".join(dict.fromkeys(found.reason.rstrip("。") for found in items)) + "。"
+    if len(reason) > status.MAX_REASON:
+        reason = reason[:status.MAX_REASON - 1] + "…"
+    return item, reason
+
+
+# Views ---------------------------------------------------------------------------------------
+
+def registration_view(registration: Registration) -> dict:
+    """As accounts' AccountView shows them: masked, and no birth date beside the masked
+    document number (it would narrow the number to a few candidates)."""
+    return {"account_no": registration.account_no, "district": registration.district,
+            "district_name": district_name(registration.district),
+            "hukou_type": registration.hukou_type,
+            "child_name": mask_name(registration.child_name),
+            "document_type": registration.document_type,
+            "document_number": mask_id_number(registration.document_number),
+            "sex": registration.sex}
+
+
+def state_view(state: status.ApplicationState) -> dict:
+    verification = state.verification
+    review = state.review
+    return {"details": state.details, "details_label": status.DETAILS_LABELS[state.details],
+            "version": state.version,
+            "verification": None if verification is None else {
+                "version": verification.version, "status": verification.status,
+                "label": status.VERIFICATION_LABELS[verification.status],
+                "item": verification.item, "reason": verification.reason},
+            "review": None if review is None else {
+                "version": review.version, "status": review.status,
+                "label": status.REVIEW_LABELS[review.status],
+                "results": [{"item": result.item, "passed": result.passed,
+                             "reason": result.reason} for result in review.results]}}
+
+
+def application_view(application: Application) -> dict:
+    return {"account_no": application.account_no, "state": state_view(application.state),
+            "revision": application.revision,
+            "updated_at": application.updated_at.isoformat() if application.updated_at
+            else None}
+
+
+def form_view(form: Form) -> dict:
+    """The season's form for the family's hukou type, as the page draws it."""
+    def field(spec) -> dict:
+        shown = {"key": spec.key, "label": spec.label, "type": spec.type,
+                 "required": spec.required, "help": spec.help}
+        if spec.choices:
+            shown["choices"] = dict(spec.choices)
+        if spec.when:
+            shown["when"] = {source: sorted(values, key=str) for source, values in spec.when}
+        if spec.max_length is not None:
+            shown["max_length"] = spec.max_length
+        return shown
+    return {"hukou_type": form.hukou_type, "title": form.title,
+            "sections": [{"key": section.key, "title": section.title, "help": section.help,
+                          "min_entries": section.min_entries,
+                          "max_entries": section.max_entries,
+                          "fields": [field(spec) for spec in section.fields]}
+                         for section in form.sections]}
+
+
+_NAMES = {"name", "head_name"}
+_DOCUMENTS = {"document_number"}
+_PHONES = {"phone"}
+_ADDRESSES = {"address"}
+
+
+def masked(value, key: str | None = None):
+    """Details with names, document numbers, phones and addresses masked, and the numbers in
+    any other text (certificate and permit numbers)."""
+    if isinstance(value, dict):
+        return {k: masked(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(v, key) for v in value]
+    if not isinstance(value, str):
+        return value
+    if key in _NAMES:
+        return mask_name(value)
+    if key in _DOCUMENTS:
+        return mask_id_number(value)
+    if key in _PHONES:
+        return mask_phone(value)
+    if key in _ADDRESSES:  # the district and street stay: 朝阳区团结湖路****
+        return value[:6] + "****"
+    return mask_text(value)
+
+
+def _account_no(value) -> str:
+    if not isinstance(value, str) or len(value) != 8 or not value.isdigit():
+        raise DomainError("VALIDATION_ERROR", fields={"account_no": "格式不正确。"})
+    return value
+
+
+def build(settings, pool, publish: Callable | None = None) -> EnrollmentApp:
+    """The enrollment use cases on `pool`, logged in as enrollment's role, for the season
+    SEASON_YEAR (SEASON_PHASES). `publish` gets each committed transaction's outbox events
+    (the service's relay; without it they wait in the outbox for a running relay's sweep)."""
+    season = load_season(settings.SEASON_YEAR, phases=settings.SEASON_PHASES)
+    return EnrollmentApp(Store(pool, Keys(settings.master_keys), publish), season)

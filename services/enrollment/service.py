@@ -1,0 +1,99 @@
+"""The enrollment service's entrypoints: validate, call one use case, return JSON.
+
+It owns the family's application: opened from accounts' registration event, filled in and
+submitted by the family over RPC (through the gateway), checked by the verification service
+(its results come back as events), erased when the family cancels its account.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from common.edge.consuming import event_handler
+from common.edge.dependencies import Observability, Wiring
+from common.edge.outbox import OutboxRelay
+from common.edge.rpc import rpc
+from common.errors import DomainError
+from services.accounts.contract import ACCOUNT_CANCELLED, AccountCancelled
+from services.accounts.contract import SERVICE_NAME as ACCOUNTS
+from services.enrollment import bootstrap
+from services.enrollment.contract import (
+    CHECK_FINISHED,
+    FAMILY_REGISTERED,
+    SERVICE_NAME,
+    VERIFICATION_SERVICE,
+    CheckFinished,
+    FamilyRegistered,
+)
+
+log = logging.getLogger(__name__)
+
+
+class EnrollmentService:
+    name = SERVICE_NAME
+
+    # The use cases on the service's pool; the relay publishes the events of each commit.
+    app = Wiring(bootstrap.build, relay=OutboxRelay())
+    request_id = Observability()
+
+    @rpc(expected_exceptions=DomainError)
+    def ping(self):
+        return self.app.ping()
+
+    @rpc(expected_exceptions=DomainError)
+    def get_journey(self, account_no):
+        return self.app.get_journey(account_no)
+
+    @rpc(expected_exceptions=DomainError)
+    def get_details(self, account_no):
+        return self.app.get_details(account_no)
+
+    @rpc(expected_exceptions=DomainError)
+    def save_draft(self, account_no, data):
+        return self.app.save_draft(account_no, data)
+
+    @rpc(expected_exceptions=DomainError)
+    def submit(self, account_no, data):
+        return self.app.submit(account_no, data)
+
+    @rpc(expected_exceptions=DomainError)
+    def withdraw(self, account_no):
+        return self.app.withdraw(account_no)
+
+    @rpc(expected_exceptions=DomainError)
+    def get_history(self, account_no):
+        return self.app.get_history(account_no)
+
+    # Requeued on a transient error (the database away): the event is handled once it is back.
+    @event_handler(ACCOUNTS, FAMILY_REGISTERED, reliable_delivery=True, requeue_on_error=True)
+    def handle_family_registered(self, payload):
+        """Opens the family's application (a repeat, or a second event for the account,
+        opens nothing more)."""
+        event = _parse_event(FamilyRegistered, payload)
+        if event is not None:
+            self.app.family_registered(event)
+
+    @event_handler(ACCOUNTS, ACCOUNT_CANCELLED, reliable_delivery=True, requeue_on_error=True)
+    def handle_account_cancelled(self, payload):
+        """Everything of the family goes: its application, its versions, its key."""
+        event = _parse_event(AccountCancelled, payload)
+        if event is not None:
+            self.app.account_cancelled(event.event_id, event.account_no, ACCOUNT_CANCELLED)
+
+    @event_handler(VERIFICATION_SERVICE, CHECK_FINISHED, reliable_delivery=True,
+                   requeue_on_error=True)
+    def handle_check_finished(self, payload):
+        """A check's result; one for another version than the pending one is ignored."""
+        event = _parse_event(CheckFinished, payload)
+        if event is not None and not self.app.check_finished(event):
+            log.info("verification result ignored", extra={"version": event.version})
+
+
+def _parse_event(model, payload):
+    """Requeueing cannot fix a malformed event: it is dropped loudly instead of looping."""
+    try:
+        return model.parse(payload)
+    except DomainError as exc:
+        log.error("malformed event dropped",
+                  extra={"event_type": model.__name__, "fields": sorted(exc.fields)})
+        return None

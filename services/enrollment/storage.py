@@ -1,0 +1,283 @@
+"""All SQL of the enrollment service: the PostgreSQL store of usecases/store.py.
+
+It behaves as MemoryStore does (usecases/memory_store.py): a transaction's writes are committed
+together at its end, or not at all; a save whose expected revision is no longer the stored one
+raises StaleRevision (a conditional UPDATE: a concurrent transaction that changed the row first
+makes it match nothing once that one commits). Events are written to the outbox in the same
+transaction and handed to `publish_committed` once it commits.
+
+Personal data is sealed under the family's own data key, itself sealed under a key derived from
+the master keys (the accounts approach); deleting the application deletes the key with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from datetime import date
+
+import psycopg
+import psycopg_pool
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from common import consumed, outbox
+from common.crypto import FieldCipher
+from common.keys import MasterKeys
+from services.enrollment import contract
+from services.enrollment.rules.fields import Registration
+from services.enrollment.rules.status import (
+    ApplicationState,
+    ItemResult,
+    Review,
+    Verification,
+)
+from services.enrollment.usecases.store import Application, StaleRevision, Version
+
+SCHEMA = "enrollment"
+
+
+def _bound(column: str, account_no: str) -> str:
+    """Associated data: the column and the row a ciphertext belongs to."""
+    return f"enrollment.{column}:{account_no}"
+
+
+class Keys:
+    """The enrollment service's keys, each derived from the master keys for one purpose."""
+
+    def __init__(self, master: MasterKeys):
+        self.family_key_wrap = master.cipher("enrollment/family-key")
+        self.outbox = outbox.cipher(master, SCHEMA)
+
+    def new_family_key(self, account_no: str) -> tuple[bytes, FieldCipher]:
+        """(the sealed key to store, the cipher of the family's data)."""
+        family_key = os.urandom(32)
+        return (self.family_key_wrap.seal(family_key, _bound("family_key", account_no)),
+                FieldCipher({0: family_key}))
+
+    def family_cipher(self, account_no: str, sealed_key: bytes) -> FieldCipher:
+        return FieldCipher({0: self.family_key_wrap.open(sealed_key,
+                                                         _bound("family_key", account_no))})
+
+
+# The state machine's immutable state as a JSON document, and back.
+
+def state_document(state: ApplicationState) -> dict:
+    return asdict(state)
+
+
+def state_from(document: dict) -> ApplicationState:
+    verification = document.get("verification")
+    review = document.get("review")
+    return ApplicationState(
+        hukou_type=document["hukou_type"], details=document["details"],
+        version=document["version"],
+        verification=Verification(**verification) if verification else None,
+        review=Review(review["version"], review["status"],
+                      tuple(ItemResult(**result) for result in review["results"]))
+        if review else None)
+
+
+def registration_document(registration: Registration) -> dict:
+    return {**asdict(registration), "birth_date": registration.birth_date.isoformat()}
+
+
+def registration_from(document: dict) -> Registration:
+    return Registration(**{**document, "birth_date": date.fromisoformat(document["birth_date"])})
+
+
+class AlreadyHandled(Exception):
+    """The event this transaction handles was handled before: nothing is written."""
+
+
+class Store:
+    """`publish_committed` publishes each commit's events (the service's relay); without it,
+    they wait in the outbox for a running relay's sweep."""
+
+    def __init__(self, pool: psycopg_pool.ConnectionPool, keys: Keys,
+                 publish_committed: Callable[[list[outbox.NewEvent]], None] | None = None,
+                 handling: tuple[str, str] | None = None):
+        self.pool = pool
+        self.keys = keys
+        self.publish_committed = publish_committed
+        self.handling = handling
+
+    def handling_event(self, event_id: str, event_type: str) -> Store:
+        """This store, whose transactions each record the event as handled (common/consumed.py)
+        and raise AlreadyHandled, writing nothing, if it was handled before."""
+        return Store(self.pool, self.keys, self.publish_committed, (event_id, event_type))
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[PgTransaction]:
+        with self.pool.connection() as conn, conn.transaction():
+            conn.row_factory = dict_row
+            if self.handling is not None:
+                event_id, event_type = self.handling
+                first = conn.execute(_FIRST_TIME, {"event_id": event_id,
+                                                   "event_type": event_type}).fetchone()
+                if first["count"] == 0:
+                    raise AlreadyHandled(event_id)
+            tx = PgTransaction(conn, self.keys)
+            yield tx
+        if tx.events and self.publish_committed:
+            self.publish_committed(tx.events)
+
+    def ping(self) -> bool:
+        with self.pool.connection() as conn:
+            conn.row_factory = dict_row  # every use of a pooled connection says which
+            return conn.execute("SELECT 1 AS ok").fetchone()["ok"] == 1
+
+    def forget_family(self, event_id: str, event_type: str, account_no: str) -> bool:
+        """Deletes the family's application, its versions and its key in one statement, and
+        records the event; False if the event was handled before."""
+        with self.pool.connection() as conn:
+            conn.row_factory = dict_row
+            return conn.execute(_FORGET, {"event_id": event_id, "event_type": event_type,
+                                          "account_no": account_no}).fetchone()["count"] == 1
+
+
+_FIRST_TIME = (consumed.first_time(SCHEMA) + sql.SQL(" SELECT count(*) FROM first")).as_string()
+# The versions go with their application (ON DELETE CASCADE).
+_FORGET = (consumed.first_time(SCHEMA) + sql.SQL(
+    ", gone AS (DELETE FROM enrollment.applications WHERE account_no = %(account_no)s "
+    "AND EXISTS (SELECT 1 FROM first)) SELECT count(*) FROM first")).as_string()
+
+
+class PgTransaction:
+    def __init__(self, conn: psycopg.Connection, keys: Keys):
+        self.conn = conn
+        self.keys = keys
+        self.events: list[outbox.NewEvent] = []
+        self._ciphers: dict[str, FieldCipher] = {}  # account -> its family's cipher
+
+    def _cipher(self, account_no: str, sealed_key: bytes) -> FieldCipher:
+        if account_no not in self._ciphers:
+            self._ciphers[account_no] = self.keys.family_cipher(account_no, sealed_key)
+        return self._ciphers[account_no]
+
+    def _family(self, account_no: str) -> FieldCipher:
+        if account_no not in self._ciphers:
+            row = self.conn.execute("SELECT family_key FROM enrollment.applications "
+                                    "WHERE account_no = %s", (account_no,)).fetchone()
+            if row is None:
+                raise StaleRevision(account_no)  # deleted meanwhile (a cancellation)
+            return self._cipher(account_no, row["family_key"])
+        return self._ciphers[account_no]
+
+    def load(self, account_no: str) -> Application | None:
+        row = self.conn.execute("SELECT * FROM enrollment.applications WHERE account_no = %s",
+                                (account_no,)).fetchone()
+        if row is None:
+            return None
+        cipher = self._cipher(account_no, row["family_key"])
+        data = row["data"]
+        return Application(
+            account_no=account_no,
+            registration=registration_from(
+                cipher.decrypt(row["registration"], _bound("registration", account_no))),
+            state=state_from(cipher.decrypt(row["state"], _bound("state", account_no))),
+            data=cipher.decrypt(data, _bound("data", account_no)) if data is not None else None,
+            revision=row["revision"], updated_at=row["updated_at"])
+
+    def insert(self, application: Application) -> None:
+        account_no = application.account_no
+        sealed_key, cipher = self.keys.new_family_key(account_no)
+        row = self.conn.execute(
+            "INSERT INTO enrollment.applications (account_no, district, hukou_type, family_key, "
+            "registration, state, details_status, version, data, revision, updated_at) VALUES "
+            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now())) "
+            "ON CONFLICT (account_no) DO NOTHING RETURNING account_no",
+            (account_no, application.registration.district, application.registration.hukou_type,
+             sealed_key,
+             cipher.encrypt(registration_document(application.registration),
+                            _bound("registration", account_no)),
+             *self._sealed_state(cipher, application), application.revision,
+             application.updated_at)).fetchone()
+        if row is None:
+            raise StaleRevision(account_no)
+        self._ciphers[account_no] = cipher
+
+    def save(self, application: Application) -> Application:
+        account_no = application.account_no
+        cipher = self._family(account_no)
+        row = self.conn.execute(
+            "UPDATE enrollment.applications SET state = %s, details_status = %s, version = %s, "
+            "data = %s, revision = revision + 1, updated_at = coalesce(%s, now()) "
+            "WHERE account_no = %s AND revision = %s RETURNING revision",
+            (*self._sealed_state(cipher, application), application.updated_at, account_no,
+             application.revision)).fetchone()
+        if row is None:
+            raise StaleRevision(account_no)
+        return Application(account_no, application.registration, application.state,
+                           application.data, row["revision"], application.updated_at)
+
+    def _sealed_state(self, cipher: FieldCipher, application: Application) -> tuple:
+        """(state, details_status, version, data) as stored."""
+        account_no, state = application.account_no, application.state
+        data = application.data
+        return (cipher.encrypt(state_document(state), _bound("state", account_no)),
+                state.details, state.version,
+                cipher.encrypt(dict(data), _bound("data", account_no))
+                if data is not None else None)
+
+    def append_version(self, version: Version) -> None:
+        account_no = version.account_no
+        cipher = self._family(account_no)
+        context = _bound("versions.data", f"{account_no}:{version.number}")
+        try:
+            with self.conn.transaction():  # a savepoint: the caller's transaction lives on
+                self.conn.execute(
+                    "INSERT INTO enrollment.versions (account_no, number, data, submitted_at) "
+                    "VALUES (%s, %s, %s, %s)",
+                    (account_no, version.number, cipher.encrypt(dict(version.data), context),
+                     version.submitted_at))
+        except psycopg.errors.UniqueViolation:
+            raise ValueError(f"version {version.number} of {account_no} exists") from None
+
+    def versions(self, account_no: str) -> list[Version]:
+        rows = self.conn.execute(
+            "SELECT number, data, submitted_at FROM enrollment.versions WHERE account_no = %s "
+            "ORDER BY number", (account_no,)).fetchall()
+        if not rows:
+            return []
+        cipher = self._family(account_no)
+        return [Version(account_no, row["number"],
+                        cipher.decrypt(row["data"], _bound("versions.data",
+                                                           f"{account_no}:{row['number']}")),
+                        row["submitted_at"]) for row in rows]
+
+    def record_event(self, event_type: str, payload: dict) -> None:
+        event = outbox.NewEvent.of(self.keys.outbox, event_type, payload, None)
+        contract.EVENTS[event_type].parse(event.body)  # what consumers will parse
+        outbox.write_event(self.conn, SCHEMA, event)
+        self.events.append(event)
+
+
+def rotate_keys(database_url: str, master: MasterKeys, batch: int = 1000) -> int:
+    """Re-seals the family keys and the outbox payloads sealed under an older master key
+    (`python -m common.keys rotate enrollment`); the data stays sealed under its family key.
+    Returns how many rows."""
+    keys = Keys(master)
+    count, last = 0, ""
+    with psycopg.connect(database_url) as conn:
+        while True:
+            with conn.transaction():
+                rows = conn.execute(
+                    "SELECT account_no, family_key FROM enrollment.applications WHERE "
+                    "account_no > %s ORDER BY account_no LIMIT %s FOR UPDATE",
+                    (last, batch)).fetchall()
+                stale = [(keys.family_key_wrap.reseal(sealed, _bound("family_key", number)),
+                          number) for number, sealed in rows
+                         if not keys.family_key_wrap.is_current(sealed)]
+                if stale:
+                    conn.cursor().executemany("UPDATE enrollment.applications SET family_key "
+                                              "= %s WHERE account_no = %s", stale)
+            count += len(stale)
+            if len(rows) < batch:
+                break
+            last = rows[-1][0]
+        with conn.transaction():
+            count += outbox.reseal(conn, SCHEMA, keys.outbox)
+    return count
