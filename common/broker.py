@@ -43,7 +43,9 @@ from common.dead_letters import (
     event_queue_arguments,
 )
 from services.accounts import contract as accounts
+from services.enrollment import contract as enrollment
 from services.notify import contract as notify
+from services.verification import contract as verification
 
 RPC_EXCHANGE = "nameko-rpc"
 UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -70,7 +72,8 @@ PROCESSES = {
                    "ping", "get_notice", "create_captcha", "request_sms_code", "register",
                    "login", "logout", "get_account", "change_password", "reset_password",
                    "cancel_account"),
-               notify.SERVICE_NAME: ("ping", "list_dev_messages")},
+               notify.SERVICE_NAME: ("ping", "list_dev_messages"),
+               verification.SERVICE_NAME: ("ping",)},
         emits={}, handles={}),
     accounts.SERVICE_NAME: Process(
         serves=True, calls={},
@@ -82,6 +85,12 @@ PROCESSES = {
         emits={},
         handles={accounts.SERVICE_NAME: (accounts.ACCOUNT_REGISTERED,
                                          accounts.ACCOUNT_CANCELLED, accounts.SMS_CODE_ISSUED)}),
+    verification.SERVICE_NAME: Process(
+        serves=True, calls={},
+        emits={verification.SERVICE_NAME: (verification.CHECK_FINISHED,)},
+        handles={enrollment.SERVICE_NAME: (enrollment.DETAILS_SUBMITTED,
+                                           enrollment.DETAILS_WITHDRAWN),
+                 accounts.SERVICE_NAME: (accounts.ACCOUNT_CANCELLED,)}),
 }
 
 

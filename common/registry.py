@@ -71,6 +71,10 @@ PROCESSES = {process.name: process for process in (
             "services.notify.settings:NotifySettings", metrics_port=9102, color="33",
             database=True, consumes_events=True, health_checked=True,
             rotate_keys="services.notify.storage:rotate_keys"),
+    Process("verification", "services.verification.service:VerificationService",
+            "services.verification.settings:VerificationSettings", metrics_port=9104,
+            color="32", database=True, produces_events=True, consumes_events=True,
+            health_checked=True),
     Process("gateway", "gateway.service:GatewayService", "gateway.settings:GatewaySettings",
             metrics_port=9100, color="36"),
 )}
