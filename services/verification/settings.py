@@ -32,12 +32,9 @@ class VerificationSettings(ServiceSettings):
     # each attempt, from VERIFICATION_RETRY_S to VERIFICATION_RETRY_MAX_S.
     VERIFICATION_RETRY_S: float = Field(1.0, gt=0)
     VERIFICATION_RETRY_MAX_S: float = Field(60.0, gt=0)
-    # How often due checks are looked for when nothing woke the runner up (a new check does).
-    VERIFICATION_POLL_S: float = Field(0.5, gt=0)
     # A check being run stays with its runner this long beyond its longest possible lookups,
     # so that two runners never hold it at once.
     VERIFICATION_LEASE_MARGIN_S: float = Field(30.0, ge=1)
-    VERIFICATION_GAUGES_S: float = Field(5.0, gt=0)  # how often the pending gauges are read
 
     @property
     def registry_pool_size(self) -> int:
