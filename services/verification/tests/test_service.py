@@ -213,7 +213,7 @@ def test_a_failing_registry_delays_checks_without_losing_or_doubling_any(
             publish_submitted(amqp_uri, submitted(account))
         wait_for(lambda: all(check_rows(pool, account).get(1, {}).get("attempts", 0) >= 2
                              for account in accounts))
-        assert finished.events == [] or not any(finished.of(a) for a in accounts)
+        assert not any(finished.of(a) for a in accounts)
         assert all(check_rows(pool, a)[1]["status"] == "pending" for a in accounts)
         simulator.configure(fail_rate=0.0)
         wait_for(lambda: all(finished.of(account) for account in accounts))
