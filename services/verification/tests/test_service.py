@@ -26,7 +26,7 @@ from services.verification.tests.support import (
     submitted,
     wait_for,
 )
-from tests.support.infra import running_service
+from tests.support.infra import running_service, settings_for
 
 FAST_RETRIES = {"VERIFICATION_RETRY_S": 0.2, "VERIFICATION_RETRY_MAX_S": 1.0,
                 "REGISTRY_HTTP_TIMEOUT_S": 1.0, "REGISTRY_HTTP_MAX_ATTEMPTS": 2,
@@ -259,3 +259,20 @@ def test_pending_gauges(local_settings, pool):
     from services.verification.bootstrap import build
     app = build(local_settings, pool)
     assert app.checks.pending() == (0, 0.0)
+
+
+def test_the_service_runs_with_its_own_broker_user(own_vhost, database_url, pool):
+    """common/broker.py lets verification's user handle its events and publish its own."""
+    guest_uri, users = own_vhost
+    settings = settings_for(VerificationSettings, database_url, users["verification"],
+                            VERIFICATION_REGISTRY="local")
+    load_registry.load(str(DEMO_CSV), settings)
+    account = account_no()
+    events = FinishedEvents(guest_uri)
+    try:
+        with running_service(VerificationService, settings):
+            publish_submitted(guest_uri, submitted(account))
+            [event] = wait_for(lambda: events.of(account))
+    finally:
+        events.close()
+    assert event["status"] == "verified"
