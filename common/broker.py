@@ -45,6 +45,7 @@ from common.dead_letters import (
 from services.accounts import contract as accounts
 from services.enrollment import contract as enrollment
 from services.notify import contract as notify
+from services.verification import contract as verification
 
 RPC_EXCHANGE = "nameko-rpc"
 UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -72,7 +73,8 @@ PROCESSES = {
                    "login", "logout", "get_account", "change_password", "reset_password",
                    "cancel_account"),
                notify.SERVICE_NAME: ("ping", "list_dev_messages"),
-               enrollment.SERVICE_NAME: ("ping",)},
+               enrollment.SERVICE_NAME: ("ping",),
+               verification.SERVICE_NAME: ("ping",)},
         emits={}, handles={}),
     accounts.SERVICE_NAME: Process(
         serves=True, calls={},
@@ -90,7 +92,13 @@ PROCESSES = {
                                          enrollment.DETAILS_WITHDRAWN)},
         handles={accounts.SERVICE_NAME: (enrollment.FAMILY_REGISTERED,
                                          accounts.ACCOUNT_CANCELLED),
-                 enrollment.VERIFICATION_SERVICE: (enrollment.CHECK_FINISHED,)}),
+                 verification.SERVICE_NAME: (verification.CHECK_FINISHED,)}),
+    verification.SERVICE_NAME: Process(
+        serves=True, calls={},
+        emits={verification.SERVICE_NAME: (verification.CHECK_FINISHED,)},
+        handles={enrollment.SERVICE_NAME: (enrollment.DETAILS_SUBMITTED,
+                                           enrollment.DETAILS_WITHDRAWN),
+                 accounts.SERVICE_NAME: (accounts.ACCOUNT_CANCELLED,)}),
 }
 
 

@@ -75,6 +75,10 @@ PROCESSES = {process.name: process for process in (
             "services.enrollment.settings:EnrollmentSettings", metrics_port=9103, color="32",
             database=True, produces_events=True, consumes_events=True, health_checked=True,
             rotate_keys="services.enrollment.storage:rotate_keys"),
+    Process("verification", "services.verification.service:VerificationService",
+            "services.verification.settings:VerificationSettings", metrics_port=9104,
+            color="34", database=True, produces_events=True, consumes_events=True,
+            health_checked=True),
     Process("gateway", "gateway.service:GatewayService", "gateway.settings:GatewaySettings",
             metrics_port=9100, color="36"),
 )}

@@ -374,6 +374,10 @@ main() {
     local demo
     # shellcheck disable=SC2046  # as in start_process
     demo="$(env $(process_env accounts) "$PY" -m services.accounts.demo 2>&1)" || { warn "demo data not loaded: $demo"; demo="-"; }
+    # The embedded population registry's demo residents (services/verification/README.md).
+    local registry
+    # shellcheck disable=SC2046  # as in start_process
+    registry="$(env $(process_env verification) "$PY" -m services.verification.load_registry services/verification/demo_registry.csv 2>&1)" || { warn "demo registry not loaded: $registry"; registry="-"; }
     # A published demo draw (synthetic district, 2,000 applicants) that anyone can verify.
     local draw
     draw="$("$PY" -m services.enrollment.allocation demo --out var/demo-draw 2>&1)" \
@@ -384,6 +388,7 @@ run: ------------------------------------------------------------------------
 run: the platform is up:    $BASE_URL
 run: $demo
 run: SMS outbox (dev only): $BASE_URL/dev/sms
+run: demo registry:         $registry
 run: demo draw:            $draw
 run:   check it:            $PY -m services.enrollment.allocation verify var/demo-draw
 run: metrics:               $metrics

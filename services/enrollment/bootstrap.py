@@ -25,6 +25,7 @@ from services.enrollment.usecases import details, verification_results
 from services.enrollment.usecases.context import Context
 from services.enrollment.usecases.journey import journey
 from services.enrollment.usecases.store import Application
+from services.verification import contract as verification
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class EnrollmentApp:
         """Deletes everything of the family; False if the event was handled before."""
         return self.store.forget_family(event_id, event_type, account_no)
 
-    def check_finished(self, event: contract.CheckFinished) -> bool:
+    def check_finished(self, event: verification.CheckFinished) -> bool:
         """Applies the result when it is for the pending check of the current version; False
         when it is ignored (another version, a repeat) or was handled before."""
         verified = event.status == "verified"
@@ -109,7 +110,7 @@ class EnrollmentApp:
             item, reason = failed_item(event.items)
         try:
             return verification_results.apply_result(
-                self._handling(event.event_id, contract.CHECK_FINISHED), event.account_no,
+                self._handling(event.event_id, verification.CHECK_FINISHED), event.account_no,
                 event.version, verified, item, reason)
         except AlreadyHandled:
             return False
@@ -119,7 +120,7 @@ class EnrollmentApp:
         return Context(self.store.handling_event(event_id, event_type), self.season, self.clock)
 
 
-def failed_item(items: list[contract.FailedCheck]) -> tuple[str, str]:
+def failed_item(items: list[verification.CheckItem]) -> tuple[str, str]:
     """The status machine keeps one item and one reason: the first failed item's kind, and
     every reason, in the verification service's words."""
     if not items:

@@ -6,8 +6,6 @@ the gateway may import. The RPC methods come with the service's wiring.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 
 from common.contract_base import ContractModel
@@ -119,23 +117,3 @@ class FamilyRegistered(ContractModel):
     hukou_district: str = Field(min_length=1, max_length=32)
     residence_district: str = Field(min_length=1, max_length=32)
     residence_address: str = Field(default="", max_length=200)
-
-
-# Published by verification (to move into verification's contract): the result of the check
-# of one submitted version. Exchange "verification.events".
-VERIFICATION_SERVICE = "verification"
-CHECK_FINISHED = "check_finished"
-
-
-class FailedCheck(ContractModel):
-    code: str = Field(min_length=1, max_length=64)  # e.g. CHILD_NAME_MISMATCH
-    field: str = Field(min_length=1, max_length=100)  # the DetailsSubmitted field concerned
-    reason: str = Field(min_length=1, max_length=500)  # for the family, in Chinese
-
-
-class CheckFinished(ContractModel):
-    event_id: str
-    account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)
-    version: int = Field(ge=1)
-    status: Literal["verified", "failed"]
-    items: list[FailedCheck] = Field(default_factory=list, max_length=20)

@@ -18,13 +18,11 @@ from services.accounts.contract import ACCOUNT_CANCELLED, AccountCancelled
 from services.accounts.contract import SERVICE_NAME as ACCOUNTS
 from services.enrollment import bootstrap
 from services.enrollment.contract import (
-    CHECK_FINISHED,
     FAMILY_REGISTERED,
     SERVICE_NAME,
-    VERIFICATION_SERVICE,
-    CheckFinished,
     FamilyRegistered,
 )
+from services.verification import contract as verification
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +78,11 @@ class EnrollmentService:
         if event is not None:
             self.app.account_cancelled(event.event_id, event.account_no, ACCOUNT_CANCELLED)
 
-    @event_handler(VERIFICATION_SERVICE, CHECK_FINISHED, reliable_delivery=True,
+    @event_handler(verification.SERVICE_NAME, verification.CHECK_FINISHED, reliable_delivery=True,
                    requeue_on_error=True)
     def handle_check_finished(self, payload):
         """A check's result; one for another version than the pending one is ignored."""
-        event = _parse_event(CheckFinished, payload)
+        event = _parse_event(verification.CheckFinished, payload)
         if event is not None and not self.app.check_finished(event):
             log.info("verification result ignored", extra={"version": event.version})
 

@@ -19,6 +19,7 @@ from services.enrollment import contract
 from services.enrollment.service import EnrollmentService
 from services.enrollment.settings import EnrollmentSettings
 from services.enrollment.tests.samples import CHILD_ID, FATHER_ID, details_for
+from services.verification import contract as checks
 from tests.support.infra import running_service
 
 ACCOUNT = "27000042"
@@ -168,7 +169,7 @@ def test_a_result_for_the_current_version_counts_and_one_for_an_older_version_do
         enrollment.submit(ACCOUNT, details_for("beijing"))
 
         def result(version, status, items=()):
-            dispatch(amqp_uri, contract.VERIFICATION_SERVICE, contract.CHECK_FINISHED, {
+            dispatch(amqp_uri, checks.SERVICE_NAME, checks.CHECK_FINISHED, {
                 "event_id": str(uuid.uuid4()), "account_no": ACCOUNT, "version": version,
                 "status": status, "items": list(items)})
 

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
+import psycopg_pool
 import pytest
 import requests
 
@@ -57,3 +59,20 @@ def simulator():
     yield simulator
     if simulator.process.poll() is None:
         simulator.stop()
+
+
+@pytest.fixture
+def pool(database_url):
+    """A connection pool on a migrated, empty verification schema, logged in as its role."""
+    from common.migrations import migrate
+    from common.settings import role_url
+    from services.verification.settings import VerificationSettings
+
+    migrate(database_url, "verification")
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute("TRUNCATE verification.checks, verification.people, verification.permits, "
+                      "verification.outbox, verification.processed_events")
+    with psycopg_pool.ConnectionPool(role_url(database_url, VerificationSettings.DATABASE_ROLE),
+                                     min_size=1, max_size=4, open=True,
+                                     kwargs={"autocommit": True}) as pool:
+        yield pool
