@@ -78,8 +78,7 @@ PROCESSES = {
         emits={}, handles={}),
     accounts.SERVICE_NAME: Process(
         serves=True, calls={},
-        emits={accounts.SERVICE_NAME: (accounts.ACCOUNT_REGISTERED, accounts.ACCOUNT_CANCELLED,
-                                       accounts.SMS_CODE_ISSUED)},
+        emits={accounts.SERVICE_NAME: tuple(accounts.EVENTS)},
         handles={}),
     notify.SERVICE_NAME: Process(
         serves=True, calls={},

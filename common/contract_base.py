@@ -1,8 +1,21 @@
-"""Base for RPC and event models: strict, closed, and with Chinese field errors."""
+"""Base for RPC and event models: strict, closed, and with Chinese field errors; and the
+declaration of a service's RPC methods, which is also its typed client.
+
+A service's contract module declares each RPC method once, as an `RpcMethod` attribute of an
+`RpcContract` subclass (`AccountsRpc.register = RpcMethod(Registration, Registered)`). The
+service's entrypoints take and answer those types (`common.edge.rpc.serve`), and callers call
+through an instance over a deadline client (`common.edge.rpc.ServiceRpc`):
+`AccountsRpc(client).register(Registration(...))` validates the request before it is sent (a
+bad one is the caller's bug: pydantic's ValidationError, raised there) and returns the reply
+parsed into `Registered`. Refusals stay `DomainError`s, as they cross RPC.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from functools import partial
+from typing import Any, ClassVar, Generic, Literal, TypeVar, overload
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from common.errors import DomainError
 
@@ -26,12 +39,14 @@ class ContractModel(BaseModel):
     @classmethod
     def parse(cls, data):
         """Validates untrusted input; raises VALIDATION_ERROR naming each offending field."""
-        try:
-            if isinstance(data, cls):
-                return data
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise DomainError("VALIDATION_ERROR", fields=field_errors(exc)) from None
+        return _validated(cls.model_validate, data)
+
+
+def _validated(validate, data):
+    try:
+        return validate(data)
+    except ValidationError as exc:
+        raise DomainError("VALIDATION_ERROR", fields=field_errors(exc)) from None
 
 
 def field_errors(exc: ValidationError) -> dict[str, str]:
@@ -40,3 +55,106 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
         name = ".".join(str(part) for part in error["loc"]) or "body"
         fields.setdefault(name, _MESSAGES.get(error["type"], "格式不正确。"))
     return fields
+
+
+class Event(ContractModel):
+    """An event's body. Its producer makes it (so it is validated where it is made) and writes
+    `payload()` to its outbox, which draws the `event_id` when it records the event; consumers
+    parse the body they get, which always has one (their deduplication key)."""
+    event_id: str | None = None
+
+    @classmethod
+    def parse(cls, data):
+        event = super().parse(data)
+        if event.event_id is None:
+            raise DomainError("VALIDATION_ERROR", fields={"event_id": _MESSAGES["missing"]})
+        return event
+
+    def payload(self) -> dict:
+        """What the producer writes to its outbox: the body without `event_id`."""
+        return self.model_dump(mode="json", exclude={"event_id"})
+
+
+class Ok(ContractModel):
+    """The answer of an RPC that changes something (a refusal is a DomainError)."""
+    ok: Literal[True] = True
+
+
+class Pong(ContractModel):
+    service: str
+    ok: bool  # false: /healthz reports the service degraded
+
+
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+
+
+class RpcMethod(Generic[Request, Response]):
+    """One RPC method: the type of its one argument (`None`: it takes none; a type that admits
+    None: it may be left out) and of its answer. Its name is the attribute's it is declared as
+    in an `RpcContract`; read from an instance of that contract, it is a call."""
+
+    name: str
+
+    def __init__(self, request: type[Request] | Any, response: type[Response] | Any):
+        self.request = request
+        self._requests = None if request is None else TypeAdapter(request)
+        self._responses = TypeAdapter(response)
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, contract: None, owner=None) -> RpcMethod[Request, Response]: ...
+
+    @overload
+    def __get__(self, contract: RpcContract, owner=None) -> partial[Response]: ...
+
+    def __get__(self, contract, owner=None):
+        return self if contract is None else partial(contract.call, self)
+
+    # the caller's side
+    def arguments(self, request) -> tuple:
+        """What is sent: the request, validated (pydantic's ValidationError if it is not one)."""
+        if self._requests is None:
+            if request is not None:
+                raise TypeError(f"{self.name} takes no request")
+            return ()
+        return (self._requests.dump_python(self._requests.validate_python(request),
+                                           mode="json"),)
+
+    def read_reply(self, reply) -> Response:
+        return self._responses.validate_python(reply)
+
+    # the service's side
+    def parse_request(self, data) -> Request:
+        """An untrusted request: VALIDATION_ERROR naming each offending field."""
+        return _validated(self._requests.validate_python, data)
+
+    def reply(self, answer: Response):
+        """What is sent back: the answer checked against the declared type, as JSON."""
+        return self._responses.dump_python(self._responses.validate_python(answer), mode="json")
+
+
+class RpcContract:
+    """A service's RPC methods, declared in its contract module as `RpcMethod` attributes of a
+    subclass that names the service. An instance calls them through `rpc`, anything with
+    `.call(method_name, *args, timeout=None)` (the gateway's: common/edge/rpc.py)."""
+
+    service: ClassVar[str]
+    ping = RpcMethod(None, Pong)  # every service answers it (the gateway's /healthz)
+
+    def __init__(self, rpc):
+        self._rpc = rpc
+
+    def call(self, method: RpcMethod[Request, Response], request=None, *,
+             timeout: float | None = None) -> Response:
+        """`timeout`: seconds, instead of the client's RPC_TIMEOUT_S."""
+        return method.read_reply(self._rpc.call(method.name, *method.arguments(request),
+                                                timeout=timeout))
+
+    @classmethod
+    def methods(cls) -> dict[str, RpcMethod]:
+        """Every method declared, by name."""
+        return {name: method for name in dir(cls)
+                if isinstance(method := getattr(cls, name), RpcMethod)}

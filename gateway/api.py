@@ -1,7 +1,8 @@
 """The JSON API (/api/v1). Every handler: check the request, make one call, shape the answer.
 
 Request bodies are the services' contract models minus what the gateway fills in itself
-(`client_ip`, `session_token`); unknown fields, wrong types and malformed JSON are 4xx.
+(`client_ip`, `session_token`); unknown fields, wrong types and malformed JSON are 4xx. Calls
+go through the contracts' typed clients (`self.accounts.register(Registration) -> Registered`).
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ def json_depth(raw: bytes) -> int:
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
-def read_json(request, model, **server_fields) -> dict:
-    """The body as a dict the contract model accepts, with the gateway's own fields added
-    (and the Idempotency-Key header, for the models that take one)."""
+def read_json(request, model, **server_fields):
+    """The body as the contract model, with the gateway's own fields added (and the
+    Idempotency-Key header, for the models that take one)."""
     if request.mimetype != "application/json":
         raise DomainError("UNSUPPORTED_MEDIA_TYPE")
     raw = request.get_data(cache=False) or b"null"
@@ -54,7 +55,7 @@ def read_json(request, model, **server_fields) -> dict:
     body.update(server_fields)
     if "idempotency_key" in model.model_fields:
         body["idempotency_key"] = request.headers.get(IDEMPOTENCY_HEADER, "")
-    return model.parse(body).model_dump()
+    return model.parse(body)
 
 
 class ApiRoutes(RouteHelpers):
@@ -70,14 +71,15 @@ class ApiRoutes(RouteHelpers):
             raise DomainError("CSRF_FAILED")
         return token
 
-    def _session_response(self, session: dict, status: int, extra: dict | None = None):
-        body = {**(extra or {}), "account": session["account"],
-                "csrf_token": security.csrf_token(self._csrf_key(), session["session_token"],
+    def _session_response(self, session: accounts.Session, status: int,
+                          extra: dict | None = None):
+        body = {**(extra or {}), "account": session.account.model_dump(mode="json"),
+                "csrf_token": security.csrf_token(self._csrf_key(), session.session_token,
                                                   "session"),
-                "idle_timeout_s": session["idle_timeout_s"],
-                "absolute_expires_at": session["absolute_expires_at"]}
+                "idle_timeout_s": session.idle_timeout_s,
+                "absolute_expires_at": session.absolute_expires_at}
         response = json_response(body, status)
-        self._set_session_cookie(response, session["session_token"])
+        self._set_session_cookie(response, session.session_token)
         return response
 
     @route("GET", "/healthz")
@@ -85,8 +87,7 @@ class ApiRoutes(RouteHelpers):
         checks = {}
         for name in HEALTH_CHECKED:
             try:
-                answer = self.services(name).call("ping", timeout=2)
-                checks[name] = "ok" if answer["ok"] else "degraded"
+                checks[name] = "ok" if self.services(name).ping(timeout=2).ok else "degraded"
             except Exception:  # any failure means "not reachable" for the health check
                 checks[name] = "unreachable"
         healthy = all(v == "ok" for v in checks.values())
@@ -110,56 +111,56 @@ class ApiRoutes(RouteHelpers):
 
     @route("GET", "/api/v1/notice")
     def api_notice(self, request):
-        return json_response(self.accounts.call("get_notice"))
+        return json_response(self.accounts.get_notice())
 
     @route("POST", "/api/v1/captchas")
     def api_new_captcha(self, request):
-        return json_response(self.accounts.call("create_captcha",
-                                                {"client_ip": self._client_ip(request)}), 201)
+        return json_response(self.accounts.create_captcha(accounts.CaptchaRequest.parse(
+            {"client_ip": self._client_ip(request)})), 201)
 
     @route("POST", "/api/v1/sms-codes")
     def api_new_sms_code(self, request):
         body = read_json(request, accounts.SmsCodeRequest, client_ip=self._client_ip(request))
-        if body["purpose"] in ("change_password", "cancel_account"):
-            body["session_token"] = self._signed_in(request)
-        return json_response(self.accounts.call("request_sms_code", body), 201)
+        if body.purpose in ("change_password", "cancel_account"):
+            body = accounts.SmsCodeRequest.parse(
+                {**body.model_dump(), "session_token": self._signed_in(request)})
+        return json_response(self.accounts.request_sms_code(body), 201)
 
     @route("POST", "/api/v1/accounts")
     def api_register(self, request):
         body = read_json(request, accounts.Registration, client_ip=self._client_ip(request))
-        result = self.accounts.call("register", body)
-        return self._session_response(result["session"], 201,
-                                      {"account_no": result["account_no"]})
+        result = self.accounts.register(body)
+        return self._session_response(result.session, 201, {"account_no": result.account_no})
 
     @route("POST", "/api/v1/sessions")
     def api_login(self, request):
         body = read_json(request, accounts.Login, client_ip=self._client_ip(request))
-        return self._session_response(self.accounts.call("login", body), 201)
+        return self._session_response(self.accounts.login(body), 201)
 
     @route("DELETE", "/api/v1/sessions/current")
     def api_logout(self, request):
-        self.accounts.call("logout", self._signed_in(request))
+        self.accounts.logout(self._signed_in(request))
         response = json_response({"ok": True})
         security.clear_session_cookie(response, self.settings.secure_cookies)
         return response
 
     @route("GET", "/api/v1/account")
     def api_account(self, request):
-        return json_response(self.accounts.call("get_account",
-                                                self._signed_in(request, state_changing=False)))
+        return json_response(self.accounts.get_account(
+            self._signed_in(request, state_changing=False)))
 
     @route("PUT", "/api/v1/account/password")
     def api_change_password(self, request):
         body = read_json(request, accounts.PasswordChange, session_token=self._signed_in(request),
                          client_ip=self._client_ip(request))
-        return json_response(self.accounts.call("change_password", body))
+        return json_response(self.accounts.change_password(body))
 
     @route("DELETE", "/api/v1/account")
     def api_cancel_account(self, request):
         body = read_json(request, accounts.AccountCancellation,
                          session_token=self._signed_in(request),
                          client_ip=self._client_ip(request))
-        self.accounts.call("cancel_account", body)
+        self.accounts.cancel_account(body)
         response = json_response({"ok": True, "message": "撤销成功。"})
         security.clear_session_cookie(response, self.settings.secure_cookies)
         return response
@@ -167,7 +168,7 @@ class ApiRoutes(RouteHelpers):
     @route("POST", "/api/v1/password-resets")
     def api_reset_password(self, request):
         body = read_json(request, accounts.PasswordReset, client_ip=self._client_ip(request))
-        self.accounts.call("reset_password", body)
+        self.accounts.reset_password(body)
         return json_response({"ok": True, "message": "密码重设成功，请使用新密码登录。"})
 
     @route("*", "/api/<path:rest>", fallback=True)

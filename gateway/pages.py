@@ -1,7 +1,9 @@
 """Server-rendered pages: the family's whole account journey as plain HTML forms.
 
 Mixed into GatewayService next to ApiRoutes; both share RouteHelpers (gateway.web).
-Every handler: check the request, make one call, render a template or redirect.
+Every handler: check the request, make one call, render a template or redirect. What a
+form sends is parsed into the contract's model (a refusal shown on the form) and sent through
+the contract's typed client.
 Forms post with a hidden `csrf_token`: before sign-in bound to the random `pre` cookie,
 after sign-in to the session token (gateway.security). Scripts only enhance: captcha refresh,
 SMS code requests and the notice countdown (static/site.js).
@@ -21,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Response
 
+from common.contract_base import RpcMethod
 from common.districts import BY_CODE, DISTRICTS, OUTSIDE_BEIJING, District, district_name
 from common.errors import DomainError
 from gateway import security
@@ -93,8 +96,8 @@ class Service:
         return cls(BY_CODE[district], hukou_type)
 
     @classmethod
-    def of_account(cls, account: dict) -> Service:
-        return cls(BY_CODE[account["district"]], account["hukou_type"])
+    def of_account(cls, account: accounts.AccountView) -> Service:
+        return cls(BY_CODE[account.district], account.hukou_type)
 
     @property
     def name(self) -> str:
@@ -153,13 +156,13 @@ def registration_options(service: Service) -> dict:
             "hukou_district": hukou, "residence_district": districts}
 
 
-def journey(account: dict) -> list[dict]:
+def journey(account: accounts.AccountView) -> list[dict]:
     """The steps of the whole journey and where this family is on it."""
-    details = "录入相关审核材料信息" if account["hukou_type"] == "non_beijing" else "录入详细信息"
+    details = "录入相关审核材料信息" if account.hukou_type == "non_beijing" else "录入详细信息"
     steps = [("注册", "已完成"), (details, "即将开放"),
              ("身份证及户籍信息核验", "身份证及户籍信息待验证"),
              ("打印信息采集表", "尚未开放"), ("查看入学结果", "尚未开放")]
-    current = JOURNEY_STAGE[account["stage"]]
+    current = JOURNEY_STAGE[account.stage]
     return [{"label": label, "status": status,
              "state": "done" if i < current else "current" if i == current else "later"}
             for i, (label, status) in enumerate(steps)]
@@ -211,9 +214,9 @@ class PageRoutes(RouteHelpers):
         return response
 
     def _member_page(self, request, token: str, template: str, status: int = 200,
-                     account: dict | None = None, **context) -> Response:
+                     account: accounts.AccountView | None = None, **context) -> Response:
         """A page for a signed-in family (NOT_AUTHENTICATED sends it back to the start)."""
-        account = account or self.accounts.call("get_account", token)
+        account = account or self.accounts.get_account(token)
         csrf = security.csrf_token(self._csrf_key(), token, "session")
         return self._render(request, template, status, account=account, csrf=csrf,
                             service=Service.of_account(account), **context)
@@ -227,13 +230,14 @@ class PageRoutes(RouteHelpers):
         self._check_csrf(request, security.presession(request, self.settings.secure_cookies),
                          "pre")
 
-    def _signed_in_redirect(self, session: dict, location: str) -> Response:
+    def _signed_in_redirect(self, session: accounts.Session, location: str) -> Response:
         response = redirect(location, 303)
-        self._set_session_cookie(response, session["session_token"])
+        self._set_session_cookie(response, session.session_token)
         return response
 
-    def _captcha(self, request) -> dict:
-        return self.accounts.call("create_captcha", {"client_ip": self._client_ip(request)})
+    def _captcha(self, request) -> accounts.Captcha:
+        return self.accounts.create_captcha(accounts.CaptchaRequest.parse(
+            {"client_ip": self._client_ip(request)}))
 
     # static files, entrances -------------------------------------------------------------
     @route("GET", "/static/<path:name>")
@@ -276,8 +280,8 @@ class PageRoutes(RouteHelpers):
         service = Service.find(district, hukou_type)
         try:
             self._check_guest_csrf(request)
-            session = self.accounts.call("login", {
-                **filled(request.form, LOGIN_FIELDS), "client_ip": self._client_ip(request)})
+            session = self.accounts.login(accounts.Login.parse({
+                **filled(request.form, LOGIN_FIELDS), "client_ip": self._client_ip(request)}))
         except DomainError as error:
             return self._login(request, service, error, typed(request.form, LOGIN_FIELDS))
         return self._signed_in_redirect(session, "/home")
@@ -290,7 +294,7 @@ class PageRoutes(RouteHelpers):
     def logout(self, request):
         token = self._session_token(request)
         self._check_csrf(request, token, "session")
-        self.accounts.call("logout", token)
+        self.accounts.logout(token)
         response = redirect("/", 303)
         security.clear_session_cookie(response, self.settings.secure_cookies)
         return response
@@ -299,7 +303,7 @@ class PageRoutes(RouteHelpers):
     @route("GET", "/d/<district>/<hukou_type>/register")
     def register_page(self, request, district, hukou_type):
         service = Service.find(district, hukou_type)
-        notice = self.accounts.call("get_notice")
+        notice = self.accounts.get_notice()
         args = request.args
         if args.get("step") == "form" and args.get("notice_token") and args.get("agree"):
             return self._registration_form(request, service, notice,
@@ -316,19 +320,19 @@ class PageRoutes(RouteHelpers):
         form = request.form
         try:
             self._check_guest_csrf(request)
-            result = self.accounts.call("register", {
+            result = self.accounts.register(accounts.Registration.parse({
                 **filled(form, REGISTRATION_FIELDS), "district": service.district.code,
                 "hukou_type": service.hukou_type, "privacy_consent": "privacy_consent" in form,
-                "client_ip": self._client_ip(request)})
+                "client_ip": self._client_ip(request)}))
         except DomainError as error:
             if error.code == "SPECIAL_CASE":
                 return self._special_cases(request, service.district, service=service,
                                            from_registration=True)
-            return self._registration_form(request, service, self.accounts.call("get_notice"),
+            return self._registration_form(request, service, self.accounts.get_notice(),
                                            typed(form, REGISTRATION_FIELDS), error,
                                            "privacy_consent" in form
                                            and error.code != "CONSENT_REQUIRED")
-        return self._signed_in_redirect(result["session"], "/home?registered=1")
+        return self._signed_in_redirect(result.session, "/home?registered=1")
 
     def _registration_form(self, request, service, notice, values, error=None, consent=False):
         notice_url = f"{service.url}/register"
@@ -352,8 +356,8 @@ class PageRoutes(RouteHelpers):
         service = Service.find(district, hukou_type)
         try:
             self._check_guest_csrf(request)
-            self.accounts.call("reset_password", {**filled(request.form, RESET_FIELDS),
-                                                  "client_ip": self._client_ip(request)})
+            self.accounts.reset_password(accounts.PasswordReset.parse({
+                **filled(request.form, RESET_FIELDS), "client_ip": self._client_ip(request)}))
         except DomainError as error:
             return self._forgot(request, service, error, typed(request.form, RESET_FIELDS))
         return self._render(request, "done.html", service=service, title="密码重设成功",
@@ -369,7 +373,7 @@ class PageRoutes(RouteHelpers):
     @route("GET", "/home")
     def home(self, request):
         token = self._session_token(request)
-        account = self.accounts.call("get_account", token)
+        account = self.accounts.get_account(token)
         return self._member_page(request, token, "home.html", account=account,
                                  journey=journey(account),
                                  registered=request.args.get("registered") == "1",
@@ -382,7 +386,8 @@ class PageRoutes(RouteHelpers):
 
     @route("POST", "/account/password")
     def change_password(self, request):
-        token, refused = self._submit_with_code(request, "change_password", CHANGE_FIELDS)
+        token, refused = self._submit_with_code(request, accounts.AccountsRpc.change_password,
+                                                CHANGE_FIELDS)
         if refused:
             return self._code_form(request, token, "password.html", CHANGE_FIELDS, refused)
         return self._member_page(request, token, "done.html", title="密码修改成功",
@@ -397,7 +402,8 @@ class PageRoutes(RouteHelpers):
 
     @route("POST", "/account/cancel")
     def cancel_account(self, request):
-        token, refused = self._submit_with_code(request, "cancel_account", CANCEL_FIELDS)
+        token, refused = self._submit_with_code(request, accounts.AccountsRpc.cancel_account,
+                                                CANCEL_FIELDS)
         if refused:
             return self._code_form(request, token, "cancel.html", CANCEL_FIELDS, refused)
         response = self._render(request, "done.html", title="撤销成功",
@@ -406,14 +412,15 @@ class PageRoutes(RouteHelpers):
         security.clear_session_cookie(response, self.settings.secure_cookies)
         return response
 
-    def _submit_with_code(self, request, method: str, fields: tuple[str, ...]):
+    def _submit_with_code(self, request, method: RpcMethod, fields: tuple[str, ...]):
         """A signed-in family's SMS-confirmed form: CSRF check, then the accounts call.
         Returns (session token, the refusal or None)."""
         token = self._session_token(request)
         try:
             self._check_csrf(request, token, "session")
-            self.accounts.call(method, {**filled(request.form, fields), "session_token": token,
-                                        "client_ip": self._client_ip(request)})
+            self.accounts.call(method, method.request.parse({
+                **filled(request.form, fields), "session_token": token,
+                "client_ip": self._client_ip(request)}))
         except DomainError as error:
             return token, error
         return token, None
@@ -427,8 +434,8 @@ class PageRoutes(RouteHelpers):
     def dev_sms(self, request):
         if self.settings.PLATFORM_ENV != "development":
             raise DomainError("NOT_FOUND")
-        messages = [{**m, "sent_at": beijing_time(m["sent_at"])}
-                    for m in self.notify.call("list_dev_messages", 20)]
+        messages = [m.model_copy(update={"sent_at": beijing_time(m.sent_at)})
+                    for m in self.notify.list_dev_messages(20)]
         return self._render(request, "dev_sms.html", messages=messages)
 
     @route("*", "/<path:rest>", fallback=True)

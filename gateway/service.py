@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from common.edge.dependencies import Observability, Settings
-from common.edge.rpc import AnyServiceRpc, DeadlineRpcProxy
+from common.edge.rpc import AnyServiceRpc, ServiceRpc
 from gateway.api import ApiRoutes
 from gateway.pages import PageRoutes
-from services.accounts import contract as accounts_contract
-from services.notify import contract as notify_contract
+from services.accounts.contract import AccountsRpc
+from services.notify.contract import NotifyRpc
 
 
 class GatewayService(PageRoutes, ApiRoutes):
     name = "gateway"
 
     settings = Settings()
-    accounts = DeadlineRpcProxy(accounts_contract.SERVICE_NAME)
-    notify = DeadlineRpcProxy(notify_contract.SERVICE_NAME)
+    accounts = ServiceRpc(AccountsRpc)
+    notify = ServiceRpc(NotifyRpc)
     services = AnyServiceRpc()  # the health check's
     request_id = Observability()

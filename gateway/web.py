@@ -16,6 +16,7 @@ from functools import partial
 from eventlet.event import Event
 from nameko.exceptions import RemoteError
 from nameko.web.handlers import HttpRequestHandler
+from pydantic import BaseModel
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Response
 
@@ -29,6 +30,9 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 
 
 def json_response(body, status: int = 200, headers: dict | None = None) -> Response:
+    """`body`: JSON data, or a contract model."""
+    if isinstance(body, BaseModel):
+        body = body.model_dump(mode="json")
     return Response(json.dumps(body, ensure_ascii=False), status=status, headers=headers,
                     mimetype="application/json")
 

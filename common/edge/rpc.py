@@ -11,14 +11,17 @@ caller learns it in a round trip instead of waiting out its deadline.
 The deadline also bounds the publishing: a request that cannot be published before it (the
 broker is away) is RpcUnavailable, and a reply is given up at the request's deadline. A reply
 or an acknowledgement that cannot be sent is logged, never a reason for the service to stop.
+
+Entrypoints (`serve`) and callers (`ServiceRpc`) take and give the types a service's contract
+declares (common/contract_base.py).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
-from functools import partial
 
 import eventlet
 from amqp.exceptions import MessageNacked
@@ -42,6 +45,7 @@ from nameko.rpc import (
 )
 
 from common import metrics
+from common.contract_base import RpcContract, RpcMethod
 from common.edge.consuming import ResilientQueueConsumer
 from common.edge.dependencies import DATABASE_AWAY
 from common.edge.publishing import pooled_publisher
@@ -90,7 +94,7 @@ class _RpcPublisher:
 class _Responder(Responder):
     def __init__(self, *args, reply_by: float, **kwargs):
         super().__init__(*args, **kwargs)
-        self.publisher_cls = partial(_RpcPublisher, reply_by=reply_by)
+        self.publisher_cls = functools.partial(_RpcPublisher, reply_by=reply_by)
 
 
 class _RpcConsumer(RpcConsumer):
@@ -158,6 +162,26 @@ def _wait_for_a_free_worker(container) -> None:
 rpc = UnconfirmedRpc.decorator
 
 
+def serve(method: RpcMethod):
+    """The entrypoint of a method its service's contract declares (the function's name is the
+    method's): the function gets the request parsed into the declared type (a malformed one is
+    VALIDATION_ERROR, naming each field), and its answer is checked against the declared type
+    and sent as JSON."""
+    def entrypoint_of(function):
+        if function.__name__ != method.name:
+            raise TypeError(f"{function.__name__} serves {method.name}")
+        if method.request is None:
+            def entrypoint(self):
+                return method.reply(function(self))
+        else:
+            def entrypoint(self, request=None):  # left out: refused unless the type admits None
+                return method.reply(function(self, method.parse_request(request)))
+        entrypoint = functools.update_wrapper(entrypoint, function)
+        entrypoint.declared = method
+        return rpc(expected_exceptions=DomainError)(entrypoint)
+    return entrypoint_of
+
+
 class RpcUnavailable(Exception):
     """No reply in time (the service is down, overloaded or slow): the outcome is unknown, the
     call may still complete. Callers answer "retry later"."""
@@ -193,17 +217,30 @@ class DeadlineRpcProxy(RpcProxy):
                               self.options, self.container.config["settings"].RPC_TIMEOUT_S)
 
 
+class ServiceRpc(DeadlineRpcProxy):
+    """Typed deadline calls to the service a contract names (common/contract_base.py):
+    `accounts = ServiceRpc(AccountsRpc)`, then `self.accounts.register(Registration(...))`."""
+
+    def __init__(self, contract: type[RpcContract], **options):
+        super().__init__(contract.service, **options)
+        self.contract = contract
+
+    def get_dependency(self, worker_ctx):
+        return self.contract(super().get_dependency(worker_ctx))
+
+
 class AnyServiceRpc(DeadlineRpcProxy):
-    """Deadline clients of services named at the call, `self.services("notify").call("ping")`:
-    the gateway's health check asks every service common/registry.py lists."""
+    """Calls of what every service answers (`RpcContract`) to services named at the call,
+    `self.services("notify").ping()`: the gateway's health check asks every service
+    common/registry.py lists."""
 
     def __init__(self, **options):
         super().__init__(None, **options)
 
     def get_dependency(self, worker_ctx):
         timeout = self.container.config["settings"].RPC_TIMEOUT_S
-        return lambda service_name: DeadlineClient(worker_ctx, service_name,
-                                                   self.rpc_reply_listener, self.options, timeout)
+        return lambda service_name: RpcContract(DeadlineClient(
+            worker_ctx, service_name, self.rpc_reply_listener, self.options, timeout))
 
 
 class DeadlineClient:

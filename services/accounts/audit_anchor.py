@@ -19,7 +19,8 @@ import psycopg_pool
 
 from services.accounts.settings import AccountsSettings
 from services.accounts.storage import Keys, Store
-from services.accounts.usecases import export_audit_anchor, utcnow, verify_audit_chain
+from services.accounts.usecases.audit import export_audit_anchor, verify_audit_chain
+from services.accounts.usecases.context import utcnow
 
 
 def main(argv: list[str]) -> int:
@@ -45,8 +46,8 @@ def main(argv: list[str]) -> int:
             return 0
         with open(argv[2]) as source:
             report = verify_audit_chain(store, json.load(source))
-    print("intact" if report["intact"] else f"NOT INTACT: {report['problem']}")
-    return 0 if report["intact"] else 1
+    print("intact" if report.intact else f"NOT INTACT: {report.problem}")
+    return 0 if report.intact else 1
 
 
 if __name__ == "__main__":

@@ -1,16 +1,37 @@
 """The accounts service wired once: its keys, store, look-up hasher, password hasher and
-captcha renderer around the use cases. The service (service.py), the demo data (demo.py) and
-the tests all build their AccountsApp here; nothing here imports nameko or eventlet.
+captcha renderer around the use cases, one object per capability. The service (service.py),
+the demo data (demo.py) and the tests all build their AccountsApp here; nothing here imports
+nameko or eventlet.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from common.crypto import LookupHasher
 from services.accounts.rules.passwords import make_hasher, verify_password
 from services.accounts.storage import Keys, Store
-from services.accounts.usecases import AccountsApp, Edge, render_captcha_png
+from services.accounts.usecases.cancellation import Cancellations
+from services.accounts.usecases.captchas import Captchas, render_captcha_png
+from services.accounts.usecases.context import Context, Edge
+from services.accounts.usecases.passwords import Passwords
+from services.accounts.usecases.registration import Registrations
+from services.accounts.usecases.sessions import Sessions
+from services.accounts.usecases.sms_codes import SmsCodes
+
+
+@dataclass(frozen=True)
+class AccountsApp:
+    """Each capability of the accounts service (usecases/), over one context; the audit
+    chain's functions (usecases/audit.py) take `context.store`."""
+    context: Context
+    captchas: Captchas
+    sms_codes: SmsCodes
+    sessions: Sessions
+    registrations: Registrations
+    passwords: Passwords
+    cancellations: Cancellations
 
 
 def inline(fn, *args):
@@ -34,10 +55,17 @@ def build(settings, pool, publish: Callable | None = None, offload: Callable = i
     hasher = make_hasher(settings.ARGON2_MEMORY_KIB, settings.ARGON2_TIME_COST,
                          settings.ARGON2_PARALLELISM)
     keys = Keys(settings.master_keys)
-    return AccountsApp(
+    context = Context(
         settings, Store(pool, keys, publish), LookupHasher(keys.lookup),
         Edge(hash_password=lambda password: offload(hasher.hash, password),
              verify_password=lambda stored, password: offload(
                  verify_password, hasher, stored, password),
              render_captcha=lambda answer: offload(render_captcha_png, answer),
              observe_sms_budget=observe_sms_budget))
+    captchas = Captchas(context)
+    sessions = Sessions(context, captchas)
+    sms_codes = SmsCodes(context, captchas, sessions)
+    return AccountsApp(context, captchas, sms_codes, sessions,
+                       Registrations(context, sms_codes, sessions),
+                       Passwords(context, sessions, sms_codes),
+                       Cancellations(context, sessions, sms_codes))

@@ -1,4 +1,5 @@
-"""The accounts service's public contract: RPC method names, their models, its events.
+"""The accounts service's public contract: its RPC methods with their models (`AccountsRpc`),
+its events with theirs (`EVENTS`).
 
 This module (with `common`) is the only part of the accounts service that other services and
 the gateway may import.
@@ -8,9 +9,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, StrictStr, model_validator
 
-from common.contract_base import ContractModel
+from common.contract_base import ContractModel, Event, Ok, RpcContract, RpcMethod
+from common.errors import DomainError
 
 SERVICE_NAME = "accounts"
 
@@ -74,6 +76,15 @@ class Registration(ContractModel):
     client_ip: str = Field(default="", max_length=64)
     idempotency_key: str = IdempotencyKey
 
+    @model_validator(mode="before")
+    @classmethod
+    def _special_case(cls, data):
+        """Families with other documents are the district's to handle: said before anything
+        else is checked."""
+        if isinstance(data, dict) and data.get("document_type") == "other":
+            raise DomainError("SPECIAL_CASE", extra={"district": data.get("district")})
+        return data
+
 
 class Login(ContractModel):
     account_no: str = Field(min_length=1, max_length=32)
@@ -136,6 +147,13 @@ class Session(ContractModel):
     account: AccountView
 
 
+class Registered(ContractModel):
+    """Registering signs the family in."""
+    account_no: str
+    account: AccountView
+    session: Session
+
+
 class Notice(ContractModel):
     title: str
     paragraphs: list[str]
@@ -159,12 +177,17 @@ class SmsCodeSent(ContractModel):
     phone_masked: str
 
 
+class AuditReport(ContractModel):
+    intact: bool
+    first_broken_id: int | None  # the first entry that does not chain
+    problem: str | None
+
+
 # Events published by accounts (exchange "accounts.events").
 ACCOUNT_REGISTERED = "account_registered"
 
 
-class AccountRegistered(ContractModel):
-    event_id: str
+class AccountRegistered(Event):
     account_no: str
     district: str
     guardian_phone: str = Field(pattern=PHONE_PATTERN)  # to text the account number
@@ -173,9 +196,8 @@ class AccountRegistered(ContractModel):
 ACCOUNT_CANCELLED = "account_cancelled"
 
 
-class AccountCancelled(ContractModel):
+class AccountCancelled(Event):
     """Other services erase what they hold about the family (notify: texts to the phone)."""
-    event_id: str
     account_no: str
     guardian_phone: str = Field(pattern=PHONE_PATTERN)
 
@@ -183,12 +205,11 @@ class AccountCancelled(ContractModel):
 SMS_CODE_ISSUED = "sms_code_issued"
 
 
-class SmsCodeIssued(ContractModel):
+class SmsCodeIssued(Event):
     """A code to text (written with the code, so delivery never holds up the request); notify
     sends it once, and never after `not_after`. `deliver` is false for a forgot-password code
     for no matching account: written and relayed all the same, so that both requests do the
     same work and take the same time, and dropped by notify."""
-    event_id: str
     message_id: str
     phone: str = Field(pattern=PHONE_PATTERN)
     purpose: SmsPurpose
@@ -197,10 +218,23 @@ class SmsCodeIssued(ContractModel):
     deliver: bool = True
 
 
-# RPC methods (all raise common.errors.DomainError for refusals):
-#   ping(); get_notice() -> Notice; create_captcha(CaptchaRequest, optional) -> Captcha;
-#   request_sms_code(SmsCodeRequest) -> SmsCodeSent;
-#   register(Registration) -> {"account_no", "account": AccountView, "session": Session};
-#   login(Login) -> Session; logout(session_token); get_account(session_token) -> AccountView;
-#   change_password(PasswordChange); reset_password(PasswordReset);
-#   cancel_account(AccountCancellation); verify_audit_chain() -> {"intact", "first_broken_id"}.
+EVENTS = {ACCOUNT_REGISTERED: AccountRegistered, ACCOUNT_CANCELLED: AccountCancelled,
+          SMS_CODE_ISSUED: SmsCodeIssued}
+
+
+class AccountsRpc(RpcContract):
+    """The accounts service's RPC methods; each refusal is a common.errors.DomainError."""
+    service = SERVICE_NAME
+
+    get_notice = RpcMethod(None, Notice)
+    create_captcha = RpcMethod(CaptchaRequest | None, Captcha)  # older callers send none
+    request_sms_code = RpcMethod(SmsCodeRequest, SmsCodeSent)
+    register = RpcMethod(Registration, Registered)
+    login = RpcMethod(Login, Session)
+    logout = RpcMethod(StrictStr, Ok)  # the session token
+    get_account = RpcMethod(StrictStr, AccountView)  # the session token
+    change_password = RpcMethod(PasswordChange, Ok)
+    reset_password = RpcMethod(PasswordReset, Ok)
+    cancel_account = RpcMethod(AccountCancellation, Ok)
+    # operators: with an exported anchor (services/accounts/audit_anchor.py), or none
+    verify_audit_chain = RpcMethod(dict | None, AuditReport)

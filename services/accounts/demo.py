@@ -13,9 +13,9 @@ import sys
 
 import psycopg_pool
 
-from services.accounts.bootstrap import build
+from services.accounts.bootstrap import AccountsApp, build
+from services.accounts.contract import Registration, SmsCodeRequest
 from services.accounts.settings import AccountsSettings
-from services.accounts.usecases import AccountsApp
 
 DEMO = {"district": "haidian", "hukou_type": "beijing", "child_name": "王小明",
         "document_type": "resident_id", "document_number": "110108202009010019",
@@ -35,23 +35,24 @@ def demo_app(settings: AccountsSettings, pool) -> AccountsApp:
 
 def register_demo_family(app: AccountsApp) -> str:
     """The demo family's account number, registering it first if needed."""
-    with app.store.statements() as db:
-        found = db.account_by_document(app.lookup("document", DEMO["document_number"]))
+    store = app.context.store
+    with store.statements() as db:
+        found = db.account_by_document(app.context.lookup("document", DEMO["document_number"]))
     if found:
         return found.account_no
-    notice = app.notice()
-    captcha = app.create_captcha()
+    notice = app.registrations.notice()
+    captcha = app.captchas.create()
     issued = []  # the code's event, taken before any relay sees it: the demo texts nobody
-    app.store.publish_committed = issued.extend
-    app.request_sms_code({"purpose": "register", "phone": DEMO["guardian_phone"],
-                          "captcha_id": captcha["captcha_id"],
-                          "captcha_answer": app.s.CAPTCHA_FIXED_ANSWER, "client_ip": "127.0.0.1"})
-    with app.store.transaction() as tx:
+    store.publish_committed = issued.extend
+    app.sms_codes.request(SmsCodeRequest(
+        purpose="register", phone=DEMO["guardian_phone"], captcha_id=captcha.captcha_id,
+        captcha_answer=app.context.settings.CAPTCHA_FIXED_ANSWER, client_ip="127.0.0.1"))
+    with store.transaction() as tx:
         tx.drop_events([event.id for event in issued])
-    result = app.register({**DEMO, "sms_code": re.search(r"\d{6}", issued[0].body["text"]).group(),
-                           "notice_token": notice["notice_token"],
-                           "privacy_policy_version": notice["privacy_policy_version"]})
-    return result["account_no"]
+    result = app.registrations.register(Registration(
+        **DEMO, sms_code=re.search(r"\d{6}", issued[0].body["text"]).group(),
+        notice_token=notice.notice_token, privacy_policy_version=notice.privacy_policy_version))
+    return result.account_no
 
 
 def main() -> int:

@@ -1,4 +1,5 @@
-"""The accounts service's entrypoints: validate, call one use case, return JSON."""
+"""The accounts service's entrypoints, as its contract declares them (contract.AccountsRpc):
+each calls one use case of one capability; `serve` parses the request and checks the answer."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from functools import partial
 from nameko.timer import timer
 from prometheus_client import Counter, Gauge
 
+from common.contract_base import Pong
 from common.edge.dependencies import Observability, Wiring, offload
 from common.edge.outbox import OutboxRelay
-from common.edge.rpc import rpc
+from common.edge.rpc import serve
 from common.errors import DomainError
 from services.accounts import bootstrap
-from services.accounts.contract import SERVICE_NAME
+from services.accounts.contract import SERVICE_NAME, AccountsRpc
+from services.accounts.usecases import audit
 
 log = logging.getLogger(__name__)
 
@@ -39,71 +42,71 @@ class AccountsService:
                  relay=OutboxRelay())
     request_id = Observability()
 
-    @rpc(expected_exceptions=DomainError)
+    @serve(AccountsRpc.ping)
     def ping(self):
-        return {"service": self.name, "ok": self.app.store.ping()}
+        return Pong(service=self.name, ok=self.app.context.store.ping())
 
-    @rpc(expected_exceptions=DomainError)
+    @serve(AccountsRpc.get_notice)
     def get_notice(self):
-        return self.app.notice()
+        return self.app.registrations.notice()
 
-    @rpc(expected_exceptions=DomainError)
-    def create_captcha(self, request=None):  # CaptchaRequest; older callers send none
-        return self.app.create_captcha(request)
+    @serve(AccountsRpc.create_captcha)
+    def create_captcha(self, request):
+        return self.app.captchas.create(request)
 
-    @rpc(expected_exceptions=DomainError)
+    @serve(AccountsRpc.request_sms_code)
     def request_sms_code(self, request):
-        return self.app.request_sms_code(request, request_id=self.request_id)
+        return self.app.sms_codes.request(request, request_id=self.request_id)
 
-    @rpc(expected_exceptions=DomainError)
+    @serve(AccountsRpc.register)
     def register(self, registration):
-        result = self.app.register(registration, request_id=self.request_id)
-        REGISTRATIONS.labels(result["account"]["district"]).inc()
+        result = self.app.registrations.register(registration, request_id=self.request_id)
+        REGISTRATIONS.labels(result.account.district).inc()
         return result
 
-    @rpc(expected_exceptions=DomainError)
+    @serve(AccountsRpc.login)
     def login(self, login):
         try:
-            session = self.app.login(login, request_id=self.request_id)
+            session = self.app.sessions.login(login, request_id=self.request_id)
         except DomainError as error:
             LOGINS.labels(error.code.lower()).inc()
             raise
         LOGINS.labels("ok").inc()
         return session
 
-    @rpc(expected_exceptions=DomainError)
+    @serve(AccountsRpc.logout)
     def logout(self, session_token):
-        return self.app.logout(session_token)
+        return self.app.sessions.logout(session_token)
 
-    @rpc(expected_exceptions=DomainError)
+    @serve(AccountsRpc.get_account)
     def get_account(self, session_token):
-        return self.app.get_account(session_token)
+        return self.app.sessions.get_account(session_token)
 
-    @rpc(expected_exceptions=DomainError)
+    @serve(AccountsRpc.change_password)
     def change_password(self, change):
-        return self.app.change_password(change, request_id=self.request_id)
+        return self.app.passwords.change(change, request_id=self.request_id)
 
-    @rpc(expected_exceptions=DomainError)
+    @serve(AccountsRpc.reset_password)
     def reset_password(self, reset):
-        return self.app.reset_password(reset, request_id=self.request_id)
+        return self.app.passwords.reset(reset, request_id=self.request_id)
 
-    @rpc(expected_exceptions=DomainError)
+    @serve(AccountsRpc.cancel_account)
     def cancel_account(self, cancellation):
-        return self.app.cancel_account(cancellation, request_id=self.request_id)
+        return self.app.cancellations.cancel(cancellation, request_id=self.request_id)
 
-    @rpc(expected_exceptions=DomainError)
-    def verify_audit_chain(self, anchor=None):
-        return self.app.verify_audit_chain(anchor)
+    @serve(AccountsRpc.verify_audit_chain)
+    def verify_audit_chain(self, anchor):
+        return audit.verify_audit_chain(self.app.context.store, anchor)
 
     @timer(interval=300)
     def log_audit_head(self):
         """The head in the logs (kept elsewhere, longer) is one more copy outside the database
         to check the chain against: see `services.accounts.audit_anchor`."""
-        head = self.app.audit_head()
+        head = audit.audit_head(self.app.context.store)
         if head:
             log.info("audit head", extra={"entry_id": head.entry_id, "digest": head.digest,
                                           "at": head.at})
 
     @timer(interval=600)
     def purge_expired(self):
-        self.app.purge_expired()
+        self.app.context.purge_expired()

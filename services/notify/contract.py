@@ -6,13 +6,14 @@ texts, records delivery, and never delivers a text after its `not_after` time.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
-from common.contract_base import ContractModel
+from common.contract_base import ContractModel, RpcContract, RpcMethod
 
 SERVICE_NAME = "notify"
+DEV_MESSAGES_MAX = 100
 
 MessagePurpose = Literal["register", "reset_password", "change_password", "cancel_account",
                          "account_registered"]
@@ -34,8 +35,14 @@ class DevMessage(ContractModel):
     sent_at: str
 
 
-# RPC methods: ping() -> {"service", "ok"};
-# list_dev_messages(limit) -> list[DevMessage] (refused unless PLATFORM_ENV=development).
+class NotifyRpc(RpcContract):
+    """The notify service's RPC methods; each refusal is a common.errors.DomainError."""
+    service = SERVICE_NAME
+
+    # the newest `limit` texts, newest first; NOT_FOUND unless PLATFORM_ENV=development
+    list_dev_messages = RpcMethod(Annotated[int, Field(strict=True, ge=1, le=DEV_MESSAGES_MAX)],
+                                  list[DevMessage])
+
 
 # Events notify consumes (see services.accounts.contract): accounts.sms_code_issued,
 # accounts.account_registered, accounts.account_cancelled. Each becomes at most one

@@ -17,6 +17,7 @@ from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 from prometheus_client import Counter
 
+from common.contract_base import Pong
 from common.edge.consuming import event_handler
 from common.edge.dependencies import (
     Observability,
@@ -25,7 +26,7 @@ from common.edge.dependencies import (
     autocommit_pool,
     settings_of,
 )
-from common.edge.rpc import rpc
+from common.edge.rpc import serve
 from common.errors import DomainError
 from common.masking import mask_phone
 from services.accounts.contract import (
@@ -38,7 +39,7 @@ from services.accounts.contract import (
 )
 from services.accounts.contract import SERVICE_NAME as ACCOUNTS
 from services.notify import bootstrap, delivery
-from services.notify.contract import SERVICE_NAME, DevMessage, SmsMessage
+from services.notify.contract import SERVICE_NAME, DevMessage, NotifyRpc, SmsMessage
 from services.notify.storage import Claim, MessageStore
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,6 @@ SMS_SENT = Counter("platform_sms_sent_total", "Text messages by outcome", ["purp
 
 RETRY_DELAY_S = 20  # lets a provider outage pass; an SMS code stays valid for minutes
 RETRY_BATCH = 100
-DEV_MESSAGES_MAX = 100
 KILL_WRITE_S = 1.0  # a kill must be quick: the last marks get one try this long
 
 
@@ -131,20 +131,18 @@ class NotifyService:
     request_id = Observability()
     sent_marks = SentMarks()
 
-    @rpc(expected_exceptions=DomainError)
+    @serve(NotifyRpc.ping)
     def ping(self):
         self.app.messages.ping()
-        return {"service": SERVICE_NAME, "ok": True}
+        return Pong(service=SERVICE_NAME, ok=True)
 
-    @rpc(expected_exceptions=DomainError)
-    def list_dev_messages(self, limit=20):
+    @serve(NotifyRpc.list_dev_messages)
+    def list_dev_messages(self, limit: int):
         if self.settings.PLATFORM_ENV != "development" or self.settings.SMS_BACKEND != "outbox":
             raise DomainError("NOT_FOUND")
-        if type(limit) is not int or not 1 <= limit <= DEV_MESSAGES_MAX:
-            raise DomainError("VALIDATION_ERROR", fields={"limit": "格式不正确。"})
         entries = delivery.read_outbox_tail(self.settings.SMS_OUTBOX_PATH, limit)
         return [DevMessage(phone_masked=mask_phone(entry["phone"]), purpose=entry["purpose"],
-                           text=entry["text"], sent_at=entry["sent_at"]).model_dump()
+                           text=entry["text"], sent_at=entry["sent_at"])
                 for entry in entries]
 
     # Requeued on error: a database outage delays the text but does not lose it.

@@ -7,10 +7,12 @@ import logging
 import pytest
 import requests
 
-from common.edge.rpc import DeadlineRpcProxy
+from common.contract_base import RpcContract, RpcMethod
+from common.edge.rpc import DeadlineRpcProxy, ServiceRpc
 from gateway.service import GatewayService
 from gateway.settings import GatewaySettings
 from gateway.web import json_response, route
+from services.accounts.contract import AccountsRpc, Captcha
 from tests.support.family import Family, unique_phone
 from tests.support.infra import running_service, settings_for
 from tests.support.stack import free_port
@@ -37,20 +39,33 @@ def test_writing_x_forwarded_for_does_not_escape_the_per_address_sms_cap(strict_
 
 
 # failures behind the gateway ---------------------------------------------------------------
-class GatewayWithFaultyCalls(GatewayService):
-    """The real gateway plus routes no real one resembles: calls that make accounts fail as a
-    bug would (an argument of the wrong type: a RemoteError; a misspelled method: nameko's
-    MethodNotFound), and a call to a service that nobody runs."""
+class DriftedAccountsRpc(RpcContract):
+    """What a gateway of another release might take accounts to answer."""
+    service = AccountsRpc.service
+    get_notice = RpcMethod(None, Captcha)
 
+
+class GatewayWithFaultyCalls(GatewayService):
+    """The real gateway plus routes no real one resembles: calls past the accounts contract
+    that fail as a bug would (an argument too many: nameko's IncorrectSignature; a misspelled
+    method: its MethodNotFound), a reply the contract does not describe, and a call to a
+    service that nobody runs."""
+
+    untyped_accounts = DeadlineRpcProxy(AccountsRpc.service)
+    drifted_accounts = ServiceRpc(DriftedAccountsRpc)
     nobody = DeadlineRpcProxy("nobody")
 
-    @route("GET", "/api/v1/test/wrong-type")
-    def api_test_wrong_type(self, request):
-        return json_response(self.accounts.call("get_account", {"not": "a token"}))
+    @route("GET", "/api/v1/test/wrong-arity")
+    def api_test_wrong_arity(self, request):
+        return json_response(self.untyped_accounts.call("get_account", "token", "more"))
 
     @route("GET", "/api/v1/test/misspelled")
     def api_test_misspelled(self, request):
-        return json_response(self.accounts.call("get_acount", "token"))
+        return json_response(self.untyped_accounts.call("get_acount", "token"))
+
+    @route("GET", "/api/v1/test/undescribed-reply")
+    def api_test_undescribed_reply(self, request):
+        return json_response(self.drifted_accounts.get_notice())
 
     @route("GET", "/api/v1/test/nobody")
     def api_test_nobody(self, request):
@@ -65,8 +80,9 @@ def faulty_gateway(stack):
         yield f"http://127.0.0.1:{settings.GATEWAY_PORT}"
 
 
-@pytest.mark.parametrize("path, error", [("/api/v1/test/wrong-type", "AttributeError"),
-                                         ("/api/v1/test/misspelled", "MethodNotFound")])
+@pytest.mark.parametrize("path, error", [("/api/v1/test/wrong-arity", "IncorrectSignature"),
+                                         ("/api/v1/test/misspelled", "MethodNotFound"),
+                                         ("/api/v1/test/undescribed-reply", "ValidationError")])
 def test_a_bug_in_a_service_is_a_500_logged_as_an_error_with_the_request_id(faulty_gateway,
                                                                            caplog, path, error):
     response = requests.get(faulty_gateway + path, timeout=30,

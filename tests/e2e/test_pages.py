@@ -14,6 +14,7 @@ import requests
 from common.errors import DomainError
 from gateway.pages import describe, journey
 from gateway.service import GatewayService
+from services.accounts.contract import AccountView
 from tests.support.clients import client_session
 from tests.support.family import id_number, unique_phone
 
@@ -231,12 +232,19 @@ def test_the_503_page_reassures_the_family():
 
 
 def test_the_journey_names_the_step_of_each_service_and_where_the_family_is():
-    steps = journey({"hukou_type": "non_beijing", "stage": "details_pending"})
+    def account(hukou_type):
+        return AccountView(
+            account_no="27000001", district="haidian", district_name="海淀区",
+            hukou_type=hukou_type, school_stage="primary", stage="details_pending",
+            child_name="王*", document_type="resident_id", document_number="1101*************X",
+            sex="male", guardian_name="王*", guardian_phone="138****5678",
+            created_at="2027-05-06T08:00:00+00:00")
+
+    steps = journey(account("non_beijing"))
     assert [s["label"] for s in steps] == ["注册", "录入相关审核材料信息", "身份证及户籍信息核验",
                                            "打印信息采集表", "查看入学结果"]
     assert [s["state"] for s in steps] == ["done", "current", "later", "later", "later"]
-    assert journey({"hukou_type": "beijing", "stage": "details_pending"})[1]["label"] \
-        == "录入详细信息"
+    assert journey(account("beijing"))[1]["label"] == "录入详细信息"
 
 
 def test_refusals_go_next_to_their_field_or_to_the_top_of_the_form():

@@ -24,12 +24,19 @@ from common.migrations import migrate
 from common.registry import OWNER_ROLE
 from common.settings import role_url
 from services.accounts.bootstrap import build
+from services.accounts.contract import (
+    AccountCancellation,
+    CaptchaRequest,
+    Registration,
+    SmsCodeRequest,
+)
 from services.accounts.demo import DEMO
 from services.accounts.rules.audit import canonical
 from services.accounts.service import AccountsService
 from services.accounts.settings import AccountsSettings
 from services.accounts.storage import Keys, Store, rotate_keys
-from services.accounts.usecases import export_audit_anchor, utcnow, verify_audit_chain
+from services.accounts.usecases.audit import audit_head, export_audit_anchor, verify_audit_chain
+from services.accounts.usecases.context import utcnow
 from services.notify.settings import NotifySettings
 from tests.support.family import id_number, unique_phone
 from tests.support.infra import drop_database, make_database, running_service
@@ -74,10 +81,10 @@ def owner(database_url):
 def texted_code(app, request: dict) -> str:
     """Requests an SMS code and reads it from the event that carries it to notify."""
     issued = []
-    app.store.publish_committed = issued.extend  # as the relay would get it
-    captcha = app.create_captcha({"client_ip": "127.0.0.1"})
-    app.request_sms_code({**request, "captcha_id": captcha["captcha_id"],
-                          "captcha_answer": "2468", "client_ip": "127.0.0.1"})
+    app.context.store.publish_committed = issued.extend  # as the relay would get it
+    captcha = app.captchas.create(CaptchaRequest(client_ip="127.0.0.1"))
+    app.sms_codes.request(SmsCodeRequest(**request, captcha_id=captcha.captcha_id,
+                                         captcha_answer="2468", client_ip="127.0.0.1"))
     return re.search(r"\d{6}", issued[-1].body["text"]).group()
 
 
@@ -85,11 +92,12 @@ def register(app) -> tuple[str, str]:
     """A new family: (account number, session token)."""
     phone = unique_phone()
     code = texted_code(app, {"purpose": "register", "phone": phone})
-    notice = app.notice()
-    result = app.register({**DEMO, "document_number": id_number(), "guardian_phone": phone,
-                           "sms_code": code, "notice_token": notice["notice_token"],
-                           "privacy_policy_version": notice["privacy_policy_version"]})
-    return result["account_no"], result["session"]["session_token"]
+    notice = app.registrations.notice()
+    result = app.registrations.register(Registration(**{
+        **DEMO, "document_number": id_number(), "guardian_phone": phone, "sms_code": code,
+        "notice_token": notice.notice_token,
+        "privacy_policy_version": notice.privacy_policy_version}))
+    return result.account_no, result.session.session_token
 
 
 def sealed(conn, account_no: str) -> tuple[bytes | None, bytes | None]:
@@ -124,7 +132,7 @@ def test_no_service_login_reads_another_services_schema(settings, database_url, 
 def test_an_entry_the_owner_rewrites_with_recomputed_sha256_digests_fails_verification(
         app, owner):
     register(app)
-    assert verify_audit_chain(app.store)["intact"]
+    assert verify_audit_chain(app.context.store).intact
     newest_id, previous = owner.execute("SELECT id, previous_digest FROM accounts.audit_log "
                                         "ORDER BY id DESC LIMIT 1").fetchone()
     forged = {"at": "2027-05-06T08:00:00+00:00", "action": "login", "account_no": None}
@@ -135,8 +143,8 @@ def test_an_entry_the_owner_rewrites_with_recomputed_sha256_digests_fails_verifi
     owner.execute("UPDATE accounts.audit_head SET digest = %s", (digest,))
     owner.execute("ALTER TABLE accounts.audit_log ENABLE TRIGGER audit_log_append_only")
 
-    report = verify_audit_chain(app.store)
-    assert (report["intact"], report["first_broken_id"]) == (False, newest_id)
+    report = verify_audit_chain(app.context.store)
+    assert (report.intact, report.first_broken_id) == (False, newest_id)
 
 
 def test_the_newest_entries_cut_off_by_the_owner_fail_verification_against_the_anchor(
@@ -159,9 +167,9 @@ def test_the_newest_entries_cut_off_by_the_owner_fail_verification_against_the_a
                   "accounts.audit_log ORDER BY id DESC LIMIT 1)")
     owner.execute("ALTER TABLE accounts.audit_log ENABLE TRIGGER audit_log_append_only")
 
-    assert verify_audit_chain(app.store)["intact"]  # a shorter chain still links
-    report = verify_audit_chain(app.store, json.loads(anchor.read_text()))
-    assert not report["intact"] and "missing" in report["problem"]
+    assert verify_audit_chain(app.context.store).intact  # a shorter chain still links
+    report = verify_audit_chain(app.context.store, json.loads(anchor.read_text()))
+    assert not report.intact and "missing" in report.problem
     verified = subprocess.run([*command, "verify", str(anchor)], env=env, capture_output=True,
                               text=True)
     assert verified.returncode == 1 and verified.stdout.startswith("NOT INTACT")
@@ -169,9 +177,9 @@ def test_the_newest_entries_cut_off_by_the_owner_fail_verification_against_the_a
 
 def test_an_anchor_is_signed_with_a_key_the_database_does_not_hold(app):
     register(app)
-    anchor = export_audit_anchor(app.store, utcnow())
-    assert verify_audit_chain(app.store, anchor)["intact"]
-    assert not verify_audit_chain(app.store, {**anchor, "entry_id": 1})["intact"]
+    anchor = export_audit_anchor(app.context.store, utcnow())
+    assert verify_audit_chain(app.context.store, anchor).intact
+    assert not verify_audit_chain(app.context.store, {**anchor, "entry_id": 1}).intact
 
 
 # family keys --------------------------------------------------------------------------------
@@ -181,15 +189,15 @@ def test_a_sealed_document_pasted_into_another_account_does_not_open(app, owner)
     owner.execute("UPDATE accounts.accounts SET personal = v.personal FROM accounts.accounts v "
                   "WHERE v.account_no = %s AND accounts.accounts.account_no = %s",
                   (victim, attacker))
-    with app.store.statements() as db, pytest.raises(DecryptionFailed):
+    with app.context.store.statements() as db, pytest.raises(DecryptionFailed):
         db.account_by_no(attacker)
     # the family key too: it is bound to its own row as well
     owner.execute("UPDATE accounts.accounts SET family_key = v.family_key FROM "
                   "accounts.accounts v WHERE v.account_no = %s AND "
                   "accounts.accounts.account_no = %s", (victim, attacker))
-    with app.store.statements() as db, pytest.raises(DecryptionFailed):
+    with app.context.store.statements() as db, pytest.raises(DecryptionFailed):
         db.account_by_no(attacker)
-    with app.store.statements() as db:
+    with app.context.store.statements() as db:
         assert db.account_by_no(victim).personal["guardian_phone"]
 
 
@@ -198,7 +206,7 @@ def test_a_cancelled_familys_ciphertext_no_longer_opens_even_with_the_master_key
     account_no, token = register(app)
     copy, _ = sealed(owner, account_no)  # as a backup or the WAL would keep it
     code = texted_code(app, {"purpose": "cancel_account", "session_token": token})
-    app.cancel_account({"session_token": token, "sms_code": code})
+    app.cancellations.cancel(AccountCancellation(session_token=token, sms_code=code))
 
     assert sealed(owner, account_no) == (None, None)
     keys = Keys(settings.master_keys)
@@ -223,14 +231,14 @@ def test_rotation_reseals_every_family_key_under_the_newest_master_key(app, owne
     assert only_new.open_personal(account_no, family_key, personal)["child_name"] == "王小明"
     with pytest.raises(DecryptionFailed):
         Keys(settings.master_keys).open_personal(account_no, family_key, personal)
-    rotated_app = Store(app.store.pool, Keys(rotated))
+    rotated_app = Store(app.context.store.pool, Keys(rotated))
     with rotated_app.statements() as db:
         assert db.account_by_no(account_no).personal["child_name"] == "王小明"
 
 
 def test_the_service_logs_the_audit_head_as_an_anchor(app, settings, caplog):
     register(app)
-    newest = app.audit_head()
+    newest = audit_head(app.context.store)
     with running_service(AccountsService, settings) as container, \
             entrypoint_hook(container, "log_audit_head") as log_audit_head, \
             caplog.at_level(logging.INFO, logger="services.accounts.service"):

@@ -12,7 +12,16 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from common.errors import DomainError
 from common.migrations import migrate
 from services.accounts.bootstrap import build
-from services.accounts.contract import ACCOUNT_REGISTERED
+from services.accounts.contract import (
+    ACCOUNT_REGISTERED,
+    AccountRegistered,
+    CaptchaRequest,
+    Login,
+    PasswordChange,
+    PasswordReset,
+    Registration,
+    SmsCodeRequest,
+)
 from services.accounts.service import AccountsService
 from services.accounts.settings import AccountsSettings
 from services.accounts.storage import Keys, Store
@@ -119,8 +128,8 @@ def test_an_event_its_process_never_published_is_swept_out_of_the_outbox(service
                                      kwargs={"autocommit": True}) as pool:
         store = Store(pool, Keys(settings.master_keys))  # no relay
         with store.transaction() as tx:
-            tx.add_event(ACCOUNT_REGISTERED, {"account_no": "27000001", "district": "haidian",
-                                              "guardian_phone": phone}, None)
+            tx.add_event(ACCOUNT_REGISTERED, AccountRegistered(
+                account_no="27000001", district="haidian", guardian_phone=phone).payload(), None)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not texts_to(outbox, phone):
         time.sleep(0.2)
@@ -200,10 +209,10 @@ def test_the_demo_family_is_registered_once(make_settings, database_url):
         app = demo_app(settings, pool)
         first = register_demo_family(app)
         assert register_demo_family(app) == first
-        captcha = app.create_captcha({"client_ip": "127.0.0.1"})
-        session = app.login({"account_no": first, "password": DEMO["password"],
-                             "captcha_id": captcha["captcha_id"], "captcha_answer": "2468"})
-    assert first.startswith("27") and session["account"]["child_name"] == "王**"
+        captcha = app.captchas.create(CaptchaRequest(client_ip="127.0.0.1"))
+        session = app.sessions.login(Login(account_no=first, password=DEMO["password"],
+                                           captcha_id=captcha.captcha_id, captcha_answer="2468"))
+    assert first.startswith("27") and session.account.child_name == "王**"
 
 
 def test_no_password_is_hashed_before_the_request_proves_it_holds_a_code(make_settings,
@@ -226,29 +235,31 @@ def test_no_password_is_hashed_before_the_request_proves_it_holds_a_code(make_se
         hashed.clear()  # the decoy hash made at start
 
         def code_for(purpose, **fields):
-            captcha = app.create_captcha({"client_ip": "127.0.0.1"})
-            app.request_sms_code({"purpose": purpose, "captcha_id": captcha["captcha_id"],
-                                  "captcha_answer": "2468", "client_ip": "127.0.0.1", **fields})
+            captcha = app.captchas.create(CaptchaRequest(client_ip="127.0.0.1"))
+            app.sms_codes.request(SmsCodeRequest(
+                purpose=purpose, captcha_id=captcha.captcha_id, captcha_answer="2468",
+                client_ip="127.0.0.1", **fields))
             return re.search(r"\d{6}", texts[-1].body["text"]).group()
 
-        def refused(call, *args):
+        def refused(call, request):
             with pytest.raises(DomainError) as caught:
-                call(*args)
+                call(request)
             assert caught.value.code == "SMS_CODE_INVALID"
             assert hashed == []
 
-        body = {**registration_stub(), "notice_token": app.notice()["notice_token"]}
-        refused(app.register, {**body, "sms_code": "000000"})  # no code at all
+        body = {**registration_stub(), "notice_token": app.registrations.notice().notice_token}
+        register = app.registrations.register
+        refused(register, Registration(**{**body, "sms_code": "000000"}))  # no code at all
         code = code_for("register", phone=body["guardian_phone"])
-        refused(app.register, {**body, "sms_code": f"{(int(code) + 1) % 10**6:06d}"})
-        session = app.register({**body, "sms_code": code})["session"]
+        refused(register, Registration(**{**body, "sms_code": f"{(int(code) + 1) % 10**6:06d}"}))
+        session = register(Registration(**{**body, "sms_code": code})).session
         hashed.clear()
         new = {"new_password": "Autumn2027c", "new_password_confirm": "Autumn2027c"}
-        refused(app.change_password, {"session_token": session["session_token"],
-                                      "sms_code": "000000", **new})
-        refused(app.reset_password, {"account_ref": session["account"]["account_no"],
-                                     "phone": body["guardian_phone"], "sms_code": "000000",
-                                     **new})
+        refused(app.passwords.change, PasswordChange(session_token=session.session_token,
+                                                     sms_code="000000", **new))
+        refused(app.passwords.reset, PasswordReset(account_ref=session.account.account_no,
+                                                   phone=body["guardian_phone"],
+                                                   sms_code="000000", **new))
 
 
 def test_the_platform_sms_budget_is_gauged_alerted_once_and_enforced(make_settings,

@@ -351,7 +351,7 @@ def test_dev_messages_show_the_outbox_newest_first_with_masked_phones(settings, 
         for message_id, text in (("m-1", "first"), ("m-2", "second")):
             issue_code(amqp_uri, message_id, text=text)
             wait_for(lambda message_id=message_id: sent_lines(outbox, message_id))
-        messages = notify.list_dev_messages(limit=5)
+        messages = notify.list_dev_messages(5)
 
     assert [m["text"] for m in messages] == [settings.SMS_SIGNATURE + "second",
                                              settings.SMS_SIGNATURE + "first"]
@@ -370,5 +370,5 @@ def test_dev_messages_are_refused_outside_development_with_the_outbox(
                              **overrides)
     with running_service(NotifyService, settings):
         with pytest.raises(DomainError) as refused:
-            notify.list_dev_messages()
+            notify.list_dev_messages(20)
     assert refused.value.code == "NOT_FOUND"

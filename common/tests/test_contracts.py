@@ -1,0 +1,139 @@
+"""RPC methods are declared once, in their service's contract: the service's entrypoints are
+exactly the declared methods and take and answer the declared types; callers' typed clients
+validate what they send and parse what they get."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+import pytest
+from nameko.rpc import Rpc
+from pydantic import StrictStr, ValidationError
+
+from common import broker
+from common.contract_base import ContractModel, Event, Ok, Pong, RpcContract, RpcMethod
+from common.edge.rpc import serve
+from common.errors import DomainError
+from common.registry import PROCESSES, load
+
+
+class Greeting(ContractModel):
+    name: str
+
+
+class Greeted(ContractModel):
+    text: str
+
+
+class GreeterRpc(RpcContract):
+    service = "greeter"
+    greet = RpcMethod(Greeting, Greeted)
+    forget = RpcMethod(StrictStr, Ok)
+
+
+class Recorder:
+    """A deadline client that records the calls and answers `reply`."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        self.calls = []
+
+    def call(self, method, *args, timeout=None):
+        self.calls.append((method, args, timeout))
+        return self.reply
+
+
+def test_a_typed_call_sends_the_validated_request_and_parses_the_reply():
+    rpc = Recorder({"text": "你好，王"})
+    answer = GreeterRpc(rpc).greet(Greeting(name=" 王 "), timeout=2)
+    assert answer == Greeted(text="你好，王")
+    assert rpc.calls == [("greet", ({"name": "王"},), 2)]
+    rpc.reply = {"service": "greeter", "ok": True}
+    assert GreeterRpc(rpc).ping() == Pong(service="greeter", ok=True)
+    assert rpc.calls[-1] == ("ping", (), None)
+
+
+@pytest.mark.parametrize("request_", [{"name": 1}, {"nom": "王"}, None])
+def test_a_malformed_request_is_the_callers_bug_and_is_never_sent(request_):
+    rpc = Recorder({"text": ""})
+    with pytest.raises(ValidationError):
+        GreeterRpc(rpc).greet(request_)
+    with pytest.raises(ValidationError):
+        GreeterRpc(rpc).forget(42)
+    assert rpc.calls == []
+
+
+def test_a_reply_the_contract_does_not_describe_is_a_bug():
+    with pytest.raises(ValidationError):
+        GreeterRpc(Recorder({"text": "hi", "extra": 1})).greet(Greeting(name="王"))
+
+
+class GreeterService:
+    name = "greeter"
+
+    @serve(GreeterRpc.greet)
+    def greet(self, greeting):
+        assert isinstance(greeting, Greeting)
+        return Greeted(text=f"你好，{greeting.name}") if greeting.name != "bug" else {"no": 1}
+
+
+def test_an_entrypoint_parses_the_declared_request_and_sends_the_checked_answer_as_json():
+    greet = GreeterService.greet
+    assert greet.declared is GreeterRpc.greet
+    assert greet(GreeterService(), {"name": "王"}) == {"text": "你好，王"}
+    with pytest.raises(DomainError) as refused:
+        greet(GreeterService(), {"name": "王", "age": 6})
+    assert refused.value.code == "VALIDATION_ERROR"
+    assert refused.value.fields == {"age": "不支持该字段。"}
+    with pytest.raises(ValidationError):  # an answer the contract does not describe: a bug
+        greet(GreeterService(), {"name": "bug"})
+
+
+def test_an_entrypoint_must_be_named_as_the_method_it_serves():
+    with pytest.raises(TypeError):
+        serve(GreeterRpc.greet)(lambda self, greeting: None)
+
+
+def test_an_event_is_made_without_its_id_and_read_only_with_one():
+    class Happened(Event):
+        what: str
+
+    assert Happened(what="x").payload() == {"what": "x"}
+    assert Happened.parse({"what": "x", "event_id": "e-1"}).event_id == "e-1"
+    with pytest.raises(DomainError) as refused:
+        Happened.parse({"what": "x"})
+    assert refused.value.fields == {"event_id": "此项为必填项。"}
+
+
+def contract_of(process) -> type[RpcContract] | None:
+    """The RpcContract its service's package declares in `contract.py`, if any."""
+    package = process.service.partition(":")[0].rpartition(".")[0]
+    try:
+        module = importlib.import_module(f"{package}.contract")
+    except ModuleNotFoundError:
+        return None
+    contracts = [value for value in vars(module).values() if isinstance(value, type)
+                 and issubclass(value, RpcContract) and value.__module__ == module.__name__]
+    assert len(contracts) <= 1, module.__name__
+    return contracts[0] if contracts else None
+
+
+def test_every_rpc_entrypoint_of_every_process_is_declared_and_every_declared_method_served():
+    for name, process in PROCESSES.items():
+        service = load(process.service)
+        entrypoints = {
+            method: function for method, function in inspect.getmembers(service)
+            if any(isinstance(e, Rpc) for e in getattr(function, "nameko_entrypoints", ()))}
+        contract = contract_of(process)
+        declared = contract.methods() if contract else {}
+        assert entrypoints.keys() == declared.keys(), name
+        assert not contract or contract.service == name
+        for method, function in entrypoints.items():
+            assert getattr(function, "declared", None) is declared[method], (name, method)
+
+
+def test_the_broker_lets_callers_call_declared_methods_only():
+    for process in broker.PROCESSES.values():
+        for service, methods in process.calls.items():
+            assert set(methods) <= contract_of(PROCESSES[service]).methods().keys(), service
