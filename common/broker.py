@@ -89,7 +89,7 @@ PROCESSES = {
         serves=True, calls={},
         emits={enrollment.SERVICE_NAME: (enrollment.DETAILS_SUBMITTED,
                                          enrollment.DETAILS_WITHDRAWN)},
-        handles={accounts.SERVICE_NAME: (enrollment.FAMILY_REGISTERED,
+        handles={accounts.SERVICE_NAME: (accounts.FAMILY_REGISTERED,
                                          accounts.ACCOUNT_CANCELLED),
                  verification.SERVICE_NAME: (verification.CHECK_FINISHED,)}),
     verification.SERVICE_NAME: Process(

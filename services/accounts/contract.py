@@ -218,8 +218,30 @@ class SmsCodeIssued(Event):
     deliver: bool = True
 
 
+FAMILY_REGISTERED = "family_registered"
+
+
+class FamilyRegistered(Event):
+    """What the family gave at registration, for enrollment, which opens the family's
+    application from it (written with the account; notify never sees it)."""
+    account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)
+    district: str = Field(min_length=1, max_length=32)
+    hukou_type: HukouType
+    child_name: str = Text
+    document_type: DocumentType
+    document_number: str = Field(min_length=1, max_length=32)
+    birth_date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    sex: Sex
+    guardian_name: str = Text
+    guardian_relation: GuardianRelation
+    guardian_phone: str = Field(pattern=PHONE_PATTERN)
+    hukou_district: str = Field(min_length=1, max_length=32)
+    residence_district: str = Field(min_length=1, max_length=32)
+    residence_address: str = Field(default="", max_length=200)
+
+
 EVENTS = {ACCOUNT_REGISTERED: AccountRegistered, ACCOUNT_CANCELLED: AccountCancelled,
-          SMS_CODE_ISSUED: SmsCodeIssued}
+          SMS_CODE_ISSUED: SmsCodeIssued, FAMILY_REGISTERED: FamilyRegistered}
 
 
 class AccountsRpc(RpcContract):

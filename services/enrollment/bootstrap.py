@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from common.districts import district_name
 from common.errors import DomainError
 from common.masking import mask_id_number, mask_name, mask_phone, mask_text
+from services.accounts import contract as accounts
 from services.enrollment import contract
 from services.enrollment.rules import status
 from services.enrollment.rules.fields import Registration
@@ -83,7 +84,7 @@ class EnrollmentApp:
                 for entry in details.history(self.context, _account_no(account_no))]
 
     # Events -------------------------------------------------------------------------------
-    def family_registered(self, event: contract.FamilyRegistered) -> bool:
+    def family_registered(self, event: accounts.FamilyRegistered) -> bool:
         """Opens the family's application; False if the event was handled before."""
         registration = Registration(
             account_no=event.account_no, district=event.district, hukou_type=event.hukou_type,
@@ -91,7 +92,7 @@ class EnrollmentApp:
             document_number=event.document_number,
             birth_date=datetime.strptime(event.birth_date, "%Y-%m-%d").date(), sex=event.sex)
         try:
-            details.open_application(self._handling(event.event_id, contract.FAMILY_REGISTERED),
+            details.open_application(self._handling(event.event_id, accounts.FAMILY_REGISTERED),
                                      registration)
         except AlreadyHandled:
             return False

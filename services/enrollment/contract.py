@@ -6,14 +6,14 @@ the gateway may import. The RPC methods come with the service's wiring.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
-from common.contract_base import ContractModel
+from common.contract_base import ContractModel, RpcContract, RpcMethod
 from services.accounts.contract import (
     ACCOUNT_NO_PATTERN,
-    PHONE_PATTERN,
     DocumentType,
-    GuardianRelation,
     HukouType,
     Sex,
 )
@@ -94,26 +94,27 @@ class DetailsWithdrawn(ContractModel):
 EVENTS = {DETAILS_SUBMITTED: DetailsSubmitted, DETAILS_WITHDRAWN: DetailsWithdrawn}
 
 
-# Events enrollment handles ------------------------------------------------------------------
-
-# Published by accounts (to move into accounts' contract): a family registered; enrollment
-# opens its application from it. Exchange "accounts.events".
-FAMILY_REGISTERED = "family_registered"
-
-
-class FamilyRegistered(ContractModel):
-    event_id: str
+class AccountRef(ContractModel):
     account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)
-    district: str = Field(min_length=1, max_length=32)
-    hukou_type: HukouType
-    child_name: str = Text
-    document_type: DocumentType
-    document_number: str = Field(min_length=1, max_length=32)
-    birth_date: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
-    sex: Sex
-    guardian_name: str = Text
-    guardian_relation: GuardianRelation
-    guardian_phone: str = Field(pattern=PHONE_PATTERN)
-    hukou_district: str = Field(min_length=1, max_length=32)
-    residence_district: str = Field(min_length=1, max_length=32)
-    residence_address: str = Field(default="", max_length=200)
+
+
+class DetailsChange(ContractModel):
+    account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)
+    data: dict[str, Any]  # checked against the season's field set by the rules (rules/fields.py)
+
+
+# The views are the JSON the bootstrap's view functions build (bootstrap.py); their shape is
+# declared as JSON objects until the gateway's pages are built on them.
+View = dict[str, Any]
+
+
+class EnrollmentRpc(RpcContract):
+    """The enrollment service's RPC methods; each refusal is a common.errors.DomainError."""
+    service = SERVICE_NAME
+
+    get_journey = RpcMethod(AccountRef, View)
+    get_details = RpcMethod(AccountRef, View)
+    save_draft = RpcMethod(DetailsChange, View)
+    submit = RpcMethod(DetailsChange, View)
+    withdraw = RpcMethod(AccountRef, View)
+    get_history = RpcMethod(AccountRef, list[View])

@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import logging
 
+from common.contract_base import Pong
 from common.edge.consuming import event_handler
 from common.edge.dependencies import Observability, Wiring
 from common.edge.outbox import OutboxRelay
-from common.edge.rpc import rpc
+from common.edge.rpc import serve
 from common.errors import DomainError
-from services.accounts.contract import ACCOUNT_CANCELLED, AccountCancelled
+from services.accounts.contract import (
+    ACCOUNT_CANCELLED,
+    FAMILY_REGISTERED,
+    AccountCancelled,
+    FamilyRegistered,
+)
 from services.accounts.contract import SERVICE_NAME as ACCOUNTS
 from services.enrollment import bootstrap
 from services.enrollment.contract import (
-    FAMILY_REGISTERED,
     SERVICE_NAME,
-    FamilyRegistered,
+    EnrollmentRpc,
 )
 from services.verification import contract as verification
 
@@ -34,33 +39,33 @@ class EnrollmentService:
     app = Wiring(bootstrap.build, relay=OutboxRelay())
     request_id = Observability()
 
-    @rpc(expected_exceptions=DomainError)
+    @serve(EnrollmentRpc.ping)
     def ping(self):
-        return self.app.ping()
+        return Pong(**self.app.ping())
 
-    @rpc(expected_exceptions=DomainError)
-    def get_journey(self, account_no):
-        return self.app.get_journey(account_no)
+    @serve(EnrollmentRpc.get_journey)
+    def get_journey(self, request):
+        return self.app.get_journey(request.account_no)
 
-    @rpc(expected_exceptions=DomainError)
-    def get_details(self, account_no):
-        return self.app.get_details(account_no)
+    @serve(EnrollmentRpc.get_details)
+    def get_details(self, request):
+        return self.app.get_details(request.account_no)
 
-    @rpc(expected_exceptions=DomainError)
-    def save_draft(self, account_no, data):
-        return self.app.save_draft(account_no, data)
+    @serve(EnrollmentRpc.save_draft)
+    def save_draft(self, request):
+        return self.app.save_draft(request.account_no, request.data)
 
-    @rpc(expected_exceptions=DomainError)
-    def submit(self, account_no, data):
-        return self.app.submit(account_no, data)
+    @serve(EnrollmentRpc.submit)
+    def submit(self, request):
+        return self.app.submit(request.account_no, request.data)
 
-    @rpc(expected_exceptions=DomainError)
-    def withdraw(self, account_no):
-        return self.app.withdraw(account_no)
+    @serve(EnrollmentRpc.withdraw)
+    def withdraw(self, request):
+        return self.app.withdraw(request.account_no)
 
-    @rpc(expected_exceptions=DomainError)
-    def get_history(self, account_no):
-        return self.app.get_history(account_no)
+    @serve(EnrollmentRpc.get_history)
+    def get_history(self, request):
+        return self.app.get_history(request.account_no)
 
     # Requeued on a transient error (the database away): the event is handled once it is back.
     @event_handler(ACCOUNTS, FAMILY_REGISTERED, reliable_delivery=True, requeue_on_error=True)

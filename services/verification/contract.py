@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from common.contract_base import ContractModel
+from common.contract_base import ContractModel, RpcContract
 
 SERVICE_NAME = "verification"
 
@@ -38,3 +38,8 @@ class CheckFinished(ContractModel):
 
 
 EVENTS = {CHECK_FINISHED: CheckFinished}
+
+
+class VerificationRpc(RpcContract):
+    """Only `ping` (the gateway's /healthz): verification is driven by events."""
+    service = SERVICE_NAME

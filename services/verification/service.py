@@ -19,10 +19,11 @@ from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 from prometheus_client import Counter, Gauge
 
+from common.contract_base import Pong
 from common.edge.consuming import event_handler
 from common.edge.dependencies import Observability, Settings, Wiring, settings_of
 from common.edge.outbox import OutboxRelay
-from common.edge.rpc import rpc
+from common.edge.rpc import serve
 from common.errors import DomainError
 from services.accounts.contract import ACCOUNT_CANCELLED, AccountCancelled
 from services.accounts.contract import SERVICE_NAME as ACCOUNTS
@@ -30,7 +31,7 @@ from services.enrollment.contract import DETAILS_SUBMITTED, DETAILS_WITHDRAWN, D
 from services.enrollment.contract import SERVICE_NAME as ENROLLMENT
 from services.verification import bootstrap
 from services.verification.bootstrap import VerificationApp
-from services.verification.contract import SERVICE_NAME
+from services.verification.contract import SERVICE_NAME, VerificationRpc
 from services.verification.events import MalformedEvent, check_request
 from services.verification.storage import Claim
 
@@ -125,10 +126,10 @@ class VerificationService:
     request_id = Observability()
     runner = CheckRunner()
 
-    @rpc(expected_exceptions=DomainError)
+    @serve(VerificationRpc.ping)
     def ping(self):
         self.app.checks.ping()
-        return {"service": SERVICE_NAME, "ok": True}
+        return Pong(service=SERVICE_NAME, ok=True)
 
     # Requeued on error: a database outage delays a check but does not lose it.
     @event_handler(ENROLLMENT, DETAILS_SUBMITTED, reliable_delivery=True, requeue_on_error=True)

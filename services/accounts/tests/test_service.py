@@ -25,6 +25,8 @@ from services.accounts.contract import (
 from services.accounts.service import AccountsService
 from services.accounts.settings import AccountsSettings
 from services.accounts.storage import Keys, Store
+from services.enrollment.service import EnrollmentService
+from services.enrollment.settings import EnrollmentSettings
 from services.notify.service import NotifyService
 from services.notify.settings import NotifySettings
 from tests.support.family import id_number, unique_phone
@@ -34,13 +36,17 @@ from tests.support.limits import GENEROUS_LIMITS
 
 @pytest.fixture
 def services(make_settings, database_url, amqp_uri, tmp_path):
-    for name in ("accounts", "notify"):
+    """accounts with the services that handle its events (notify, enrollment)."""
+    for name in ("accounts", "notify", "enrollment"):
         migrate(database_url, name)
     outbox = tmp_path / "sms.jsonl"
     accounts = make_settings(AccountsSettings, CAPTCHA_BACKEND="fixed", NOTICE_MIN_READ_S=0,
                              SMS_RESEND_COOLDOWN_S=0, **GENEROUS_LIMITS)
     notify = make_settings(NotifySettings, SMS_OUTBOX_PATH=str(outbox))
-    with running_service(NotifyService, notify), running_service(AccountsService, accounts), \
+    enrollment = make_settings(EnrollmentSettings, SEASON_PHASES="open")
+    with running_service(NotifyService, notify), \
+            running_service(EnrollmentService, enrollment), \
+            running_service(AccountsService, accounts), \
             ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=30) as cluster:
         yield cluster, outbox
 

@@ -146,6 +146,10 @@ class Registrations:
                     "phone": mask_phone(reg.guardian_phone),
                     "policy_version": reg.privacy_policy_version}))
             if account is not None:
+                tx.add_event(contract.FAMILY_REGISTERED, contract.FamilyRegistered(
+                    account_no=account_no, district=checked.district,
+                    hukou_type=checked.hukou_type, document_type=checked.document_type,
+                    **checked.personal).payload(), trail.request_id)
                 return self.sessions.view(token, session, account)
             if tx.document_registered(document_hash):  # else the number was taken: redraw
                 raise DomainError("ID_ALREADY_REGISTERED",

@@ -13,7 +13,7 @@ from nameko.standalone.events import event_dispatcher
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from common.errors import DomainError
-from services.accounts.contract import ACCOUNT_CANCELLED
+from services.accounts.contract import ACCOUNT_CANCELLED, FAMILY_REGISTERED
 from services.accounts.contract import SERVICE_NAME as ACCOUNTS
 from services.enrollment import contract
 from services.enrollment.service import EnrollmentService
@@ -67,7 +67,7 @@ def dispatch(amqp_uri, source, event_type, payload):
 
 
 def register(amqp_uri, event_id=None, hukou_type="beijing"):
-    dispatch(amqp_uri, ACCOUNTS, contract.FAMILY_REGISTERED, {
+    dispatch(amqp_uri, ACCOUNTS, FAMILY_REGISTERED, {
         "event_id": event_id or str(uuid.uuid4()), "account_no": ACCOUNT,
         "district": "chaoyang", "hukou_type": hukou_type, "child_name": "张小明",
         "document_type": "resident_id", "document_number": CHILD_ID,
@@ -96,7 +96,7 @@ def opened(database_url):
 
 
 def state_of(enrollment):
-    return enrollment.get_details(ACCOUNT)["state"]
+    return enrollment.get_details({"account_no": ACCOUNT})["state"]
 
 
 def test_ping(settings, enrollment):
@@ -115,17 +115,18 @@ def test_the_family_fills_in_submits_withdraws_and_reads_its_history(
         time.sleep(0.5)
         assert len(rows(database_url, "applications")) == 1
 
-        page = enrollment.get_details(ACCOUNT)
+        page = enrollment.get_details({"account_no": ACCOUNT})
         assert page["registration"]["child_name"] == "张**"
         assert page["registration"]["document_number"] == CHILD_ID[:4] + "*" * 13 + CHILD_ID[-1]
         assert "birth_date" not in page["registration"]
         assert page["form"]["title"] == "录入详细信息" and page["data"] is None
         assert page["actions"] == ["save_draft", "submit"]
-        assert enrollment.get_journey(ACCOUNT)["steps"][0]["label"] == "未填写"
+        assert enrollment.get_journey({"account_no": ACCOUNT})["steps"][0]["label"] == "未填写"
 
-        draft = enrollment.save_draft(ACCOUNT, {"household": {"head_name": "张建国"}})
+        draft = enrollment.save_draft(
+            {"account_no": ACCOUNT, "data": {"household": {"head_name": "张建国"}}})
         assert draft["state"]["details"] == "draft"
-        submitted = enrollment.submit(ACCOUNT, details_for("beijing"))
+        submitted = enrollment.submit({"account_no": ACCOUNT, "data": details_for("beijing")})
         assert (submitted["state"]["details"], submitted["state"]["version"]) == ("submitted", 1)
         [(kind, body)] = published(1)
         event = contract.DetailsSubmitted.parse(body)
@@ -135,14 +136,14 @@ def test_the_family_fills_in_submits_withdraws_and_reads_its_history(
         assert event.guardians[0].document_number == FATHER_ID
         assert (event.residence_district, event.reference_date) == ("chaoyang", "2027-05-06")
 
-        withdrawn = enrollment.withdraw(ACCOUNT)
+        withdrawn = enrollment.withdraw({"account_no": ACCOUNT})
         assert withdrawn["state"]["details"] == "draft"
         [(kind, body)] = published(1)
         assert kind == contract.DETAILS_WITHDRAWN and body["version"] == 1
-        enrollment.submit(ACCOUNT, details_for("beijing"))
+        enrollment.submit({"account_no": ACCOUNT, "data": details_for("beijing")})
         published(1)
 
-        newest, oldest = enrollment.get_history(ACCOUNT)
+        newest, oldest = enrollment.get_history({"account_no": ACCOUNT})
         assert (newest["version"], newest["current"]) == (2, True)
         assert (oldest["version"], oldest["current"]) == (1, False)
         shown = json.dumps(newest, ensure_ascii=False)
@@ -164,9 +165,9 @@ def test_a_result_for_the_current_version_counts_and_one_for_an_older_version_do
     with running_service(EnrollmentService, settings):
         register(amqp_uri)
         opened(database_url)
-        enrollment.submit(ACCOUNT, details_for("beijing"))
-        enrollment.withdraw(ACCOUNT)
-        enrollment.submit(ACCOUNT, details_for("beijing"))
+        enrollment.submit({"account_no": ACCOUNT, "data": details_for("beijing")})
+        enrollment.withdraw({"account_no": ACCOUNT})
+        enrollment.submit({"account_no": ACCOUNT, "data": details_for("beijing")})
 
         def result(version, status, items=()):
             dispatch(amqp_uri, checks.SERVICE_NAME, checks.CHECK_FINISHED, {
@@ -181,7 +182,8 @@ def test_a_result_for_the_current_version_counts_and_one_for_an_older_version_do
         assert (verification["version"], verification["status"], verification["item"]) == (
             2, "failed", "hukou")
         assert verification["reason"] == "儿童户籍所在区与人口信息库不一致。"
-        assert "身份证及户籍信息未通过" in enrollment.get_journey(ACCOUNT)["next_step"]
+        journey = enrollment.get_journey({"account_no": ACCOUNT})
+        assert "身份证及户籍信息未通过" in journey["next_step"]
 
 
 def test_a_cancelled_family_leaves_nothing_behind(settings, enrollment, amqp_uri,
@@ -189,19 +191,19 @@ def test_a_cancelled_family_leaves_nothing_behind(settings, enrollment, amqp_uri
     with running_service(EnrollmentService, settings):
         register(amqp_uri)
         opened(database_url)
-        enrollment.submit(ACCOUNT, details_for("beijing"))
+        enrollment.submit({"account_no": ACCOUNT, "data": details_for("beijing")})
         dispatch(amqp_uri, ACCOUNTS, ACCOUNT_CANCELLED, {
             "event_id": str(uuid.uuid4()), "account_no": ACCOUNT,
             "guardian_phone": "13800138000"})
         wait_for(lambda: not rows(database_url, "applications"))
         assert rows(database_url, "versions") == []
         with pytest.raises(DomainError) as gone:
-            enrollment.get_details(ACCOUNT)
+            enrollment.get_details({"account_no": ACCOUNT})
         assert gone.value.code == "APPLICATION_NOT_FOUND"
 
 
 def test_a_malformed_request_is_a_validation_error(settings, enrollment):
     with running_service(EnrollmentService, settings):
         with pytest.raises(DomainError) as refused:
-            enrollment.get_details("not-a-number")
+            enrollment.get_details({"account_no": "not-a-number"})
         assert refused.value.fields == {"account_no": "格式不正确。"}
