@@ -73,7 +73,7 @@ PROCESSES = {
                    "login", "logout", "get_account", "change_password", "reset_password",
                    "cancel_account"),
                notify.SERVICE_NAME: ("ping", "list_dev_messages"),
-               enrollment.SERVICE_NAME: ("ping",),
+               enrollment.SERVICE_NAME: ("ping", "get_journey"),
                verification.SERVICE_NAME: ("ping",)},
         emits={}, handles={}),
     accounts.SERVICE_NAME: Process(

@@ -15,6 +15,7 @@ from common.districts import DISTRICTS
 from common.errors import DomainError
 from common.registry import HEALTH_CHECKED
 from gateway import security
+from gateway.journey import journey_of
 from gateway.openapi import SERVER_FILLED, openapi_document
 from gateway.web import RouteHelpers, json_response, route
 from services.accounts import contract as accounts
@@ -59,9 +60,9 @@ def read_json(request, model, **server_fields):
 
 
 class ApiRoutes(RouteHelpers):
-    """Mixed into GatewayService; `self.accounts`, `self.notify`, `self.services`,
-    `self.settings` are its dependencies. Handler names start with `api_`: nameko keys
-    entrypoints by method name."""
+    """Mixed into GatewayService; `self.accounts`, `self.enrollment`, `self.notify`,
+    `self.services`, `self.settings` are its dependencies. Handler names start with `api_`:
+    nameko keys entrypoints by method name."""
 
     def _signed_in(self, request, state_changing: bool = True) -> str:
         """The session token, after checking the X-CSRF-Token of a state-changing request."""
@@ -148,6 +149,11 @@ class ApiRoutes(RouteHelpers):
     def api_account(self, request):
         return json_response(self.accounts.get_account(
             self._signed_in(request, state_changing=False)))
+
+    @route("GET", "/api/v1/journey")
+    def api_journey(self, request):
+        account = self.accounts.get_account(self._signed_in(request, state_changing=False))
+        return json_response(journey_of(self.enrollment, account))
 
     @route("PUT", "/api/v1/account/password")
     def api_change_password(self, request):

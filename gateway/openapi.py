@@ -36,6 +36,7 @@ NONE, SESSION, SESSION_CSRF = (), ({"session": []},), ({"session": [], "csrf": [
 # A link from sign-in (or registration) to what the new session may do.
 SIGNED_IN_LINKS = {
     "getAccount": {"operationId": "getAccount"},
+    "getJourney": {"operationId": "getJourney"},
     **{name: {"operationId": name,
               "parameters": {f"header.{security.CSRF_HEADER}": "$response.body#/csrf_token"}}
        for name in ("logout", "changePassword", "cancelAccount")},
@@ -85,6 +86,16 @@ def _session_answer(*extra: str) -> dict:
                   **{name: {"type": "string"} for name in extra}}
     return {"type": "object", "required": list(properties), "properties": properties}
 
+
+JOURNEY_STEP = {
+    "type": "object", "required": ["key", "title", "status", "label", "open"],
+    "properties": {"key": {"type": "string"}, "title": {"type": "string"},
+                   "status": {"type": "string"}, "label": {"type": "string"},
+                   "open": {"type": "boolean"},
+                   "period": {"type": ["string", "null"]}, "note": {"type": ["string", "null"]}}}
+JOURNEY = {"type": "object", "required": ["steps", "next_step"],
+           "properties": {"steps": {"type": "array", "items": JOURNEY_STEP},
+                          "next_step": {"type": "string"}}}
 
 OK = {"type": "object", "required": ["ok"], "properties": {"ok": {"const": True},
                                                           "message": {"type": "string"}}}
@@ -149,6 +160,9 @@ def openapi_document(session_cookie: str = security.SESSION_COOKIE) -> dict:
                       response=accounts.AccountView.model_json_schema()),
                 **_op("cancelAccount", "DELETE", "撤销账号", accounts.AccountCancellation,
                       errors=("SMS_CODE_INVALID",), auth=SESSION_CSRF, response=OK)},
+            "/api/v1/journey": _op(
+                "getJourney", "GET", "信息采集导航：各环节状态与下一步（刚注册时为未填写）",
+                auth=SESSION, response=JOURNEY),
             "/api/v1/account/password": _op(
                 "changePassword", "PUT", "修改密码（其他登录会话全部失效）",
                 accounts.PasswordChange,

@@ -1,7 +1,8 @@
 """Server-rendered pages: the family's whole account journey as plain HTML forms.
 
 Mixed into GatewayService next to ApiRoutes; both share RouteHelpers (gateway.web).
-Every handler: check the request, make one call, render a template or redirect. What a
+Every handler: check the request, make one call, render a template or redirect (the home
+page makes two: the session's account from accounts, then its journey from enrollment). What a
 form sends is parsed into the contract's model (a refusal shown on the form) and sent through
 the contract's typed client.
 Forms post with a hidden `csrf_token`: before sign-in bound to the random `pre` cookie,
@@ -12,6 +13,7 @@ SMS code requests and the notice countdown (static/site.js).
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -25,11 +27,14 @@ from werkzeug.wrappers import Response
 
 from common.contract_base import RpcMethod
 from common.districts import BY_CODE, DISTRICTS, OUTSIDE_BEIJING, District, district_name
+from common.edge.rpc import RpcUnavailable
 from common.errors import DomainError
 from gateway import security
+from gateway.journey import journey_of
 from gateway.web import RouteHelpers, route
 from services.accounts import contract as accounts
 
+log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
@@ -59,7 +64,6 @@ FIELD_ALIASES = {"captcha_id": "captcha_answer"}
 ERROR_TITLES = {403: "请求被拒绝", 404: "页面不存在", 405: "请求方法不受支持",
                 503: "系统繁忙"}
 REGISTRATION_STEPS = ("阅读须知", "填写信息", "注册成功", "信息采集导航")
-JOURNEY_STAGE = {"details_pending": 1}  # AccountView.stage -> index of the current step
 
 
 ENV = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True,
@@ -156,18 +160,6 @@ def registration_options(service: Service) -> dict:
             "hukou_district": hukou, "residence_district": districts}
 
 
-def journey(account: accounts.AccountView) -> list[dict]:
-    """The steps of the whole journey and where this family is on it."""
-    details = "录入相关审核材料信息" if account.hukou_type == "non_beijing" else "录入详细信息"
-    steps = [("注册", "已完成"), (details, "即将开放"),
-             ("身份证及户籍信息核验", "身份证及户籍信息待验证"),
-             ("打印信息采集表", "尚未开放"), ("查看入学结果", "尚未开放")]
-    current = JOURNEY_STAGE[account.stage]
-    return [{"label": label, "status": status,
-             "state": "done" if i < current else "current" if i == current else "later"}
-            for i, (label, status) in enumerate(steps)]
-
-
 def beijing_time(iso: str) -> str:
     try:
         return datetime.fromisoformat(iso).astimezone(BEIJING_TIME).strftime("%Y-%m-%d %H:%M:%S")
@@ -176,8 +168,8 @@ def beijing_time(iso: str) -> str:
 
 
 class PageRoutes(RouteHelpers):
-    """Mixed into GatewayService before ApiRoutes; `self.accounts`, `self.notify`,
-    `self.settings` are the service's dependencies."""
+    """Mixed into GatewayService before ApiRoutes; `self.accounts`, `self.enrollment`,
+    `self.notify`, `self.settings` are the service's dependencies."""
 
     # rendering and cookies ------------------------------------------------------------------
     @staticmethod
@@ -375,9 +367,21 @@ class PageRoutes(RouteHelpers):
         token = self._session_token(request)
         account = self.accounts.get_account(token)
         return self._member_page(request, token, "home.html", account=account,
-                                 journey=journey(account),
+                                 journey=self._journey_or_none(account),
                                  registered=request.args.get("registered") == "1",
                                  steps=REGISTRATION_STEPS, step=3)
+
+    def _journey_or_none(self, account: accounts.AccountView) -> dict | None:
+        """Enrollment's journey of the family, or None while enrollment is out of reach: the
+        page then shows the account and says the progress cannot be shown now."""
+        try:
+            return journey_of(self.enrollment, account)
+        except RpcUnavailable as exc:
+            log.warning("journey not shown", extra={"error": str(exc)})
+        except DomainError as error:
+            if error.code != "SERVICE_UNAVAILABLE":  # enrollment's database is away
+                raise
+        return None
 
     @route("GET", "/account/password")
     def password_page(self, request):

@@ -7,6 +7,7 @@ from common.edge.rpc import AnyServiceRpc, ServiceRpc
 from gateway.api import ApiRoutes
 from gateway.pages import PageRoutes
 from services.accounts.contract import AccountsRpc
+from services.enrollment.contract import EnrollmentRpc
 from services.notify.contract import NotifyRpc
 
 
@@ -16,5 +17,6 @@ class GatewayService(PageRoutes, ApiRoutes):
     settings = Settings()
     accounts = ServiceRpc(AccountsRpc)
     notify = ServiceRpc(NotifyRpc)
+    enrollment = ServiceRpc(EnrollmentRpc)
     services = AnyServiceRpc()  # the health check's
     request_id = Observability()

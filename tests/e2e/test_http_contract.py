@@ -56,7 +56,8 @@ def test_the_gateway_fills_client_ip_and_session_itself(stack):
 
 
 def test_signed_in_endpoints_need_a_session(stack):
-    for method, path in [("GET", "/api/v1/account"), ("PUT", "/api/v1/account/password"),
+    for method, path in [("GET", "/api/v1/account"), ("GET", "/api/v1/journey"),
+                         ("PUT", "/api/v1/account/password"),
                          ("DELETE", "/api/v1/account"), ("DELETE", "/api/v1/sessions/current")]:
         response = requests.request(method, stack.url + path, json={}, timeout=30)
         assert response.status_code == 401 and response.json()["code"] == "NOT_AUTHENTICATED"

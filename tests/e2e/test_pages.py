@@ -12,7 +12,8 @@ import pytest
 import requests
 
 from common.errors import DomainError
-from gateway.pages import describe, journey
+from gateway.journey import not_started
+from gateway.pages import Service, describe, render
 from gateway.service import GatewayService
 from services.accounts.contract import AccountView
 from tests.support.clients import client_session
@@ -231,20 +232,29 @@ def test_the_503_page_reassures_the_family():
     assert "您的信息采集顺序不影响入学结果，请稍后再试。" in response.get_data(as_text=True)
 
 
-def test_the_journey_names_the_step_of_each_service_and_where_the_family_is():
-    def account(hukou_type):
-        return AccountView(
-            account_no="27000001", district="haidian", district_name="海淀区",
-            hukou_type=hukou_type, school_stage="primary", stage="details_pending",
-            child_name="王*", document_type="resident_id", document_number="1101*************X",
-            sex="male", guardian_name="王*", guardian_phone="138****5678",
-            created_at="2027-05-06T08:00:00+00:00")
+def account_view(hukou_type: str = "beijing") -> AccountView:
+    return AccountView(
+        account_no="27000001", district="haidian", district_name="海淀区",
+        hukou_type=hukou_type, school_stage="primary", stage="details_pending",
+        child_name="王*", document_type="resident_id", document_number="1101*************X",
+        sex="male", guardian_name="王*", guardian_phone="138****5678",
+        created_at="2027-05-06T08:00:00+00:00")
 
-    steps = journey(account("non_beijing"))
-    assert [s["label"] for s in steps] == ["注册", "录入相关审核材料信息", "身份证及户籍信息核验",
-                                           "打印信息采集表", "查看入学结果"]
-    assert [s["state"] for s in steps] == ["done", "current", "later", "later", "later"]
-    assert journey(account("beijing"))[1]["label"] == "录入详细信息"
+
+def test_before_enrollment_opened_the_application_the_family_has_not_started():
+    steps = not_started(account_view("non_beijing"))["steps"]
+    assert [(s["title"], s["label"]) for s in steps] == [("录入相关审核材料信息", "未填写"),
+                                                         ("身份证及户籍信息核验", "未提交")]
+    assert not_started(account_view("beijing"))["steps"][0]["title"] == "录入详细信息"
+
+
+def test_without_enrollment_the_home_page_shows_the_account_and_a_calm_notice():
+    html = render("home.html", account=account_view(), journey=None, csrf="x",
+                  service=Service.of_account(account_view()), steps=(), step=0)
+    page = Page(html.get_data(as_text=True))
+    assert html.status_code == 200 and "27000001" in page.text and "海淀区" in page.text
+    assert "入学信息采集进度暂时无法显示，请稍后刷新本页面。" in page.text
+    assert "录入详细信息" not in page.text
 
 
 def test_refusals_go_next_to_their_field_or_to_the_top_of_the_form():
@@ -477,8 +487,8 @@ def test_a_family_registers_through_the_pages(member, stack):
     home = facts["home"]
     assert f"信息注册成功，您的账号为：{facts['account_no']}。" in home.text
     assert "此账号为登录账号，同时将以短信形式发送至您的手机，请妥善保存。" in home.text
-    for text in ("信息采集导航", "录入详细信息", "即将开放", "身份证及户籍信息核验",
-                 "身份证及户籍信息待验证", "打印信息采集表", "查看入学结果", "尚未开放",
+    for text in ("信息采集导航", "录入详细信息", "未填写", "即将开放", "身份证及户籍信息核验",
+                 "未提交", "打印信息采集表", "查看入学结果", "身份证及户籍信息验证通过后可办理",
                  "修改密码", "撤销账号", "退出", "王**", "海淀区", "本市户籍适龄儿童入学服务"):
         assert text in home.text, text
     assert facts["document_number"][:4] + "*" * 13 + facts["document_number"][-1] in home.text
