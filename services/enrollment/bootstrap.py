@@ -90,7 +90,8 @@ class EnrollmentApp:
             account_no=event.account_no, district=event.district, hukou_type=event.hukou_type,
             child_name=event.child_name, document_type=event.document_type,
             document_number=event.document_number,
-            birth_date=datetime.strptime(event.birth_date, "%Y-%m-%d").date(), sex=event.sex)
+            birth_date=datetime.strptime(event.birth_date, "%Y-%m-%d").date(), sex=event.sex,
+            guardian_phone=event.guardian_phone)
         try:
             details.open_application(self._handling(event.event_id, accounts.FAMILY_REGISTERED),
                                      registration)

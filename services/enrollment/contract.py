@@ -6,13 +6,14 @@ the gateway may import. The RPC methods come with the service's wiring.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
-from common.contract_base import ContractModel, RpcContract, RpcMethod
+from common.contract_base import ContractModel, Event, RpcContract, RpcMethod
 from services.accounts.contract import (
     ACCOUNT_NO_PATTERN,
+    PHONE_PATTERN,
     DocumentType,
     HukouType,
     Sex,
@@ -91,7 +92,21 @@ class DetailsWithdrawn(ContractModel):
     version: int = Field(ge=1)
 
 
-EVENTS = {DETAILS_SUBMITTED: DetailsSubmitted, DETAILS_WITHDRAWN: DetailsWithdrawn}
+VERIFICATION_OUTCOME = "verification_outcome"
+
+
+class VerificationOutcome(Event):
+    """The 身份证及户籍信息核验 of the current version `version` is over (a result for an older
+    version sends none): notify texts the guardian the outcome once. Only the phone it is sent
+    to; the failed items stay on the family's page."""
+    account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)
+    version: int = Field(ge=1)
+    status: Literal["verified", "failed"]
+    guardian_phone: str = Field(pattern=PHONE_PATTERN)
+
+
+EVENTS = {DETAILS_SUBMITTED: DetailsSubmitted, DETAILS_WITHDRAWN: DetailsWithdrawn,
+          VERIFICATION_OUTCOME: VerificationOutcome}
 
 
 class AccountRef(ContractModel):

@@ -16,7 +16,7 @@ SERVICE_NAME = "notify"
 DEV_MESSAGES_MAX = 100
 
 MessagePurpose = Literal["register", "reset_password", "change_password", "cancel_account",
-                         "account_registered"]
+                         "account_registered", "verification_outcome"]
 
 
 class SmsMessage(ContractModel):
@@ -44,6 +44,7 @@ class NotifyRpc(RpcContract):
                                   list[DevMessage])
 
 
-# Events notify consumes (see services.accounts.contract): accounts.sms_code_issued,
-# accounts.account_registered, accounts.account_cancelled. Each becomes at most one
-# SmsMessage (the stored form of a text).
+# Events notify consumes (see services.accounts.contract and services.enrollment.contract):
+# accounts.sms_code_issued, accounts.account_registered, accounts.account_cancelled,
+# enrollment.verification_outcome. Each becomes at most one SmsMessage (the stored form of a
+# text).

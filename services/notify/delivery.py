@@ -167,6 +167,20 @@ def account_number_text(account_no: str) -> str:
     return f"信息注册成功，您的账号为：{account_no}。此账号为登录账号，请妥善保存。"
 
 
+VERIFICATION_OUTCOME_TEXTS = {
+    "verified": "您提交的适龄儿童身份证及户籍信息已验证通过。"
+                "请登录北京市义务教育入学服务平台查看后续步骤。",
+    "failed": "您提交的适龄儿童身份证及户籍信息未通过验证，"
+              "请登录北京市义务教育入学服务平台查看原因并按提示处理。",
+}
+
+
+def verification_outcome_text(status: str) -> str:
+    """The 身份证及户籍信息核验 outcome (verified or failed): no personal data, the reasons
+    are on the family's page."""
+    return VERIFICATION_OUTCOME_TEXTS[status]
+
+
 def signed(signature: str, text: str) -> str:
     """Every text goes out under the platform's signature, as carriers require."""
     return text if text.startswith(signature) else signature + text

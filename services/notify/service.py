@@ -1,9 +1,10 @@
 """The notify service: texts guardians, at most once per message id, never after `not_after`.
 
-Texts come as accounts events (SMS codes, account numbers). Every message is recorded
-(encrypted) before it is sent, with the event that asked for it. The worker that records it
-sends it at once; if that fails or the process dies, the retry loop sends it once its lease
-runs out. Sent messages are marked sent a moment later, many in one statement (`SentMarks`).
+Texts come as events: accounts' (SMS codes, account numbers) and enrollment's (the outcome
+of the 身份证及户籍信息核验). Every message is recorded (encrypted) before it is sent, with the
+event that asked for it. The worker that records it sends it at once; if that fails or the
+process dies, the retry loop sends it once its lease runs out. Sent messages are marked sent
+a moment later, many in one statement (`SentMarks`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from services.accounts.contract import (
     SmsCodeIssued,
 )
 from services.accounts.contract import SERVICE_NAME as ACCOUNTS
+from services.enrollment.contract import SERVICE_NAME as ENROLLMENT
+from services.enrollment.contract import VERIFICATION_OUTCOME, VerificationOutcome
 from services.notify import bootstrap, delivery
 from services.notify.contract import SERVICE_NAME, DevMessage, NotifyRpc, SmsMessage
 from services.notify.storage import Claim, MessageStore
@@ -164,6 +167,18 @@ class NotifyService:
         self._send_once(event.event_id, SMS_CODE_ISSUED, SmsMessage(
             message_id=event.message_id, phone=event.phone, purpose=event.purpose,
             text=event.text, not_after=event.not_after.isoformat()))
+
+    @event_handler(ENROLLMENT, VERIFICATION_OUTCOME, reliable_delivery=True,
+                   requeue_on_error=True)
+    def handle_verification_outcome(self, payload):
+        """The 身份证及户籍信息核验 outcome of the current version, texted once."""
+        event = _parse_event(VerificationOutcome, payload)
+        if event is None:
+            return
+        self._send_once(event.event_id, VERIFICATION_OUTCOME, SmsMessage(
+            message_id=f"evt-{event.event_id}", phone=event.guardian_phone,
+            purpose="verification_outcome",
+            text=delivery.verification_outcome_text(event.status)))
 
     def _send_once(self, event_id: str, event_type: str, sms: SmsMessage) -> None:
         """Records the event's text (nothing if the event was seen) and sends it."""

@@ -59,6 +59,8 @@ class Registration:
     document_number: str
     birth_date: date
     sex: str
+    # To text the guardian (notify); None in applications opened before it was kept.
+    guardian_phone: str | None = None
 
 
 class _Invalid(Exception):

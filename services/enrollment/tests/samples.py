@@ -33,10 +33,12 @@ MOTHER_ID = id_number("13010219860202002")
 
 
 def registration(hukou_type: str = "beijing", district: str = "chaoyang",
-                 account_no: str = "27000001") -> Registration:
+                 account_no: str = "27000001", guardian_phone: str | None = None
+                 ) -> Registration:
     return Registration(account_no=account_no, district=district, hukou_type=hukou_type,
                         child_name="张小明", document_type="resident_id",
-                        document_number=CHILD_ID, birth_date=date(2020, 9, 1), sex="male")
+                        document_number=CHILD_ID, birth_date=date(2020, 9, 1), sex="male",
+                        guardian_phone=guardian_phone)
 
 
 _GUARDIANS = [

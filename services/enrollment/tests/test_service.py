@@ -11,6 +11,7 @@ import pytest
 from kombu import Connection, Exchange, Queue
 from nameko.standalone.events import event_dispatcher
 from nameko.standalone.rpc import ClusterRpcProxy
+from prometheus_client import REGISTRY
 
 from common.errors import DomainError
 from services.accounts.contract import ACCOUNT_CANCELLED, FAMILY_REGISTERED
@@ -47,7 +48,9 @@ def published(amqp_uri):
         exchange(conn.default_channel).declare()
         bound.declare()
 
-        def read(count: int, timeout_s: float = 10.0) -> list[tuple[str, dict]]:
+        def read(count: int, timeout_s: float = 10.0,
+                 then_quiet_s: float = 0.0) -> list[tuple[str, dict]]:
+            """The next `count` events; with `then_quiet_s`, none more comes for that long."""
             got, deadline = [], time.monotonic() + timeout_s
             while len(got) < count:
                 assert time.monotonic() < deadline, f"only {got}"
@@ -57,6 +60,10 @@ def published(amqp_uri):
                     continue
                 got.append((message.delivery_info["routing_key"], json.loads(message.body)
                             if isinstance(message.body, str | bytes) else message.body))
+            if then_quiet_s:
+                time.sleep(then_quiet_s)
+                extra = bound.get(no_ack=True)
+                assert extra is None, f"also {extra.delivery_info['routing_key']}"
             return got
 
         yield read
@@ -184,6 +191,44 @@ def test_a_result_for_the_current_version_counts_and_one_for_an_older_version_do
         assert verification["reason"] == "儿童户籍所在区与人口信息库不一致。"
         journey = enrollment.get_journey({"account_no": ACCOUNT})
         assert "身份证及户籍信息未通过" in journey["next_step"]
+
+
+def checks_handled():
+    return REGISTRY.get_sample_value(
+        "platform_events_handled_total",
+        {"service": "enrollment", "event": checks.CHECK_FINISHED, "outcome": "ok"}) or 0
+
+
+def test_an_applied_result_publishes_the_outcome_with_the_phone_and_an_ignored_one_nothing(
+        settings, enrollment, amqp_uri, database_url, published):
+    with running_service(EnrollmentService, settings):
+        register(amqp_uri)
+        opened(database_url)
+        enrollment.submit({"account_no": ACCOUNT, "data": details_for("beijing")})
+        enrollment.withdraw({"account_no": ACCOUNT})
+        enrollment.submit({"account_no": ACCOUNT, "data": details_for("beijing")})
+        assert [kind for kind, _ in published(3)] == [
+            contract.DETAILS_SUBMITTED, contract.DETAILS_WITHDRAWN, contract.DETAILS_SUBMITTED]
+
+        handled = checks_handled()
+        dispatch(amqp_uri, checks.SERVICE_NAME, checks.CHECK_FINISHED, {
+            "event_id": str(uuid.uuid4()), "account_no": ACCOUNT, "version": 1,
+            "status": "verified", "items": []})  # the withdrawn version's: ignored
+        wait_for(lambda: checks_handled() >= handled + 1)
+        assert published(0, then_quiet_s=0.5) == []
+
+        result_id = str(uuid.uuid4())
+        for _ in range(2):  # redelivered: applied once
+            dispatch(amqp_uri, checks.SERVICE_NAME, checks.CHECK_FINISHED, {
+                "event_id": result_id, "account_no": ACCOUNT, "version": 2,
+                "status": "verified", "items": []})
+        wait_for(lambda: checks_handled() >= handled + 3)
+        [(kind, body)] = published(1, then_quiet_s=0.5)
+        assert kind == contract.VERIFICATION_OUTCOME
+        event = contract.VerificationOutcome.parse(body)
+        assert (event.account_no, event.version, event.status, event.guardian_phone) == (
+            ACCOUNT, 2, "verified", "13800138000")
+        assert set(body) == {"event_id", "account_no", "version", "status", "guardian_phone"}
 
 
 def test_a_cancelled_family_leaves_nothing_behind(settings, enrollment, amqp_uri,

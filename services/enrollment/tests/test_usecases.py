@@ -229,6 +229,31 @@ def test_a_withdrawal_cancels_the_pending_check_and_an_older_result_is_ignored(c
     assert details.get_details(context, ACCOUNT).state.verification.status == status.FAILED
 
 
+def test_an_applied_result_records_the_outcome_for_the_guardian_and_an_ignored_one_nothing(
+        context, store):
+    details.open_application(context, registration(account_no=ACCOUNT,
+                                                   guardian_phone="13800138000"))
+    details.submit(context, ACCOUNT, details_for("beijing"))
+    details.withdraw(context, ACCOUNT)
+    details.submit(context, ACCOUNT, details_for("beijing"))
+    assert not verification_results.apply_result(context, ACCOUNT, 1, True)
+    assert events(store, contract.VERIFICATION_OUTCOME) == []
+    assert verification_results.apply_result(context, ACCOUNT, 2, False, "hukou", "不符")
+    [outcome] = events(store, contract.VERIFICATION_OUTCOME)
+    assert contract.VerificationOutcome.parse(outcome).model_dump(exclude={"event_id"}) == {
+        "account_no": ACCOUNT, "version": 2, "status": "failed",
+        "guardian_phone": "13800138000"}
+    assert not verification_results.apply_result(context, ACCOUNT, 2, False, "hukou", "不符")
+    assert len(events(store, contract.VERIFICATION_OUTCOME)) == 1
+
+
+def test_an_application_opened_without_a_phone_gets_its_result_but_no_text(context, store):
+    opened(context)  # opened before the guardian's phone was kept
+    details.submit(context, ACCOUNT, details_for("beijing"))
+    assert verification_results.apply_result(context, ACCOUNT, 1, True)
+    assert events(store, contract.VERIFICATION_OUTCOME) == []
+
+
 def test_a_result_for_a_cancelled_account_is_ignored(context):
     assert not verification_results.apply_result(context, "27999999", 1, True)
 

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import datetime
 
+from services.enrollment import contract
 from services.enrollment.rules import status
 from services.enrollment.usecases.context import Context, transact
 from services.enrollment.usecases.store import Transaction
+
+log = logging.getLogger(__name__)
 
 
 def apply_result(context: Context, account_no: str, version: int, verified: bool,
                  item: str | None = None, reason: str | None = None) -> bool:
     """True when applied. False when ignored: the result is not for the pending check of the
     current version (withdrawn, resubmitted, a repeat), or the account is gone (cancelled),
-    so that a late or repeated message is no error for the consumer."""
+    so that a late or repeated message is no error for the consumer. An applied result
+    records, in the same transaction, the `verification_outcome` event notify texts to the
+    guardian."""
     def work(tx: Transaction, now: datetime) -> bool:
         application = tx.load(account_no)
         if application is None:
@@ -23,5 +29,13 @@ def apply_result(context: Context, account_no: str, version: int, verified: bool
         if state is None:
             return False
         tx.save(replace(application, state=state, updated_at=now))
+        phone = application.registration.guardian_phone
+        if phone is None:  # opened before the phone was kept: nobody to text
+            log.warning("verification outcome not texted: no guardian phone on record",
+                        extra={"version": version})
+        else:
+            tx.record_event(contract.VERIFICATION_OUTCOME, contract.VerificationOutcome(
+                account_no=account_no, version=version,
+                status="verified" if verified else "failed", guardian_phone=phone).payload())
         return True
     return transact(context, work)

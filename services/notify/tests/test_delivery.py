@@ -244,6 +244,14 @@ def test_account_number_text():
         "信息注册成功，您的账号为：27123456。此账号为登录账号，请妥善保存。")
 
 
+def test_verification_outcome_texts():
+    assert delivery.verification_outcome_text("verified") == (
+        "您提交的适龄儿童身份证及户籍信息已验证通过。请登录北京市义务教育入学服务平台查看后续步骤。")
+    assert delivery.verification_outcome_text("failed") == (
+        "您提交的适龄儿童身份证及户籍信息未通过验证，请登录北京市义务教育入学服务平台查看原因并按提示"
+        "处理。")
+
+
 def test_every_text_is_signed_once():
     assert delivery.signed("【平台】", "您的验证码为123456") == "【平台】您的验证码为123456"
     assert delivery.signed("【平台】", "【平台】已签名") == "【平台】已签名"

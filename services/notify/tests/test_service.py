@@ -18,8 +18,15 @@ from prometheus_client import REGISTRY
 from common.errors import DomainError
 from services.accounts.contract import ACCOUNT_CANCELLED, ACCOUNT_REGISTERED, SMS_CODE_ISSUED
 from services.accounts.contract import SERVICE_NAME as ACCOUNTS
+from services.enrollment.contract import SERVICE_NAME as ENROLLMENT
+from services.enrollment.contract import VERIFICATION_OUTCOME
 from services.notify.contract import SmsMessage
-from services.notify.delivery import HttpBackend, OutboxFileBackend, account_number_text
+from services.notify.delivery import (
+    HttpBackend,
+    OutboxFileBackend,
+    account_number_text,
+    verification_outcome_text,
+)
 from services.notify.service import KILL_WRITE_S, NotifyService, SentMarks
 from services.notify.settings import NotifySettings
 from services.notify.storage import MessageStore
@@ -320,6 +327,25 @@ def test_account_registered_event_delivered_twice_sends_one_text(settings, amqp_
     assert line["phone"] == PHONE and line["purpose"] == "account_registered"
     assert line["text"] == settings.SMS_SIGNATURE + account_number_text("27123456")
     assert sms_counted("account_registered", "duplicate") == duplicates + 1
+
+
+@pytest.mark.parametrize("status", ["verified", "failed"])
+def test_verification_outcome_delivered_twice_is_texted_once(settings, amqp_uri, outbox, status):
+    event_id = str(uuid.uuid4())
+    handled = events_handled(VERIFICATION_OUTCOME)
+    duplicates = sms_counted("verification_outcome", "duplicate")
+    with running_service(NotifyService, settings):
+        for _ in range(2):
+            event_dispatcher({"AMQP_URI": amqp_uri})(ENROLLMENT, VERIFICATION_OUTCOME, {
+                "event_id": event_id, "account_no": "27123456", "version": 2,
+                "status": status, "guardian_phone": PHONE})
+        wait_for(lambda: events_handled(VERIFICATION_OUTCOME) >= handled + 2)
+
+    [line] = sent_lines(outbox, f"evt-{event_id}")
+    assert line["phone"] == PHONE and line["purpose"] == "verification_outcome"
+    assert line["text"] == settings.SMS_SIGNATURE + verification_outcome_text(status)
+    assert "27123456" not in line["text"]
+    assert sms_counted("verification_outcome", "duplicate") == duplicates + 1
 
 
 def test_malformed_event_is_acknowledged_and_dropped(settings, amqp_uri, outbox):
