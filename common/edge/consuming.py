@@ -171,3 +171,14 @@ class ResilientEventHandler(EventHandler):
 
 
 event_handler = ResilientEventHandler.decorator
+
+
+def parse_event(model, payload):
+    """The event as `model` (a contract model), or None: requeueing cannot fix a malformed
+    event, so it is dropped loudly instead of looping."""
+    try:
+        return model.parse(payload)
+    except DomainError as exc:
+        log.error("malformed event dropped",
+                  extra={"event_type": model.__name__, "fields": sorted(exc.fields)})
+        return None

@@ -10,11 +10,10 @@ from __future__ import annotations
 import logging
 
 from common.contract_base import Pong
-from common.edge.consuming import event_handler
+from common.edge.consuming import event_handler, parse_event
 from common.edge.dependencies import Observability, Wiring
 from common.edge.outbox import OutboxRelay
 from common.edge.rpc import serve
-from common.errors import DomainError
 from services.accounts.contract import (
     ACCOUNT_CANCELLED,
     FAMILY_REGISTERED,
@@ -72,14 +71,14 @@ class EnrollmentService:
     def handle_family_registered(self, payload):
         """Opens the family's application (a repeat, or a second event for the account,
         opens nothing more)."""
-        event = _parse_event(FamilyRegistered, payload)
+        event = parse_event(FamilyRegistered, payload)
         if event is not None:
             self.app.family_registered(event)
 
     @event_handler(ACCOUNTS, ACCOUNT_CANCELLED, reliable_delivery=True, requeue_on_error=True)
     def handle_account_cancelled(self, payload):
         """Everything of the family goes: its application, its versions, its key."""
-        event = _parse_event(AccountCancelled, payload)
+        event = parse_event(AccountCancelled, payload)
         if event is not None:
             self.app.account_cancelled(event.event_id, event.account_no, ACCOUNT_CANCELLED)
 
@@ -87,16 +86,6 @@ class EnrollmentService:
                    requeue_on_error=True)
     def handle_check_finished(self, payload):
         """A check's result; one for another version than the pending one is ignored."""
-        event = _parse_event(verification.CheckFinished, payload)
+        event = parse_event(verification.CheckFinished, payload)
         if event is not None and not self.app.check_finished(event):
             log.info("verification result ignored", extra={"version": event.version})
-
-
-def _parse_event(model, payload):
-    """Requeueing cannot fix a malformed event: it is dropped loudly instead of looping."""
-    try:
-        return model.parse(payload)
-    except DomainError as exc:
-        log.error("malformed event dropped",
-                  extra={"event_type": model.__name__, "fields": sorted(exc.fields)})
-        return None

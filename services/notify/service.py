@@ -19,7 +19,7 @@ from nameko.timer import timer
 from prometheus_client import Counter
 
 from common.contract_base import Pong
-from common.edge.consuming import event_handler
+from common.edge.consuming import event_handler, parse_event
 from common.edge.dependencies import (
     Observability,
     Settings,
@@ -151,7 +151,7 @@ class NotifyService:
     # Requeued on error: a database outage delays the text but does not lose it.
     @event_handler(ACCOUNTS, ACCOUNT_REGISTERED, reliable_delivery=True, requeue_on_error=True)
     def handle_account_registered(self, payload):
-        event = _parse_event(AccountRegistered, payload)
+        event = parse_event(AccountRegistered, payload)
         if event is None:
             return
         self._send_once(event.event_id, ACCOUNT_REGISTERED, SmsMessage(
@@ -161,7 +161,7 @@ class NotifyService:
     @event_handler(ACCOUNTS, SMS_CODE_ISSUED, reliable_delivery=True, requeue_on_error=True)
     def handle_sms_code_issued(self, payload):
         """A code's text: sent once, and not at all once the code has expired."""
-        event = _parse_event(SmsCodeIssued, payload)
+        event = parse_event(SmsCodeIssued, payload)
         if event is None or not event.deliver:  # withheld: nobody is owed this text
             return
         self._send_once(event.event_id, SMS_CODE_ISSUED, SmsMessage(
@@ -172,7 +172,7 @@ class NotifyService:
                    requeue_on_error=True)
     def handle_verification_outcome(self, payload):
         """The 身份证及户籍信息核验 outcome of the current version, texted once."""
-        event = _parse_event(VerificationOutcome, payload)
+        event = parse_event(VerificationOutcome, payload)
         if event is None:
             return
         self._send_once(event.event_id, VERIFICATION_OUTCOME, SmsMessage(
@@ -192,7 +192,7 @@ class NotifyService:
     @event_handler(ACCOUNTS, ACCOUNT_CANCELLED, reliable_delivery=True, requeue_on_error=True)
     def handle_account_cancelled(self, payload):
         """A cancelled family's texts are deleted with the rest of its data."""
-        event = _parse_event(AccountCancelled, payload)
+        event = parse_event(AccountCancelled, payload)
         if event is not None:
             self.app.messages.forget_phone(event.event_id, ACCOUNT_CANCELLED, event.guardian_phone)
 
@@ -234,14 +234,6 @@ class NotifyService:
         return self.app.backend.max_send_s + self.settings.SMS_LEASE_MARGIN_S
 
 
-def _parse_event(model, payload):
-    """Requeueing cannot fix a malformed event: it is dropped loudly instead of looping."""
-    try:
-        return model.parse(payload)
-    except DomainError as exc:
-        log.error("malformed event dropped",
-                  extra={"event_type": model.__name__, "fields": sorted(exc.fields)})
-        return None
 
 
 def _parse_not_after(value: str | None) -> datetime | None:

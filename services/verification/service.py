@@ -20,11 +20,10 @@ from nameko.timer import timer
 from prometheus_client import Counter, Gauge
 
 from common.contract_base import Pong
-from common.edge.consuming import event_handler
+from common.edge.consuming import event_handler, parse_event
 from common.edge.dependencies import Observability, Settings, Wiring, settings_of
 from common.edge.outbox import OutboxRelay
 from common.edge.rpc import serve
-from common.errors import DomainError
 from services.accounts.contract import ACCOUNT_CANCELLED, AccountCancelled
 from services.accounts.contract import SERVICE_NAME as ACCOUNTS
 from services.enrollment.contract import DETAILS_SUBMITTED, DETAILS_WITHDRAWN, DetailsWithdrawn
@@ -148,7 +147,7 @@ class VerificationService:
 
     @event_handler(ENROLLMENT, DETAILS_WITHDRAWN, reliable_delivery=True, requeue_on_error=True)
     def handle_details_withdrawn(self, payload):
-        event = _parse_event(DetailsWithdrawn, payload)
+        event = parse_event(DetailsWithdrawn, payload)
         if event is not None:
             self.app.checks.cancel(event.event_id, DETAILS_WITHDRAWN, event.account_no,
                                    event.version)
@@ -156,7 +155,7 @@ class VerificationService:
     @event_handler(ACCOUNTS, ACCOUNT_CANCELLED, reliable_delivery=True, requeue_on_error=True)
     def handle_account_cancelled(self, payload):
         """A cancelled family's checks are deleted with the rest of its data."""
-        event = _parse_event(AccountCancelled, payload)
+        event = parse_event(AccountCancelled, payload)
         if event is not None:
             self.app.checks.forget_account(event.event_id, ACCOUNT_CANCELLED, event.account_no)
 
@@ -177,13 +176,3 @@ class VerificationService:
             self.runner.fill(self.app)
         except Exception:  # recorded all the same: the timer starts it
             log.warning("check not started at once", exc_info=True)
-
-
-def _parse_event(model, payload):
-    """Requeueing cannot fix a malformed event: it is dropped loudly instead of looping."""
-    try:
-        return model.parse(payload)
-    except DomainError as exc:
-        log.error("malformed event dropped",
-                  extra={"event_type": model.__name__, "fields": sorted(exc.fields)})
-        return None
