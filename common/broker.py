@@ -73,7 +73,8 @@ PROCESSES = {
                    "login", "logout", "get_account", "change_password", "reset_password",
                    "cancel_account"),
                notify.SERVICE_NAME: ("ping", "list_dev_messages"),
-               enrollment.SERVICE_NAME: ("ping", "get_journey"),
+               enrollment.SERVICE_NAME: ("ping", "get_journey", "get_details", "save_draft",
+                                           "submit", "withdraw", "get_history"),
                verification.SERVICE_NAME: ("ping",)},
         emits={}, handles={}),
     accounts.SERVICE_NAME: Process(
