@@ -38,7 +38,8 @@ CATALOG: dict[str, tuple[int, str]] = {
     "SPECIAL_CASE": (422, "该类适龄儿童的入学信息采集事宜请咨询入学所在区教委。"),
     # Enrollment: the family's details and their review (services/enrollment/rules/).
     "PHASE_CLOSED": (409, "当前不在开放时间内。"),  # raised with the phase's dates
-    "APPLICATION_NOT_FOUND": (404, "未找到入学信息，请重新登录后再试。"),
+    # Also for the moment after registration, before enrollment has opened the application.
+    "APPLICATION_NOT_FOUND": (404, "未找到入学信息。刚注册的账号请稍候几秒再刷新页面。"),
     "ALREADY_SUBMITTED": (409, "信息已提交，如需修改请先撤回。"),
     "NOT_SUBMITTED": (409, "信息尚未提交，无需撤回。"),
     "UNDER_REVIEW": (409, "区教委已开始审核，信息不能再撤回或修改。"

@@ -19,6 +19,7 @@ from gateway.journey import journey_of
 from gateway.openapi import SERVER_FILLED, openapi_document
 from gateway.web import RouteHelpers, json_response, route
 from services.accounts import contract as accounts
+from services.enrollment.contract import AccountRef, DetailsBody, DetailsChange
 
 MAX_JSON_DEPTH = 32  # our bodies nest two deep; the parser recurses once per level
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
@@ -71,6 +72,16 @@ class ApiRoutes(RouteHelpers):
                 self._csrf_key(), token, "session", request.headers.get(security.CSRF_HEADER)):
             raise DomainError("CSRF_FAILED")
         return token
+
+    def _family(self, request, state_changing: bool = False) -> AccountRef:
+        """The session's application (NOT_AUTHENTICATED without a live session): enrollment
+        trusts the account number it is given, so it only ever comes from accounts."""
+        account = self.accounts.get_account(self._signed_in(request, state_changing))
+        return AccountRef(account_no=account.account_no)
+
+    def _details_change(self, request) -> DetailsChange:
+        body = read_json(request, DetailsBody)
+        return DetailsChange(account_no=self._family(request, True).account_no, data=body.data)
 
     def _session_response(self, session: accounts.Session, status: int,
                           extra: dict | None = None):
@@ -154,6 +165,28 @@ class ApiRoutes(RouteHelpers):
     def api_journey(self, request):
         account = self.accounts.get_account(self._signed_in(request, state_changing=False))
         return json_response(journey_of(self.enrollment, account))
+
+    @route("GET", "/api/v1/application")
+    def api_application(self, request):
+        return json_response(self.enrollment.get_details(self._family(request)))
+
+    @route("PUT", "/api/v1/application/draft")
+    def api_save_draft(self, request):
+        return json_response(self.enrollment.save_draft(self._details_change(request)))
+
+    @route("POST", "/api/v1/application/submissions")
+    def api_submit(self, request):
+        return json_response(self.enrollment.submit(self._details_change(request)), 201)
+
+    @route("DELETE", "/api/v1/application/submissions/current")
+    def api_withdraw(self, request):
+        return json_response(self.enrollment.withdraw(self._family(request, True)))
+
+    @route("GET", "/api/v1/application/history")
+    def api_history(self, request):
+        return json_response({"submissions": [
+            submission.model_dump(mode="json")
+            for submission in self.enrollment.get_history(self._family(request))]})
 
     @route("PUT", "/api/v1/account/password")
     def api_change_password(self, request):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from common.errors import DomainError
 from services.accounts.contract import AccountView
-from services.enrollment.contract import AccountRef
+from services.enrollment.contract import AccountRef, Journey, JourneyStep
 
 # The details step's title by hukou type, as the seasons name their forms, for the moment
 # before enrollment has the application.
@@ -21,18 +21,17 @@ DEFAULT_DETAILS_TITLE = "录入详细信息"
 NOT_STARTED_NEXT_STEP = "您的入学信息正在准备中，请稍后刷新本页面。"
 
 
-def not_started(account: AccountView) -> dict:
+def not_started(account: AccountView) -> Journey:
     """Enrollment's journey view of an application nothing was done on yet."""
     title = DETAILS_TITLES.get(account.hukou_type, DEFAULT_DETAILS_TITLE)
-    return {"steps": [
-        {"key": "details", "title": title, "status": "empty", "label": "未填写",
-         "open": False, "period": None, "note": None},
-        {"key": "verification", "title": "身份证及户籍信息核验", "status": "not_submitted",
-         "label": "未提交", "open": False, "period": None, "note": None}],
-        "next_step": NOT_STARTED_NEXT_STEP}
+    return Journey(steps=[
+        JourneyStep(key="details", title=title, status="empty", label="未填写", open=False),
+        JourneyStep(key="verification", title="身份证及户籍信息核验", status="not_submitted",
+                    label="未提交", open=False)],
+        next_step=NOT_STARTED_NEXT_STEP)
 
 
-def journey_of(enrollment, account: AccountView) -> dict:
+def journey_of(enrollment, account: AccountView) -> Journey:
     """The family's journey from enrollment (`enrollment`: its typed client). RpcUnavailable
     and other refusals are the caller's."""
     try:

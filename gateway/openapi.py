@@ -12,6 +12,7 @@ from functools import cache
 from common.errors import CATALOG
 from gateway import security
 from services.accounts import contract as accounts
+from services.enrollment import contract as enrollment
 
 SERVER_FILLED = ("client_ip", "session_token", "idempotency_key")  # the last: a header
 IDEMPOTENCY_KEY = {
@@ -37,14 +38,26 @@ NONE, SESSION, SESSION_CSRF = (), ({"session": []},), ({"session": [], "csrf": [
 SIGNED_IN_LINKS = {
     "getAccount": {"operationId": "getAccount"},
     "getJourney": {"operationId": "getJourney"},
+    "getApplication": {"operationId": "getApplication"},
     **{name: {"operationId": name,
               "parameters": {f"header.{security.CSRF_HEADER}": "$response.body#/csrf_token"}}
        for name in ("logout", "changePassword", "cancelAccount")},
 }
 
 
+# The models the schemas nest, by name, for components/schemas: a schema's own `$defs` would be
+# looked up from the document's root, where they are not.
+NESTED: dict[str, dict] = {}
+
+
+def schema_of(model) -> dict:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    NESTED.update(schema.pop("$defs", {}))
+    return schema
+
+
 def _body_schema(model) -> dict:
-    schema = model.model_json_schema()
+    schema = schema_of(model)
     for name in SERVER_FILLED:
         schema.get("properties", {}).pop(name, None)
         if name in schema.get("required", []):
@@ -80,22 +93,21 @@ def _op(operation_id: str, method: str, summary: str, body=None, ok: int = 200, 
 
 
 def _session_answer(*extra: str) -> dict:
-    properties = {"account": accounts.AccountView.model_json_schema(),
+    properties = {"account": schema_of(accounts.AccountView),
                   "csrf_token": {"type": "string"}, "idle_timeout_s": {"type": "integer"},
                   "absolute_expires_at": {"type": "string"},
                   **{name: {"type": "string"} for name in extra}}
     return {"type": "object", "required": list(properties), "properties": properties}
 
 
-JOURNEY_STEP = {
-    "type": "object", "required": ["key", "title", "status", "label", "open"],
-    "properties": {"key": {"type": "string"}, "title": {"type": "string"},
-                   "status": {"type": "string"}, "label": {"type": "string"},
-                   "open": {"type": "boolean"},
-                   "period": {"type": ["string", "null"]}, "note": {"type": ["string", "null"]}}}
-JOURNEY = {"type": "object", "required": ["steps", "next_step"],
-           "properties": {"steps": {"type": "array", "items": JOURNEY_STEP},
-                          "next_step": {"type": "string"}}}
+HISTORY = {"type": "object", "required": ["submissions"],
+           "properties": {"submissions": {
+               "type": "array", "description": "历次提交，最新的在前；个人信息已遮盖",
+               "items": schema_of(enrollment.Submission)}}}
+# Saving or submitting details: the body is checked against the season's field set; each bad
+# field is named in VALIDATION_ERROR's `fields` ("guardians.0.phone").
+CHANGING_DETAILS = ("APPLICATION_NOT_FOUND", "PHASE_CLOSED", "ALREADY_SUBMITTED",
+                    "UNDER_REVIEW", "CONCURRENT_UPDATE")
 
 OK = {"type": "object", "required": ["ok"], "properties": {"ok": {"const": True},
                                                           "message": {"type": "string"}}}
@@ -104,6 +116,7 @@ OK = {"type": "object", "required": ["ok"], "properties": {"ok": {"const": True}
 @cache
 def openapi_document(session_cookie: str = security.SESSION_COOKIE) -> dict:
     """`session_cookie`: the session cookie's name, `__Host-sid` when cookies are Secure."""
+    paths = _paths()
     return {
         "openapi": "3.1.0",
         "info": {"title": "北京市义务教育入学服务平台 API", "version": "1.0.0",
@@ -124,15 +137,21 @@ def openapi_document(session_cookie: str = security.SESSION_COOKIE) -> dict:
                                "message": {"type": "string"},
                                "fields": {"type": "object",
                                           "additionalProperties": {"type": "string"}},
-                               "retry_after_s": {"type": "integer", "minimum": 0}}}}},
-        "paths": {
+                               "retry_after_s": {"type": "integer", "minimum": 0}}},
+                        **NESTED}},
+        "paths": paths,
+    }
+
+
+def _paths() -> dict:
+    return {
             "/api/v1/districts": _op("listDistricts", "GET", "18个区级入口、学段与服务类型",
                                      response={"type": "object"}),
             "/api/v1/notice": _op("getNotice", "GET", "监护人须知与个人信息保护政策（含阅读凭据）",
-                                  response=accounts.Notice.model_json_schema()),
+                                  response=schema_of(accounts.Notice)),
             "/api/v1/captchas": _op(
                 "createCaptcha", "POST", "获取图片验证码", ok=201, errors=RATE_LIMITED,
-                response=accounts.Captcha.model_json_schema(),
+                response=schema_of(accounts.Captcha),
                 links={name: {"operationId": name,
                               "requestBody": {"captcha_id": "$response.body#/captcha_id"}}
                        for name in ("login", "requestSmsCode")}),
@@ -141,7 +160,7 @@ def openapi_document(session_cookie: str = security.SESSION_COOKIE) -> dict:
                 accounts.SmsCodeRequest, 201,
                 ("CAPTCHA_INVALID", "SMS_COOLDOWN", "SMS_DAILY_LIMIT", "SMS_BUSY")
                 + RATE_LIMITED,
-                auth=({},) + SESSION_CSRF, response=accounts.SmsCodeSent.model_json_schema()),
+                auth=({},) + SESSION_CSRF, response=schema_of(accounts.SmsCodeSent)),
             "/api/v1/accounts": _op(
                 "register", "POST", "注册（成功后自动登录）", accounts.Registration, 201,
                 ("INVALID_ID_NUMBER", "ID_ALREADY_REGISTERED", "PHONE_ACCOUNT_LIMIT",
@@ -157,12 +176,35 @@ def openapi_document(session_cookie: str = security.SESSION_COOKIE) -> dict:
                                             response=OK),
             "/api/v1/account": {
                 **_op("getAccount", "GET", "查看账号（信息已遮盖）", auth=SESSION,
-                      response=accounts.AccountView.model_json_schema()),
+                      response=schema_of(accounts.AccountView)),
                 **_op("cancelAccount", "DELETE", "撤销账号", accounts.AccountCancellation,
                       errors=("SMS_CODE_INVALID",), auth=SESSION_CSRF, response=OK)},
             "/api/v1/journey": _op(
                 "getJourney", "GET", "信息采集导航：各环节状态与下一步（刚注册时为未填写）",
-                auth=SESSION, response=JOURNEY),
+                auth=SESSION, response=schema_of(enrollment.Journey)),
+            "/api/v1/application": _op(
+                "getApplication", "GET",
+                "录入详细信息：注册信息（只读、已遮盖）、状态、本年度的填写项目、已填内容与可进行的操作",
+                errors=("APPLICATION_NOT_FOUND",), auth=SESSION,
+                response=schema_of(enrollment.DetailsView)),
+            "/api/v1/application/draft": _op(
+                "saveDraft", "PUT", "暂存（只核对已填内容的格式）", enrollment.DetailsBody,
+                errors=CHANGING_DETAILS, auth=SESSION_CSRF,
+                response=schema_of(enrollment.ApplicationView)),
+            "/api/v1/application/submissions": _op(
+                "submitApplication", "POST",
+                "提交信息：核对全部必填项与各区要求，保存为新版本并进行身份证及户籍信息核验",
+                enrollment.DetailsBody, 201, CHANGING_DETAILS, auth=SESSION_CSRF,
+                response=schema_of(enrollment.ApplicationView)),
+            "/api/v1/application/submissions/current": _op(
+                "withdrawApplication", "DELETE",
+                "撤回已提交的信息以便修改（区教委开始审核或采集期结束后不能撤回）",
+                errors=("APPLICATION_NOT_FOUND", "PHASE_CLOSED", "NOT_SUBMITTED",
+                        "UNDER_REVIEW", "CONCURRENT_UPDATE"),
+                auth=SESSION_CSRF, response=schema_of(enrollment.ApplicationView)),
+            "/api/v1/application/history": _op(
+                "getApplicationHistory", "GET", "提交历史（每次提交为一个版本）",
+                errors=("APPLICATION_NOT_FOUND",), auth=SESSION, response=HISTORY),
             "/api/v1/account/password": _op(
                 "changePassword", "PUT", "修改密码（其他登录会话全部失效）",
                 accounts.PasswordChange,
@@ -172,5 +214,4 @@ def openapi_document(session_cookie: str = security.SESSION_COOKIE) -> dict:
                 "resetPassword", "POST", "忘记密码：核验后重设", accounts.PasswordReset,
                 errors=("SMS_CODE_INVALID", "RESET_FAILED", "WEAK_PASSWORD",
                         "PASSWORD_MISMATCH"), response=OK),
-        },
     }

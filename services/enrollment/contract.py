@@ -113,23 +113,143 @@ class AccountRef(ContractModel):
     account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)
 
 
-class DetailsChange(ContractModel):
+Details = dict[str, Any]  # {section: {field: value}}; a repeated group {section: [{...}]}
+
+
+class DetailsBody(ContractModel):
+    """Details as a family sends them through the gateway, which adds the session's account."""
+    data: Details  # checked against the season's field set by the rules (rules/fields.py)
+
+
+class DetailsChange(DetailsBody):
     account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)
-    data: dict[str, Any]  # checked against the season's field set by the rules (rules/fields.py)
 
 
-# The views are the JSON the bootstrap's view functions build (bootstrap.py); their shape is
-# declared as JSON objects until the gateway's pages are built on them.
-View = dict[str, Any]
+# The answers (built by bootstrap.py's view functions). Personal values in them are masked,
+# except `DetailsView.data`: the family's own form, shown to that family to edit it.
+
+DetailsStatus = Literal["empty", "draft", "submitted"]
+
+
+class JourneyStep(ContractModel):
+    """One step of the 信息采集导航页."""
+    key: str
+    title: str
+    status: str  # the step's own states, e.g. "pending"; "not_started" before it applies
+    label: str  # the status in words
+    open: bool  # the family can act on it (or read it) now
+    period: str | None = None  # its dates, when it has a phase
+    note: str | None = None  # what went wrong, in words
+
+
+class Journey(ContractModel):
+    steps: list[JourneyStep]
+    next_step: str
+
+
+class RegistrationFacts(ContractModel):
+    """What registration gave, read-only, masked (no birth date beside the masked number)."""
+    account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)
+    district: str
+    district_name: str
+    hukou_type: HukouType
+    child_name: str
+    document_type: DocumentType
+    document_number: str
+    sex: Sex
+
+
+class VerificationState(ContractModel):
+    version: int = Field(ge=1)
+    status: Literal["pending", "verified", "failed"]
+    label: str
+    item: str | None = None  # failed: child_identity, hukou or guardian_identity
+    reason: str | None = None  # failed: what is wrong and what to do, in words
+
+
+class ReviewResult(ContractModel):
+    item: str
+    passed: bool
+    reason: str | None = None
+
+
+class ReviewState(ContractModel):
+    version: int = Field(ge=1)
+    status: Literal["in_review", "approved", "returned"]
+    label: str
+    results: list[ReviewResult]
+
+
+class ApplicationState(ContractModel):
+    details: DetailsStatus
+    details_label: str
+    version: int = Field(ge=0)  # the latest submission's number; 0 before the first
+    verification: VerificationState | None = None
+    review: ReviewState | None = None
+
+
+class FieldView(ContractModel):
+    """One field of the season's form (seasons/<year>.toml)."""
+    key: str
+    label: str
+    type: Literal["text", "choice", "date", "district", "region", "id_number", "phone",
+                  "uscc", "months", "yes_no"]
+    required: bool
+    help: str | None = None
+    choices: dict[str, str] | None = None  # value -> its text
+    # Applies only when each named sibling field has one of the values.
+    when: dict[str, list[str | bool]] | None = None
+    max_length: int | None = None
+
+
+class SectionView(ContractModel):
+    key: str
+    title: str
+    help: str | None = None
+    min_entries: int | None = None  # a repeated group (a list of entries) when set
+    max_entries: int | None = None
+    fields: list[FieldView]
+
+
+class FormView(ContractModel):
+    hukou_type: HukouType
+    title: str
+    sections: list[SectionView]
+
+
+class DetailsView(ContractModel):
+    """The 录入详细信息 page: the registration read-only, the state, the form and the family's
+    details (as entered), and what it may do now."""
+    registration: RegistrationFacts
+    state: ApplicationState
+    form: FormView
+    data: Details | None
+    actions: list[Literal["save_draft", "submit", "withdraw"]]
+    collection_period: str
+
+
+class ApplicationView(ContractModel):
+    account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)
+    state: ApplicationState
+    revision: int = Field(ge=0)
+    updated_at: str | None
+
+
+class Submission(ContractModel):
+    """A submitted version, kept for good; its personal values masked."""
+    version: int = Field(ge=1)
+    current: bool  # the submission in force; every other one was withdrawn
+    submitted_at: str
+    data: Details
 
 
 class EnrollmentRpc(RpcContract):
     """The enrollment service's RPC methods; each refusal is a common.errors.DomainError."""
     service = SERVICE_NAME
 
-    get_journey = RpcMethod(AccountRef, View)
-    get_details = RpcMethod(AccountRef, View)
-    save_draft = RpcMethod(DetailsChange, View)
-    submit = RpcMethod(DetailsChange, View)
-    withdraw = RpcMethod(AccountRef, View)
-    get_history = RpcMethod(AccountRef, list[View])
+    get_journey = RpcMethod(AccountRef, Journey)
+    get_details = RpcMethod(AccountRef, DetailsView)
+    save_draft = RpcMethod(DetailsChange, ApplicationView)
+    submit = RpcMethod(DetailsChange, ApplicationView)
+    withdraw = RpcMethod(AccountRef, ApplicationView)
+    get_history = RpcMethod(AccountRef, list[Submission])
