@@ -78,7 +78,7 @@ PROCESSES = {process.name: process for process in (
     Process("verification", "services.verification.service:VerificationService",
             "services.verification.settings:VerificationSettings", metrics_port=9104,
             color="34", database=True, produces_events=True, consumes_events=True,
-            health_checked=True),
+            health_checked=True, rotate_keys="services.verification.storage:rotate_keys"),
     Process("gateway", "gateway.service:GatewayService", "gateway.settings:GatewaySettings",
             metrics_port=9100, color="36"),
 )}

@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from common import outbox
+from common import outbox, rotation
 from common.crypto import DecryptionFailed, FieldCipher
 from common.keys import MasterKeys
 from services.accounts.rules.audit import Head, entry_digest
@@ -456,29 +455,10 @@ class Tx:
 
 def rotate_keys(database_url: str, master: MasterKeys, batch: int = 1000) -> int:
     """Re-seals what is sealed under an older master key (family keys, outbox payloads) under
-    the newest; returns how many rows. The personal data stays sealed under its family key.
-    A batch of accounts is locked at a time, so sign-ins wait at most for one batch."""
+    the newest; returns how many rows. The personal data stays sealed under its family key;
+    a cancelled account has no family key left."""
     keys = Keys(master)
-    count = last_id = 0
-    with psycopg.connect(database_url) as conn:
-        while True:
-            with conn.transaction():
-                rows = conn.execute(
-                    "SELECT id, account_no, family_key FROM accounts.accounts WHERE id > %s "
-                    "AND family_key IS NOT NULL ORDER BY id LIMIT %s FOR UPDATE",
-                    (last_id, batch)).fetchall()
-                stale = [(keys.family_key_wrap.reseal(
-                    sealed, _bound("family_key", account_no.strip())), row_id)
-                         for row_id, account_no, sealed in rows
-                         if not keys.family_key_wrap.is_current(sealed)]
-                if stale:
-                    conn.cursor().executemany("UPDATE accounts.accounts SET family_key = %s "
-                                              "WHERE id = %s", stale)
-            count += len(stale)
-            if len(rows) < batch:
-                break
-            last_id = rows[-1][0]
-        with conn.transaction():
-            count += outbox.reseal(conn, SCHEMA, keys.outbox)
-    return count
+    return rotation.reseal(database_url, SCHEMA, keys.outbox, [rotation.SealedColumn(
+        "accounts", "family_key", ("account_no",), keys.family_key_wrap,
+        lambda account_no: _bound("family_key", account_no.strip()))], batch)
 

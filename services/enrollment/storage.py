@@ -23,7 +23,7 @@ import psycopg_pool
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from common import consumed, outbox
+from common import consumed, outbox, rotation
 from common.crypto import FieldCipher
 from common.keys import MasterKeys
 from services.enrollment import contract
@@ -260,24 +260,6 @@ def rotate_keys(database_url: str, master: MasterKeys, batch: int = 1000) -> int
     (`python -m common.keys rotate enrollment`); the data stays sealed under its family key.
     Returns how many rows."""
     keys = Keys(master)
-    count, last = 0, ""
-    with psycopg.connect(database_url) as conn:
-        while True:
-            with conn.transaction():
-                rows = conn.execute(
-                    "SELECT account_no, family_key FROM enrollment.applications WHERE "
-                    "account_no > %s ORDER BY account_no LIMIT %s FOR UPDATE",
-                    (last, batch)).fetchall()
-                stale = [(keys.family_key_wrap.reseal(sealed, _bound("family_key", number)),
-                          number) for number, sealed in rows
-                         if not keys.family_key_wrap.is_current(sealed)]
-                if stale:
-                    conn.cursor().executemany("UPDATE enrollment.applications SET family_key "
-                                              "= %s WHERE account_no = %s", stale)
-            count += len(stale)
-            if len(rows) < batch:
-                break
-            last = rows[-1][0]
-        with conn.transaction():
-            count += outbox.reseal(conn, SCHEMA, keys.outbox)
-    return count
+    return rotation.reseal(database_url, SCHEMA, keys.outbox, [rotation.SealedColumn(
+        "applications", "family_key", ("account_no",), keys.family_key_wrap,
+        lambda account_no: _bound("family_key", account_no))], batch)

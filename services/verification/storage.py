@@ -9,11 +9,14 @@ unless the check was cancelled (withdrawn, superseded, the account cancelled) me
 check the registry could not answer goes back to pending with a later `next_attempt_at`.
 
 The embedded registry (`verification.people`, `verification.permits`) is looked up by keyed
-hashes; its records are sealed, each bound to its hash.
+hashes; its records are sealed, each bound to its hash. The demo file it is loaded from is made
+up, but the tables have the population registry's fields (names, ID numbers, birth dates,
+hukou, permits) and may be loaded from a real extract: they are sealed as personal data are.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,13 +25,16 @@ import psycopg
 import psycopg_pool
 from psycopg.types.json import Jsonb
 
-from common import consumed, outbox
+from common import consumed, outbox, rotation
 from common.crypto import LookupHasher
 from common.keys import MasterKeys
 from services.verification.contract import CHECK_FINISHED, SERVICE_NAME
 from services.verification.registry import RegistryData, RegistryUnavailable
 from services.verification.rules.checks import CheckRequest, Outcome, PermitRecord, PersonRecord
 
+# Keys derived from the master keys (common/keys.py), one per kind of sealed record.
+_CHECKS_KEY = "verification/checks"
+_REGISTRY_KEY = "verification/registry"
 _FIRST_TIME = consumed.first_time(SERVICE_NAME).as_string()
 # The older pending checks of the account give way to the new version; a version older than
 # one already known (events may arrive out of order), or one withdrawn before its submission
@@ -95,7 +101,7 @@ class CheckStore:
     def __init__(self, pool: psycopg_pool.ConnectionPool, master: MasterKeys,
                  publish: Callable[[list[outbox.NewEvent]], None] = lambda events: None):
         self._pool = pool
-        self._cipher = master.cipher("verification/checks")
+        self._cipher = master.cipher(_CHECKS_KEY)
         self._outbox = outbox.cipher(master, SERVICE_NAME)
         self._publish = publish
 
@@ -179,7 +185,7 @@ class RegistryTable:
 
     def __init__(self, pool: psycopg_pool.ConnectionPool, master: MasterKeys):
         self._pool = pool
-        self._cipher = master.cipher("verification/registry")
+        self._cipher = master.cipher(_REGISTRY_KEY)
         self._hash = LookupHasher(master.stable("verification/lookup"))
 
     def _person_hash(self, document_type: str, document_number: str) -> bytes:
@@ -230,3 +236,16 @@ class RegistryTable:
 def _record_context(table: str, lookup_hash: bytes) -> str:
     return f"verification.{table}.record_enc:{lookup_hash.hex()}"
 
+
+def rotate_keys(database_url: str, master: MasterKeys, batch: int = 1000) -> int:
+    """Re-seals the pending checks' requests, the registry's records and the outbox payloads
+    sealed under an older master key (`python -m common.keys rotate verification`); returns how
+    many rows. Only the sealed column changes: a check in flight keeps its claim and finishes
+    with the request its runner opened."""
+    registry = master.cipher(_REGISTRY_KEY)
+    return rotation.reseal(database_url, SERVICE_NAME, outbox.cipher(master, SERVICE_NAME), [
+        rotation.SealedColumn("checks", "request_enc", ("account_no", "version"),
+                              master.cipher(_CHECKS_KEY), _request_context),
+        *(rotation.SealedColumn(table, "record_enc", ("lookup_hash",), registry,
+                                functools.partial(_record_context, table))
+          for table in ("people", "permits"))], batch)
