@@ -1,9 +1,13 @@
-"""Demo data for `make run`: one registered family, so a newcomer can sign in at once.
+"""Demo data for `make run`: registered families, so a newcomer can sign in at once.
 
-`python -m services.accounts.demo` registers it through the accounts use cases themselves
+`python -m services.accounts.demo` registers them through the accounts use cases themselves
 (the rules, the SMS code, argon2id; the operator skips reading the notice and the image
-captcha), in-process and without sending a text, then prints how to sign in. Running it
-again only prints. Refuses to run in production.
+captcha), in-process and without sending a text, then prints how to sign in to each, one line
+per family: `<account no> <password> <sign-in path> <who>`. Running it again only prints.
+Refuses to run in production.
+
+Each child is a resident of services/verification/demo_registry.csv; the details each family
+enters (`python -m services.enrollment.demo`) take it to its state of the journey.
 """
 
 from __future__ import annotations
@@ -13,31 +17,58 @@ import sys
 
 import psycopg_pool
 
+from common.districts import district_name
 from services.accounts.bootstrap import AccountsApp, build
-from services.accounts.contract import Registration, SmsCodeRequest
+from services.accounts.contract import HUKOU_TYPES, Registration, SmsCodeRequest
 from services.accounts.settings import AccountsSettings
 
-DEMO = {"district": "haidian", "hukou_type": "beijing", "child_name": "王小明",
-        "document_type": "resident_id", "document_number": "110108202009010019",
-        "sex": "male", "birth_date": "2020-09-01", "hukou_district": "haidian",
-        "residence_district": "haidian", "residence_address": "海淀区示例路1号",
-        "guardian_name": "王大明", "guardian_relation": "father",
-        "guardian_phone": "13800138000", "password": "Demo2027a",
-        "password_confirm": "Demo2027a", "privacy_consent": True, "client_ip": "127.0.0.1"}
+PASSWORD = "Demo2027a"
+_EVERY_FAMILY = {"document_type": "resident_id", "password": PASSWORD,
+                 "password_confirm": PASSWORD, "privacy_consent": True, "client_ip": "127.0.0.1"}
+
+DEMO_FAMILIES = (
+    {**_EVERY_FAMILY, "district": "haidian", "hukou_type": "beijing", "child_name": "王小明",
+     "document_number": "110108202009010019", "sex": "male", "birth_date": "2020-09-01",
+     "hukou_district": "haidian", "residence_district": "haidian",
+     "residence_address": "海淀区示例路1号", "guardian_name": "王大明",
+     "guardian_relation": "father", "guardian_phone": "13800138000"},
+    {**_EVERY_FAMILY, "district": "xicheng", "hukou_type": "beijing", "child_name": "赵一诺",
+     "document_number": "110102202011200040", "sex": "female", "birth_date": "2020-11-20",
+     "hukou_district": "xicheng", "residence_district": "xicheng",
+     "residence_address": "西城区示例胡同2号", "guardian_name": "赵志刚",
+     "guardian_relation": "father", "guardian_phone": "13800138001"},
+    {**_EVERY_FAMILY, "district": "chaoyang", "hukou_type": "beijing", "child_name": "李小红",
+     "document_number": "110105202103150027", "sex": "female", "birth_date": "2021-03-15",
+     "hukou_district": "chaoyang", "residence_district": "chaoyang",
+     "residence_address": "朝阳区示例街3号", "guardian_name": "李娟",
+     "guardian_relation": "mother", "guardian_phone": "13800138002"},
+    {**_EVERY_FAMILY, "district": "chaoyang", "hukou_type": "non_beijing",
+     "child_name": "陈思远", "document_number": "370102202012050054", "sex": "male",
+     "birth_date": "2020-12-05", "hukou_district": "outside", "residence_district": "chaoyang",
+     "residence_address": "朝阳区示例街4号", "guardian_name": "陈建国",
+     "guardian_relation": "father", "guardian_phone": "13800138003"},
+    # The family names 朝阳区 as the hukou district; the registry holds 通州区.
+    {**_EVERY_FAMILY, "district": "chaoyang", "hukou_type": "beijing", "child_name": "刘浩然",
+     "document_number": "110112202101080030", "sex": "male", "birth_date": "2021-01-08",
+     "hukou_district": "chaoyang", "residence_district": "chaoyang",
+     "residence_address": "朝阳区示例街5号", "guardian_name": "刘强",
+     "guardian_relation": "father", "guardian_phone": "13800138004"},
+)
+DEMO = DEMO_FAMILIES[0]
 
 
 def demo_app(settings: AccountsSettings, pool) -> AccountsApp:
     """The accounts use cases in this process, publishing nothing (no relay)."""
-    # The operator seeds this family: no one reads the notice or types the captcha.
+    # The operator seeds these families: no one reads the notice or types the captcha.
     return build(settings.model_copy(update={"CAPTCHA_BACKEND": "fixed", "NOTICE_MIN_READ_S": 0}),
                  pool)
 
 
-def register_demo_family(app: AccountsApp) -> str:
+def register_demo_family(app: AccountsApp, family: dict) -> str:
     """The demo family's account number, registering it first if needed."""
     store = app.context.store
     with store.statements() as db:
-        found = db.account_by_document(app.context.lookup("document", DEMO["document_number"]))
+        found = db.account_by_document(app.context.lookup("document", family["document_number"]))
     if found:
         return found.account_no
     notice = app.registrations.notice()
@@ -45,12 +76,12 @@ def register_demo_family(app: AccountsApp) -> str:
     issued = []  # the code's event, taken before any relay sees it: the demo texts nobody
     store.publish_committed = issued.extend
     app.sms_codes.request(SmsCodeRequest(
-        purpose="register", phone=DEMO["guardian_phone"], captcha_id=captcha.captcha_id,
+        purpose="register", phone=family["guardian_phone"], captcha_id=captcha.captcha_id,
         captcha_answer=app.context.settings.CAPTCHA_FIXED_ANSWER, client_ip="127.0.0.1"))
     with store.transaction() as tx:
         tx.drop_events([event.id for event in issued])
     result = app.registrations.register(Registration(
-        **DEMO, sms_code=re.search(r"\d{6}", issued[0].body["text"]).group(),
+        **family, sms_code=re.search(r"\d{6}", issued[0].body["text"]).group(),
         notice_token=notice.notice_token, privacy_policy_version=notice.privacy_policy_version))
     return result.account_no
 
@@ -62,9 +93,12 @@ def main() -> int:
         return 2
     with psycopg_pool.ConnectionPool(settings.DATABASE_URL, min_size=1, max_size=2,
                                      kwargs={"autocommit": True}) as pool:
-        account_no = register_demo_family(demo_app(settings, pool))
-    print(f"demo family: account {account_no}, password {DEMO['password']} "
-          f"(海淀区 · 本市户籍; sign in at /d/haidian/beijing)")
+        app = demo_app(settings, pool)
+        for family in DEMO_FAMILIES:
+            account_no = register_demo_family(app, family)
+            print(f"{account_no} {PASSWORD} /d/{family['district']}/{family['hukou_type']} "
+                  f"{family['child_name']} · {district_name(family['district'])} · "
+                  f"{HUKOU_TYPES[family['hukou_type']]}")
     return 0
 
 

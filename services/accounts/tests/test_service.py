@@ -203,22 +203,25 @@ def registration_stub():
         "notice_token": "", "privacy_consent": True, "privacy_policy_version": "2027.1"}
 
 
-def test_the_demo_family_is_registered_once(make_settings, database_url):
-    import psycopg_pool
-
-    from services.accounts.demo import DEMO, demo_app, register_demo_family
+def test_the_demo_families_are_registered_once(make_settings, database_url):
+    from common.masking import mask_name
+    from services.accounts.demo import DEMO_FAMILIES, PASSWORD, demo_app, register_demo_family
 
     migrate(database_url, "accounts")
     settings = make_settings(AccountsSettings, **GENEROUS_LIMITS)  # 127.0.0.1 is busy
     with psycopg_pool.ConnectionPool(settings.DATABASE_URL, min_size=1, max_size=2,
                                      kwargs={"autocommit": True}) as pool:
         app = demo_app(settings, pool)
-        first = register_demo_family(app)
-        assert register_demo_family(app) == first
-        captcha = app.captchas.create(CaptchaRequest(client_ip="127.0.0.1"))
-        session = app.sessions.login(Login(account_no=first, password=DEMO["password"],
-                                           captcha_id=captcha.captcha_id, captcha_answer="2468"))
-    assert first.startswith("27") and session.account.child_name == "王**"
+        accounts = [register_demo_family(app, family) for family in DEMO_FAMILIES]
+        assert [register_demo_family(app, family) for family in DEMO_FAMILIES] == accounts
+        signed_in = []
+        for account_no in accounts:
+            captcha = app.captchas.create(CaptchaRequest(client_ip="127.0.0.1"))
+            signed_in.append(app.sessions.login(Login(
+                account_no=account_no, password=PASSWORD, captcha_id=captcha.captcha_id,
+                captcha_answer="2468")).account.child_name)
+    assert len(set(accounts)) == len(DEMO_FAMILIES)
+    assert signed_in == [mask_name(family["child_name"]) for family in DEMO_FAMILIES]
 
 
 def test_no_password_is_hashed_before_the_request_proves_it_holds_a_code(make_settings,
