@@ -370,14 +370,34 @@ main() {
         pause 0.5
     done
 
-    # Demo data: one registered family, so a newcomer can sign in at once.
-    local demo
+    # Demo data: registered families, so a newcomer can sign in at once; one line each:
+    # account number, password, sign-in path, who.
+    local families
     # shellcheck disable=SC2046  # as in start_process
-    demo="$(env $(process_env accounts) "$PY" -m services.accounts.demo 2>&1)" || { warn "demo data not loaded: $demo"; demo="-"; }
+    families="$(env $(process_env accounts) "$PY" -m services.accounts.demo)" || { warn "demo families not registered (the error is above)"; families=""; }
     # The embedded population registry's demo residents (services/verification/README.md).
     local registry
     # shellcheck disable=SC2046  # as in start_process
     registry="$(env $(process_env verification) "$PY" -m services.verification.load_registry services/verification/demo_registry.csv 2>&1)" || { warn "demo registry not loaded: $registry"; registry="-"; }
+    # The families' details, each at another state of the journey, checked against that
+    # registry (so only once it is loaded); one line each: account number, state.
+    local states=""
+    if [ -n "$families" ] && [ "$registry" != "-" ]; then
+        say "entering the demo families' details (up to a minute)"
+        # shellcheck disable=SC2046  # as in start_process; account numbers have no spaces
+        states="$(env $(process_env enrollment) "$PY" -m services.enrollment.demo $(cut -d' ' -f1 <<<"$families"))" || { warn "demo details not entered (the error is above)"; states=""; }
+    fi
+    local -A state_of=()
+    local account password path who state signins=""
+    while read -r account state; do
+        [ -n "$account" ] || continue
+        state_of[$account]="$state"
+    done <<<"$states"
+    while read -r account password path who; do
+        [ -n "$account" ] || continue
+        signins+="run:   $BASE_URL$path  account $account  password $password"
+        signins+="  ($who)${state_of[$account]:+: ${state_of[$account]}}"$'\n'
+    done <<<"$families"
     # A published demo draw (synthetic district, 2,000 applicants) that anyone can verify.
     local draw
     draw="$("$PY" -m services.enrollment.allocation demo --out var/demo-draw 2>&1)" \
@@ -386,8 +406,8 @@ main() {
     cat <<EOF
 run: ------------------------------------------------------------------------
 run: the platform is up:    $BASE_URL
-run: $demo
-run: SMS outbox (dev only): $BASE_URL/dev/sms
+run: demo families, each at another state of 录入详细信息 and its 身份证及户籍信息核验:
+${signins}run: SMS outbox (dev only): $BASE_URL/dev/sms
 run: demo registry:         $registry
 run: demo draw:            $draw
 run:   check it:            $PY -m services.enrollment.allocation verify var/demo-draw

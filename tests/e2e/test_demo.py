@@ -1,0 +1,65 @@
+"""The demo data of `make run` (deploy/run.sh), run as run.sh runs it against the running
+platform: the demo families registered, the demo registry loaded, the details entered; each
+family then sees its own state of the journey when it signs in."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from common.registry import PROCESSES
+from common.settings import role_url
+from services.accounts.demo import DEMO_FAMILIES, PASSWORD
+from tests.support.family import Family
+from tests.support.stack import ROOT
+
+SUBMITTED = "已提交（信息待审核）"
+VERIFIED, FAILED = "身份证及户籍信息已验证", "身份证及户籍信息未通过"
+# In DEMO_FAMILIES' order: the state the demo prints, and the family's details and
+# verification steps.
+EXPECTED = [("未填写", "未填写", "未提交"), ("已暂存", "已暂存", "未提交"),
+            (f"{SUBMITTED} · {VERIFIED}", SUBMITTED, VERIFIED),
+            (f"{SUBMITTED} · {VERIFIED}", SUBMITTED, VERIFIED),
+            (f"{SUBMITTED} · {FAILED}（户籍信息）", SUBMITTED, FAILED)]
+
+
+def demo(stack, process: str, *args: str) -> list[str]:
+    """`python -m ARGS` as `process` (its own database login), as run.sh runs it."""
+    env = {**stack.env, "DATABASE_URL": role_url(stack.database_url, PROCESSES[process].role)}
+    done = subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def journey(stack, account_no: str) -> dict:
+    """The family's steps, as it sees them once signed in."""
+    family = Family(stack)
+    assert family.login(account_no, PASSWORD).status_code == 201
+    response = family.call("GET", "/api/v1/journey")
+    assert response.status_code == 200, response.text
+    return {step["key"]: step for step in response.json()["steps"]}
+
+
+def test_the_demo_families_reach_each_state_of_the_journey(stack):
+    families = demo(stack, "accounts", "services.accounts.demo")
+    assert demo(stack, "verification", "services.verification.load_registry",
+                "services/verification/demo_registry.csv") == [
+        "registry loaded: 11 people, 3 residence permits"]
+    accounts = [line.split()[0] for line in families]
+    assert [line.split()[1:3] for line in families] == [
+        [PASSWORD, f"/d/{family['district']}/{family['hukou_type']}"]
+        for family in DEMO_FAMILIES]
+
+    states = demo(stack, "enrollment", "services.enrollment.demo", *accounts)
+    assert states == [f"{account_no} {shown}"
+                      for account_no, (shown, _, _) in zip(accounts, EXPECTED, strict=True)]
+    for account_no, (_, details, verification) in zip(accounts, EXPECTED, strict=True):
+        steps = journey(stack, account_no)
+        assert (steps["details"]["label"], steps["verification"]["label"]) == (
+            details, verification)
+    assert "户籍所在区与人口信息库不一致" in steps["verification"]["note"]
+
+    # Run again, as a second `make run` does: nothing changes.
+    assert demo(stack, "accounts", "services.accounts.demo") == families
+    assert demo(stack, "enrollment", "services.enrollment.demo", *accounts) == states
