@@ -3,8 +3,9 @@
 #
 # Runs deploy/setup.sh, applies migrations, starts every process of common/registry.py as a
 # child process, in the registry's order (the gateway last), waits until the gateway's /healthz
-# answers 200 and prints the URLs. Logs go to var/log/<name>.log (JSON lines) and, readable and
-# prefixed, to this terminal.
+# answers 200, loads the demo data (families at each state of the journey, the population
+# registry, a draw) and prints the URLs and the demo families' sign-ins. Logs go to
+# var/log/<name>.log (JSON lines) and, readable and prefixed, to this terminal.
 # A process that exits is started again, as the systemd units do (Restart=on-failure), after a
 # backoff: RUN_RESTART_MIN_S, doubling up to RUN_RESTART_MAX_S, back to the minimum once it had
 # run RUN_RESTART_RESET_S; the others keep serving meanwhile.
