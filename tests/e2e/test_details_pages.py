@@ -11,15 +11,11 @@ from datetime import date
 import pytest
 
 from services.enrollment.rules.season import load_season
-from services.verification import load_registry
-from services.verification.settings import VerificationSettings
 from tests.e2e.test_pages import Page, Visitor, registration
 from tests.support.family import id_number, unique_phone
-from tests.support.infra import settings_for
+from tests.support.registry import put_child
 
 SEASON = load_season(2027, "open")
-REGISTRY_HEADER = ("document_type,document_number,name,sex,birth_date,hukou_district,"
-                   "permit_number,permit_valid_from,permit_valid_until,permit_issuing_district")
 
 
 def signed_in(stack, hukou_type: str = "beijing") -> tuple[Visitor, dict]:
@@ -198,7 +194,7 @@ def test_forms_without_their_csrf_token_are_refused(family):
 # summary, submission, status ----------------------------------------------------------------
 def test_the_summary_then_submission_then_verified(family, stack):
     visitor, registered = family
-    load_child(stack, registered)
+    put_child(stack, registered)
     page, _ = details_form(visitor)
     sent = complete(page.value("csrf_token"))
     response = visitor.post("/details", {**sent, "action": "review"})
@@ -255,12 +251,3 @@ def test_a_child_not_in_the_registry_fails_and_the_family_withdraws(family):
     again = visitor.post("/details/withdraw", {"csrf_token": status.value("csrf_token")})
     assert again.status_code == 409 and "信息尚未提交，无需撤回" in again.text
 
-
-def load_child(stack, registered: dict) -> None:
-    """Puts the registered child in the platform's embedded population registry."""
-    path = stack.workdir / f"registry-{registered['document_number']}.csv"
-    path.write_text(f"{REGISTRY_HEADER}\nresident_id,{registered['document_number']},"
-                    f"{registered['child_name']},{registered['sex']},"
-                    f"{registered['birth_date']},haidian,,,,\n", encoding="utf-8")
-    settings = settings_for(VerificationSettings, stack.database_url, stack.env["AMQP_URI"])
-    assert load_registry.load(str(path), settings) == (1, 0)
