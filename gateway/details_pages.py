@@ -5,6 +5,8 @@ Mixed into GatewayService next to PageRoutes, whose helpers it uses. The form is
 enrollment's form view (the season file, gateway.details_form), never field by field here:
 暂存 saves a draft; 下一步：核对信息 shows what will be submitted, carried in hidden fields, with
 返回修改 and 确认提交; a refusal shows the form again with each message next to its field.
+Each handler resolves the session (accounts), then reads the details (enrollment) before it
+acts; the status page also reads the journey and the history.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from werkzeug.utils import redirect
 
 from common.errors import DomainError
 from gateway import details_form
-from gateway.journey import journey_of
 from gateway.pages import beijing_time, refusal
 from gateway.web import route
 from services.accounts import contract as accounts
@@ -26,6 +27,11 @@ NOTICES = {"saved": "已暂存。信息尚未提交，核对无误后请点击�
 def steps(form: dict) -> tuple[str, ...]:
     """Where the family is, drawn above each details page."""
     return ("信息采集导航", form["title"], "核对并提交", "信息核验")
+
+
+def step_of(details: dict) -> int:
+    """The family fills in the form until it submits; then the check is theirs to follow."""
+    return 3 if details["state"]["details"] == "submitted" else 1
 
 
 def registration_rows(registration: dict) -> list[tuple[str, str]]:
@@ -46,24 +52,18 @@ class DetailsRoutes:
 
     @route("GET", "/details")
     def details_page(self, request):
-        token = self._session_token(request)
-        account = self.accounts.get_account(token)
-        try:
-            details = self.enrollment.get_details(AccountRef(account_no=account.account_no))
-        except DomainError as error:
-            if error.code != "APPLICATION_NOT_FOUND":
-                raise
-            return redirect("/home", 303)  # just registered: home says it is being prepared
+        token, account, details = self._member_details(request)
+        if details is None:
+            return redirect("/home", 303)
         return self._details_form(request, token, account, details,
                                   notice=NOTICES.get(request.args.get("done", "")))
 
     @route("POST", "/details")
     def details_post(self, request):
         """action: save_draft, review (the summary), edit (back from it), submit."""
-        token = self._session_token(request)
-        account = self.accounts.get_account(token)
-        ref = AccountRef(account_no=account.account_no)
-        details = self.enrollment.get_details(ref)
+        token, account, details = self._member_details(request)
+        if details is None:
+            return redirect("/home", 303)
         data = details_form.parse(details["form"], request.form)
         action = request.form.get("action")
         try:
@@ -112,23 +112,36 @@ class DetailsRoutes:
             editable=editable, blocks=blocks if editable else (),
             entered=details_form.summary(form, data), values=details_form.values(form, data),
             registration=registration_rows(details["registration"]),
-            steps=steps(form), step=1 if editable else 2,
+            steps=steps(form), step=step_of(details),
             **refusal(error, {field.name for block in blocks for field in block.fields}))
 
     @route("GET", "/status")
     def status_page(self, request):
         """查看信息审核状态: where the details stand, what to do next, every submission."""
-        token = self._session_token(request)
-        account = self.accounts.get_account(token)
+        token, account, details = self._member_details(request)
+        if details is None:
+            return redirect("/home", 303)
         ref = AccountRef(account_no=account.account_no)
-        details = self.enrollment.get_details(ref)
-        journey = journey_of(self.enrollment, account)
+        journey = self.enrollment.get_journey(ref)
         history = [{**entry, "submitted_at": beijing_time(entry["submitted_at"]),
                     "entered": details_form.summary(details["form"], entry["data"])}
                    for entry in self.enrollment.get_history(ref)]
-        submitted = details["state"]["details"] == "submitted"
         return self._member_page(request, token, "status.html", account=account,
                                  details=details, history=history,
                                  journey={s["key"]: s for s in journey["steps"]},
                                  next_step=journey["next_step"], steps=steps(details["form"]),
-                                 step=3 if submitted else 1)
+                                 step=step_of(details))
+
+    def _member_details(self, request) -> tuple[str, accounts.AccountView, dict | None]:
+        """The session's token, its account, and the account's details from enrollment: None
+        just after registration, before enrollment has opened the application (the home page
+        then says it is being prepared)."""
+        token = self._session_token(request)
+        account = self.accounts.get_account(token)
+        try:
+            return token, account, self.enrollment.get_details(
+                AccountRef(account_no=account.account_no))
+        except DomainError as error:
+            if error.code != "APPLICATION_NOT_FOUND":
+                raise
+            return token, account, None
