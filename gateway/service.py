@@ -5,13 +5,14 @@ from __future__ import annotations
 from common.edge.dependencies import Observability, Settings
 from common.edge.rpc import AnyServiceRpc, ServiceRpc
 from gateway.api import ApiRoutes
+from gateway.details_pages import DetailsRoutes
 from gateway.pages import PageRoutes
 from services.accounts.contract import AccountsRpc
 from services.enrollment.contract import EnrollmentRpc
 from services.notify.contract import NotifyRpc
 
 
-class GatewayService(PageRoutes, ApiRoutes):
+class GatewayService(DetailsRoutes, PageRoutes, ApiRoutes):
     name = "gateway"
 
     settings = Settings()

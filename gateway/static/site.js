@@ -2,6 +2,7 @@
    - 换一张: a new image captcha without reloading the page
    - 获取短信验证码: asks the JSON API for a code, then counts down before the next one
    - 监护人须知: the agree checkbox unlocks after the minimum reading time
+   - 录入详细信息: fields that apply only after some answer appear once it is chosen
    Every form also works as a plain HTML form posted to the server. */
 (function () {
   "use strict";
@@ -167,6 +168,24 @@
         if (hint) { hint.textContent = "请勾选“我已认真阅读并同意该条款”后点击“确认”。"; }
         sync();
       });
+  });
+
+  /* details: a field asked only after some answers ("name=v1,v2;name2=v3"), hidden until
+     then (the server drops it anyway) ------------------------------------------------------ */
+  $all("[data-when]").forEach(function (box) {
+    var form = box.closest("form");
+    var conditions = box.getAttribute("data-when").split(";").map(function (part) {
+      var pair = part.split("=");
+      return { name: pair[0], values: pair[1].split(",") };
+    });
+    function sync() {
+      box.hidden = !conditions.every(function (condition) {
+        var field = form.elements[condition.name];  // a select, or the radios' RadioNodeList
+        return !!field && condition.values.indexOf(field.value) >= 0;
+      });
+    }
+    form.addEventListener("change", sync);
+    sync();
   });
 
   /* a refused form: bring its summary into view and let screen readers read it first ----- */

@@ -178,7 +178,7 @@ def test_a_family_goes_through_the_whole_account_journey(page, stack):
     expect(success).to_contain_text("信息注册成功，您的账号为：")
     account_no = re.search(r"您的账号为：(\d{8})", success.inner_text()).group(1)
     assert account_no.startswith("27")
-    expect(page.get_by_role("button", name="录入详细信息")).to_be_disabled()
+    expect(page.get_by_role("link", name="录入详细信息")).to_have_attribute("href", "/details")
     expect(page.locator(".step-details .status").first).to_have_text("未填写")
     expect(page.locator(".step-verification .status")).to_have_text("未提交")
     assert document_number not in page.content() and phone not in page.content()

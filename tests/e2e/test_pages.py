@@ -191,7 +191,8 @@ def test_pages_carry_the_security_headers_and_a_first_visit_gets_a_pre_cookie(vi
 
 def test_pages_have_no_inline_script_or_style(visitor, member):
     visitor, _ = member
-    for path in ("/", "/d/haidian/beijing", REGISTER, "/home", "/account/password"):
+    for path in ("/", "/d/haidian/beijing", REGISTER, "/home", "/account/password",
+                 "/details", "/status"):
         html = visitor.get(path).text
         assert "<style" not in html and " style=" not in html
         assert not re.search(r"<script(?![^>]*\bsrc=)", html), path
@@ -487,17 +488,19 @@ def test_a_family_registers_through_the_pages(member, stack):
     home = facts["home"]
     assert f"信息注册成功，您的账号为：{facts['account_no']}。" in home.text
     assert "此账号为登录账号，同时将以短信形式发送至您的手机，请妥善保存。" in home.text
-    for text in ("信息采集导航", "录入详细信息", "未填写", "即将开放", "身份证及户籍信息核验",
+    for text in ("信息采集导航", "录入详细信息", "未填写", "身份证及户籍信息核验",
                  "未提交", "打印信息采集表", "查看入学结果", "身份证及户籍信息验证通过后可办理",
                  "修改密码", "撤销账号", "退出", "王**", "海淀区", "本市户籍适龄儿童入学服务"):
         assert text in home.text, text
     assert facts["document_number"][:4] + "*" * 13 + facts["document_number"][-1] in home.text
     assert facts["document_number"][6:14] not in home.text  # no birth date beside it
-    for path in ("/home", "/home?registered=1", "/account/password", "/account/cancel"):
+    for path in ("/home", "/home?registered=1", "/account/password", "/account/cancel",
+                 "/details", "/status"):
         html = visitor.get(path).text
         assert facts["document_number"] not in html and facts["phone"] not in html, path
         assert "王小雨" not in html and "王建国" not in html
-    assert re.search(r'<button[^>]*disabled[^>]*>录入详细信息</button>', home_html(visitor))
+    assert re.search(r'<a class="btn btn-primary" href="/details">录入详细信息</a>',
+                     home_html(visitor))
     assert stack.wait_sms(facts["phone"], "account_registered")
 
 
