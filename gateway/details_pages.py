@@ -18,32 +18,36 @@ from gateway import details_form
 from gateway.pages import beijing_time, refusal
 from gateway.web import route
 from services.accounts import contract as accounts
-from services.enrollment.contract import AccountRef, DetailsChange
+from services.enrollment.contract import (
+    AccountRef,
+    DetailsChange,
+    DetailsView,
+    FormView,
+    RegistrationFacts,
+)
 
 NOTICES = {"saved": "已暂存。信息尚未提交，核对无误后请点击“下一步：核对信息”并确认提交。",
            "withdrawn": "已撤回，可修改后重新提交。"}
 
 
-def steps(form: dict) -> tuple[str, ...]:
+def steps(form: FormView) -> tuple[str, ...]:
     """Where the family is, drawn above each details page."""
-    return ("信息采集导航", form["title"], "核对并提交", "信息核验")
+    return ("信息采集导航", form.title, "核对并提交", "信息核验")
 
 
-def step_of(details: dict) -> int:
+def step_of(details: DetailsView) -> int:
     """The family fills in the form until it submits; then the check is theirs to follow."""
-    return 3 if details["state"]["details"] == "submitted" else 1
+    return 3 if details.state.details == "submitted" else 1
 
 
-def registration_rows(registration: dict) -> list[tuple[str, str]]:
+def registration_rows(registration: RegistrationFacts) -> list[tuple[str, str]]:
     """The registration facts, masked, read-only (注册时填写的基本信息不能修改)."""
-    return [("账号", registration["account_no"]), ("儿童姓名", registration["child_name"]),
-            ("证件类型", accounts.DOCUMENT_TYPES.get(registration["document_type"],
-                                                  registration["document_type"])),
-            ("证件号码", registration["document_number"]),
-            ("性别", accounts.SEXES.get(registration["sex"], registration["sex"])),
-            ("户籍类型", accounts.HUKOU_TYPES[registration["hukou_type"]].removesuffix(
-                "适龄儿童")),
-            ("入学区", registration["district_name"])]
+    return [("账号", registration.account_no), ("儿童姓名", registration.child_name),
+            ("证件类型", accounts.DOCUMENT_TYPES[registration.document_type]),
+            ("证件号码", registration.document_number),
+            ("性别", accounts.SEXES[registration.sex]),
+            ("户籍类型", accounts.HUKOU_TYPES[registration.hukou_type].removesuffix("适龄儿童")),
+            ("入学区", registration.district_name)]
 
 
 class DetailsRoutes:
@@ -64,17 +68,17 @@ class DetailsRoutes:
         token, account, details = self._member_details(request)
         if details is None:
             return redirect("/home", 303)
-        data = details_form.parse(details["form"], request.form)
+        data = details_form.parse(details.form, request.form)
         action = request.form.get("action")
         try:
             self._check_csrf(request, token, "session")
             if action == "review":
                 return self._member_page(request, token, "details_summary.html",
                                          account=account, details=details,
-                                         steps=steps(details["form"]), step=2,
-                                         entered=details_form.summary(details["form"], data),
-                                         registration=registration_rows(details["registration"]),
-                                         carried=details_form.values(details["form"], data))
+                                         steps=steps(details.form), step=2,
+                                         entered=details_form.summary(details.form, data),
+                                         registration=registration_rows(details.registration),
+                                         carried=details_form.values(details.form, data))
             change = DetailsChange(account_no=account.account_no, data=data)
             if action == "save_draft":
                 self.enrollment.save_draft(change)
@@ -103,15 +107,15 @@ class DetailsRoutes:
                       notice=None):
         """The form, filled in with `data` (what was posted) or the details kept; read-only
         once it can no longer be saved (submitted, or outside the collection period)."""
-        form = details["form"]
-        data = details["data"] if data is None else data
-        editable = "save_draft" in details["actions"]
+        form = details.form
+        data = details.data if data is None else data
+        editable = "save_draft" in details.actions
         blocks = details_form.layout(form)
         return self._member_page(
             request, token, "details.html", account=account, details=details, notice=notice,
             editable=editable, blocks=blocks if editable else (),
             entered=details_form.summary(form, data), values=details_form.values(form, data),
-            registration=registration_rows(details["registration"]),
+            registration=registration_rows(details.registration),
             steps=steps(form), step=step_of(details),
             **refusal(error, {field.name for block in blocks for field in block.fields}))
 
@@ -123,16 +127,16 @@ class DetailsRoutes:
             return redirect("/home", 303)
         ref = AccountRef(account_no=account.account_no)
         journey = self.enrollment.get_journey(ref)
-        history = [{**entry, "submitted_at": beijing_time(entry["submitted_at"]),
-                    "entered": details_form.summary(details["form"], entry["data"])}
+        history = [{**entry.model_dump(), "submitted_at": beijing_time(entry.submitted_at),
+                    "entered": details_form.summary(details.form, entry.data)}
                    for entry in self.enrollment.get_history(ref)]
         return self._member_page(request, token, "status.html", account=account,
                                  details=details, history=history,
-                                 journey={s["key"]: s for s in journey["steps"]},
-                                 next_step=journey["next_step"], steps=steps(details["form"]),
+                                 journey={step.key: step for step in journey.steps},
+                                 next_step=journey.next_step, steps=steps(details.form),
                                  step=step_of(details))
 
-    def _member_details(self, request) -> tuple[str, accounts.AccountView, dict | None]:
+    def _member_details(self, request) -> tuple[str, accounts.AccountView, DetailsView | None]:
         """The session's token, its account, and the account's details from enrollment: None
         just after registration, before enrollment has opened the application (the home page
         then says it is being prepared)."""

@@ -243,10 +243,10 @@ def account_view(hukou_type: str = "beijing") -> AccountView:
 
 
 def test_before_enrollment_opened_the_application_the_family_has_not_started():
-    steps = not_started(account_view("non_beijing"))["steps"]
-    assert [(s["title"], s["label"]) for s in steps] == [("录入相关审核材料信息", "未填写"),
-                                                         ("身份证及户籍信息核验", "未提交")]
-    assert not_started(account_view("beijing"))["steps"][0]["title"] == "录入详细信息"
+    steps = not_started(account_view("non_beijing")).steps
+    assert [(s.title, s.label) for s in steps] == [("录入相关审核材料信息", "未填写"),
+                                                   ("身份证及户籍信息核验", "未提交")]
+    assert not_started(account_view("beijing")).steps[0].title == "录入详细信息"
 
 
 def test_without_enrollment_the_home_page_shows_the_account_and_a_calm_notice():
