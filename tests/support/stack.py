@@ -59,6 +59,8 @@ class Stack:
             **{k: str(v) for k, v in overrides.items()},
         }
         self.procs: dict[str, subprocess.Popen] = {}
+        # Settings of one process only, over `env` (see `restarted_with`).
+        self.process_env: dict[str, dict[str, str]] = {}
         self._codes_read: set[str] = set()  # message ids of codes latest_code handed out
         self.metrics_ports = {name: free_port() for name in PROCESSES}
         for service in WITH_DATABASE:
@@ -68,7 +70,8 @@ class Stack:
         return self.workdir / f"{name}.log"
 
     def start(self, name: str) -> None:
-        env = {**self.env, "METRICS_PORT": str(self.metrics_ports[name]),
+        env = {**self.env, **self.process_env.get(name, {}),
+               "METRICS_PORT": str(self.metrics_ports[name]),
                "AMQP_URI": self.amqp_uris[name]}
         if PROCESSES[name].database:  # each service logs in as its own role, the gateway never
             env["DATABASE_URL"] = role_url(self.database_url, PROCESSES[name].role)
@@ -97,20 +100,32 @@ class Stack:
             self.stop(name)
 
     @contextlib.contextmanager
-    def gateway_with(self, **overrides):
-        """The gateway restarted with these settings for the block, then as it was before."""
-        saved = dict(self.env)
-        self.stop("gateway")
-        self.env.update({k: str(v) for k, v in overrides.items()})
-        self.start("gateway")
+    def restarted_with(self, name: str, **overrides):
+        """Process `name` restarted with these settings (its own, the others keep theirs) for
+        the block, then restarted as it was before. The block starts once the gateway accepts
+        connections (restarting the gateway) or the platform is healthy (any other process)."""
+        saved = self.process_env.get(name)
+        self.stop(name)
+        self.process_env[name] = {**(saved or {}), **{k: str(v) for k, v in overrides.items()}}
+        self.start(name)
         try:
-            self.wait_listening()
+            if name == "gateway":
+                self.wait_listening()
+            else:
+                self.wait_healthy()
             yield self
         finally:
-            self.stop("gateway")
-            self.env = saved
-            self.start("gateway")
+            self.stop(name)
+            if saved is None:
+                self.process_env.pop(name, None)
+            else:
+                self.process_env[name] = saved
+            self.start(name)
             self.wait_healthy()
+
+    def gateway_with(self, **overrides):
+        """The gateway restarted with these settings for the block, then as it was before."""
+        return self.restarted_with("gateway", **overrides)
 
     def wait_listening(self, timeout: float = 30) -> None:
         """Until the gateway accepts connections (whatever it answers)."""
