@@ -13,6 +13,7 @@ import itertools
 import time
 from datetime import date, datetime
 
+import eventlet
 import psycopg
 import pytest
 from psycopg import sql
@@ -319,6 +320,8 @@ def test_a_submission_withdrawn_while_being_checked_gets_no_result(stack, tmp_pa
     while checks_of(stack, account_no).get(1) in (None, "pending"):
         assert time.monotonic() < deadline, checks_of(stack, account_no)
         time.sleep(0.3)
+    view = application(family)
+    assert (view["state"]["details"], view["state"]["verification"]) == ("draft", None)
     # a second submission's result follows any result of the first on the same queues
     assert family.call("POST", "/api/v1/application/submissions",
                        json={"data": details}).status_code == 201
@@ -345,7 +348,8 @@ def test_outside_the_collection_window_nothing_can_be_saved_or_submitted(stack):
         assert view["actions"] == [] and view["collection_period"] == PERIOD
         for method, path, body in (("PUT", "/api/v1/application/draft", {"data": details}),
                                    ("POST", "/api/v1/application/submissions",
-                                    {"data": details})):
+                                    {"data": details}),
+                                   ("DELETE", "/api/v1/application/submissions/current", None)):
             response = family.call(method, path, json=body)
             assert error_of(response) == (409, "PHASE_CLOSED"), response.text
             error = response.json()
@@ -521,3 +525,25 @@ def test_a_family_reads_and_changes_only_its_own_application(stack, tmp_path):
     assert [s["version"] for s in family_a.call(
         "GET", "/api/v1/application/history").json()["submissions"]] == [1]
     assert application(family_b)["data"] == {"household": {"head_name": "王建"}}
+
+
+def test_submissions_sent_at_once_make_one_version_and_one_check(stack, tmp_path):
+    family, body, account_no = registered(stack)
+    registry_holds(stack, tmp_path, child_record(body))
+    application(family)
+    tabs = []  # the same session in several browser tabs, each on its own connection
+    for _ in range(4):
+        tab = Family(stack, ip=family.ip)
+        tab.http.cookies.update(family.http.cookies)
+        tab.csrf = family.csrf
+        tabs.append(tab)
+    pool = eventlet.GreenPool()
+    responses = list(pool.imap(lambda tab: tab.call(
+        "POST", "/api/v1/application/submissions", json={"data": beijing_details()}), tabs))
+    answers = sorted(error_of(r) if r.status_code != 201 else (201, "") for r in responses)
+    assert answers == [(201, "")] + [(409, "ALREADY_SUBMITTED")] * 3, \
+        [r.text for r in responses]
+    assert verification_settles(family, 1)["state"]["version"] == 1
+    history = family.call("GET", "/api/v1/application/history").json()["submissions"]
+    assert [s["version"] for s in history] == [1]
+    assert checks_of(stack, account_no) == {1: "done"}
