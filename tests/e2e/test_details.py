@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from services.enrollment.rules.season import BEIJING, load_season
+from services.enrollment.rules.season import BEIJING, REGISTRATION_KEYS, load_season
 from services.enrollment.tests.samples import FATHER_ID, details_for
 from services.verification import load_registry
 from services.verification.settings import VerificationSettings
@@ -444,10 +444,18 @@ def test_bad_fields_are_refused_each_by_name(stack):
 def test_the_registration_cannot_be_changed_through_the_details(stack):
     family, body, _ = registered(stack)
     application(family)
-    # sent back as shown, the registration is accepted; changed, it is refused
-    same = {**beijing_details(), "child_name": body["child_name"], "sex": body["sex"]}
-    assert family.call("PUT", "/api/v1/application/draft", json={"data": same}).status_code \
-        == 200
+    # sent back as entered or as the application shows it, the registration is accepted
+    entered = {**beijing_details(), "child_name": body["child_name"], "sex": body["sex"],
+               "document_number": body["document_number"], "birth_date": body["birth_date"]}
+    shown = {**beijing_details(), **application(family)["registration"]}
+    del shown["account_no"], shown["district_name"]
+    for same in (entered, shown):
+        response = family.call("PUT", "/api/v1/application/draft", json={"data": same})
+        assert response.status_code == 200, response.text
+    kept = application(family)["data"]
+    assert kept["hukou_address"] == beijing_details()["hukou_address"]
+    assert not set(REGISTRATION_KEYS) & kept.keys()  # the registration is not stored twice
+    # changed, it is refused
     for key, value in (("child_name", "李大萌"), ("birth_date", "2020-10-01"),
                        ("hukou_type", "non_beijing"), ("district", "chaoyang")):
         changed = {**beijing_details(), key: value}

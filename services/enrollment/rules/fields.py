@@ -27,6 +27,7 @@ from typing import Any
 from common.districts import BY_CODE
 from common.errors import DomainError
 from common.identity import PROVINCES, InvalidIdNumber, parse_id_number
+from common.masking import mask_id_number, mask_name
 from services.enrollment.rules.season import (
     COUNTING_DATE,
     REGISTRATION_KEYS,
@@ -46,6 +47,8 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _REGION = re.compile(r"^\d{6}$")
 _MONTHS = re.compile(r"^\d{1,4}$")
 _PICKED = ("choice", "district", "region", "yes_no")  # "请选择…" rather than "请填写…"
+# Registration data the application's view shows masked (enrollment/bootstrap.py).
+_SHOWN_MASKED = {"child_name": mask_name, "document_number": mask_id_number}
 
 
 @dataclass(frozen=True)
@@ -113,11 +116,15 @@ class _Checker:
         return cleaned
 
     def _unchanged(self, key: str, value: Any) -> None:
-        """Pages may send the registration data back as shown; any other value is refused."""
+        """Pages may send the registration data back as entered or as shown (the application's
+        view masks the child's name and document number); any other value is refused."""
         registered = getattr(self.registration, key)
         if isinstance(registered, date):
             registered = registered.isoformat()
-        if not isinstance(value, str) or value.strip().casefold() != registered.casefold():
+        as_shown = {registered.casefold()}
+        if key in _SHOWN_MASKED:
+            as_shown.add(_SHOWN_MASKED[key](registered).casefold())
+        if not isinstance(value, str) or value.strip().casefold() not in as_shown:
             self.errors[key] = READ_ONLY_MESSAGE
 
     def _section(self, section: Section, value: Any):

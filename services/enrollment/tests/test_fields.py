@@ -337,6 +337,14 @@ def test_registration_data_sent_back_unchanged_is_accepted_and_not_stored():
     assert clean(data) == clean(beijing_details())
 
 
+def test_registration_data_sent_back_as_the_view_masks_it_is_accepted():
+    data = beijing_details()
+    data.update(child_name="张**", document_number=CHILD_ID[:4] + "*" * 13 + CHILD_ID[-1])
+    assert clean(data) == clean(beijing_details())
+    data.update(child_name="李**")
+    assert errors(data, submission=False) == {"child_name": READ_ONLY_MESSAGE}
+
+
 # Season dates and district parameters (submissions only) ---------------------------------
 
 def test_the_residence_permit_must_be_valid_on_the_reference_date():
