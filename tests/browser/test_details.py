@@ -14,7 +14,7 @@ import pytest
 
 from tests.browser.test_journey import FIRST_PASSWORD, browser, page, shot, sign_in  # noqa: F401
 from tests.support.family import Family, id_number, unique_phone
-from tests.support.registry import put_child
+from tests.support.registry import child_record, registry_holds
 
 pytestmark = pytest.mark.browser
 
@@ -26,7 +26,7 @@ def test_a_family_fills_in_and_submits_its_details(page, stack):  # noqa: F811
     body = family.registration()
     response = family.call("POST", "/api/v1/accounts", json=body)
     assert response.status_code == 201, response.text
-    put_child(stack, body)
+    registry_holds(stack, child_record(body))
     sign_in(page, response.json()["account_no"], FIRST_PASSWORD)
     page.wait_for_url(re.compile(r"/home$"))
     page.get_by_role("link", name="录入详细信息").click()

@@ -8,7 +8,6 @@ PostgreSQL and RabbitMQ."""
 from __future__ import annotations
 
 import copy
-import csv
 import itertools
 import time
 from datetime import date, datetime
@@ -20,44 +19,14 @@ from psycopg import sql
 
 from services.enrollment.rules.season import BEIJING, REGISTRATION_KEYS, load_season
 from services.enrollment.tests.samples import FATHER_ID, details_for
-from services.verification import load_registry
-from services.verification.settings import VerificationSettings
 from tests.support.family import Family, id_number
-from tests.support.infra import settings_for
+from tests.support.registry import child_record, registry_holds
 
 SEASON = load_season(2027)
 COLLECTION = SEASON.phases["collection"]
 PERIOD = COLLECTION.period  # 2027年5月6日至5月31日
 CHILD_BIRTH = date(2020, 9, 1)  # Family.registration's default
 _permit_serial = itertools.count(int(time.time()) % 10**6)
-
-
-# The population registry --------------------------------------------------------------------
-
-REGISTRY_HEADER = ("document_type", "document_number", "name", "sex", "birth_date",
-                   "hukou_district", "permit_number", "permit_valid_from",
-                   "permit_valid_until", "permit_issuing_district")
-
-
-def registry_holds(stack, tmp_path, *people: dict) -> None:
-    """Loads `people` (REGISTRY_HEADER's columns) into verification's embedded registry, as
-    `python -m services.verification.load_registry FILE.csv` does."""
-    path = tmp_path / f"registry-{time.monotonic_ns()}.csv"
-    with path.open("w", encoding="utf-8", newline="") as file:
-        writer = csv.DictWriter(file, REGISTRY_HEADER, restval="")
-        writer.writeheader()
-        writer.writerows(people)
-    settings = settings_for(VerificationSettings, stack.database_url, stack.env["AMQP_URI"])
-    load_registry.load(str(path), settings)
-
-
-def child_record(registration: dict, **overrides) -> dict:
-    """The registered child as the registry holds them."""
-    return {"document_type": registration["document_type"],
-            "document_number": registration["document_number"],
-            "name": registration["child_name"], "sex": registration["sex"],
-            "birth_date": registration["birth_date"],
-            "hukou_district": registration["hukou_district"], **overrides}
 
 
 # The family ---------------------------------------------------------------------------------
@@ -130,7 +99,7 @@ def error_of(response) -> tuple[int, str]:
 
 def test_a_beijing_family_saves_a_draft_submits_and_is_verified_and_texted(stack, tmp_path):
     family, body, account_no = registered(stack)
-    registry_holds(stack, tmp_path, child_record(body))
+    registry_holds(stack, child_record(body))
 
     view = application(family)
     registration = view["registration"]
@@ -192,7 +161,7 @@ def test_a_non_beijing_family_with_a_valid_residence_permit_is_verified(stack, t
     family, body, account_no = registered(stack, **non_beijing_registration())
     father_id = id_number(date(1985, 1, 1), "male", "130102")
     permit_number = f"JZ110105{next(_permit_serial):07d}"
-    registry_holds(stack, tmp_path, child_record(body), {
+    registry_holds(stack, child_record(body), {
         "document_type": "resident_id", "document_number": father_id, "name": "张伟",
         "sex": "male", "birth_date": "1985-01-01", "hukou_district": "outside",
         "permit_number": permit_number, "permit_valid_from": "2026-03-01",
@@ -231,7 +200,7 @@ def test_a_non_beijing_family_with_a_valid_residence_permit_is_verified(stack, t
 
 def test_a_failed_check_says_why_and_the_corrected_resubmission_is_verified(stack, tmp_path):
     family, body, _ = registered(stack)
-    registry_holds(stack, tmp_path, child_record(body))  # 海淀区 hukou
+    registry_holds(stack, child_record(body))  # 海淀区 hukou
     application(family)
     wrong = beijing_details(hukou_district="chaoyang")
     assert family.call("POST", "/api/v1/application/submissions",
@@ -298,7 +267,7 @@ def checks_of(stack, account_no: str) -> dict[int, str]:
 
 def test_a_submission_withdrawn_while_being_checked_gets_no_result(stack, tmp_path):
     family, body, account_no = registered(stack)
-    registry_holds(stack, tmp_path, child_record(body))  # it would be verified
+    registry_holds(stack, child_record(body))  # it would be verified
     application(family)
     details = beijing_details()
     stack.stop("verification")
@@ -383,7 +352,7 @@ def rows_of(stack, account_no: str) -> dict[str, int]:
 
 def test_a_cancelled_account_leaves_no_application_and_no_check(stack, tmp_path):
     family, body, account_no = registered(stack)
-    registry_holds(stack, tmp_path, child_record(body))
+    registry_holds(stack, child_record(body))
     application(family)
     assert family.call("POST", "/api/v1/application/submissions",
                        json={"data": beijing_details()}).status_code == 201
@@ -537,7 +506,7 @@ def test_a_family_reads_and_changes_only_its_own_application(stack, tmp_path):
 
 def test_submissions_sent_at_once_make_one_version_and_one_check(stack, tmp_path):
     family, body, account_no = registered(stack)
-    registry_holds(stack, tmp_path, child_record(body))
+    registry_holds(stack, child_record(body))
     application(family)
     tabs = []  # the same session in several browser tabs, each on its own connection
     for _ in range(4):

@@ -13,7 +13,7 @@ import pytest
 from services.enrollment.rules.season import load_season
 from tests.e2e.test_pages import Page, Visitor, registration
 from tests.support.family import id_number, unique_phone
-from tests.support.registry import put_child
+from tests.support.registry import child_record, registry_holds
 
 SEASON = load_season(2027, "open")
 
@@ -194,7 +194,7 @@ def test_forms_without_their_csrf_token_are_refused(family):
 # summary, submission, status ----------------------------------------------------------------
 def test_the_summary_then_submission_then_verified(family, stack):
     visitor, registered = family
-    put_child(stack, registered)
+    registry_holds(stack, child_record(registered))
     page, _ = details_form(visitor)
     sent = complete(page.value("csrf_token"))
     response = visitor.post("/details", {**sent, "action": "review"})
