@@ -23,7 +23,7 @@ import psycopg_pool
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from common import consumed, outbox, rotation
+from common import cancelled, consumed, outbox, rotation
 from common.crypto import FieldCipher
 from common.keys import MasterKeys
 from services.enrollment import contract
@@ -130,19 +130,23 @@ class Store:
             return conn.execute("SELECT 1 AS ok").fetchone()["ok"] == 1
 
     def forget_family(self, event_id: str, event_type: str, account_no: str) -> bool:
-        """Deletes the family's application, its versions and its key in one statement, and
-        records the event; False if the event was handled before."""
-        with self.pool.connection() as conn:
+        """Deletes the family's application, its versions and its key, remembers the account
+        as cancelled and records the event; False if the event was handled before."""
+        params = {"event_id": event_id, "event_type": event_type, "account_no": account_no}
+        with self.pool.connection() as conn, conn.transaction():
             conn.row_factory = dict_row
-            return conn.execute(_FORGET, {"event_id": event_id, "event_type": event_type,
-                                          "account_no": account_no}).fetchone()["count"] == 1
+            conn.execute(_LOCK_ACCOUNT, params)
+            return conn.execute(_FORGET, params).fetchone()["count"] == 1
 
 
 _FIRST_TIME = (consumed.first_time(SCHEMA) + sql.SQL(" SELECT count(*) FROM first")).as_string()
 # The versions go with their application (ON DELETE CASCADE).
-_FORGET = (consumed.first_time(SCHEMA) + sql.SQL(
+_FORGET = (consumed.first_time(SCHEMA) + cancelled.remember(SCHEMA) + sql.SQL(
     ", gone AS (DELETE FROM enrollment.applications WHERE account_no = %(account_no)s "
     "AND EXISTS (SELECT 1 FROM first)) SELECT count(*) FROM first")).as_string()
+_LOCK_ACCOUNT = cancelled.lock(SCHEMA).as_string()
+_WAS_CANCELLED = (sql.SQL("SELECT ") + cancelled.was_cancelled(SCHEMA)
+                  + sql.SQL(" AS cancelled")).as_string()
 
 
 class PgTransaction:
@@ -180,6 +184,11 @@ class PgTransaction:
             state=state_from(cipher.decrypt(row["state"], _bound("state", account_no))),
             data=cipher.decrypt(data, _bound("data", account_no)) if data is not None else None,
             revision=row["revision"], updated_at=row["updated_at"])
+
+    def cancelled(self, account_no: str) -> bool:
+        self.conn.execute(_LOCK_ACCOUNT, {"account_no": account_no})
+        return self.conn.execute(_WAS_CANCELLED, {"account_no": account_no}).fetchone()[
+            "cancelled"]
 
     def insert(self, application: Application) -> None:
         account_no = application.account_no

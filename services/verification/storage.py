@@ -25,7 +25,7 @@ import psycopg
 import psycopg_pool
 from psycopg.types.json import Jsonb
 
-from common import consumed, outbox, rotation
+from common import cancelled, consumed, outbox, rotation
 from common.crypto import LookupHasher
 from common.keys import MasterKeys
 from services.verification.contract import CHECK_FINISHED, SERVICE_NAME
@@ -47,7 +47,8 @@ _RECORD_SUBMITTED = _FIRST_TIME + (
     "INSERT INTO verification.checks (account_no, version, request_enc) "
     "SELECT %(account_no)s, %(version)s, %(request_enc)s FROM first "
     "WHERE NOT EXISTS (SELECT 1 FROM verification.checks WHERE account_no = %(account_no)s "
-    "AND version > %(version)s) ON CONFLICT (account_no, version) DO NOTHING RETURNING version")
+    "AND version > %(version)s) AND NOT " + cancelled.was_cancelled(SERVICE_NAME).as_string()
+    + " ON CONFLICT (account_no, version) DO NOTHING RETURNING version")
 # A withdrawal that arrives before its submission leaves a cancelled row, so that the
 # submission is not checked when it comes.
 _CANCEL = _FIRST_TIME + (
@@ -56,7 +57,8 @@ _CANCEL = _FIRST_TIME + (
     "ON CONFLICT (account_no, version) DO UPDATE SET status = 'cancelled', request_enc = NULL, "
     "claimed_until = NULL, claim_token = NULL, finished_at = now() "
     "WHERE verification.checks.status = 'pending' RETURNING version")
-_FORGET_ACCOUNT = _FIRST_TIME + (
+_LOCK_ACCOUNT = cancelled.lock(SERVICE_NAME).as_string()
+_FORGET_ACCOUNT = _FIRST_TIME + cancelled.remember(SERVICE_NAME).as_string() + (
     ", gone AS (DELETE FROM verification.checks WHERE account_no = %(account_no)s "
     "AND EXISTS (SELECT 1 FROM first)) SELECT count(*) FROM first")
 _CLAIM = (
@@ -114,11 +116,12 @@ class CheckStore:
         pending ones, unless the event was seen or the version is stale; True if recorded."""
         sealed = self._cipher.encrypt(request.model_dump(mode="json"),
                                       _request_context(request.account_no, request.version))
-        with self._pool.connection() as conn:
-            return conn.execute(_RECORD_SUBMITTED, {
-                "event_id": event_id, "event_type": event_type,
-                "account_no": request.account_no, "version": request.version,
-                "request_enc": sealed}).fetchone() is not None
+        params = {"event_id": event_id, "event_type": event_type,
+                  "account_no": request.account_no, "version": request.version,
+                  "request_enc": sealed}
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute(_LOCK_ACCOUNT, params)
+            return conn.execute(_RECORD_SUBMITTED, params).fetchone() is not None
 
     def cancel(self, event_id: str, event_type: str, account_no: str, version: int) -> bool:
         """Cancels the version's check if still pending (a withdrawal); True if it did."""
@@ -128,11 +131,12 @@ class CheckStore:
                 "version": version}).fetchone() is not None
 
     def forget_account(self, event_id: str, event_type: str, account_no: str) -> bool:
-        """Deletes every check of a cancelled account; False if the event was seen."""
-        with self._pool.connection() as conn:
-            return conn.execute(_FORGET_ACCOUNT, {
-                "event_id": event_id, "event_type": event_type,
-                "account_no": account_no}).fetchone()[0] == 1
+        """Deletes every check of a cancelled account and remembers it as cancelled; False if
+        the event was seen."""
+        params = {"event_id": event_id, "event_type": event_type, "account_no": account_no}
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute(_LOCK_ACCOUNT, params)
+            return conn.execute(_FORGET_ACCOUNT, params).fetchone()[0] == 1
 
     def claim_due(self, limit: int, lease_s: float) -> list[Claim]:
         """Takes up to `limit` due checks nobody holds, longest due first, for `lease_s`."""

@@ -247,9 +247,6 @@ def test_a_cancelled_family_leaves_nothing_behind(settings, enrollment, amqp_uri
         assert gone.value.code == "APPLICATION_NOT_FOUND"
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: a cancellation handled before the "
-                   "family's registration leaves no mark, so the late registration opens an "
-                   "application that nothing deletes (storage.py's _FORGET keeps no tombstone)")
 def test_a_registration_arriving_after_its_cancellation_opens_nothing(settings, amqp_uri,
                                                                       database_url):
     """Two queues: `account_cancelled` may be handled before `family_registered` of the same

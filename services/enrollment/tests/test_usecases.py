@@ -3,6 +3,7 @@ written, versions, events, concurrency."""
 
 from __future__ import annotations
 
+import uuid
 from contextlib import contextmanager
 from dataclasses import replace
 
@@ -63,6 +64,14 @@ def events(store, event_type=None) -> list[dict]:
 
 
 # Opening and reading -----------------------------------------------------------------------
+
+def test_a_registration_handled_after_its_cancellation_opens_nothing(context, store):
+    assert store.forget_family(str(uuid.uuid4()), "account_cancelled", ACCOUNT)
+    assert details.open_application(context, registration(account_no=ACCOUNT)) is None
+    with pytest.raises(DomainError) as refused:
+        details.get_details(context, ACCOUNT)
+    assert refused.value.code == "APPLICATION_NOT_FOUND"
+
 
 def test_opening_an_application_twice_returns_the_first(context, clock):
     first = details.open_application(context, registration())

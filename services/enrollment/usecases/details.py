@@ -34,9 +34,12 @@ class HistoryEntry:
     current: bool  # the submission in force; every other one was withdrawn
 
 
-def open_application(context: Context, registration: Registration) -> Application:
-    """The application of a newly registered account; opening it again returns it as is."""
-    def work(tx: Transaction, now: datetime) -> Application:
+def open_application(context: Context, registration: Registration) -> Application | None:
+    """The application of a newly registered account; opening it again returns it as is.
+    None for an account cancelled meanwhile (its registration event came late)."""
+    def work(tx: Transaction, now: datetime) -> Application | None:
+        if tx.cancelled(registration.account_no):
+            return None
         existing = tx.load(registration.account_no)
         if existing is not None:
             return existing

@@ -27,6 +27,19 @@ class MemoryStore:
         self._applications: dict[str, Application] = {}
         self._versions: dict[str, list[Version]] = {}
         self.outbox: list[tuple[str, dict]] = []  # committed (event type, body), oldest first
+        self.cancellations: set[str] = set()
+        self._handled: set[str] = set()  # event ids
+
+    def forget_family(self, event_id: str, event_type: str, account_no: str) -> bool:
+        """As the PostgreSQL store's: the family's data goes, the cancellation is kept."""
+        with self._lock:
+            if event_id in self._handled:
+                return False
+            self._handled.add(event_id)
+            self._applications.pop(account_no, None)
+            self._versions.pop(account_no, None)
+            self.cancellations.add(account_no)
+            return True
 
     @contextmanager
     def transaction(self) -> Iterator[MemoryTransaction]:
@@ -48,6 +61,10 @@ class MemoryTransaction:
             return deepcopy(self._staged[account_no])
         with self._store._lock:
             return deepcopy(self._store._applications.get(account_no))
+
+    def cancelled(self, account_no: str) -> bool:
+        with self._store._lock:
+            return account_no in self._store.cancellations
 
     def insert(self, application: Application) -> None:
         if self.load(application.account_no) is not None:

@@ -45,6 +45,10 @@ class Transaction(Protocol):
     def load(self, account_no: str) -> Application | None:
         """As committed, or as this transaction left it."""
 
+    def cancelled(self, account_no: str) -> bool:
+        """Whether the account's cancellation was handled: nothing may be opened for it. Waits
+        for a cancellation being handled at this moment (common/cancelled.py)."""
+
     def insert(self, application: Application) -> None:
         """A new application; StaleRevision if the account already has one."""
 

@@ -71,7 +71,8 @@ def pool(database_url):
     migrate(database_url, "verification")
     with psycopg.connect(database_url, autocommit=True) as admin:
         admin.execute("TRUNCATE verification.checks, verification.people, verification.permits, "
-                      "verification.outbox, verification.processed_events")
+                      "verification.outbox, verification.processed_events, "
+                      "verification.cancellations")
     with psycopg_pool.ConnectionPool(role_url(database_url, VerificationSettings.DATABASE_ROLE),
                                      min_size=1, max_size=4, open=True,
                                      kwargs={"autocommit": True}) as pool:

@@ -255,9 +255,6 @@ def test_a_cancelled_account_leaves_nothing(local_settings, amqp_uri, finished, 
         wait_for(lambda: check_rows(pool, account) == {})
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: a cancellation handled before the "
-                   "account's submission leaves no mark, so the late submission is checked and "
-                   "kept (storage.py's _FORGET_ACCOUNT keeps no tombstone, unlike _CANCEL)")
 def test_a_submission_arriving_after_its_account_was_cancelled_is_not_kept(
         local_settings, amqp_uri, finished, pool):
     """Two publishers, two queues: accounts' `account_cancelled` may be handled before
