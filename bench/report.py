@@ -468,7 +468,7 @@ class BenchReport:
                  "probed_registrations": "a registration, pings running",
                  "reads_closed": "a GET, closed loop",
                  "reads_paced": "a GET, paced",
-                 "submissions": "a submission (checks running too)",
+                 "submissions": "a submission (verification stopped)",
                  "drain": "a check, draining the backlog"}
         lines = ["| CPU ms per operation | " + " | ".join(PARTS)
                  + " | total | cores busy: these parts | cores busy: whole machine |",

@@ -1,11 +1,14 @@
 """`python -m bench.run` (`make bench`): the platform measured end to end on this machine.
 
-Starts the whole platform (tests/support/stack.py) on its own database and RabbitMQ vhost, both
-removed afterwards, talks only to 127.0.0.1, and stops by itself (every phase is bounded by a
-count or a duration; about 4 minutes in all). The machine is shared and noisy, so figures are
-judged as ratios against a baseline measured in the same run: the bare argon2id hash rate on two
-threads. The CPU each part of the platform used in each phase, and the whole machine's, are
-recorded too, so that a disturbed run can be told from a slow platform.
+Starts the population registry simulator (services/verification/simulator.py, answering in
+200 ms from a CSV of the bench's children) and the whole platform (tests/support/stack.py) on
+its own database and RabbitMQ vhost, verification asking the simulator over HTTP; everything
+removed afterwards. Talks only to 127.0.0.1, and stops by itself (every phase is bounded by a
+count or a duration). The machine is shared and noisy, so figures are judged as ratios against
+baselines measured or set in the same run: the bare argon2id hash rate on two threads, the
+registrations' rate, the idle pings, and C checks at a time over the registry's latency. The
+CPU each part of the platform used in each phase, and the whole machine's, are recorded too, so
+that a disturbed run can be told from a slow platform.
 
 Phases, in order:
   setup      W + N + M families each fetch a notice token, a captcha and an SMS code (not
@@ -25,7 +28,20 @@ Phases, in order:
   resets     200 forgot-password code requests for registered families (number and phone
              match: a code is texted) alternating with 200 for numbers nobody registered (the
              code is withheld), one at a time: the two p50s may differ by at most 5 %;
-  memory     RSS and peak RSS of gateway, accounts and notify.
+  submit     S families (those registered above, and more registered untimed if they are
+             fewer) submit their details through the gateway, as many at a time as
+             registrations: the throughput, against the registrations'. Verification is
+             stopped meanwhile; their events wait in its queue;
+  checks     verification started again runs their checks against the simulator, C at a
+             time (VERIFICATION_CONCURRENCY): checks/s while at least C were pending (read
+             from its database), against C / the registry's latency;
+  backlog    the simulator stopped (an outage), B `details_submitted` events of children the
+             registry knows published as enrollment's outbox relay does, for account
+             numbers nobody registered, until verification holds B pending checks; the
+             simulator started again: the drain rate from that moment (verification's
+             circuit breaker and retry waits included), against C / latency, with the pings
+             running (their p99 against the idle one);
+  memory     RSS and peak RSS of every process of common/registry.py, summed.
 
 Writes bench/results/latest.json and latest.md, prints the Markdown, and exits 1 if a target is
 missed (results are written either way).
