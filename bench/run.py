@@ -492,8 +492,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=200, help="reading clients (default 200)")
     parser.add_argument("--read-seconds", type=float, default=20,
                         help="duration of each read load (default 20)")
-    parser.add_argument("--submissions", type=int, default=1000,
-                        help="families submitting their details (default 1000; registered "
+    # All the families the phases above register: their checks then keep every slot busy
+    # for about 15 s, not 7.
+    parser.add_argument("--submissions", type=int, default=2000,
+                        help="families submitting their details (default 2000; registered "
                              "during setup if the phases above register fewer)")
     parser.add_argument("--verification-concurrency", type=int, default=32,
                         help="the verification service's VERIFICATION_CONCURRENCY (default 32)")
