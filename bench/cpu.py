@@ -11,7 +11,9 @@ users of the machine, so its CPU time cannot be attributed to this run.
 from __future__ import annotations
 
 import os
+import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,17 +97,24 @@ class CpuUse:
 
 
 class CpuMeter:
-    """`meter.start()`, run a phase, then `meter.stop(operations)` gives its CpuUse."""
+    """`meter.start()`, run a phase, then `meter.stop(operations)` gives its CpuUse.
 
-    def __init__(self, pids: dict[str, int], database: str):
-        self.pids = pids
+    `procs`: the platform's processes by name, read at each snapshot: a process stopped for
+    a whole phase counts no CPU (one restarted within a phase would be miscounted)."""
+
+    def __init__(self, procs: Mapping[str, subprocess.Popen], database: str):
+        self.procs = procs
         self.database = database
         self._before: dict[str, float] = {}
         self._started = 0.0
 
     def snapshot(self) -> dict[str, float]:
         seconds = {"machine": machine_busy_s()}
-        for name, pid in self.pids.items():
+        for name in PROCESSES:
+            if name not in self.procs:
+                seconds[name] = 0.0
+                continue
+            pid = self.procs[name].pid
             if name == OFFLOADING:
                 threads = threads_cpu_s(pid)
                 seconds[f"{name} hub"] = threads.pop(pid, 0.0)

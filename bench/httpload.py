@@ -3,7 +3,8 @@ requests prebuilt as bytes. The client shares the machine's cores with the platf
 should cost as little CPU as possible (about 0.1-0.3 ms a request, against ~1.5 ms with
 `requests` in threads).
 
-  post_all  sends prebuilt POSTs, `concurrency` at a time (the registrations);
+  post_all  sends prebuilt POSTs, `concurrency` at a time (the registrations, the
+            submissions);
   run_load  many signed-in clients GET one path, in one of two shapes:
     closed  each client sends its next request as soon as the previous answer arrives;
     paced   each client sends one request every `interval_s` (staggered across clients).
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from bench.stats import Latency
@@ -54,22 +56,27 @@ class Connection:
                 pass
         self.reader = self.writer = None
 
-    async def send(self, request: bytes) -> tuple[int, bytes]:
-        """Sends a prebuilt request and reads the whole answer: (status, body)."""
+    async def send(self, request: bytes) -> tuple[int, bytes, dict[str, str]]:
+        """Sends a prebuilt request and reads the whole answer: (status, body, the cookies it
+        sets)."""
         if self.writer is None:
             await self.open()
         self.writer.write(request)
         head = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
         status = int(head[0].split(" ", 2)[1])
-        headers = {k.strip().lower(): v.strip() for k, _, v in
-                   (line.partition(":") for line in head[1:] if line)}
+        fields = [(k.strip().lower(), v.strip()) for k, _, v in
+                  (line.partition(":") for line in head[1:] if line)]
+        headers = dict(fields)
+        # Set-Cookie may come more than once: name=value before the first ";"
+        cookies = dict(v.split(";", 1)[0].strip().split("=", 1) for k, v in fields
+                       if k == "set-cookie")
         if headers.get("transfer-encoding", "").lower() == "chunked":
             body = await self._read_chunked()
         else:
             body = await self.reader.readexactly(int(headers.get("content-length", 0)))
         if headers.get("connection", "").lower() == "close":
             await self.close()
-        return status, body
+        return status, body, cookies
 
     async def _read_chunked(self) -> bytes:
         chunks = []
@@ -81,11 +88,18 @@ class Connection:
 
 
 # POSTs ----------------------------------------------------------------------------------------
-async def _post_all(url: str, bodies: list[bytes], sources: list[str | None]
-                    ) -> list[tuple[int, float, bytes]]:
-    requests = [_request("POST", url, {"Content-Type": "application/json"}, body)
-                for body in bodies]
-    answers: list[tuple[int, float, bytes]] = [(0, 0.0, b"")] * len(requests)
+class Answer(NamedTuple):
+    status: int  # 0: no answer (the connection failed)
+    seconds: float
+    body: bytes
+    cookies: dict[str, str]  # those the answer set
+
+
+async def _post_all(url: str, bodies: list[bytes], sources: list[str | None],
+                    headers: list[dict[str, str]] | None) -> list[Answer]:
+    requests = [_request("POST", url, {"Content-Type": "application/json", **extra}, body)
+                for body, extra in zip(bodies, headers or [{}] * len(bodies), strict=True)]
+    answers = [Answer(0, 0.0, b"", {})] * len(requests)
     todo = iter(range(len(requests)))
     conns = [Connection(url, source) for source in sources[:len(requests)]]
     await asyncio.gather(*(c.open() for c in conns))
@@ -94,23 +108,23 @@ async def _post_all(url: str, bodies: list[bytes], sources: list[str | None]
         for i in todo:  # shared: each index is taken by exactly one worker
             started = time.perf_counter()
             try:
-                status, body = await conn.send(requests[i])
+                status, body, cookies = await conn.send(requests[i])
             except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-                status, body = 0, repr(exc).encode()
+                status, body, cookies = 0, repr(exc).encode(), {}
                 await conn.close()
-            answers[i] = (status, time.perf_counter() - started, body)
+            answers[i] = Answer(status, time.perf_counter() - started, body, cookies)
 
     await asyncio.gather(*(worker(c) for c in conns))
     await asyncio.gather(*(c.close() for c in conns))
     return answers
 
 
-def post_all(url: str, bodies: list[bytes], sources: list[str | None]
-             ) -> list[tuple[int, float, bytes]]:
-    """POSTs each JSON body over one keep-alive connection per source address (so as many at
-    a time), as a reverse proxy's pooled upstream connections would carry them: returns
-    (status, seconds, body) in order."""
-    return asyncio.run(_post_all(url, bodies, sources))
+def post_all(url: str, bodies: list[bytes], sources: list[str | None],
+             headers: list[dict[str, str]] | None = None) -> list[Answer]:
+    """POSTs each JSON body, with its own `headers` if given, over one keep-alive connection
+    per source address (so as many at a time), as a reverse proxy's pooled upstream
+    connections would carry them: the answers, in order."""
+    return asyncio.run(_post_all(url, bodies, sources, headers))
 
 
 # GET loads ------------------------------------------------------------------------------------
@@ -132,7 +146,7 @@ class _Run:
 
     async def get(self, conn: Connection, request: bytes, due: float) -> None:
         try:
-            status, _ = await conn.send(request)
+            status, _, _ = await conn.send(request)
         except (OSError, asyncio.IncompleteReadError, ValueError):
             self.errors += 1
             await conn.close()

@@ -6,12 +6,13 @@ import json
 import os
 import platform
 import subprocess
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.cpu import PARTS, CpuUse
-from bench.httpload import LoadResult
+from bench.httpload import Answer, LoadResult
 from bench.stats import Latency
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +81,8 @@ class HashBaseline:
 
 
 @dataclass(frozen=True)
-class Registrations:
+class Posts:
+    """One POST per family through the gateway, `concurrency` at a time (closed loop)."""
     families: int
     concurrency: int
     created: int  # answered 201
@@ -89,7 +91,49 @@ class Registrations:
     per_s: float
     latency: Latency
     cpu: CpuUse
+
+    @classmethod
+    def of(cls, answers: list[Answer], duration_s: float, concurrency: int, cpu: CpuUse,
+           **more):
+        statuses = dict(Counter(str(answer.status) for answer in answers))
+        return cls(families=len(answers), concurrency=concurrency,
+                   created=statuses.get("201", 0), statuses=statuses,
+                   duration_s=round(duration_s, 2), per_s=len(answers) / duration_s,
+                   latency=Latency.of([answer.seconds for answer in answers]), cpu=cpu, **more)
+
+
+@dataclass(frozen=True)
+class Registrations(Posts):
     batches_per_s: list[float]  # the registrations' throughput in each batch
+
+
+@dataclass(frozen=True)
+class Checks:
+    """verification's checks of the submitted families, the registry answering each lookup
+    in `registry_latency_ms`: one lookup a check (本市户籍, no permit), `slots` at once."""
+    slots: int  # VERIFICATION_CONCURRENCY
+    registry_latency_ms: int
+    results: dict[str, int]  # by result ("verified", "failed"), or status if unfinished
+    busy_s: float  # how long at least `slots` checks were pending
+    finished_busy: int  # checks finished meanwhile
+    per_s: float  # finished_busy / busy_s
+
+    @property
+    def ideal_per_s(self) -> float:
+        """Every slot busy, each check taking exactly the registry's latency."""
+        return self.slots / (self.registry_latency_ms / 1e3)
+
+
+@dataclass(frozen=True)
+class Drain:
+    """A backlog of pending checks left by a registry outage, drained once it is back."""
+    checks: int
+    outage_s: float  # the registry stopped while the backlog was published and recorded
+    seconds: float  # from the registry's return until no check was pending
+    per_s: float
+    pings: Latency  # `accounts.ping()` meanwhile
+    pings_failed: int
+    cpu: CpuUse
 
 
 @dataclass(frozen=True)
@@ -159,6 +203,9 @@ class BenchReport:
     reads_closed: Reads
     reads_paced: Reads
     resets: ResetRequests
+    submissions: Posts
+    verification: Checks
+    drain: Drain
     memory: list[ProcessMemory]
     read_p99_target_ms: float = 200.0
     memory_target_kib: int = 2 * 1024 * MIB
@@ -182,6 +229,20 @@ class BenchReport:
                 and self.reads_paced.load.errors == 0),
             Check("forgot-password code p50, matching vs not", round(
                 self.resets.p50_difference, 3), "<= 0.05", self.resets.p50_difference <= 0.05),
+            Check("submissions / registrations", round(self.submission_ratio, 2), ">= 4",
+                  self.submission_ratio >= 4),
+            Check("all submissions 201", self.submissions.created,
+                  f"== {self.submissions.families}",
+                  self.submissions.created == self.submissions.families),
+            Check("checks verified", self.verification.results.get("verified", 0),
+                  f"== {self.submissions.families}",
+                  self.verification.results.get("verified", 0) == self.submissions.families),
+            Check("checks/s / (slots / registry latency)", round(self.check_ratio, 3),
+                  ">= 0.8", self.check_ratio >= 0.8),
+            Check("backlog drained/s / (slots / registry latency)",
+                  round(self.drain_ratio, 3), ">= 0.8", self.drain_ratio >= 0.8),
+            Check("ping p99 draining / idle", round(self.drain_ping_ratio, 2), "<= 3",
+                  self.drain_ping_ratio <= 3 and self.drain.pings_failed == 0),
             Check("peak RSS sum MiB", round(self.peak_sum_kib / MIB),
                   f"<= {self.memory_target_kib // MIB}",
                   self.peak_sum_kib <= self.memory_target_kib),
@@ -204,6 +265,22 @@ class BenchReport:
     @property
     def ping_ratio(self) -> float:
         return self.pings.loaded.p99_ms / self.pings.idle.p99_ms
+
+    @property
+    def submission_ratio(self) -> float:
+        return self.submissions.per_s / self.registrations.per_s
+
+    @property
+    def check_ratio(self) -> float:
+        return self.verification.per_s / self.verification.ideal_per_s
+
+    @property
+    def drain_ratio(self) -> float:
+        return self.drain.per_s / self.verification.ideal_per_s
+
+    @property
+    def drain_ping_ratio(self) -> float:
+        return self.drain.pings.p99_ms / self.pings.idle.p99_ms
 
     @property
     def peak_sum_kib(self) -> int:
@@ -230,6 +307,12 @@ class BenchReport:
             "reads_paced_per_s / baseline_hashes_per_s":
                 self.reads_paced.load.throughput_rps / base,
             "reset_code_p50_difference / p50_non_matching": self.resets.p50_difference,
+            "submissions_per_s / registrations_per_s": self.submission_ratio,
+            "submissions_per_s / baseline_hashes_per_s": self.submissions.per_s / base,
+            "checks_per_s / (slots / registry_latency)": self.check_ratio,
+            "backlog_drained_per_s / (slots / registry_latency)": self.drain_ratio,
+            "backlog_drained_per_s / checks_per_s": self.drain.per_s / self.verification.per_s,
+            "ping_p99_draining / ping_p99_idle": self.drain_ping_ratio,
         }
 
     # outputs -------------------------------------------------------------------------------
@@ -243,6 +326,7 @@ class BenchReport:
                 part: round(ms, 2) for part, ms in phase.per_operation_ms().items()}
             data[key]["cpu"]["cores"] = round(phase.cores, 3)
             data[key]["cpu"]["machine_cores"] = round(phase.machine_cores, 3)
+        data["verification"]["ideal_per_s"] = self.verification.ideal_per_s
         data["memory_rss_sum_kib"] = sum(p.rss_kib for p in self.memory)
         data["memory_peak_sum_kib"] = self.peak_sum_kib
         data["ratios"] = self.ratios()
@@ -251,6 +335,7 @@ class BenchReport:
 
     def markdown(self) -> str:
         b, r, p = self.baseline, self.registrations, self.pings
+        sub, checks, drain = self.submissions, self.verification, self.drain
         base = b.per_s
         mark = {True: "✅", False: "❌"}
         batch_ratios = sorted(self.batch_ratios)
@@ -302,6 +387,34 @@ class BenchReport:
              f"{self.resets.non_matching.p99_ms:.1f})",
              f"p50 differs by **{self.resets.p50_difference:.1%}**", "≤ 5 %",
              mark[self._passed("forgot-password code p50, matching vs not")]),
+            (f"Submissions end to end (POST /api/v1/application/submissions through the "
+             f"gateway, {sub.families} families registered above, {sub.concurrency} at a time)",
+             f"**{sub.per_s:.1f}/s**; {sub.created}/{sub.families} answered 201; p50 "
+             f"{sub.latency.p50_ms:.0f} ms, p99 {sub.latency.p99_ms:.0f} ms",
+             f"**{self.submission_ratio:.2f}** × the registrations above; "
+             f"{sub.per_s / base:.2f} × baseline", "≥ 4 × registrations",
+             mark[self._passed("submissions / registrations", "all submissions 201")]),
+            (f"Their checks against the registry simulator (HTTP, {checks.registry_latency_ms} "
+             f"ms an answer), {checks.slots} at once (VERIFICATION_CONCURRENCY); counted while "
+             f"≥ {checks.slots} were pending ({checks.busy_s:.1f} s, {checks.finished_busy} "
+             "checks)",
+             f"**{checks.per_s:.1f}/s**; results "
+             + ", ".join(f"{n} {result}" for result, n in sorted(checks.results.items())),
+             f"**{self.check_ratio:.2f}** × {checks.slots} / {checks.registry_latency_ms} ms "
+             f"({checks.ideal_per_s:.0f}/s)", "≥ 0.8 ×, all verified",
+             mark[self._passed("checks/s / (slots / registry latency)", "checks verified")]),
+            (f"Backlog: {drain.checks} checks recorded while the registry was stopped "
+             f"({drain.outage_s:.0f} s; events published as enrollment's relay does), drained "
+             "once it was back",
+             f"**{drain.per_s:.1f}/s** ({drain.seconds:.1f} s)",
+             f"**{self.drain_ratio:.2f}** × {checks.ideal_per_s:.0f}/s; "
+             f"{drain.per_s / checks.per_s:.2f} × the checks above", "≥ 0.8 ×",
+             mark[self._passed("backlog drained/s / (slots / registry latency)")]),
+            (f"`accounts.ping()` during the drain ({drain.pings.count} calls)",
+             f"p50 {drain.pings.p50_ms:.1f} ms, p99 {drain.pings.p99_ms:.1f} ms"
+             f"{_failed(drain.pings_failed)}",
+             f"p99 **{self.drain_ping_ratio:.2f}** × idle", "p99 ≤ 3 × idle",
+             mark[self._passed("ping p99 draining / idle")]),
             ("Resident memory after the run: RSS (peak VmHWM)",
              ", ".join(f"{m.name} {m.rss_kib / MIB:.0f} MiB ({m.peak_kib / MIB:.0f})"
                        for m in self.memory)
@@ -346,14 +459,17 @@ class BenchReport:
     def _cpu_phases(self) -> list[tuple[str, CpuUse]]:
         return [("warmup", self.warmup.cpu), ("registrations", self.registrations.cpu),
                 ("probed_registrations", self.probed_registrations.cpu),
-                ("reads_closed", self.reads_closed.cpu), ("reads_paced", self.reads_paced.cpu)]
+                ("reads_closed", self.reads_closed.cpu), ("reads_paced", self.reads_paced.cpu),
+                ("submissions", self.submissions.cpu), ("drain", self.drain.cpu)]
 
     def cpu_markdown(self) -> list[str]:
         names = {"warmup": "a registration, warming up",
                  "registrations": "a registration",
                  "probed_registrations": "a registration, pings running",
                  "reads_closed": "a GET, closed loop",
-                 "reads_paced": "a GET, paced"}
+                 "reads_paced": "a GET, paced",
+                 "submissions": "a submission (verification stopped)",
+                 "drain": "a check, draining the backlog"}
         lines = ["| CPU ms per operation | " + " | ".join(PARTS)
                  + " | total | cores busy: these parts | cores busy: whole machine |",
                  "|---" * (len(PARTS) + 4) + "|"]
