@@ -85,6 +85,10 @@ class Registry(Protocol):
 
     def permit(self, permit_number: str, idempotency_key: str) -> PermitRecord | None: ...
 
+    def admitted(self) -> int | None:
+        """How many checks may ask it now (None: any number): none while it is known to be
+        down, so that checks stay pending untouched instead of each failing fast."""
+
 
 def ask(registry: Registry, request: CheckRequest) -> RegistryAnswers:
     """Everything `judge` needs for one request, one lookup after the other. Raises
@@ -135,6 +139,16 @@ class CircuitBreaker:
             if self._trial_running or self._clock() - self._opened_at >= self.reset_timeout_s:
                 return "half_open"
             return "open"
+
+    def admitted(self) -> int | None:
+        """How many calls would pass now: None, any number (closed); 1, the trial (half-open,
+        none running); 0, none (open, or the trial running)."""
+        with self._lock:
+            if self._opened_at is None:
+                return None
+            if self._trial_running or self._clock() - self._opened_at < self.reset_timeout_s:
+                return 0
+            return 1
 
     @contextmanager
     def guard(self) -> Iterator[None]:
@@ -227,6 +241,9 @@ class HttpRegistry:
                   + tenacity.wait_random(0, backoff_s)),
             reraise=True)
 
+    def admitted(self) -> int | None:
+        return self.breaker.admitted()
+
     def person(self, document_type: str, document_number: str,
                idempotency_key: str) -> PersonRecord | None:
         person = self._lookup("person", {"document_type": document_type,
@@ -317,6 +334,9 @@ class LocalRegistry:
 
     def permit(self, permit_number: str, idempotency_key: str) -> PermitRecord | None:
         return self.store.find_permit(permit_number)
+
+    def admitted(self) -> None:
+        return None
 
 
 @dataclass(frozen=True)

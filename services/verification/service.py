@@ -88,7 +88,7 @@ class CheckRunner(DependencyProvider):
         if not self.running:
             return 0
         with self.filling:  # free slots only grow meanwhile, so spawning never waits
-            claims = app.checks.claim_due(self.slots.free(), app.lease_s)
+            claims = app.checks.claim_due(_wanted(app, self.slots.free()), app.lease_s)
             for claim in claims:
                 self.slots.spawn_n(self._slot, app, claim)
         return len(claims)
@@ -99,10 +99,18 @@ class CheckRunner(DependencyProvider):
             if not self.running:
                 return
             try:
-                claim = next(iter(app.checks.claim_due(1, app.lease_s)), None)
+                claim = next(iter(app.checks.claim_due(_wanted(app, 1), app.lease_s)), None)
             except Exception:  # the database away: the timer fills the slot later
                 log.warning("no next check claimed", exc_info=True)
                 return
+
+
+def _wanted(app: VerificationApp, free: int) -> int:
+    """How many checks to claim for `free` slots: none while the registry's circuit is open
+    (a stopped registry leaves the backlog untouched, not cycled through failures), one for
+    its trial."""
+    admitted = app.registry.admitted()
+    return free if admitted is None else min(free, admitted)
 
 
 def _run_one(app: VerificationApp, claim: Claim) -> None:

@@ -63,7 +63,10 @@ _FORGET_ACCOUNT = _FIRST_TIME + cancelled.remember(SERVICE_NAME).as_string() + (
     "AND EXISTS (SELECT 1 FROM first)) SELECT count(*) FROM first")
 _CLAIM = (
     "UPDATE verification.checks c SET attempts = c.attempts + 1, "
-    "claimed_until = now() + make_interval(secs => %(lease_s)s), claim_token = %(token)s "
+    "claimed_until = now() + make_interval(secs => %(lease_s)s), claim_token = %(token)s, "
+    # Not due again before the lease runs out: a claimed check leaves the front of the due
+    # index, so the next claims need not step over the checks being run.
+    "next_attempt_at = now() + make_interval(secs => %(lease_s)s) "
     "FROM (SELECT account_no, version FROM verification.checks WHERE status = 'pending' "
     "AND next_attempt_at <= now() AND (claimed_until IS NULL OR claimed_until < now()) "
     "ORDER BY next_attempt_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED) due "

@@ -242,6 +242,19 @@ def test_an_open_circuit_fails_fast_then_lets_one_trial_through():
     assert breaker.state == "closed"
 
 
+def test_the_circuit_says_how_many_calls_it_would_let_through():
+    clock = Clock()
+    breaker = CircuitBreaker(failure_threshold=1, reset_timeout_s=10, clock=clock)
+    assert breaker.admitted() is None  # closed: any number
+    fail(breaker)
+    assert breaker.admitted() == 0  # open
+    clock.now += 10
+    assert breaker.admitted() == 1  # half-open: the trial
+    with breaker.guard():
+        assert breaker.admitted() == 0  # the trial is running
+    assert breaker.admitted() is None
+
+
 def test_a_failed_trial_opens_the_circuit_for_another_period():
     clock = Clock()
     breaker = CircuitBreaker(failure_threshold=2, reset_timeout_s=10, clock=clock)
