@@ -55,12 +55,12 @@ def _measure(url: str, requests: int, procs: list, broker: list[int]) -> dict:
     broker_before = sum(_cpu_s(pid) for pid in broker)
     machine_before = machine_busy_s()
     started = time.perf_counter()
-    answers = post_all(url, [(b'{"family": "x"}', None)] * requests, CONCURRENCY)
+    answers = post_all(url, [b'{"family": "x"}'] * requests, [None] * CONCURRENCY)
     wall = time.perf_counter() - started
     per_op = {name: (_cpu_s(p.pid) - before[p.pid]) / requests * 1e3
               for name, p in zip(SERVICES, procs, strict=True)}
     per_op["RabbitMQ"] = (sum(_cpu_s(pid) for pid in broker) - broker_before) / requests * 1e3
-    return {"ok": sum(1 for status, _, _ in answers if status == 201), "requests": requests,
+    return {"ok": sum(1 for answer in answers if answer.status == 201), "requests": requests,
             "per_s": requests / wall, "cpu_ms": per_op,
             "machine_ms": (machine_busy_s() - machine_before) / requests * 1e3}
 
@@ -91,11 +91,11 @@ def main() -> int:
             for _ in range(100):  # until the three are up
                 time.sleep(0.3)
                 try:
-                    if post_all(url, [(b"{}", None)], 1)[0][0] == 201:
+                    if post_all(url, [b"{}"], [None])[0].status == 201:
                         break
                 except OSError:
                     pass
-            post_all(url, [(b"{}", None)] * 300, CONCURRENCY)  # warm up
+            post_all(url, [b"{}"] * 300, [None] * CONCURRENCY)  # warm up
             broker = _pids_named("beam.smp")
             messages = _measure(url, REQUESTS, procs, broker)
             before, _ = hash_rate(HASHES, threads=2)
