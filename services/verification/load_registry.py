@@ -13,7 +13,8 @@ import sys
 
 import psycopg_pool
 
-from services.verification.registry import RegistryFileError, load_csv
+from common.csv_file import CsvFileError
+from services.verification.registry import load_csv
 from services.verification.settings import VerificationSettings
 from services.verification.storage import RegistryTable
 
@@ -31,7 +32,7 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         people, permits = load(argv[1], VerificationSettings())
-    except (RegistryFileError, OSError) as exc:
+    except (CsvFileError, OSError) as exc:
         print(f"registry not loaded: {exc}", file=sys.stderr)
         return 1
     print(f"registry loaded: {people} people, {permits} residence permits")

@@ -12,7 +12,6 @@ bodies, never in URLs, so no proxy or access log holds them.
 
 from __future__ import annotations
 
-import csv
 import logging
 import threading
 import time
@@ -28,6 +27,7 @@ from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
+from common import csv_file
 from common.identity import InvalidIdNumber, parse_id_number
 from services.verification.rules.checks import (
     CheckRequest,
@@ -367,64 +367,39 @@ CSV_COLUMNS = ("document_type", "document_number", "name", "sex", "birth_date",
                "permit_issuing_district")
 _PERSON_COLUMNS = CSV_COLUMNS[:6]
 _PERMIT_COLUMNS = CSV_COLUMNS[6:]
-_PROBLEMS_SHOWN = 20
-
-
-class RegistryFileError(ValueError):
-    """A registry CSV file that was refused: every problem with its line number. Problems
-    name columns, never the values in them."""
-
-    def __init__(self, path: str | Path, problems: list[str]):
-        shown = problems[:_PROBLEMS_SHOWN]
-        if len(problems) > _PROBLEMS_SHOWN:
-            shown.append(f"and {len(problems) - _PROBLEMS_SHOWN} more")
-        super().__init__(f"{path}: " + "; ".join(shown))
-        self.problems = problems
 
 
 def load_csv(path: str | Path) -> RegistryData:
-    """Reads a registry CSV file (UTF-8, a byte order mark allowed, header `CSV_COLUMNS`).
-    The whole file or nothing: any malformed row refuses it (RegistryFileError)."""
+    """Reads a registry CSV file (common/csv_file.py, header `CSV_COLUMNS`). The whole file
+    or nothing: any malformed row refuses it (CsvFileError)."""
     problems: list[str] = []
     persons: dict[tuple[str, str], tuple[int, PersonRecord]] = {}
     permits: dict[str, tuple[int, PermitRecord]] = {}
-    with open(path, encoding="utf-8-sig", newline="") as file:
-        reader = csv.reader(file)
-        header = [column.strip() for column in next(reader, [])]
-        if header != list(CSV_COLUMNS):
-            raise RegistryFileError(path, [f"line 1: the columns must be {','.join(CSV_COLUMNS)}"])
-        for row in reader:
-            line = reader.line_num
-            if not row:  # a blank line
-                continue
-            if len(row) != len(CSV_COLUMNS):
-                problems.append(f"line {line}: {len(row)} fields, {len(CSV_COLUMNS)} expected")
-                continue
-            try:
-                person, permit = _row_records(dict(zip(CSV_COLUMNS, row, strict=True)))
-            except ValueError as exc:
-                problems.append(f"line {line}: {exc}")
-                continue
-            key = (person.document_type, person.document_number)
-            if key in persons:
-                problems.append(f"line {line}: document_number repeats line {persons[key][0]}")
-                continue
-            persons[key] = (line, person)
-            if permit is None:
-                continue
-            if permit.permit_number in permits:
-                problems.append(f"line {line}: permit_number repeats line "
-                                f"{permits[permit.permit_number][0]}")
-                continue
-            permits[permit.permit_number] = (line, permit)
+    for line, row in csv_file.rows(path, CSV_COLUMNS, problems):
+        try:
+            person, permit = _row_records(row)
+        except ValueError as exc:
+            problems.append(f"line {line}: {exc}")
+            continue
+        key = (person.document_type, person.document_number)
+        if key in persons:
+            problems.append(f"line {line}: document_number repeats line {persons[key][0]}")
+            continue
+        persons[key] = (line, person)
+        if permit is None:
+            continue
+        if permit.permit_number in permits:
+            problems.append(f"line {line}: permit_number repeats line "
+                            f"{permits[permit.permit_number][0]}")
+            continue
+        permits[permit.permit_number] = (line, permit)
     if problems:
-        raise RegistryFileError(path, problems)
+        raise csv_file.CsvFileError(path, problems)
     return RegistryData(tuple(person for _, person in persons.values()),
                         tuple(permit for _, permit in permits.values()))
 
 
 def _row_records(row: dict[str, str]) -> tuple[PersonRecord, PermitRecord | None]:
-    row = {column: value.strip() for column, value in row.items()}
     person = _validated(PersonRecord, {column: row[column] for column in _PERSON_COLUMNS}, "")
     try:
         parsed = parse_id_number(person.document_type, person.document_number)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from common.csv_file import CsvFileError
 from services.verification.registry import (
     CSV_COLUMNS,
     CircuitBreaker,
     CircuitOpen,
     LocalRegistry,
     MemoryStore,
-    RegistryFileError,
     RegistryRejected,
     RegistryUnavailable,
     ask,
@@ -73,7 +73,7 @@ def test_a_byte_order_mark_and_an_hkmt_permit_holder_are_fine(tmp_path):
      "chaoyang", "line 2: Value error, valid_from is after valid_until"),
 ])
 def test_a_malformed_row_refuses_the_file_naming_its_line_and_column(tmp_path, row, problem):
-    with pytest.raises(RegistryFileError) as refused:
+    with pytest.raises(CsvFileError) as refused:
         load_csv(write(tmp_path, row))
     [found] = refused.value.problems
     assert found.startswith(problem)
@@ -81,7 +81,7 @@ def test_a_malformed_row_refuses_the_file_naming_its_line_and_column(tmp_path, r
 
 
 def test_every_problem_is_listed_with_its_line(tmp_path):
-    with pytest.raises(RegistryFileError) as refused:
+    with pytest.raises(CsvFileError) as refused:
         load_csv(write(tmp_path, CHILD_ROW, GUARDIAN_ROW, CHILD_ROW, "x",
                        GUARDIAN_ROW.replace("370102198803150116,陈建国,male,1988-03-15",
                                             "410105199007220220,杨丽,female,1990-07-22")))
@@ -91,7 +91,7 @@ def test_every_problem_is_listed_with_its_line(tmp_path):
 
 
 def test_a_long_list_of_problems_is_cut_in_the_message(tmp_path):
-    with pytest.raises(RegistryFileError) as refused:
+    with pytest.raises(CsvFileError) as refused:
         load_csv(write(tmp_path, *["x"] * 25))
     assert len(refused.value.problems) == 25
     assert str(refused.value).endswith("line 21: 1 fields, 10 expected; and 5 more")
@@ -100,7 +100,7 @@ def test_a_long_list_of_problems_is_cut_in_the_message(tmp_path):
 @pytest.mark.parametrize("header", ["", HEADER.replace("name", "full_name"),
                                     HEADER + ",phone"])
 def test_a_file_without_the_columns_is_refused(tmp_path, header):
-    with pytest.raises(RegistryFileError, match="line 1: the columns must be"):
+    with pytest.raises(CsvFileError, match="line 1: the columns must be"):
         load_csv(write(tmp_path, header=header))
 
 
