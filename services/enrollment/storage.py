@@ -8,6 +8,8 @@ transaction and handed to `publish_committed` once it commits.
 
 Personal data is sealed under the family's own data key, itself sealed under a key derived from
 the master keys (the accounts approach); deleting the application deletes the key with it.
+
+The schools of each district (reference data, `SchoolTable`) are at the end.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date
 
 import psycopg
@@ -28,6 +30,7 @@ from common.crypto import FieldCipher
 from common.keys import MasterKeys
 from services.enrollment import contract
 from services.enrollment.rules.fields import Registration
+from services.enrollment.rules.schools import School
 from services.enrollment.rules.status import (
     ApplicationState,
     ItemResult,
@@ -272,3 +275,76 @@ def rotate_keys(database_url: str, master: MasterKeys, batch: int = 1000) -> int
     return rotation.reseal(database_url, SCHEMA, keys.outbox, [rotation.SealedColumn(
         "applications", "family_key", ("account_no",), keys.family_key_wrap,
         lambda account_no: _bound("family_key", account_no))], batch)
+
+
+# ---------------------------------------------------------------------------------------------
+# Schools: reference data per district (rules/schools.py), nothing personal, nothing sealed.
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SchoolImport:
+    """What an import did, school by school."""
+
+    added: int
+    changed: int
+    unchanged: int
+    removed: int
+
+
+_SCHOOL_COLUMNS = ("district", "code", "name", "kind", "stage", "address", "plan_seats", "demo")
+_SCHOOL_TYPES = ("text", "text", "text", "text", "text", "text", "int", "boolean")
+# One statement for the whole file, its columns as arrays. A school whose values are the same
+# is left alone (its updated_at too); `added` tells a new row from a changed one.
+_UPSERT_SCHOOLS = sql.SQL(
+    "INSERT INTO enrollment.schools ({columns}) SELECT * FROM unnest({arrays}) "
+    "ON CONFLICT (district, code) DO UPDATE SET {updates}, updated_at = now() "
+    "WHERE ({current}) IS DISTINCT FROM ({excluded}) RETURNING xmax = 0 AS added").format(
+    columns=sql.SQL(", ").join(map(sql.Identifier, _SCHOOL_COLUMNS)),
+    arrays=sql.SQL(", ").join(sql.SQL("%({})s::{}[]").format(sql.SQL(column), sql.SQL(type_))
+                              for column, type_ in zip(_SCHOOL_COLUMNS, _SCHOOL_TYPES,
+                                                       strict=True)),
+    updates=sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(column))
+                               for column in _SCHOOL_COLUMNS[2:]),
+    current=sql.SQL(", ").join(sql.SQL("schools.{}").format(sql.Identifier(column))
+                               for column in _SCHOOL_COLUMNS[2:]),
+    excluded=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(column))
+                                for column in _SCHOOL_COLUMNS[2:])).as_string()
+_REMOVE_OTHER_SCHOOLS = (
+    "DELETE FROM enrollment.schools s WHERE s.district = ANY(%(replaced)s::text[]) "
+    "AND NOT EXISTS (SELECT 1 FROM unnest(%(district)s::text[], %(code)s::text[]) "
+    "AS f(district, code) WHERE f.district = s.district AND f.code = s.code)")
+
+
+class SchoolTable:
+    """enrollment.schools: imports and reads."""
+
+    def __init__(self, pool: psycopg_pool.ConnectionPool):
+        self.pool = pool
+
+    def import_schools(self, schools: list[School],
+                       replace: tuple[str, ...] = ()) -> SchoolImport:
+        """Adds the schools new to the table and changes those whose values differ, in one
+        transaction; importing the same schools again changes nothing. A school of one of
+        the districts in `replace` that `schools` does not hold is removed; any other school
+        missing from `schools` is kept."""
+        arrays = {column: [getattr(school, column) for school in schools]
+                  for column in _SCHOOL_COLUMNS}
+        with self.pool.connection() as conn, conn.transaction():
+            conn.row_factory = dict_row
+            written = conn.execute(_UPSERT_SCHOOLS, arrays).fetchall()
+            removed = conn.execute(_REMOVE_OTHER_SCHOOLS,
+                                   {**arrays, "replaced": list(replace)}).rowcount
+        added = sum(row["added"] for row in written)
+        return SchoolImport(added=added, changed=len(written) - added,
+                            unchanged=len(schools) - len(written), removed=removed)
+
+    def schools(self, district: str, stage: str | None = None) -> list[School]:
+        """The schools of a district (of one stage, if given), by code."""
+        with self.pool.connection() as conn:
+            conn.row_factory = dict_row
+            rows = conn.execute(
+                "SELECT district, code, name, kind, stage, address, plan_seats, demo "
+                "FROM enrollment.schools WHERE district = %s "
+                "AND (%s::text IS NULL OR stage = %s) ORDER BY code",
+                (district, stage, stage)).fetchall()
+        return [School(**row) for row in rows]
