@@ -4,8 +4,9 @@
 # Runs deploy/setup.sh, applies migrations, starts every process of common/registry.py as a
 # child process, in the registry's order (the gateway last), waits until the gateway's /healthz
 # answers 200, loads the demo data (families at each state of the journey, the population
-# registry, a draw) and prints the URLs and the demo families' sign-ins. Logs go to
-# var/log/<name>.log (JSON lines) and, readable and prefixed, to this terminal.
+# registry, the schools of every district, a draw) and prints the URLs and the demo families'
+# sign-ins. Logs go to var/log/<name>.log (JSON lines) and, readable and prefixed, to this
+# terminal.
 # A process that exits is started again, as the systemd units do (Restart=on-failure), after a
 # backoff: RUN_RESTART_MIN_S, doubling up to RUN_RESTART_MAX_S, back to the minimum once it had
 # run RUN_RESTART_RESET_S; the others keep serving meanwhile.
@@ -380,6 +381,10 @@ main() {
     local registry
     # shellcheck disable=SC2046  # as in start_process
     registry="$(env $(process_env verification) "$PY" -m services.verification.load_registry services/verification/demo_registry.csv 2>&1)" || { warn "demo registry not loaded: $registry"; registry="-"; }
+    # The demo schools of all 18 districts, marked as demo (services/enrollment/demo_schools.csv).
+    local schools
+    # shellcheck disable=SC2046  # as in start_process
+    schools="$(env $(process_env enrollment) "$PY" -m services.enrollment.schools import services/enrollment/demo_schools.csv 2>&1)" || { warn "demo schools not imported: $schools"; schools="-"; }
     # The families' details, each at another state of the journey, checked against that
     # registry (so only once it is loaded); one line each: account number, state.
     local states=""
@@ -410,6 +415,7 @@ run: the platform is up:    $BASE_URL
 run: demo families, each at another state of 录入详细信息 and its 身份证及户籍信息核验:
 ${signins}run: SMS outbox (dev only): $BASE_URL/dev/sms
 run: demo registry:         $registry
+run: demo schools:          $schools
 run: demo draw:            $draw
 run:   check it:            $PY -m services.enrollment.allocation verify var/demo-draw
 run: metrics:               $metrics

@@ -46,8 +46,8 @@ def main(argv: list[str]) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     command = commands.add_parser("import", help="import a schools CSV file")
     command.add_argument("file")
-    command.add_argument("--district", choices=sorted(BY_CODE),
-                         help="the file holds this district's schools only")
+    command.add_argument("--district", choices=sorted(BY_CODE), metavar="CODE",
+                         help="the file holds this district's schools only (common/districts.py)")
     command.add_argument("--replace", action="store_true",
                          help="remove the schools of the file's districts it does not hold")
     args = parser.parse_args(argv[1:])
