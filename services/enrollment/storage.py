@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import date
 
 import psycopg
@@ -291,24 +291,21 @@ class SchoolImport:
     removed: int
 
 
-_SCHOOL_COLUMNS = ("district", "code", "name", "kind", "stage", "address", "plan_seats", "demo")
-_SCHOOL_TYPES = ("text", "text", "text", "text", "text", "text", "int", "boolean")
-# One statement for the whole file, its columns as arrays. A school whose values are the same
-# is left alone (its updated_at too); `added` tells a new row from a changed one.
-_UPSERT_SCHOOLS = sql.SQL(
-    "INSERT INTO enrollment.schools ({columns}) SELECT * FROM unnest({arrays}) "
-    "ON CONFLICT (district, code) DO UPDATE SET {updates}, updated_at = now() "
-    "WHERE ({current}) IS DISTINCT FROM ({excluded}) RETURNING xmax = 0 AS added").format(
-    columns=sql.SQL(", ").join(map(sql.Identifier, _SCHOOL_COLUMNS)),
-    arrays=sql.SQL(", ").join(sql.SQL("%({})s::{}[]").format(sql.SQL(column), sql.SQL(type_))
-                              for column, type_ in zip(_SCHOOL_COLUMNS, _SCHOOL_TYPES,
-                                                       strict=True)),
-    updates=sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(column))
-                               for column in _SCHOOL_COLUMNS[2:]),
-    current=sql.SQL(", ").join(sql.SQL("schools.{}").format(sql.Identifier(column))
-                               for column in _SCHOOL_COLUMNS[2:]),
-    excluded=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(column))
-                                for column in _SCHOOL_COLUMNS[2:])).as_string()
+# One statement for the whole file, each column an array. A school whose values are the same
+# is left alone, its updated_at too; `xmax = 0` only on a row this statement inserted.
+_UPSERT_SCHOOLS = """
+    INSERT INTO enrollment.schools (district, code, name, kind, stage, address, plan_seats, demo)
+    SELECT * FROM unnest(%(district)s::text[], %(code)s::text[], %(name)s::text[],
+                         %(kind)s::text[], %(stage)s::text[], %(address)s::text[],
+                         %(plan_seats)s::int[], %(demo)s::boolean[])
+    ON CONFLICT (district, code) DO UPDATE SET
+        name = EXCLUDED.name, kind = EXCLUDED.kind, stage = EXCLUDED.stage,
+        address = EXCLUDED.address, plan_seats = EXCLUDED.plan_seats, demo = EXCLUDED.demo,
+        updated_at = now()
+    WHERE (schools.name, schools.kind, schools.stage, schools.address, schools.plan_seats,
+           schools.demo) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.kind, EXCLUDED.stage,
+                                           EXCLUDED.address, EXCLUDED.plan_seats, EXCLUDED.demo)
+    RETURNING xmax = 0 AS added"""
 _REMOVE_OTHER_SCHOOLS = (
     "DELETE FROM enrollment.schools s WHERE s.district = ANY(%(replaced)s::text[]) "
     "AND NOT EXISTS (SELECT 1 FROM unnest(%(district)s::text[], %(code)s::text[]) "
@@ -327,8 +324,8 @@ class SchoolTable:
         transaction; importing the same schools again changes nothing. A school of one of
         the districts in `replace` that `schools` does not hold is removed; any other school
         missing from `schools` is kept."""
-        arrays = {column: [getattr(school, column) for school in schools]
-                  for column in _SCHOOL_COLUMNS}
+        arrays = {column.name: [getattr(school, column.name) for school in schools]
+                  for column in fields(School)}
         with self.pool.connection() as conn, conn.transaction():
             conn.row_factory = dict_row
             written = conn.execute(_UPSERT_SCHOOLS, arrays).fetchall()

@@ -3,7 +3,7 @@
 -- the district RPC's; the two are independent, so either may be applied first.
 CREATE TABLE enrollment.schools (
     district    text NOT NULL,
-    code        char(10) NOT NULL CHECK (code ~ '^[0-9]{10}$'),   -- 学校标识码
+    code        text NOT NULL CHECK (code ~ '^[0-9]{10}$'),   -- 学校标识码
     name        text NOT NULL CHECK (name <> ''),
     kind        text NOT NULL CHECK (kind IN ('公办', '民办', '公办寄宿')),
     stage       text NOT NULL CHECK (stage IN ('小学', '初中')),

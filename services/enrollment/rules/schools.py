@@ -58,11 +58,11 @@ def load_csv(path: str | Path, district: str | None = None,
     problems: list[str] = []
     schools: dict[tuple[str, str], tuple[int, School]] = {}
     for line, row in csv_file.rows(path, CSV_COLUMNS, problems):
-        found = row_problems(row, district, demo_allowed)
+        found = _row_problems(row, district, demo_allowed)
         problems.extend(f"line {line}: {problem}" for problem in found)
         if found:
             continue
-        school = school_of(row)
+        school = _school_of(row)
         key = (school.district, school.code)
         if key in schools:
             problems.append(f"line {line}: code: repeats line {schools[key][0]}")
@@ -73,7 +73,7 @@ def load_csv(path: str | Path, district: str | None = None,
     return [school for _, school in schools.values()]
 
 
-def row_problems(row: dict[str, str], district: str | None = None,
+def _row_problems(row: dict[str, str], district: str | None = None,
                  demo_allowed: bool = True) -> list[str]:
     """What is wrong with one row (values stripped), each as `column: what`; [] if nothing."""
     problems = []
@@ -102,7 +102,7 @@ def row_problems(row: dict[str, str], district: str | None = None,
     return problems
 
 
-def school_of(row: dict[str, str]) -> School:
+def _school_of(row: dict[str, str]) -> School:
     """The school of a row `row_problems` finds nothing wrong with."""
     return School(district=row["district"], code=row["code"], name=row["name"],
                   kind=row["kind"], stage=row["stage"], address=row["address"],

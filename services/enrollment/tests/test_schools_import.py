@@ -9,6 +9,7 @@ import os
 import psycopg
 import pytest
 
+from common.csv_file import CsvFileError
 from common.settings import role_url
 from services.enrollment import schools as command
 from services.enrollment.rules.schools import load_csv
@@ -113,7 +114,7 @@ def test_production_refuses_demo_schools_and_takes_real_ones(table, database_url
         _env_file=None, PLATFORM_ENV="production",
         DATABASE_URL=role_url(database_url, EnrollmentSettings.DATABASE_ROLE),
         MASTER_KEYS="1:" + base64.b64encode(os.urandom(32)).decode())
-    with pytest.raises(ValueError, match="line 2: demo: a demo school, not loaded in production"):
+    with pytest.raises(CsvFileError, match="line 2: demo: a demo school, not loaded in production"):
         command.import_file(DEMO_CSV, production)
     assert table.schools("dongcheng") == []
     assert command.import_file(write(tmp_path, MIDDLE), production) == SchoolImport(1, 0, 0, 0)
