@@ -1,6 +1,6 @@
 """The demo data of `make run` (deploy/run.sh), run as run.sh runs it against the running
 platform: the demo families registered, the demo registry loaded, the details entered; each
-family then sees its own state of the journey when it signs in."""
+family then sees its own state of the journey when it signs in. The demo schools imported."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 from common.registry import PROCESSES
 from common.settings import role_url
 from services.accounts.demo import DEMO_FAMILIES, PASSWORD
+from services.enrollment.rules.schools import load_csv
 from tests.support.family import Family
 from tests.support.stack import ROOT
 
@@ -70,3 +71,12 @@ def test_the_demo_families_reach_each_state_of_the_journey(stack):
     # Run again, as a second `make run` does: nothing changes.
     assert demo(stack, "accounts", "services.accounts.demo") == families
     assert demo(stack, "enrollment", "services.enrollment.demo", *accounts) == states
+
+
+def test_the_demo_schools_are_imported_and_importing_them_again_changes_nothing(stack):
+    command = ("services.enrollment.schools", "import", "services/enrollment/demo_schools.csv")
+    schools = len(load_csv(ROOT / command[2]))
+    assert demo(stack, "enrollment", *command) == [
+        f"schools imported: {schools} added, 0 changed, 0 unchanged, 0 removed"]
+    assert demo(stack, "enrollment", *command) == [
+        f"schools imported: 0 added, 0 changed, {schools} unchanged, 0 removed"]
