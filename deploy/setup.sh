@@ -528,6 +528,7 @@ EOF
 step_broker_users() {
     local args=() names name
     names="$("$VENV/bin/python" -m common.registry names)"
+    names+=" $("$VENV/bin/python" -m common.broker districts)"
     for name in $names; do
         [ -f "$BROKER_USERS/$name.env" ] || die "missing $BROKER_USERS/$name.env (AMQP_URI=...)" \
             "(make them with: .venv/bin/python -m common.broker make-env --base-uri URI --dir DIR)"
