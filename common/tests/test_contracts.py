@@ -13,7 +13,8 @@ from pydantic import StrictStr, ValidationError
 
 from common import broker
 from common.contract_base import ContractModel, Event, Ok, Pong, RpcContract, RpcMethod
-from common.edge.rpc import serve
+from common.districts import BY_CODE, Caller, caller_of
+from common.edge.rpc import serve, serve_district
 from common.errors import DomainError
 from common.registry import PROCESSES, load
 
@@ -93,6 +94,29 @@ def test_an_entrypoint_parses_the_declared_request_and_sends_the_checked_answer_
 def test_an_entrypoint_must_be_named_as_the_method_it_serves():
     with pytest.raises(TypeError):
         serve(GreeterRpc.greet)(lambda self, greeting: None)
+
+
+def test_a_district_entrypoint_gets_the_caller_before_the_parsed_request():
+    """The caller comes from the broker user (common/edge/rpc.py, tested on a real broker in
+    services/enrollment/tests/test_district.py), never from what is sent."""
+    class DistrictGreeter:
+        @serve_district(GreeterRpc.greet)
+        def greet(self, caller, greeting):
+            return Greeted(text=f"{caller.district.name}：你好，{greeting.name}")
+
+    caller = Caller(BY_CODE["chaoyang"], "district-chaoyang")
+    assert DistrictGreeter.greet.declared is GreeterRpc.greet
+    assert DistrictGreeter.greet(DistrictGreeter(), caller, {"name": "王"}) == {
+        "text": "朝阳区：你好，王"}
+    def ping(self, caller):
+        return Pong(service="greeter", ok=True)
+
+    with pytest.raises(TypeError, match="takes a request"):  # a district's method does
+        serve_district(GreeterRpc.ping)(ping)
+    assert caller_of("district-chaoyang", "district-") == caller
+    assert caller_of("district-atlantis", "district-") is None
+    assert caller_of("platform-gateway", "district-") is None
+    assert caller_of(None, "district-") is None
 
 
 def test_an_event_is_made_without_its_id_and_read_only_with_one():

@@ -6,6 +6,9 @@ test's own, real users) and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 
@@ -18,6 +21,7 @@ from pydantic import ValidationError
 
 from common.edge.rpc import RpcUnavailable, StandaloneRpc
 from common.errors import DomainError
+from common.registry import ROOT
 from services.enrollment import contract
 from services.enrollment.contract import ApplicationLookup, ApplicationQuery, ItemDecision
 from services.enrollment.district_client import DistrictClient
@@ -281,3 +285,26 @@ def test_a_call_without_an_answer_in_time_is_unavailable(districts):
         with pytest.raises(RpcUnavailable):
             lonely.district_list_applications(ApplicationQuery(operator="cy0042"))
         assert time.monotonic() - started < 3
+
+
+SCRIPT = """
+from services.enrollment.contract import ApplicationQuery
+from services.enrollment.district_client import DistrictClient
+
+with DistrictClient.from_env() as enrollment:
+    page = enrollment.district_list_applications(ApplicationQuery(operator="cy0042"))
+    print(" ".join(row.registration.account_no for row in page.rows))
+"""
+
+
+def test_a_plain_script_calls_with_the_credential_from_its_environment(
+        client, families, districts):
+    """No nameko service, no eventlet monkey-patching: a district system's own program."""
+    families(CHAOYANG)
+    _, users = districts
+    done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60,
+                          env={**os.environ, "AMQP_URI": users["chaoyang"],
+                               "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [CHAOYANG]
