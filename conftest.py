@@ -25,6 +25,7 @@ if GREEN:
 import pytest  # noqa: E402
 
 from tests.support.infra import (  # noqa: E402
+    district_user_prefix,
     drop_amqp_vhost,
     drop_database,
     drop_process_users,
@@ -83,6 +84,7 @@ def _running_stack(tmp_path_factory, name, **overrides):
 
     amqp_uri = make_amqp_vhost()
     users = make_process_users(amqp_uri)  # each process with only its own permissions
+    overrides.setdefault("DISTRICT_USER_PREFIX", district_user_prefix(amqp_uri))
     try:
         with platform_on(amqp_uri, tmp_path_factory.mktemp(name), users, **overrides) as platform:
             yield platform

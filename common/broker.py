@@ -42,6 +42,7 @@ from common.dead_letters import (
     dead_letter_queue_name,
     event_queue_arguments,
 )
+from common.districts import BROKER_USER_PREFIX, DISTRICTS
 from services.accounts import contract as accounts
 from services.enrollment import contract as enrollment
 from services.notify import contract as notify
@@ -74,7 +75,8 @@ PROCESSES = {
                    "cancel_account"),
                notify.SERVICE_NAME: ("ping", "list_dev_messages"),
                enrollment.SERVICE_NAME: ("ping", "get_journey", "get_details", "save_draft",
-                                           "submit", "withdraw", "get_history"),
+                                           "submit", "withdraw", "get_history",
+                                           "get_accesses"),
                verification.SERVICE_NAME: ("ping",)},
         emits={}, handles={}),
     accounts.SERVICE_NAME: Process(
@@ -86,12 +88,14 @@ PROCESSES = {
         emits={},
         handles={accounts.SERVICE_NAME: (accounts.ACCOUNT_REGISTERED,
                                          accounts.ACCOUNT_CANCELLED, accounts.SMS_CODE_ISSUED),
-                 enrollment.SERVICE_NAME: (enrollment.VERIFICATION_OUTCOME,)}),
+                 enrollment.SERVICE_NAME: (enrollment.VERIFICATION_OUTCOME,
+                                           enrollment.REVIEW_OUTCOME)}),
     enrollment.SERVICE_NAME: Process(
         serves=True, calls={},
         emits={enrollment.SERVICE_NAME: (enrollment.DETAILS_SUBMITTED,
                                          enrollment.DETAILS_WITHDRAWN,
-                                         enrollment.VERIFICATION_OUTCOME)},
+                                         enrollment.VERIFICATION_OUTCOME,
+                                         enrollment.REVIEW_OUTCOME)},
         handles={accounts.SERVICE_NAME: (accounts.FAMILY_REGISTERED,
                                          accounts.ACCOUNT_CANCELLED),
                  verification.SERVICE_NAME: (verification.CHECK_FINISHED,)}),
@@ -103,6 +107,20 @@ PROCESSES = {
                  accounts.SERVICE_NAME: (accounts.ACCOUNT_CANCELLED,)}),
 }
 
+# District systems (common/districts.py), each as its own broker user `district-<code>`: they
+# call the methods enrollment's DistrictRpc declares only (and its ping), and the service
+# knows the district from the user the broker validated (common/edge/rpc.py,
+# `serve_district`).
+DISTRICT_SYSTEM = Process(
+    serves=False, calls={enrollment.SERVICE_NAME: tuple(enrollment.DistrictRpc.methods())},
+    emits={}, handles={})
+DISTRICT_SYSTEMS = {BROKER_USER_PREFIX + district.code: DISTRICT_SYSTEM for district in DISTRICTS}
+
+
+def caller(name: str) -> Process:
+    """What process `name`, or district system `district-<code>`, may do."""
+    return PROCESSES.get(name) or DISTRICT_SYSTEMS[name]
+
 
 def _any_of(*patterns: str) -> str:
     """An anchored regex matching exactly one of `patterns` ("^$" for none: nothing)."""
@@ -112,12 +130,12 @@ def _any_of(*patterns: str) -> str:
 def event_queues(name: str) -> list[str]:
     """Regexes of process `name`'s event queues, one per source it handles events of."""
     return [f"evt-{re.escape(source)}-({'|'.join(events)})--{re.escape(name)}\\.[a-z_]+"
-            for source, events in PROCESSES[name].handles.items()]
+            for source, events in caller(name).handles.items()]
 
 
 def permissions(name: str) -> dict:
-    """The vhost permissions and topic permissions of process `name`."""
-    process = PROCESSES[name]
+    """The vhost permissions and topic permissions of process (or district system) `name`."""
+    process = caller(name)
     rpc = re.escape(RPC_EXCHANGE)
     own = []  # queues it declares, binds and consumes
     exchanges = [rpc]  # declared (with its queues) and bound to by every process
@@ -315,12 +333,15 @@ def with_user(amqp_uri: str, user: str, password: str) -> str:
 
 def write_env_files(base_uri: str, directory: Path) -> None:
     """Creates `<process>.env` with AMQP_URI (user `platform-<process>`, a random password)
-    for each process that has none yet; existing files are kept."""
+    for each process, and `district-<code>.env` (user `district-<code>`) for each district
+    system, that has none yet; existing files are kept."""
     directory.mkdir(parents=True, exist_ok=True)
-    for name in registry.PROCESSES:
+    users = {name: f"platform-{name}" for name in registry.PROCESSES}
+    users.update({name: name for name in DISTRICT_SYSTEMS})
+    for name, user in users.items():
         path = directory / f"{name}.env"
         if not path.exists():
-            uri = with_user(base_uri, f"platform-{name}", secrets.token_urlsafe(24))
+            uri = with_user(base_uri, user, secrets.token_urlsafe(24))
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as file:
                 file.write(f"# {name}'s own RabbitMQ user (common/broker.py)\nAMQP_URI={uri}\n")
@@ -339,19 +360,25 @@ def main(argv: list[str]) -> int:
         "Creates or updates each process's RabbitMQ user, with only the permissions it needs, "
         "and the RPC queue bounds policy. Idempotent."))
     sub = parser.add_subparsers(dest="command", required=True)
-    make_env = sub.add_parser("make-env", help="a <process>.env file with its own user and a "
-                                               "random password, for each process lacking one")
+    make_env = sub.add_parser("make-env", help="a <name>.env file with its own user and a "
+                                               "random password, for each process and district "
+                                               "system lacking one")
     make_env.add_argument("--base-uri", required=True, help="the broker's AMQP URI (any user)")
     make_env.add_argument("--dir", required=True, type=Path)
     provision = sub.add_parser("provision", help="users, permissions and policy")
     provision.add_argument("--api", default=DEFAULT_API,
                            help="management API with an administrator's credentials")
-    provision.add_argument("--env", action="append", required=True, metavar="PROCESS=FILE",
-                           help="a process and the env file holding its AMQP_URI "
-                                "(user, password and vhost are taken from it); repeatable")
+    provision.add_argument("--env", action="append", required=True, metavar="NAME=FILE",
+                           help="a process (or district system district-<code>) and the env "
+                                "file holding its AMQP_URI (user, password and vhost are taken "
+                                "from it); repeatable")
     provision.add_argument("--max-length", type=int, default=RPC_QUEUE_MAX_LENGTH,
                            help="messages an RPC queue holds before refusing more")
+    sub.add_parser("districts", help="the district systems' names (district-<code>), one a line")
     args = parser.parse_args(argv)
+    if args.command == "districts":
+        print("\n".join(DISTRICT_SYSTEMS))
+        return 0
     if args.command == "make-env":
         write_env_files(args.base_uri, args.dir)
         return 0
@@ -359,8 +386,9 @@ def main(argv: list[str]) -> int:
     vhosts, processes = set(), []
     for item in args.env:
         name, _, path = item.partition("=")
-        if name not in PROCESSES:
-            parser.error(f"unknown process {name!r} (one of {', '.join(PROCESSES)})")
+        if name not in PROCESSES and name not in DISTRICT_SYSTEMS:
+            parser.error(f"unknown process {name!r} (one of {', '.join(PROCESSES)}, or "
+                         f"{BROKER_USER_PREFIX}<district code>)")
         vhost, user, password = credentials(_uri_from_env_file(Path(path)))
         if not user or not password:
             parser.error(f"{path}: AMQP_URI needs a user and a password")

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 OUTSIDE_BEIJING = "outside"
+# A district system's broker user is `district-<code>` (common/broker.py).
+BROKER_USER_PREFIX = "district-"
 
 
 @dataclass(frozen=True)
@@ -54,3 +56,20 @@ def district_name(code: str) -> str:
     if code == OUTSIDE_BEIJING:
         return "京外"
     return BY_CODE[code].name
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A district system calling over RPC, known from its broker user (validated by the
+    broker), never from what it sends."""
+    district: District
+    user: str
+
+
+def caller_of(user: str | None, prefix: str) -> Caller | None:
+    """The district whose system logs in to the broker as `<prefix><code>`; None for any
+    other user."""
+    code = (user or "").removeprefix(prefix)
+    if not user or not user.startswith(prefix) or code not in BY_CODE:
+        return None
+    return Caller(BY_CODE[code], user)

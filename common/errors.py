@@ -50,6 +50,10 @@ CATALOG: dict[str, tuple[int, str]] = {
     "REVIEW_NOT_READY": (409, "该申请尚未提交，或身份证及户籍信息尚未验证通过，暂不能审核。"),
     "REVIEW_NOT_STARTED": (409, "尚未开始审核该申请。"),
     "REVIEW_FINISHED": (409, "该申请的入学资格审核已经完成。"),
+    # District systems (services/enrollment/district_client.py).
+    "DISTRICT_UNKNOWN": (403, "调用方不是已登记的区教委系统。"),
+    "NOT_YOUR_DISTRICT": (403, "该申请不属于本区，无权查看或审核。"),
+    "WRONG_AGENCY": (422, "该审核项目应由对应的审核部门审核。"),
     "SERVICE_UNAVAILABLE": (503, "系统繁忙，请稍后再试。您的信息采集顺序不影响入学结果。"),
     "INTERNAL_ERROR": (500, "系统异常，请稍后再试。您已提交的信息不会丢失。"),
 }

@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from common.districts import BROKER_USER_PREFIX
 from common.keys import MasterKeys
 
 _DEV_MASTER_KEY = "ZGV2LW9ubHktbWFzdGVyLWtleS1kby1ub3QtdXNlLTA="
@@ -44,6 +45,9 @@ class ProcessSettings(BaseSettings):
     # system's CAs). The certificate and its host name are always verified.
     AMQP_SSL_CA_FILE: str = ""
     RPC_TIMEOUT_S: float = 10.0
+    # District systems log in to the broker as `<prefix><district code>` (common/broker.py);
+    # the tests, whose users share the broker with others, put their vhost first.
+    DISTRICT_USER_PREFIX: str = BROKER_USER_PREFIX
     # Heartbeat of the connections that consume (nameko's HEARTBEAT; whole seconds, as AMQP
     # negotiates it): the broker closes a connection it hears nothing from for two of them.
     AMQP_HEARTBEAT_S: int = 60

@@ -251,12 +251,15 @@ stop_all() {
 }
 
 # Each process its own broker user with only its permissions, the RPC queue bounds, and event
-# queues made quorum queues (the processes are stopped by then).
+# queues made quorum queues (the processes are stopped by then); each district system its own
+# user too (var/amqp/district-<code>.env, for the district client).
 broker_users() {
     local args=() name
     (umask 077 && "$PY" -m common.broker make-env \
         --base-uri "${AMQP_URI:-amqp://guest:guest@127.0.0.1:5672/}" --dir var/amqp) >/dev/null
-    for name in "${NAMES[@]}"; do args+=(--env "$name=var/amqp/$name.env"); done
+    for name in "${NAMES[@]}" $("$PY" -m common.broker districts); do
+        args+=(--env "$name=var/amqp/$name.env")
+    done
     "$PY" -m common.broker provision --api "${RABBITMQ_API:-http://guest:guest@127.0.0.1:15672/api}" \
         "${args[@]}" >/dev/null
 }

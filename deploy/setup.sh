@@ -10,7 +10,8 @@
 #                                         rabbitmq.conf already has a listeners.ssl line)
 #   deploy/setup.sh --broker-users DIR    also create each process's RabbitMQ user from
 #                                         DIR/<process>.env (their AMQP_URI) with
-#                                         only its permissions, and the RPC queue bounds policy;
+#                                         only its permissions (and each district system's,
+#                                         DIR/district-<code>.env), and the RPC queue bounds policy;
 #                                         classic event queues of an earlier version become
 #                                         quorum queues (stop notify first)
 #   deploy/setup.sh --roles  only the database roles, with passwords (production database server;
@@ -528,6 +529,7 @@ EOF
 step_broker_users() {
     local args=() names name
     names="$("$VENV/bin/python" -m common.registry names)"
+    names+=" $("$VENV/bin/python" -m common.broker districts)"
     for name in $names; do
         [ -f "$BROKER_USERS/$name.env" ] || die "missing $BROKER_USERS/$name.env (AMQP_URI=...)" \
             "(make them with: .venv/bin/python -m common.broker make-env --base-uri URI --dir DIR)"

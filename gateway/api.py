@@ -188,6 +188,12 @@ class ApiRoutes(RouteHelpers):
             submission.model_dump(mode="json")
             for submission in self.enrollment.get_history(self._family(request))]})
 
+    @route("GET", "/api/v1/application/accesses")
+    def api_accesses(self, request):
+        return json_response({"accesses": [
+            access.model_dump(mode="json")
+            for access in self.enrollment.get_accesses(self._family(request))]})
+
     @route("PUT", "/api/v1/account/password")
     def api_change_password(self, request):
         body = read_json(request, accounts.PasswordChange, session_token=self._signed_in(request),

@@ -6,7 +6,7 @@ enrollment's form view (the season file, gateway.details_form), never field by f
 暂存 saves a draft; 下一步：核对信息 shows what will be submitted, carried in hidden fields, with
 返回修改 and 确认提交; a refusal shows the form again with each message next to its field.
 Each handler resolves the session (accounts), then reads the details (enrollment) before it
-acts; the status page also reads the journey and the history.
+acts; the status page also reads the journey, the history and who looked at the family's data.
 """
 
 from __future__ import annotations
@@ -130,8 +130,10 @@ class DetailsRoutes:
         history = [{**entry.model_dump(), "submitted_at": beijing_time(entry.submitted_at),
                     "entered": details_form.summary(details.form, entry.data)}
                    for entry in self.enrollment.get_history(ref)]
+        accesses = [{**access.model_dump(), "at": beijing_time(access.at)}
+                    for access in self.enrollment.get_accesses(ref)]
         return self._member_page(request, token, "status.html", account=account,
-                                 details=details, history=history,
+                                 details=details, history=history, accesses=accesses,
                                  journey={step.key: step for step in journey.steps},
                                  next_step=journey.next_step, steps=steps(details.form),
                                  step=step_of(details))

@@ -104,6 +104,11 @@ HISTORY = {"type": "object", "required": ["submissions"],
            "properties": {"submissions": {
                "type": "array", "description": "历次提交，最新的在前；个人信息已遮盖",
                "items": schema_of(enrollment.Submission)}}}
+ACCESSES = {"type": "object", "required": ["accesses"],
+            "properties": {"accesses": {
+                "type": "array",
+                "description": "区教委查看本家庭信息的记录（部门、时间、事由），最新的在前",
+                "items": schema_of(enrollment.Access)}}}
 # Saving or submitting details: the body is checked against the season's field set; each bad
 # field is named in VALIDATION_ERROR's `fields` ("guardians.0.phone").
 CHANGING_DETAILS = ("APPLICATION_NOT_FOUND", "PHASE_CLOSED", "ALREADY_SUBMITTED",
@@ -205,6 +210,10 @@ def _paths() -> dict:
             "/api/v1/application/history": _op(
                 "getApplicationHistory", "GET", "提交历史（每次提交为一个版本）",
                 errors=("APPLICATION_NOT_FOUND",), auth=SESSION, response=HISTORY),
+            "/api/v1/application/accesses": _op(
+                "getApplicationAccesses", "GET",
+                "谁查看了本家庭的信息：区教委及审核部门、时间与事由（不含工作人员编号）",
+                errors=("APPLICATION_NOT_FOUND",), auth=SESSION, response=ACCESSES),
             "/api/v1/account/password": _op(
                 "changePassword", "PUT", "修改密码（其他登录会话全部失效）",
                 accounts.PasswordChange,

@@ -22,6 +22,7 @@ import functools
 import logging
 import re
 import time
+from urllib.parse import unquote, urlsplit
 
 import eventlet
 from amqp.exceptions import MessageNacked
@@ -33,7 +34,8 @@ from nameko.constants import (
     DEFAULT_SERIALIZER,
     SERIALIZER_CONFIG_KEY,
 )
-from nameko.exceptions import get_module_path, registry
+from nameko.containers import WorkerContext
+from nameko.exceptions import RpcTimeout, get_module_path, registry
 from nameko.rpc import (
     MethodProxy,
     ReplyListener,
@@ -43,9 +45,11 @@ from nameko.rpc import (
     RpcProxy,
     get_rpc_exchange,
 )
+from nameko.standalone.rpc import SingleThreadedReplyListener, StandaloneProxyBase
 
 from common import metrics
 from common.contract_base import RpcContract, RpcMethod
+from common.districts import caller_of
 from common.edge.consuming import ResilientQueueConsumer
 from common.edge.dependencies import DATABASE_AWAY
 from common.edge.publishing import pooled_publisher
@@ -70,11 +74,13 @@ class _RpcPublisher:
     (nameko's default is persistent): a request that outlived its caller's deadline would be
     answered to no one, so the broker need not write it to disk, and a reply even less.
     Requests (`deadline` given) are confirmed; replies (`reply_by`: their request's
-    deadline) are not. Either is given up at its deadline."""
+    deadline) are not. Either is given up at its deadline. `user_id`: each request's, which
+    the broker checks against the connection's user (the district systems')."""
 
     def __init__(self, amqp_uri: str, ssl: dict | None = None, deadline: float | None = None,
-                 reply_by: float | None = None, **_options):
+                 reply_by: float | None = None, user_id: str | None = None, **_options):
         self._deadline = deadline
+        self._user_id = user_id
         self._give_up_at = deadline if deadline is not None else reply_by
         self._publisher = pooled_publisher(amqp_uri, confirms=deadline is not None, ssl=ssl)
 
@@ -87,6 +93,8 @@ class _RpcPublisher:
             headers[DEADLINE_HEADER] = self._deadline
             # kombu takes seconds; the broker counts whole milliseconds, at least one
             message["expiration"] = max(0.001, self._deadline - time.time())
+        if self._user_id:
+            message["user_id"] = self._user_id
         self._publisher.publish(payload, delivery_mode=TRANSIENT, headers=headers,
                                 deadline=self._give_up_at, **message)
 
@@ -162,23 +170,55 @@ def _wait_for_a_free_worker(container) -> None:
 rpc = UnconfirmedRpc.decorator
 
 
+class _DistrictRpc(UnconfirmedRpc):
+    """An entrypoint whose function gets, before the request, the calling district system
+    (common.districts.Caller), known from the request's `user_id`: the broker refuses a
+    message whose `user_id` is not its connection's user. Any other caller is refused with
+    DISTRICT_UNKNOWN."""
+
+    def handle_message(self, body, message):
+        caller = caller_of(message.properties.get("user_id"),
+                           self.container.config["settings"].DISTRICT_USER_PREFIX)
+        if caller is None:
+            raise DomainError("DISTRICT_UNKNOWN")  # answered to the caller (nameko's consumer)
+        if isinstance(body, dict) and isinstance(body.get("args"), list):
+            body = {**body, "args": [caller, *body["args"]]}  # nothing sent can stand for it
+        super().handle_message(body, message)
+
+
 def serve(method: RpcMethod):
     """The entrypoint of a method its service's contract declares (the function's name is the
     method's): the function gets the request parsed into the declared type (a malformed one is
     VALIDATION_ERROR, naming each field), and its answer is checked against the declared type
     and sent as JSON."""
+    return _entrypoint(method, rpc)
+
+
+def serve_district(method: RpcMethod):
+    """As `serve`, for a method of district systems: the function gets the calling district
+    (a Caller) and then the request."""
+    return _entrypoint(method, _DistrictRpc.decorator, takes_caller=True)
+
+
+def _entrypoint(method: RpcMethod, decorator, takes_caller: bool = False):
     def entrypoint_of(function):
         if function.__name__ != method.name:
             raise TypeError(f"{function.__name__} serves {method.name}")
         if method.request is None:
+            if takes_caller:
+                raise TypeError(f"{method.name}: a district's method takes a request")
+
             def entrypoint(self):
                 return method.reply(function(self))
+        elif takes_caller:
+            def entrypoint(self, caller, request=None):
+                return method.reply(function(self, caller, method.parse_request(request)))
         else:
             def entrypoint(self, request=None):  # left out: refused unless the type admits None
                 return method.reply(function(self, method.parse_request(request)))
         entrypoint = functools.update_wrapper(entrypoint, function)
         entrypoint.declared = method
-        return rpc(expected_exceptions=DomainError)(entrypoint)
+        return decorator(expected_exceptions=DomainError)(entrypoint)
     return entrypoint_of
 
 
@@ -262,9 +302,42 @@ class DeadlineClient:
             if isinstance(exc.__cause__, MessageNacked):
                 raise RpcRejected(f"{self._service_name}.{method}: queue full") from exc
             raise RpcUnavailable(f"{self._service_name}.{method}: not sent ({exc})") from exc
+        return self._wait(reply, deadline, method)
+
+    def _wait(self, reply, deadline: float, method: str):
         try:
             # the publishing has used part of the deadline: the wait gets what is left
             with eventlet.Timeout(max(0.0, deadline - time.time())):
                 return reply.result()
         except eventlet.Timeout as exc:
+            raise RpcUnavailable(f"{self._service_name}.{method}: no reply in time") from exc
+
+
+class StandaloneRpc(DeadlineClient):
+    """Deadline calls from a program outside nameko (a district system's script): nameko's
+    standalone reply listener (single-threaded, no eventlet hub needed) and our publisher.
+    Each request carries the URI's user as `user_id`, which the broker checks. `caller`
+    names its reply queue, `rpc.reply-<caller>-<uuid>`, as its broker permissions say
+    (common/broker.py). `close()` when done."""
+
+    def __init__(self, amqp_uri: str, service_name: str, caller: str, timeout: float,
+                 ssl: dict | None = None):
+        container = StandaloneProxyBase.ServiceContainer(
+            {AMQP_URI_CONFIG_KEY: amqp_uri, AMQP_SSL_CONFIG_KEY: ssl})
+        container.service_name = caller
+        listener = SingleThreadedReplyListener(timeout=timeout).bind(container)
+        listener.setup()
+        user = unquote(urlsplit(amqp_uri).username or "")
+        super().__init__(WorkerContext(container, None, StandaloneProxyBase.Dummy),
+                         service_name, listener, {"user_id": user}, timeout)
+
+    def close(self) -> None:
+        self._reply_listener.stop()
+
+    def _wait(self, reply, deadline: float, method: str):
+        # the listener's socket timeout is the wait's (no eventlet.Timeout outside a hub)
+        self._reply_listener.queue_consumer.timeout = max(0.001, deadline - time.time())
+        try:
+            return reply.result()
+        except RpcTimeout as exc:
             raise RpcUnavailable(f"{self._service_name}.{method}: no reply in time") from exc

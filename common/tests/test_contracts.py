@@ -13,7 +13,8 @@ from pydantic import StrictStr, ValidationError
 
 from common import broker
 from common.contract_base import ContractModel, Event, Ok, Pong, RpcContract, RpcMethod
-from common.edge.rpc import serve
+from common.districts import BY_CODE, Caller, caller_of
+from common.edge.rpc import serve, serve_district
 from common.errors import DomainError
 from common.registry import PROCESSES, load
 
@@ -95,6 +96,29 @@ def test_an_entrypoint_must_be_named_as_the_method_it_serves():
         serve(GreeterRpc.greet)(lambda self, greeting: None)
 
 
+def test_a_district_entrypoint_gets_the_caller_before_the_parsed_request():
+    """The caller comes from the broker user (common/edge/rpc.py, tested on a real broker in
+    services/enrollment/tests/test_district.py), never from what is sent."""
+    class DistrictGreeter:
+        @serve_district(GreeterRpc.greet)
+        def greet(self, caller, greeting):
+            return Greeted(text=f"{caller.district.name}：你好，{greeting.name}")
+
+    caller = Caller(BY_CODE["chaoyang"], "district-chaoyang")
+    assert DistrictGreeter.greet.declared is GreeterRpc.greet
+    assert DistrictGreeter.greet(DistrictGreeter(), caller, {"name": "王"}) == {
+        "text": "朝阳区：你好，王"}
+    def ping(self, caller):
+        return Pong(service="greeter", ok=True)
+
+    with pytest.raises(TypeError, match="takes a request"):  # a district's method does
+        serve_district(GreeterRpc.ping)(ping)
+    assert caller_of("district-chaoyang", "district-") == caller
+    assert caller_of("district-atlantis", "district-") is None
+    assert caller_of("platform-gateway", "district-") is None
+    assert caller_of(None, "district-") is None
+
+
 def test_an_event_is_made_without_its_id_and_read_only_with_one():
     class Happened(Event):
         what: str
@@ -106,17 +130,26 @@ def test_an_event_is_made_without_its_id_and_read_only_with_one():
     assert refused.value.fields == {"event_id": "此项为必填项。"}
 
 
-def contract_of(process) -> type[RpcContract] | None:
-    """The RpcContract its service's package declares in `contract.py`, if any."""
+def contracts_of(process) -> list[type[RpcContract]]:
+    """The RpcContracts its service's package declares in `contract.py` (enrollment: the
+    families' and the district systems')."""
     package = process.service.partition(":")[0].rpartition(".")[0]
     try:
         module = importlib.import_module(f"{package}.contract")
     except ModuleNotFoundError:
-        return None
-    contracts = [value for value in vars(module).values() if isinstance(value, type)
-                 and issubclass(value, RpcContract) and value.__module__ == module.__name__]
-    assert len(contracts) <= 1, module.__name__
-    return contracts[0] if contracts else None
+        return []
+    return [value for value in vars(module).values() if isinstance(value, type)
+            and issubclass(value, RpcContract) and value.__module__ == module.__name__]
+
+
+def declared_methods(process) -> dict[str, RpcMethod]:
+    methods = {}
+    for contract in contracts_of(process):
+        assert contract.service == process.name
+        for name, method in contract.methods().items():
+            assert methods.get(name, method) is method, (process.name, name)  # declared once
+            methods[name] = method
+    return methods
 
 
 def test_every_rpc_entrypoint_of_every_process_is_declared_and_every_declared_method_served():
@@ -125,15 +158,13 @@ def test_every_rpc_entrypoint_of_every_process_is_declared_and_every_declared_me
         entrypoints = {
             method: function for method, function in inspect.getmembers(service)
             if any(isinstance(e, Rpc) for e in getattr(function, "nameko_entrypoints", ()))}
-        contract = contract_of(process)
-        declared = contract.methods() if contract else {}
+        declared = declared_methods(process)
         assert entrypoints.keys() == declared.keys(), name
-        assert not contract or contract.service == name
         for method, function in entrypoints.items():
             assert getattr(function, "declared", None) is declared[method], (name, method)
 
 
 def test_the_broker_lets_callers_call_declared_methods_only():
-    for process in broker.PROCESSES.values():
+    for process in [*broker.PROCESSES.values(), broker.DISTRICT_SYSTEM]:
         for service, methods in process.calls.items():
-            assert set(methods) <= contract_of(PROCESSES[service]).methods().keys(), service
+            assert set(methods) <= declared_methods(PROCESSES[service]).keys(), service

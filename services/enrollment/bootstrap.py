@@ -9,11 +9,12 @@ log.
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from common.districts import district_name
+from common.districts import BY_CODE, Caller, district_name
 from common.errors import DomainError
 from common.masking import mask_id_number, mask_name, mask_phone, mask_text
 from services.accounts import contract as accounts
@@ -22,10 +23,10 @@ from services.enrollment.rules import status
 from services.enrollment.rules.fields import Registration
 from services.enrollment.rules.season import Form, Season, load_season
 from services.enrollment.storage import AlreadyHandled, Keys, Store
-from services.enrollment.usecases import details, verification_results
+from services.enrollment.usecases import details, district, verification_results
 from services.enrollment.usecases.context import Context
 from services.enrollment.usecases.journey import journey
-from services.enrollment.usecases.store import Application
+from services.enrollment.usecases.store import Application, Listed, Listing
 from services.verification import contract as verification
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,39 @@ class EnrollmentApp:
                  "submitted_at": entry.version.submitted_at.isoformat(),
                  "data": masked(entry.version.data)}
                 for entry in details.history(self.context, _account_no(account_no))]
+
+    def get_accesses(self, account_no) -> list[dict]:
+        """The districts' looks at the family's data, newest first: who (the committee, the
+        reviewing agency), when and why; never the staff id."""
+        return [{"district_name": BY_CODE[access.district].committee, "agency": access.agency,
+                 "at": access.at.isoformat(), "purpose": access.purpose}
+                for access in district.accesses(self.context, _account_no(account_no))]
+
+    # District systems: `caller` from the broker user (common/edge/rpc.py serve_district) ---
+    def district_list_applications(self, caller: Caller,
+                                   query: contract.ApplicationQuery) -> dict:
+        """A page of the caller's applications, masked."""
+        listing = Listing(details=query.details, hukou_type=query.hukou_type,
+                          verification=query.verification, review=query.review,
+                          submitted_from=_day(query.submitted_from, "submitted_from"),
+                          submitted_to=_day(query.submitted_to, "submitted_to"))
+        page = district.list_applications(self.context, _operator(caller, query.operator),
+                                          listing, _after(query.cursor), query.limit,
+                                          query.purpose)
+        return {"rows": [row_view(listed) for listed in page.rows],
+                "next_cursor": None if page.last is None else _cursor(page.last)}
+
+    def district_show_application(self, caller: Caller,
+                                  lookup: contract.ApplicationLookup) -> dict:
+        return district_application_view(district.show_application(
+            self.context, _operator(caller, lookup.operator), lookup.account_no,
+            lookup.purpose))
+
+    def district_review_item(self, caller: Caller, decision: contract.ItemDecision) -> dict:
+        return state_view(district.review_item(
+            self.context, _operator(caller, decision.operator), decision.account_no,
+            decision.version, decision.item, decision.passed, decision.reason,
+            decision.agency).state)
 
     # Events -------------------------------------------------------------------------------
     def family_registered(self, event: accounts.FamilyRegistered) -> bool:
@@ -173,6 +207,31 @@ def application_view(application: Application) -> dict:
             else None}
 
 
+def row_view(listed: Listed) -> dict:
+    """A district's list row: the registration masked, the statuses."""
+    application = listed.application
+    state = application.state
+    return {"registration": registration_view(application.registration),
+            "details": state.details, "version": state.version,
+            "verification": state.verification.status if state.verification else None,
+            "review": status.review_stage(state),
+            "submitted_at": listed.submitted_at.isoformat() if listed.submitted_at else None}
+
+
+def district_application_view(application: Application) -> dict:
+    """Unmasked: a stated purpose's view, audited."""
+    registration = application.registration
+    return {"account_no": application.account_no, "district": registration.district,
+            "hukou_type": registration.hukou_type,
+            "registration": {"child_name": registration.child_name,
+                             "document_type": registration.document_type,
+                             "document_number": registration.document_number,
+                             "birth_date": registration.birth_date.isoformat(),
+                             "sex": registration.sex,
+                             "guardian_phone": registration.guardian_phone},
+            "state": state_view(application.state), "data": application.data}
+
+
 def form_view(form: Form) -> dict:
     """The season's form for the family's hukou type, as the page draws it."""
     def field(spec) -> dict:
@@ -217,6 +276,37 @@ def masked(value, key: str | None = None):
     if key in _ADDRESSES:  # the district and street stay: 朝阳区团结湖路****
         return value[:6] + "****"
     return mask_text(value)
+
+
+def _operator(caller: Caller, staff_id: str) -> district.Operator:
+    return district.Operator(caller.district.code, staff_id)
+
+
+# A page's cursor: opaque to district systems (they pass it back as given).
+_CURSOR_PREFIX = "after:"
+
+
+def _cursor(account_no: str) -> str:
+    return base64.urlsafe_b64encode((_CURSOR_PREFIX + account_no).encode()).decode()
+
+
+def _after(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        after = base64.urlsafe_b64decode(cursor.encode()).decode().removeprefix(_CURSOR_PREFIX)
+    except ValueError:
+        after = ""
+    if len(after) != 8 or not after.isdigit():
+        raise DomainError("VALIDATION_ERROR", fields={"cursor": "格式不正确。"})
+    return after
+
+
+def _day(value: str | None, field: str) -> date | None:
+    try:
+        return None if value is None else date.fromisoformat(value)
+    except ValueError:
+        raise DomainError("VALIDATION_ERROR", fields={field: "日期无效。"}) from None
 
 
 def _account_no(value) -> str:

@@ -1,7 +1,9 @@
-"""The enrollment service's public contract: its events.
+"""The enrollment service's public contract: its events and RPC methods, the families' (through
+the gateway: EnrollmentRpc) and the district systems' (DistrictRpc, services/enrollment/
+district_client.py).
 
-This module (with `common`) is the only part of the enrollment service that other services and
-the gateway may import. The RPC methods come with the service's wiring.
+This module (with `common`) is the only part of the enrollment service that other services,
+the gateway and district systems may import.
 """
 
 from __future__ import annotations
@@ -105,8 +107,20 @@ class VerificationOutcome(Event):
     guardian_phone: str = Field(pattern=PHONE_PATTERN)
 
 
+REVIEW_OUTCOME = "review_outcome"
+
+
+class ReviewOutcome(Event):
+    """The district decided the 入学资格审核 of version `version` (every item has a result):
+    notify texts the guardian once. The items and reasons stay on the family's page."""
+    account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)
+    version: int = Field(ge=1)
+    status: Literal["approved", "returned"]
+    guardian_phone: str = Field(pattern=PHONE_PATTERN)
+
+
 EVENTS = {DETAILS_SUBMITTED: DetailsSubmitted, DETAILS_WITHDRAWN: DetailsWithdrawn,
-          VERIFICATION_OUTCOME: VerificationOutcome}
+          VERIFICATION_OUTCOME: VerificationOutcome, REVIEW_OUTCOME: ReviewOutcome}
 
 
 class AccountRef(ContractModel):
@@ -243,6 +257,14 @@ class Submission(ContractModel):
     data: Details
 
 
+class Access(ContractModel):
+    """A district's look at the family's data, as the family sees it: never the staff id."""
+    district_name: str
+    agency: str | None  # the reviewing agency of a review item (人力社保, 住建, 公安, 街道)
+    at: str  # ISO-8601
+    purpose: str
+
+
 class EnrollmentRpc(RpcContract):
     """The enrollment service's RPC methods; each refusal is a common.errors.DomainError."""
     service = SERVICE_NAME
@@ -253,3 +275,96 @@ class EnrollmentRpc(RpcContract):
     submit = RpcMethod(DetailsChange, ApplicationView)
     withdraw = RpcMethod(AccountRef, ApplicationView)
     get_history = RpcMethod(AccountRef, list[Submission])
+    # who among the districts opened the family's data: newest first
+    get_accesses = RpcMethod(AccountRef, list[Access])
+
+
+# District systems (services/enrollment/district_client.py). The service knows the calling
+# district from its broker user, never from the request; every call names the operator (a
+# staff id) and is audited.
+
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+StaffId = Field(pattern=r"^[A-Za-z0-9._-]{1,32}$")
+Agency = Literal["人力社保", "住建", "公安", "街道"]
+VerificationStatus = Literal["pending", "verified", "failed"]
+ReviewStatus = Literal["not_started", "in_review", "approved", "returned"]
+MAX_PAGE = 500
+
+
+class ApplicationQuery(ContractModel):
+    """A page of the district's applications, filtered; `cursor` is the previous page's
+    `next_cursor` (the same filters)."""
+    operator: str = StaffId
+    purpose: str | None = Field(default=None, max_length=200)
+    details: DetailsStatus | None = None
+    hukou_type: HukouType | None = None
+    verification: VerificationStatus | None = None
+    review: ReviewStatus | None = None  # not_started: 非本市户籍 not yet in review
+    submitted_from: str | None = Field(default=None, pattern=DATE_PATTERN)  # inclusive
+    submitted_to: str | None = Field(default=None, pattern=DATE_PATTERN)  # inclusive
+    cursor: str | None = Field(default=None, max_length=100)
+    limit: int = Field(default=100, ge=1, le=MAX_PAGE)
+
+
+class ApplicationRow(ContractModel):
+    """One application of the list, masked."""
+    registration: RegistrationFacts
+    details: DetailsStatus
+    version: int = Field(ge=0)
+    verification: VerificationStatus | None
+    review: ReviewStatus | None  # None: 本市户籍 (no review)
+    submitted_at: str | None  # the current version's
+
+
+class ApplicationPage(ContractModel):
+    rows: list[ApplicationRow]
+    next_cursor: str | None  # None: the last page
+
+
+class ApplicationLookup(ContractModel):
+    account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)
+    purpose: str = Field(min_length=1, max_length=200)  # why the operator opens it, audited
+    operator: str = StaffId
+
+
+class RegisteredChild(ContractModel):
+    """What registration gave, unmasked (a stated purpose's view only)."""
+    child_name: str
+    document_type: DocumentType
+    document_number: str
+    birth_date: str
+    sex: Sex
+    guardian_phone: str | None
+
+
+class DistrictApplication(ContractModel):
+    """One application unmasked: opened with a stated purpose, audited, shown to the family."""
+    account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)
+    district: str
+    hukou_type: HukouType
+    registration: RegisteredChild
+    state: ApplicationState
+    data: Details | None
+
+
+class ItemDecision(ContractModel):
+    """入学资格审核 (非本市户籍): one material item of version `version` 通过 / 不通过 (with a
+    reason the family can act on), by `agency` (the item's: 人力社保 employment, 住建 dwelling,
+    公安 permit, 街道 the rest)."""
+    account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)
+    version: int = Field(ge=1)
+    item: str = Field(min_length=1, max_length=32)
+    passed: bool
+    reason: str | None = Field(default=None, max_length=200)
+    operator: str = StaffId
+    agency: Agency
+
+
+class DistrictRpc(RpcContract):
+    """The enrollment service's methods for district systems (their broker users may call
+    nothing else); each refusal is a common.errors.DomainError."""
+    service = SERVICE_NAME
+
+    district_list_applications = RpcMethod(ApplicationQuery, ApplicationPage)
+    district_show_application = RpcMethod(ApplicationLookup, DistrictApplication)
+    district_review_item = RpcMethod(ItemDecision, ApplicationState)

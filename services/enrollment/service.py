@@ -2,7 +2,8 @@
 
 It owns the family's application: opened from accounts' registration event, filled in and
 submitted by the family over RPC (through the gateway), checked by the verification service
-(its results come back as events), erased when the family cancels its account.
+(its results come back as events), reviewed by the district's system over RPC, erased when the
+family cancels its account.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from common.contract_base import Pong
 from common.edge.consuming import event_handler, parse_event
 from common.edge.dependencies import Observability, Wiring
 from common.edge.outbox import OutboxRelay
-from common.edge.rpc import serve
+from common.edge.rpc import serve, serve_district
 from services.accounts.contract import (
     ACCOUNT_CANCELLED,
     FAMILY_REGISTERED,
@@ -24,6 +25,7 @@ from services.accounts.contract import SERVICE_NAME as ACCOUNTS
 from services.enrollment import bootstrap
 from services.enrollment.contract import (
     SERVICE_NAME,
+    DistrictRpc,
     EnrollmentRpc,
 )
 from services.verification import contract as verification
@@ -65,6 +67,23 @@ class EnrollmentService:
     @serve(EnrollmentRpc.get_history)
     def get_history(self, request):
         return self.app.get_history(request.account_no)
+
+    @serve(EnrollmentRpc.get_accesses)
+    def get_accesses(self, request):
+        return self.app.get_accesses(request.account_no)
+
+    # District systems: the district is the caller's broker user's, never the request's.
+    @serve_district(DistrictRpc.district_list_applications)
+    def district_list_applications(self, caller, query):
+        return self.app.district_list_applications(caller, query)
+
+    @serve_district(DistrictRpc.district_show_application)
+    def district_show_application(self, caller, lookup):
+        return self.app.district_show_application(caller, lookup)
+
+    @serve_district(DistrictRpc.district_review_item)
+    def district_review_item(self, caller, decision):
+        return self.app.district_review_item(caller, decision)
 
     # Requeued on a transient error (the database away): the event is handled once it is back.
     @event_handler(ACCOUNTS, FAMILY_REGISTERED, reliable_delivery=True, requeue_on_error=True)

@@ -36,8 +36,16 @@ from services.enrollment.rules.status import (
     ItemResult,
     Review,
     Verification,
+    review_stage,
 )
-from services.enrollment.usecases.store import Application, StaleRevision, Version
+from services.enrollment.usecases.store import (
+    Access,
+    Application,
+    Listed,
+    Listing,
+    StaleRevision,
+    Version,
+)
 
 SCHEMA = "enrollment"
 
@@ -176,8 +184,10 @@ class PgTransaction:
     def load(self, account_no: str) -> Application | None:
         row = self.conn.execute("SELECT * FROM enrollment.applications WHERE account_no = %s",
                                 (account_no,)).fetchone()
-        if row is None:
-            return None
+        return None if row is None else self._opened(row)
+
+    def _opened(self, row: dict) -> Application:
+        account_no = row["account_no"]
         cipher = self._cipher(account_no, row["family_key"])
         data = row["data"]
         return Application(
@@ -198,8 +208,9 @@ class PgTransaction:
         sealed_key, cipher = self.keys.new_family_key(account_no)
         row = self.conn.execute(
             "INSERT INTO enrollment.applications (account_no, district, hukou_type, family_key, "
-            "registration, state, details_status, version, data, revision, updated_at) VALUES "
-            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now())) "
+            "registration, state, details_status, version, verification_status, review_status, "
+            "data, revision, updated_at) VALUES "
+            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now())) "
             "ON CONFLICT (account_no) DO NOTHING RETURNING account_no",
             (account_no, application.registration.district, application.registration.hukou_type,
              sealed_key,
@@ -216,7 +227,8 @@ class PgTransaction:
         cipher = self._family(account_no)
         row = self.conn.execute(
             "UPDATE enrollment.applications SET state = %s, details_status = %s, version = %s, "
-            "data = %s, revision = revision + 1, updated_at = coalesce(%s, now()) "
+            "verification_status = %s, review_status = %s, data = %s, revision = revision + 1, "
+            "updated_at = coalesce(%s, now()) "
             "WHERE account_no = %s AND revision = %s RETURNING revision",
             (*self._sealed_state(cipher, application), application.updated_at, account_no,
              application.revision)).fetchone()
@@ -226,11 +238,14 @@ class PgTransaction:
                            application.data, row["revision"], application.updated_at)
 
     def _sealed_state(self, cipher: FieldCipher, application: Application) -> tuple:
-        """(state, details_status, version, data) as stored."""
+        """(state, details_status, version, verification_status, review_status, data) as
+        stored: the statuses in clear, for the districts' lists."""
         account_no, state = application.account_no, application.state
         data = application.data
         return (cipher.encrypt(state_document(state), _bound("state", account_no)),
                 state.details, state.version,
+                state.verification.status if state.verification is not None else None,
+                review_stage(state),
                 cipher.encrypt(dict(data), _bound("data", account_no))
                 if data is not None else None)
 
@@ -265,6 +280,46 @@ class PgTransaction:
         contract.EVENTS[event_type].parse(event.body)  # what consumers will parse
         outbox.write_event(self.conn, SCHEMA, event)
         self.events.append(event)
+
+    def list_applications(self, district: str, listing: Listing, after: str | None,
+                          limit: int) -> list[Listed]:
+        rows = self.conn.execute(_LIST, {**asdict(listing), "district": district,
+                                         "after": after, "limit": limit}).fetchall()
+        return [Listed(self._opened(row), row["submitted_at"]) for row in rows]
+
+    def record_access(self, access: Access) -> None:
+        self.conn.execute(
+            "INSERT INTO enrollment.district_access (district, staff_id, agency, purpose, "
+            "account_no, method, outcome) VALUES (%(district)s, %(staff_id)s, %(agency)s, "
+            "%(purpose)s, %(account_no)s, %(method)s, %(outcome)s)", asdict(access))
+
+    def accesses(self, account_no: str) -> list[Access]:
+        rows = self.conn.execute(
+            "SELECT district, staff_id, method, outcome, account_no, purpose, agency, at "
+            "FROM enrollment.district_access WHERE account_no = %s ORDER BY at DESC, id DESC",
+            (account_no,)).fetchall()
+        return [Access(**row) for row in rows]
+
+
+# A district's applications after an account number, filtered (a NULL filter: any); the
+# submission dates are Beijing's days of the current version's submission.
+_LIST = """
+SELECT a.*, v.submitted_at FROM enrollment.applications a
+LEFT JOIN enrollment.versions v ON v.account_no = a.account_no AND v.number = a.version
+WHERE a.district = %(district)s
+  AND (%(after)s::text IS NULL OR a.account_no > %(after)s)
+  AND (%(details)s::text IS NULL OR a.details_status = %(details)s)
+  AND (%(hukou_type)s::text IS NULL OR a.hukou_type = %(hukou_type)s)
+  AND (%(verification)s::text IS NULL OR (a.details_status = 'submitted'
+                                          AND a.verification_status = %(verification)s))
+  AND (%(review)s::text IS NULL OR a.review_status = %(review)s)
+  AND (%(submitted_from)s::date IS NULL OR (a.details_status = 'submitted'
+       AND v.submitted_at >= %(submitted_from)s::timestamp AT TIME ZONE 'Asia/Shanghai'))
+  AND (%(submitted_to)s::date IS NULL OR (a.details_status = 'submitted'
+       AND v.submitted_at < (%(submitted_to)s::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'))
+ORDER BY a.account_no
+LIMIT %(limit)s
+"""
 
 
 def rotate_keys(database_url: str, master: MasterKeys, batch: int = 1000) -> int:

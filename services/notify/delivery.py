@@ -181,6 +181,20 @@ def verification_outcome_text(status: str) -> str:
     return VERIFICATION_OUTCOME_TEXTS[status]
 
 
+REVIEW_OUTCOME_TEXTS = {
+    "approved": "您提交的非本市户籍适龄儿童入学资格审核已通过。"
+                "请登录北京市义务教育入学服务平台查看后续步骤。",
+    "returned": "您提交的非本市户籍适龄儿童入学资格审核未通过，"
+                "请登录北京市义务教育入学服务平台查看未通过的材料和原因，并在信息采集截止前修改后重新提交。",
+}
+
+
+def review_outcome_text(status: str) -> str:
+    """The 入学资格审核 outcome (approved or returned): no personal data, the items and
+    reasons are on the family's page."""
+    return REVIEW_OUTCOME_TEXTS[status]
+
+
 def signed(signature: str, text: str) -> str:
     """Every text goes out under the platform's signature, as carriers require."""
     return text if text.startswith(signature) else signature + text

@@ -39,8 +39,13 @@ from services.accounts.contract import (
     SmsCodeIssued,
 )
 from services.accounts.contract import SERVICE_NAME as ACCOUNTS
+from services.enrollment.contract import (
+    REVIEW_OUTCOME,
+    VERIFICATION_OUTCOME,
+    ReviewOutcome,
+    VerificationOutcome,
+)
 from services.enrollment.contract import SERVICE_NAME as ENROLLMENT
-from services.enrollment.contract import VERIFICATION_OUTCOME, VerificationOutcome
 from services.notify import bootstrap, delivery
 from services.notify.contract import SERVICE_NAME, DevMessage, NotifyRpc, SmsMessage
 from services.notify.storage import Claim, MessageStore
@@ -179,6 +184,16 @@ class NotifyService:
             message_id=f"evt-{event.event_id}", phone=event.guardian_phone,
             purpose="verification_outcome",
             text=delivery.verification_outcome_text(event.status)))
+
+    @event_handler(ENROLLMENT, REVIEW_OUTCOME, reliable_delivery=True, requeue_on_error=True)
+    def handle_review_outcome(self, payload):
+        """The district's 入学资格审核 decision, texted once."""
+        event = parse_event(ReviewOutcome, payload)
+        if event is None:
+            return
+        self._send_once(event.event_id, REVIEW_OUTCOME, SmsMessage(
+            message_id=f"evt-{event.event_id}", phone=event.guardian_phone,
+            purpose="review_outcome", text=delivery.review_outcome_text(event.status)))
 
     def _send_once(self, event_id: str, event_type: str, sms: SmsMessage) -> None:
         """Records the event's text (nothing if the event was seen) and sends it."""

@@ -75,6 +75,24 @@ def make_process_users(amqp_uri: str) -> dict[str, str]:
     return uris
 
 
+def district_user_prefix(amqp_uri: str) -> str:
+    """The run's district systems' users are `<vhost>-district-<code>` (users are the
+    broker's, shared by every run): the services' DISTRICT_USER_PREFIX."""
+    return f"{broker.credentials(amqp_uri)[0]}-{broker.BROKER_USER_PREFIX}"
+
+
+def make_district_users(amqp_uri: str, codes) -> dict[str, str]:
+    """A user per district system on the run's vhost, with a district system's permissions
+    only (common/broker.py): district code -> its AMQP URI."""
+    vhost = broker.credentials(amqp_uri)[0]
+    admin, uris = broker.Admin(RABBIT_API), {}
+    for code in codes:
+        user, password = district_user_prefix(amqp_uri) + code, secrets.token_urlsafe(16)
+        admin.provision(vhost, broker.BROKER_USER_PREFIX + code, user, password)
+        uris[code] = broker.with_user(amqp_uri, user, password)
+    return uris
+
+
 def drop_process_users(uris: dict[str, str]) -> None:
     admin = broker.Admin(RABBIT_API)
     for uri in uris.values():

@@ -171,6 +171,28 @@ def record_review_result(state: ApplicationState, season: Season, now: datetime,
     return replace(state, review=Review(version, status, ordered))
 
 
+def review_stage(state: ApplicationState) -> str | None:
+    """Where the review stands, as districts filter on it: None for 本市户籍 (never
+    reviewed), "not_started" before the district starts, else the review's status."""
+    if state.hukou_type != "non_beijing":
+        return None
+    return state.review.status if state.review is not None else "not_started"
+
+
+# Who reviews which item: the employment material 人力社保, the dwelling 住建, the residence
+# permit 公安, every other item 街道.
+REVIEWING_AGENCIES = {"employment": "人力社保", "dwelling": "住建", "permit": "公安"}
+OTHER_ITEMS_AGENCY = "街道"
+
+
+def check_agency(item: str, agency: str) -> None:
+    """WRONG_AGENCY unless `agency` reviews `item`."""
+    expected = REVIEWING_AGENCIES.get(item, OTHER_ITEMS_AGENCY)
+    if agency != expected:
+        raise DomainError("WRONG_AGENCY", f"该审核项目应由{expected}审核。",
+                          fields={"agency": f"应为{expected}。"})
+
+
 def _check_reviewable(state: ApplicationState, season: Season, now: datetime,
                       version: int) -> None:
     season.check_phase_open("review", now)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import date
 
 import pytest
 
@@ -21,11 +22,11 @@ from services.enrollment.tests.samples import (
     details_for,
     registration,
 )
-from services.enrollment.usecases import details, review, verification_results
+from services.enrollment.usecases import details, district, review, verification_results
 from services.enrollment.usecases.context import Context
 from services.enrollment.usecases.journey import journey
 from services.enrollment.usecases.memory_store import MemoryStore
-from services.enrollment.usecases.store import StaleRevision
+from services.enrollment.usecases.store import Listing, StaleRevision
 
 ACCOUNT = "27000001"
 
@@ -379,3 +380,77 @@ def test_endless_contention_gives_up_with_a_retry_later(clock):
     store.times = 100
     error = refused("CONCURRENT_UPDATE", details.save_draft, context, ACCOUNT, {})
     assert error.http_status == 409
+
+
+# District systems --------------------------------------------------------------------------
+
+CHAOYANG_STAFF = district.Operator("chaoyang", "cy0042")
+HAIDIAN_STAFF = district.Operator("haidian", "hd0001")
+
+
+def verified_family(context, account_no, district_code="chaoyang", hukou_type="non_beijing"):
+    details.open_application(context, registration(hukou_type, district_code, account_no,
+                                                   guardian_phone="13800138000"))
+    data = details_for(hukou_type)
+    if hukou_type == "non_beijing":
+        data["dwelling"]["district"] = district_code
+    details.submit(context, account_no, data)
+    verification_results.apply_result(context, account_no, 1, True)
+
+
+def test_a_district_lists_its_own_applications_filtered_and_paged(context, clock):
+    for n in range(5):
+        verified_family(context, f"2700010{n}")
+    verified_family(context, "27000110", hukou_type="beijing")
+    verified_family(context, "27000120", "haidian")
+    details.open_application(context, registration(account_no="27000130"))
+    listing = Listing(verification="verified", review="not_started",
+                      submitted_from=clock.now.date(), submitted_to=clock.now.date())
+    seen, after = [], None
+    while True:
+        page = district.list_applications(context, CHAOYANG_STAFF, listing, after, 2, None)
+        seen += [listed.application.account_no for listed in page.rows]
+        if (after := page.last) is None:
+            break
+    assert seen == [f"2700010{n}" for n in range(5)]
+    everyone = district.list_applications(context, CHAOYANG_STAFF, Listing(), None, 500, None)
+    assert [listed.application.account_no for listed in everyone.rows] == [
+        *seen, "27000110", "27000130"]
+    assert district.list_applications(context, CHAOYANG_STAFF, Listing(
+        submitted_to=date(2027, 5, 1)), None, 500, None).rows == []
+
+
+def test_another_districts_family_is_refused_audited_and_not_shown_to_the_family(context):
+    verified_family(context, ACCOUNT)
+    refused("NOT_YOUR_DISTRICT", district.show_application, context, HAIDIAN_STAFF, ACCOUNT,
+            "核对")
+    assert district.accesses(context, ACCOUNT) == []
+    shown = district.show_application(context, CHAOYANG_STAFF, ACCOUNT, "核对居住证")
+    assert shown.registration.document_number == CHILD_ID
+    [access] = district.accesses(context, ACCOUNT)
+    assert (access.district, access.purpose, access.method, access.outcome) == (
+        "chaoyang", "核对居住证", "district_show_application", "ok")
+    refused("NOT_YOUR_DISTRICT", district.review_item, context, HAIDIAN_STAFF, ACCOUNT, 1,
+            "permit", True, None, "公安")
+    assert details.get_details(context, ACCOUNT).state.review is None  # nothing changed
+
+
+def test_items_decided_by_their_agencies_approve_the_review_with_one_outcome(context, store):
+    verified_family(context, ACCOUNT)
+    refused("WRONG_AGENCY", district.review_item, context, CHAOYANG_STAFF, ACCOUNT, 1,
+            "dwelling", True, None, "街道")
+    agencies = {"employment": "人力社保", "dwelling": "住建", "permit": "公安"}
+    for item in SEASON.review_items:
+        assert events(store, contract.REVIEW_OUTCOME) == []
+        decided = district.review_item(context, CHAOYANG_STAFF, ACCOUNT, 1, item, True, None,
+                                       agencies.get(item, "街道"))
+    assert decided.state.review.status == status.APPROVED
+    [outcome] = events(store, contract.REVIEW_OUTCOME)
+    assert contract.ReviewOutcome.parse(outcome).model_dump(exclude={"event_id"}) == {
+        "account_no": ACCOUNT, "version": 1, "status": "approved",
+        "guardian_phone": "13800138000"}
+    refused("REVIEW_FINISHED", district.review_item, context, CHAOYANG_STAFF, ACCOUNT, 1,
+            "permit", False, "过期", "公安")
+    assert len(events(store, contract.REVIEW_OUTCOME)) == 1
+    assert [access.agency for access in district.accesses(context, ACCOUNT)][:2] == [
+        "街道", "街道"]

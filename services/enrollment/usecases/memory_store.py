@@ -14,9 +14,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from copy import deepcopy
 from dataclasses import replace
+from datetime import datetime
 
 from services.enrollment import contract
-from services.enrollment.usecases.store import Application, StaleRevision, Version
+from services.enrollment.rules.season import BEIJING
+from services.enrollment.rules.status import SUBMITTED, review_stage
+from services.enrollment.usecases.store import (
+    Access,
+    Application,
+    Listed,
+    Listing,
+    StaleRevision,
+    Version,
+)
 
 _ABSENT = -1  # the expected revision of an application this transaction inserts
 
@@ -29,6 +39,7 @@ class MemoryStore:
         self.outbox: list[tuple[str, dict]] = []  # committed (event type, body), oldest first
         self.cancellations: set[str] = set()
         self._handled: set[str] = set()  # event ids
+        self._accesses: list[Access] = []  # oldest first
 
     def forget_family(self, event_id: str, event_type: str, account_no: str) -> bool:
         """As the PostgreSQL store's: the family's data goes, the cancellation is kept."""
@@ -55,6 +66,7 @@ class MemoryTransaction:
         self._staged: dict[str, Application] = {}
         self._versions: list[Version] = []
         self._events: list[tuple[str, dict]] = []
+        self._accesses: list[Access] = []
 
     def load(self, account_no: str) -> Application | None:
         if account_no in self._staged:
@@ -97,6 +109,30 @@ class MemoryTransaction:
         contract.EVENTS[event_type].parse(body)  # what consumers will parse
         self._events.append((event_type, body))
 
+    def list_applications(self, district: str, listing: Listing, after: str | None,
+                          limit: int) -> list[Listed]:
+        with self._store._lock:
+            accounts = set(self._store._applications) | set(self._staged)
+        found = []
+        for account_no in sorted(accounts):
+            application = self.load(account_no)
+            submitted_at = next((version.submitted_at for version in self.versions(account_no)
+                                 if version.number == application.state.version), None)
+            if (after is None or account_no > after) and \
+                    application.registration.district == district and \
+                    _selected(listing, application, submitted_at):
+                found.append(Listed(application, submitted_at))
+        return found[:limit]
+
+    def record_access(self, access: Access) -> None:
+        self._accesses.append(access)
+
+    def accesses(self, account_no: str) -> list[Access]:
+        with self._store._lock:
+            committed = list(self._store._accesses)
+        return [access for access in reversed(committed + self._accesses)
+                if access.account_no == account_no]
+
     def commit(self) -> None:
         store = self._store
         with store._lock:
@@ -108,3 +144,20 @@ class MemoryTransaction:
             for version in self._versions:
                 store._versions.setdefault(version.account_no, []).append(version)
             store.outbox.extend(self._events)
+            now = datetime.now(BEIJING)
+            store._accesses.extend(replace(access, at=now) for access in self._accesses)
+
+
+def _selected(listing: Listing, application: Application, submitted_at: datetime | None) -> bool:
+    """As the PostgreSQL store's query selects."""
+    state = application.state
+    submitted = state.details == SUBMITTED
+    day = submitted_at.astimezone(BEIJING).date() if submitted and submitted_at else None
+    verification = state.verification.status if submitted and state.verification else None
+    return all((
+        listing.details in (None, state.details),
+        listing.hukou_type in (None, state.hukou_type),
+        listing.verification in (None, verification),
+        listing.review in (None, review_stage(state)),
+        listing.submitted_from is None or (day is not None and day >= listing.submitted_from),
+        listing.submitted_to is None or (day is not None and day <= listing.submitted_to)))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from services.enrollment.rules.fields import Registration
@@ -31,6 +31,36 @@ class Version:
     number: int
     data: Mapping
     submitted_at: datetime
+
+
+@dataclass(frozen=True)
+class Listing:
+    """Which applications of a district to list: each filter set must match."""
+    details: str | None = None
+    hukou_type: str | None = None
+    verification: str | None = None  # the current version's check
+    review: str | None = None  # rules/status.py review_stage
+    submitted_from: date | None = None  # the current version's, Beijing time, inclusive
+    submitted_to: date | None = None
+
+
+@dataclass(frozen=True)
+class Listed:
+    application: Application
+    submitted_at: datetime | None  # the current version's
+
+
+@dataclass(frozen=True)
+class Access:
+    """One call of a district system, as audited."""
+    district: str  # a district code, from the caller's broker user
+    staff_id: str
+    method: str
+    outcome: str  # "ok", or "refused" (another district's family)
+    account_no: str | None = None  # None: a list
+    purpose: str | None = None
+    agency: str | None = None  # a review item's reviewing agency
+    at: datetime | None = None  # set when recorded
 
 
 class StaleRevision(Exception):
@@ -65,6 +95,17 @@ class Transaction(Protocol):
     def record_event(self, event_type: str, payload: dict) -> None:
         """An outbox event (contract.EVENTS), published once the transaction commits; the
         outbox adds its `event_id`."""
+
+    def list_applications(self, district: str, listing: Listing, after: str | None,
+                          limit: int) -> list[Listed]:
+        """Up to `limit` of the district's applications `listing` selects whose account
+        number is after `after`, in account order."""
+
+    def record_access(self, access: Access) -> None:
+        """Audits a district system's call (`at`: the transaction's time)."""
+
+    def accesses(self, account_no: str) -> list[Access]:
+        """The audited calls for the account, newest first."""
 
 
 class Store(Protocol):

@@ -252,6 +252,13 @@ def test_verification_outcome_texts():
         "处理。")
 
 
+def test_review_outcome_texts():
+    assert delivery.review_outcome_text("approved") == (
+        "您提交的非本市户籍适龄儿童入学资格审核已通过。请登录北京市义务教育入学服务平台查看后续步骤。")
+    assert delivery.review_outcome_text("returned").startswith(
+        "您提交的非本市户籍适龄儿童入学资格审核未通过，")
+
+
 def test_every_text_is_signed_once():
     assert delivery.signed("【平台】", "您的验证码为123456") == "【平台】您的验证码为123456"
     assert delivery.signed("【平台】", "【平台】已签名") == "【平台】已签名"

@@ -18,13 +18,14 @@ from prometheus_client import REGISTRY
 from common.errors import DomainError
 from services.accounts.contract import ACCOUNT_CANCELLED, ACCOUNT_REGISTERED, SMS_CODE_ISSUED
 from services.accounts.contract import SERVICE_NAME as ACCOUNTS
+from services.enrollment.contract import REVIEW_OUTCOME, VERIFICATION_OUTCOME
 from services.enrollment.contract import SERVICE_NAME as ENROLLMENT
-from services.enrollment.contract import VERIFICATION_OUTCOME
 from services.notify.contract import SmsMessage
 from services.notify.delivery import (
     HttpBackend,
     OutboxFileBackend,
     account_number_text,
+    review_outcome_text,
     verification_outcome_text,
 )
 from services.notify.service import KILL_WRITE_S, NotifyService, SentMarks
@@ -329,23 +330,28 @@ def test_account_registered_event_delivered_twice_sends_one_text(settings, amqp_
     assert sms_counted("account_registered", "duplicate") == duplicates + 1
 
 
-@pytest.mark.parametrize("status", ["verified", "failed"])
-def test_verification_outcome_delivered_twice_is_texted_once(settings, amqp_uri, outbox, status):
+@pytest.mark.parametrize(("event_type", "status", "text_of"), [
+    (VERIFICATION_OUTCOME, "verified", verification_outcome_text),
+    (VERIFICATION_OUTCOME, "failed", verification_outcome_text),
+    (REVIEW_OUTCOME, "approved", review_outcome_text),
+    (REVIEW_OUTCOME, "returned", review_outcome_text)])
+def test_an_outcome_delivered_twice_is_texted_once(settings, amqp_uri, outbox, event_type,
+                                                   status, text_of):
     event_id = str(uuid.uuid4())
-    handled = events_handled(VERIFICATION_OUTCOME)
-    duplicates = sms_counted("verification_outcome", "duplicate")
+    handled = events_handled(event_type)
+    duplicates = sms_counted(event_type, "duplicate")
     with running_service(NotifyService, settings):
         for _ in range(2):
-            event_dispatcher({"AMQP_URI": amqp_uri})(ENROLLMENT, VERIFICATION_OUTCOME, {
+            event_dispatcher({"AMQP_URI": amqp_uri})(ENROLLMENT, event_type, {
                 "event_id": event_id, "account_no": "27123456", "version": 2,
                 "status": status, "guardian_phone": PHONE})
-        wait_for(lambda: events_handled(VERIFICATION_OUTCOME) >= handled + 2)
+        wait_for(lambda: events_handled(event_type) >= handled + 2)
 
     [line] = sent_lines(outbox, f"evt-{event_id}")
-    assert line["phone"] == PHONE and line["purpose"] == "verification_outcome"
-    assert line["text"] == settings.SMS_SIGNATURE + verification_outcome_text(status)
+    assert line["phone"] == PHONE and line["purpose"] == event_type
+    assert line["text"] == settings.SMS_SIGNATURE + text_of(status)
     assert "27123456" not in line["text"]
-    assert sms_counted("verification_outcome", "duplicate") == duplicates + 1
+    assert sms_counted(event_type, "duplicate") == duplicates + 1
 
 
 def test_malformed_event_is_acknowledged_and_dropped(settings, amqp_uri, outbox):

@@ -1,0 +1,48 @@
+"""The client a district education committee's system imports to call the enrollment service:
+the methods of `DistrictRpc` (services/enrollment/contract.py), each request validated before
+it is sent and each reply parsed into its declared type; refusals are DomainErrors
+(common/errors.py), a call without an answer in time RpcUnavailable.
+
+It logs in as the district's own broker user (`AMQP_URI` from var/amqp/district-<code>.env,
+made by `make run` and deploy/setup.sh), which may call nothing else, and the service knows
+the district from that user alone:
+
+    with DistrictClient.from_env() as enrollment:
+        page = enrollment.district_list_applications(
+            ApplicationQuery(operator="cy0042", verification="verified", limit=100))
+
+No nameko service, no eventlet: a script's plain blocking calls.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+from common.districts import BROKER_USER_PREFIX
+from common.edge.rpc import StandaloneRpc
+from common.settings import ProcessSettings
+from services.enrollment.contract import SERVICE_NAME, DistrictRpc
+
+
+class DistrictClient(DistrictRpc):
+    def __init__(self, amqp_uri: str, timeout_s: float = 10.0, ssl: dict | None = None):
+        # the reply queue's name, `rpc.reply-district-<code>-<uuid>`, is the one its broker
+        # user may declare (the user may carry a prefix before `district-`: the tests')
+        code = unquote(urlsplit(amqp_uri).username or "").rpartition(BROKER_USER_PREFIX)[2]
+        super().__init__(StandaloneRpc(amqp_uri, SERVICE_NAME, BROKER_USER_PREFIX + code,
+                                       timeout_s, ssl))
+
+    @classmethod
+    def from_env(cls) -> DistrictClient:
+        """AMQP_URI, AMQP_SSL_CA_FILE and RPC_TIMEOUT_S from the environment."""
+        settings = ProcessSettings()
+        return cls(settings.AMQP_URI, settings.RPC_TIMEOUT_S, settings.amqp_ssl)
+
+    def close(self) -> None:
+        self._rpc.close()
+
+    def __enter__(self) -> DistrictClient:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
