@@ -15,6 +15,7 @@ from werkzeug.utils import redirect
 
 from common.errors import DomainError
 from gateway import details_form
+from gateway.journey import journey_of
 from gateway.pages import beijing_time, refusal
 from gateway.web import route
 from services.accounts import contract as accounts
@@ -126,7 +127,7 @@ class DetailsRoutes:
         if details is None:
             return redirect("/home", 303)
         ref = AccountRef(account_no=account.account_no)
-        journey = self.enrollment.get_journey(ref)
+        journey = journey_of(self.enrollment, account)
         history = [{**entry.model_dump(), "submitted_at": beijing_time(entry.submitted_at),
                     "entered": details_form.summary(details.form, entry.data)}
                    for entry in self.enrollment.get_history(ref)]

@@ -51,8 +51,8 @@ class EnrollmentApp:
     def ping(self) -> dict:
         return {"service": contract.SERVICE_NAME, "ok": self.store.ping()}
 
-    def get_journey(self, account_no) -> dict:
-        found = journey(self.context, _account_no(account_no))
+    def get_journey(self, account_no, hukou_type: str) -> dict:
+        found = journey(self.context, _account_no(account_no), hukou_type)
         return {"steps": [{"key": step.key, "title": step.title, "status": step.status,
                            "label": step.label, "open": step.open, "period": step.period,
                            "note": step.note} for step in found.steps],

@@ -130,6 +130,12 @@ class AccountRef(ContractModel):
 Details = dict[str, Any]  # {section: {field: value}}; a repeated group {section: [{...}]}
 
 
+class JourneyRequest(AccountRef):
+    # The account's (accounts'), for the journey of an application not opened yet: accounts'
+    # `family_registered` opens it a moment after registration.
+    hukou_type: HukouType
+
+
 class DetailsBody(ContractModel):
     """Details as a family sends them through the gateway, which adds the session's account."""
     data: Details  # checked against the season's field set by the rules (rules/fields.py)
@@ -269,7 +275,7 @@ class EnrollmentRpc(RpcContract):
     """The enrollment service's RPC methods; each refusal is a common.errors.DomainError."""
     service = SERVICE_NAME
 
-    get_journey = RpcMethod(AccountRef, Journey)
+    get_journey = RpcMethod(JourneyRequest, Journey)
     get_details = RpcMethod(AccountRef, DetailsView)
     save_draft = RpcMethod(DetailsChange, ApplicationView)
     submit = RpcMethod(DetailsChange, ApplicationView)

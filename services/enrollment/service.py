@@ -46,7 +46,7 @@ class EnrollmentService:
 
     @serve(EnrollmentRpc.get_journey)
     def get_journey(self, request):
-        return self.app.get_journey(request.account_no)
+        return self.app.get_journey(request.account_no, request.hukou_type)
 
     @serve(EnrollmentRpc.get_details)
     def get_details(self, request):

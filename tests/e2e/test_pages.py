@@ -12,7 +12,6 @@ import pytest
 import requests
 
 from common.errors import DomainError
-from gateway.journey import not_started
 from gateway.pages import Service, describe, render
 from gateway.service import GatewayService
 from services.accounts.contract import AccountView
@@ -233,20 +232,15 @@ def test_the_503_page_reassures_the_family():
     assert "您的信息采集顺序不影响入学结果，请稍后再试。" in response.get_data(as_text=True)
 
 
-def account_view(hukou_type: str = "beijing") -> AccountView:
+
+
+def account_view() -> AccountView:
     return AccountView(
         account_no="27000001", district="haidian", district_name="海淀区",
-        hukou_type=hukou_type, school_stage="primary", stage="details_pending",
+        hukou_type="beijing", school_stage="primary", stage="details_pending",
         child_name="王*", document_type="resident_id", document_number="1101*************X",
         sex="male", guardian_name="王*", guardian_phone="138****5678",
         created_at="2027-05-06T08:00:00+00:00")
-
-
-def test_before_enrollment_opened_the_application_the_family_has_not_started():
-    steps = not_started(account_view("non_beijing")).steps
-    assert [(s.title, s.label) for s in steps] == [("录入相关审核材料信息", "未填写"),
-                                                   ("身份证及户籍信息核验", "未提交")]
-    assert not_started(account_view("beijing")).steps[0].title == "录入详细信息"
 
 
 def test_without_enrollment_the_home_page_shows_the_account_and_a_calm_notice():

@@ -128,7 +128,8 @@ def test_the_family_fills_in_submits_withdraws_and_reads_its_history(
         assert "birth_date" not in page["registration"]
         assert page["form"]["title"] == "录入详细信息" and page["data"] is None
         assert page["actions"] == ["save_draft", "submit"]
-        assert enrollment.get_journey({"account_no": ACCOUNT})["steps"][0]["label"] == "未填写"
+        assert enrollment.get_journey({"account_no": ACCOUNT, "hukou_type": "beijing"})[
+            "steps"][0]["label"] == "未填写"
 
         draft = enrollment.save_draft(
             {"account_no": ACCOUNT, "data": {"household": {"head_name": "张建国"}}})
@@ -189,7 +190,7 @@ def test_a_result_for_the_current_version_counts_and_one_for_an_older_version_do
         assert (verification["version"], verification["status"], verification["item"]) == (
             2, "failed", "hukou")
         assert verification["reason"] == "儿童户籍所在区与人口信息库不一致。"
-        journey = enrollment.get_journey({"account_no": ACCOUNT})
+        journey = enrollment.get_journey({"account_no": ACCOUNT, "hukou_type": "beijing"})
         assert "身份证及户籍信息未通过" in journey["next_step"]
 
 

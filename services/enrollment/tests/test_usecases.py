@@ -74,6 +74,16 @@ def test_a_registration_handled_after_its_cancellation_opens_nothing(context, st
     assert refused.value.code == "APPLICATION_NOT_FOUND"
 
 
+@pytest.mark.parametrize("hukou_type", ["beijing", "non_beijing"])
+def test_before_the_application_is_opened_its_journey_is_that_of_one_not_started(
+        context, hukou_type):
+    before = journey(context, ACCOUNT, hukou_type)
+    opened(context, hukou_type)
+    assert before == journey(context, ACCOUNT, hukou_type)
+    assert [step.key for step in before.steps][-3:] == ["print_form", "preregistration",
+                                                        "results"]
+
+
 def test_opening_an_application_twice_returns_the_first(context, clock):
     first = details.open_application(context, registration())
     clock.now = at(2027, 5, 11)
@@ -82,7 +92,7 @@ def test_opening_an_application_twice_returns_the_first(context, clock):
 
 
 def test_an_unknown_account_has_no_application(context):
-    for use_case in (details.get_details, details.history, details.withdraw, journey):
+    for use_case in (details.get_details, details.history, details.withdraw):
         refused("APPLICATION_NOT_FOUND", use_case, context, "27999999")
     assert refused("APPLICATION_NOT_FOUND", details.save_draft, context, "27999999",
                    {}).http_status == 404
@@ -279,7 +289,7 @@ def test_a_malformed_result_is_refused(context):
 def test_a_non_beijing_application_from_submission_to_the_printable_form(context):
     opened(context, "non_beijing")
     details.submit(context, ACCOUNT, details_for("non_beijing"))
-    assert "正在进行身份证及户籍信息核验" in journey(context, ACCOUNT).next_step
+    assert "正在进行身份证及户籍信息核验" in journey(context, ACCOUNT, "non_beijing").next_step
     verification_results.apply_result(context, ACCOUNT, 1, True)
     started = review.start_review(context, ACCOUNT, 1)
     assert review.start_review(context, ACCOUNT, 1) == started  # nothing written again
@@ -288,7 +298,7 @@ def test_a_non_beijing_application_from_submission_to_the_printable_form(context
     for item in SEASON.review_items:
         if item != "permit":
             review.record_result(context, ACCOUNT, 1, item, True)
-    assert "北京市居住证：居住证已过期" in journey(context, ACCOUNT).next_step
+    assert "北京市居住证：居住证已过期" in journey(context, ACCOUNT, "non_beijing").next_step
     details.withdraw(context, ACCOUNT)
     details.submit(context, ACCOUNT, details_for("non_beijing"))
     verification_results.apply_result(context, ACCOUNT, 2, True)
@@ -296,7 +306,7 @@ def test_a_non_beijing_application_from_submission_to_the_printable_form(context
     refused("VERSION_MISMATCH", review.record_result, context, ACCOUNT, 1, "permit", True)
     for item in SEASON.review_items:
         review.record_result(context, ACCOUNT, 2, item, True)
-    assert journey(context, ACCOUNT).next_step.startswith("请点击“打印信息采集表”")
+    assert journey(context, ACCOUNT, "non_beijing").next_step.startswith("请点击“打印信息采集表”")
     assert [entry.version.number for entry in details.history(context, ACCOUNT)] == [2, 1]
 
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.enrollment.rules import status
-from services.enrollment.usecases.context import Context, load, transact
+from services.enrollment.usecases.context import Context, transact
 from services.enrollment.usecases.store import Transaction
 
 
-def journey(context: Context, account_no: str) -> status.Journey:
+def journey(context: Context, account_no: str, hukou_type: str) -> status.Journey:
+    """`hukou_type`: the account's, for an application not opened yet (accounts'
+    `family_registered` is on its way): its journey is that of an application nothing was done
+    on, every step shown."""
     def work(tx: Transaction, now: datetime) -> status.Journey:
-        return status.journey(load(tx, account_no).state, context.season, now)
+        application = tx.load(account_no)
+        state = application.state if application else status.ApplicationState(hukou_type)
+        return status.journey(state, context.season, now)
     return transact(context, work)
