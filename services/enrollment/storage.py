@@ -253,15 +253,13 @@ class PgTransaction:
         account_no = version.account_no
         cipher = self._family(account_no)
         context = _bound("versions.data", f"{account_no}:{version.number}")
-        try:
-            with self.conn.transaction():  # a savepoint: the caller's transaction lives on
-                self.conn.execute(
-                    "INSERT INTO enrollment.versions (account_no, number, data, submitted_at) "
-                    "VALUES (%s, %s, %s, %s)",
-                    (account_no, version.number, cipher.encrypt(dict(version.data), context),
-                     version.submitted_at))
-        except psycopg.errors.UniqueViolation:
-            raise ValueError(f"version {version.number} of {account_no} exists") from None
+        added = self.conn.execute(
+            "INSERT INTO enrollment.versions (account_no, number, data, submitted_at) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (account_no, number) DO NOTHING",
+            (account_no, version.number, cipher.encrypt(dict(version.data), context),
+             version.submitted_at)).rowcount
+        if not added:
+            raise ValueError(f"version {version.number} of {account_no} exists")
 
     def versions(self, account_no: str) -> list[Version]:
         rows = self.conn.execute(
