@@ -84,7 +84,6 @@ from bench.report import (
 )
 from bench.stats import Latency
 from bench.verification import (
-    Simulator,
     busy_rate,
     check_times,
     publish_submissions,
@@ -101,6 +100,7 @@ from services.enrollment.tests.samples import details_for
 from tests.support.clients import loopback_address
 from tests.support.family import Family
 from tests.support.infra import drop_amqp_vhost, drop_database, make_amqp_vhost, make_database
+from tests.support.registry_simulator import RegistrySimulator
 from tests.support.stack import Stack
 
 STACK_OVERRIDES = {
@@ -424,7 +424,7 @@ def checks_of(stack: Stack, sessions: list[Session], slots: int, latency_ms: int
 SYNTHETIC_ACCOUNTS = "99"  # account numbers nobody registered: enrollment ignores their results
 
 
-def backlog_drain(stack: Stack, simulator: Simulator, probe: PingProbe, meter: CpuMeter,
+def backlog_drain(stack: Stack, simulator: RegistrySimulator, probe: PingProbe, meter: CpuMeter,
                   count: int, first_child: int, slots: int, latency_ms: int) -> Drain:
     """The registry stopped, `count` submissions of children first_child, ... published as
     enrollment's relay publishes them, and recorded by verification as pending checks (too
@@ -526,7 +526,7 @@ def measure(args: argparse.Namespace) -> BenchReport:
         scratch = Path(run.enter_context(tempfile.TemporaryDirectory(prefix="bench-registry-")))
         write_registry_csv(scratch / "registry.csv",
                            map(child_of, range(backlog_first + args.backlog)))
-        simulator = Simulator(scratch / "registry.csv", args.registry_latency_ms)
+        simulator = RegistrySimulator(scratch / "registry.csv", latency_ms=args.registry_latency_ms)
         simulator.start()
         run.callback(simulator.stop)
         stack = run.enter_context(running_platform(

@@ -6,8 +6,6 @@ enrollment's outbox relay publishes them, and verification's checks read from it
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -18,7 +16,6 @@ import psycopg
 from kombu import Connection, Exchange, Producer
 from kombu.entity import PERSISTENT_DELIVERY_MODE
 
-from common.registry import ROOT
 from services.enrollment.contract import DETAILS_SUBMITTED, DetailsSubmitted
 from services.enrollment.contract import SERVICE_NAME as ENROLLMENT
 from services.enrollment.rules.season import PERMIT_VALID_ON, load_season
@@ -41,38 +38,6 @@ def write_registry_csv(path: Path, children: Iterable[dict]) -> None:
             writer.writerow([child["document_type"], child["document_number"], child["name"],
                              child["sex"], child["birth_date"], child["hukou_district"],
                              "", "", "", ""])
-
-
-class Simulator:
-    """`python -m services.verification.simulator` on 127.0.0.1: the population registry,
-    stopped (an outage: connections refused) and started again on the same port."""
-
-    def __init__(self, csv_path: Path, latency_ms: int):
-        self.csv_path, self.latency_ms = csv_path, latency_ms
-        self.port = 0  # any free port the first time, then the same one
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "services.verification.simulator", "--csv",
-             str(self.csv_path), "--port", str(self.port), "--latency-ms", str(self.latency_ms)],
-            cwd=ROOT, stdout=subprocess.PIPE, text=True)
-        ready = self.process.stdout.readline()  # printed once it accepts requests
-        if not ready.startswith("listening on "):
-            self.stop()
-            raise RuntimeError(f"the registry simulator did not start: {ready!r}")
-        self.port = int(ready.rsplit(":", 1)[1])
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
-        if self.process:
-            self.process.stdout.close()
 
 
 def submission(account_no: str, child: dict) -> dict:
