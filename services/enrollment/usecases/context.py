@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,7 @@ from common.errors import DomainError
 from services.enrollment.rules.season import Season
 from services.enrollment.usecases.store import Application, StaleRevision, Store, Transaction
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 # Each attempt re-runs the pure transition on what is now stored, so a retry decides on the
 # current state (and may refuse): a few attempts only ever lose to a burst of changes.
@@ -41,3 +43,15 @@ def load(tx: Transaction, account_no: str) -> Application:
     if application is None:
         raise DomainError("APPLICATION_NOT_FOUND")
     return application
+
+
+def text_guardian(tx: Transaction, application: Application, event_type: str,
+                  event: Callable[[str], dict]) -> None:
+    """Records the outcome event notify texts to the guardian (`event(phone)`: its payload),
+    in `tx`; nothing for an application opened before the guardian's phone was kept."""
+    phone = application.registration.guardian_phone
+    if phone is None:
+        log.warning("outcome not texted: no guardian phone on record",
+                    extra={"event_type": event_type})
+        return
+    tx.record_event(event_type, event(phone))

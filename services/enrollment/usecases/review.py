@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 from datetime import datetime
 
 from services.enrollment import contract
 from services.enrollment.rules import status
 from services.enrollment.rules.season import Season
-from services.enrollment.usecases.context import Context, load, transact
+from services.enrollment.usecases.context import Context, load, text_guardian, transact
 from services.enrollment.usecases.store import Application, Transaction
-
-log = logging.getLogger(__name__)
 
 
 def start_review(context: Context, account_no: str, version: int) -> Application:
@@ -44,12 +41,7 @@ def record_in(tx: Transaction, season: Season, now: datetime, application: Appli
     saved = tx.save(replace(application, state=state, updated_at=now))
     if state.review.status == status.IN_REVIEW:
         return saved
-    phone = application.registration.guardian_phone
-    if phone is None:  # opened before the phone was kept: nobody to text
-        log.warning("review outcome not texted: no guardian phone on record",
-                    extra={"version": version})
-    else:
-        tx.record_event(contract.REVIEW_OUTCOME, contract.ReviewOutcome(
-            account_no=application.account_no, version=version, status=state.review.status,
-            guardian_phone=phone).payload())
+    text_guardian(tx, application, contract.REVIEW_OUTCOME, lambda phone: contract.ReviewOutcome(
+        account_no=application.account_no, version=version, status=state.review.status,
+        guardian_phone=phone).payload())
     return saved

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 from datetime import datetime
 
 from services.enrollment import contract
 from services.enrollment.rules import status
-from services.enrollment.usecases.context import Context, transact
+from services.enrollment.usecases.context import Context, text_guardian, transact
 from services.enrollment.usecases.store import Transaction
-
-log = logging.getLogger(__name__)
 
 
 def apply_result(context: Context, account_no: str, version: int, verified: bool,
@@ -29,13 +26,10 @@ def apply_result(context: Context, account_no: str, version: int, verified: bool
         if state is None:
             return False
         tx.save(replace(application, state=state, updated_at=now))
-        phone = application.registration.guardian_phone
-        if phone is None:  # opened before the phone was kept: nobody to text
-            log.warning("verification outcome not texted: no guardian phone on record",
-                        extra={"version": version})
-        else:
-            tx.record_event(contract.VERIFICATION_OUTCOME, contract.VerificationOutcome(
-                account_no=account_no, version=version,
-                status="verified" if verified else "failed", guardian_phone=phone).payload())
+        text_guardian(tx, application, contract.VERIFICATION_OUTCOME,
+                      lambda phone: contract.VerificationOutcome(
+                          account_no=account_no, version=version,
+                          status="verified" if verified else "failed",
+                          guardian_phone=phone).payload())
         return True
     return transact(context, work)
