@@ -16,12 +16,17 @@ No nameko service, no eventlet: a script's plain blocking calls.
 
 from __future__ import annotations
 
+import warnings
 from urllib.parse import unquote, urlsplit
 
-from common.districts import BROKER_USER_PREFIX
-from common.edge.rpc import StandaloneRpc
-from common.settings import ProcessSettings
-from services.enrollment.contract import SERVICE_NAME, DistrictRpc
+# The RPC edge the client shares with the services imports eventlet, whose deprecation notice
+# means nothing to a district's program.
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+
+from common.districts import BROKER_USER_PREFIX  # noqa: E402
+from common.edge.rpc import StandaloneRpc  # noqa: E402
+from common.settings import ProcessSettings  # noqa: E402
+from services.enrollment.contract import SERVICE_NAME, DistrictRpc  # noqa: E402
 
 
 class DistrictClient(DistrictRpc):
