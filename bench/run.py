@@ -88,6 +88,7 @@ from bench.verification import (
     check_times,
     publish_submissions,
     submission,
+    wait_finished,
     wait_pending,
     write_registry_csv,
 )
@@ -412,10 +413,10 @@ def checks_of(stack: Stack, sessions: list[Session], slots: int, latency_ms: int
     """Once verification has finished the families' checks: how fast it ran them while every
     slot had one."""
     ideal_per_s = slots / (latency_ms / 1e3)
-    wait_pending(stack.database_url, lambda pending: pending == 0,
-                 60 + 4 * len(sessions) / ideal_per_s, "the submissions' checks")
-    created, finished, results = check_times(stack.database_url,
-                                             [s.account_no for s in sessions])
+    account_nos = [s.account_no for s in sessions]
+    wait_finished(stack.database_url, account_nos, 60 + 4 * len(sessions) / ideal_per_s,
+                  "the submissions' checks")
+    created, finished, results = check_times(stack.database_url, account_nos)
     per_s, busy_s, finished_busy = busy_rate(created, finished, slots)
     return Checks(slots, latency_ms, results, round(busy_s, 2), finished_busy, per_s)
 

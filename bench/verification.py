@@ -67,20 +67,33 @@ def publish_submissions(amqp_uri: str, bodies: list[dict]) -> None:
 
 
 # verification's checks, read from its database (the bench's admin connection) -----------
-def pending_checks(database_url: str) -> int:
-    with psycopg.connect(database_url) as conn:
-        return conn.execute("SELECT count(*) FROM verification.checks "
-                            "WHERE status = 'pending'").fetchone()[0]
+def wait_for(database_url: str, query: str, params: tuple, done: Callable[[int], bool],
+             timeout_s: float, what: str) -> None:
+    """Runs `query` (it answers one number) every 0.2 s until `done(number)`, at most
+    `timeout_s`, over one connection: a new one each time would have PostgreSQL start a backend
+    five times a second, load on the very drain being measured."""
+    deadline = time.monotonic() + timeout_s
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while not done(number := conn.execute(query, params).fetchone()[0]):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what}: still {number} after {timeout_s:.0f} s")
+            time.sleep(0.2)
 
 
 def wait_pending(database_url: str, done: Callable[[int], bool], timeout_s: float,
                  what: str) -> None:
-    """Polls the pending checks until `done(count)`, at most `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while not done(count := pending_checks(database_url)):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what}: still {count} pending checks after {timeout_s:.0f} s")
-        time.sleep(0.2)
+    """Until `done(the number of pending checks)`."""
+    wait_for(database_url, "SELECT count(*) FROM verification.checks WHERE status = 'pending'",
+             (), done, timeout_s, f"{what}: pending checks")
+
+
+def wait_finished(database_url: str, account_nos: list[str], timeout_s: float,
+                  what: str) -> None:
+    """Until every one of these accounts' checks is finished (they may not be recorded yet:
+    their events may still wait in verification's queue)."""
+    wait_for(database_url, "SELECT count(*) FROM verification.checks "
+             "WHERE account_no = ANY(%s) AND status = 'done'", (account_nos,),
+             lambda finished: finished >= len(account_nos), timeout_s, f"{what}: finished")
 
 
 def check_times(database_url: str, account_nos: list[str]
