@@ -52,8 +52,19 @@ CATALOG: dict[str, tuple[int, str]] = {
     "REVIEW_FINISHED": (409, "该申请的入学资格审核已经完成。"),
     # District systems (services/enrollment/district_client.py).
     "DISTRICT_UNKNOWN": (403, "调用方不是已登记的区教委系统。"),
-    "NOT_YOUR_DISTRICT": (403, "该申请不属于本区，无权查看或审核。"),
+    "NOT_YOUR_DISTRICT": (403, "本区没有该账号的申请，无权查看或办理。"),
     "WRONG_AGENCY": (422, "该审核项目应由对应的审核部门审核。"),
+    "SCHOOL_UNKNOWN": (422, "本区没有该学校。"),
+    "NOT_READY_FOR_PREREGISTRATION": (409, "该儿童尚不能进行学校入学预登记：本市户籍须身份证及户籍"
+                                           "信息验证通过，非本市户籍须入学资格审核通过。"),
+    "FORM_SUPERSEDED": (409, "该信息采集表不是最新版本，请家长重新打印最新的学龄人口信息采集表。"),
+    "NOT_PREREGISTERED": (409, "该儿童未在该校进行入学预登记。"),
+    "PLACEMENT_APPROVED": (409, "该儿童的入学预登记已经区教委审核通过，不能再更改。"),
+    "RESULTS_PUBLISHED": (409, "本区入学结果已经公布，不能再更改。"),
+    "VERIFICATION_NOT_OVERRIDABLE": (409, "该申请当前的核验结果不能更改（未提交、版本不符，"
+                                          "或入学资格审核已完成）。"),
+    "IDEMPOTENCY_KEY_REUSED": (409, "该幂等键已用于内容不同的批量请求，请使用新的幂等键。"),
+    "SCHOOL_FILE_INVALID": (422, "学校文件格式不正确。"),
     "SERVICE_UNAVAILABLE": (503, "系统繁忙，请稍后再试。您的信息采集顺序不影响入学结果。"),
     "INTERNAL_ERROR": (500, "系统异常，请稍后再试。您已提交的信息不会丢失。"),
 }

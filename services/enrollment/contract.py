@@ -119,8 +119,33 @@ class ReviewOutcome(Event):
     guardian_phone: str = Field(pattern=PHONE_PATTERN)
 
 
+RESULT_PUBLISHED = "result_published"
+
+
+class ResultPublished(Event):
+    """The district published its results and this family has a place: notify texts the
+    guardian once to look at 查看入学结果. The school stays on the family's page."""
+    account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)
+    guardian_phone: str = Field(pattern=PHONE_PATTERN)
+
+
+DOCUMENT_MOVED = "document_moved"
+
+
+class DocumentMoved(Event):
+    """The district settled a dispute over the child's document number: the child's account
+    (its number, its registration) now belongs to the claimant, the real guardian, whose phone
+    it is now. Accounts moves the account to that phone, ends its sessions and requires a new
+    password; notify texts both phones. What the former holder entered is deleted."""
+    account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)
+    district: str = Field(min_length=1, max_length=32)
+    former_phone: str | None = Field(default=None, pattern=PHONE_PATTERN)
+    claimant_phone: str = Field(pattern=PHONE_PATTERN)
+
+
 EVENTS = {DETAILS_SUBMITTED: DetailsSubmitted, DETAILS_WITHDRAWN: DetailsWithdrawn,
-          VERIFICATION_OUTCOME: VerificationOutcome, REVIEW_OUTCOME: ReviewOutcome}
+          VERIFICATION_OUTCOME: VerificationOutcome, REVIEW_OUTCOME: ReviewOutcome,
+          RESULT_PUBLISHED: ResultPublished, DOCUMENT_MOVED: DocumentMoved}
 
 
 class AccountRef(ContractModel):
@@ -271,6 +296,29 @@ class Access(ContractModel):
     purpose: str
 
 
+class SchoolView(ContractModel):
+    """A school of the district's reference data (nothing personal)."""
+    code: str
+    name: str
+    kind: Literal["公办", "民办", "公办寄宿"]
+    stage: Literal["小学", "初中"]
+    address: str
+    plan_seats: int = Field(ge=0)
+    demo: bool  # demo data (`make run`), not a real school
+
+
+class ResultView(ContractModel):
+    """查看入学结果 as the family sees it."""
+    # not_published: the district has not published yet; placed: a school; not_placed:
+    # published, and the family has no approved place (what to do is in `message`)
+    status: Literal["not_published", "placed", "not_placed"]
+    message: str  # in words: the district's schedule before, what to do after
+    schedule: str  # the results phase's dates
+    published_at: str | None = None  # ISO-8601, once published
+    school: SchoolView | None = None  # placed
+    report: str | None = None  # placed: when to report to the school and what to bring
+
+
 class EnrollmentRpc(RpcContract):
     """The enrollment service's RPC methods; each refusal is a common.errors.DomainError."""
     service = SERVICE_NAME
@@ -283,6 +331,7 @@ class EnrollmentRpc(RpcContract):
     get_history = RpcMethod(AccountRef, list[Submission])
     # who among the districts opened the family's data: newest first
     get_accesses = RpcMethod(AccountRef, list[Access])
+    get_result = RpcMethod(AccountRef, ResultView)
 
 
 # District systems (services/enrollment/district_client.py). The service knows the calling
@@ -294,7 +343,10 @@ StaffId = Field(pattern=r"^[A-Za-z0-9._-]{1,32}$")
 Agency = Literal["人力社保", "住建", "公安", "街道"]
 VerificationStatus = Literal["pending", "verified", "failed"]
 ReviewStatus = Literal["not_started", "in_review", "approved", "returned"]
+PlacementStatus = Literal["preregistered", "approved"]
+SchoolCode = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
 MAX_PAGE = 500
+MAX_BULK = 5000
 
 
 class ApplicationQuery(ContractModel):
@@ -308,6 +360,8 @@ class ApplicationQuery(ContractModel):
     review: ReviewStatus | None = None  # not_started: 非本市户籍 not yet in review
     submitted_from: str | None = Field(default=None, pattern=DATE_PATTERN)  # inclusive
     submitted_to: str | None = Field(default=None, pattern=DATE_PATTERN)  # inclusive
+    school: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,32}$")  # its pupils
+    placement: Literal["none", "preregistered", "approved"] | None = None
     cursor: str | None = Field(default=None, max_length=100)
     limit: int = Field(default=100, ge=1, le=MAX_PAGE)
 
@@ -320,6 +374,8 @@ class ApplicationRow(ContractModel):
     verification: VerificationStatus | None
     review: ReviewStatus | None  # None: 本市户籍 (no review)
     submitted_at: str | None  # the current version's
+    school: str | None = None  # the school it is pre-registered at
+    placement: PlacementStatus | None = None
 
 
 class ApplicationPage(ContractModel):
@@ -366,6 +422,123 @@ class ItemDecision(ContractModel):
     agency: Agency
 
 
+class VerificationOverride(ContractModel):
+    """The district overrides the 身份证及户籍信息核验 of version `version` after its own
+    checks (the registry was wrong, or missed something), with the reason the family reads."""
+    account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)
+    version: int = Field(ge=1)
+    verified: bool
+    item: Literal["child_identity", "hukou", "guardian_identity"] | None = None  # not verified
+    reason: str = Field(min_length=1, max_length=200)
+    operator: str = StaffId
+
+
+class DocumentDispute(ContractModel):
+    """A dispute over a child's document number settled by the district's checks: the account
+    holding it (registered by someone else) moves to the real guardian's phone."""
+    account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)  # the account holding the document
+    claimant_phone: str = Field(pattern=PHONE_PATTERN)  # the real guardian's
+    reason: str = Field(min_length=1, max_length=200)  # the district's checks, audited
+    operator: str = StaffId
+
+
+class DisputeSettled(ContractModel):
+    account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)
+    claimant_phone: str  # masked
+
+
+class Preregistration(ContractModel):
+    """学校预登记: the school saw the family's printed 学龄人口信息采集表, whose account number
+    (its barcode) and version are as printed; a form of an older version is refused."""
+    account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)
+    version: int = Field(ge=1)
+    school: str = SchoolCode
+    operator: str = StaffId
+
+
+class Approval(ContractModel):
+    """The district approves the school's pre-registration of the family."""
+    account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)
+    school: str = SchoolCode
+    operator: str = StaffId
+
+
+class Placement(ContractModel):
+    account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)
+    school: str
+    school_name: str
+    status: PlacementStatus
+    version: int = Field(ge=1)  # the form's the school saw
+
+
+class OperatorRef(ContractModel):
+    operator: str = StaffId
+
+
+class Publication(ContractModel):
+    """The district's results, visible to its families from `published_at`."""
+    district: str
+    published_at: str  # ISO-8601
+    placed: int = Field(ge=0)  # families with an approved place, each texted once
+
+
+IdempotencyKey = Field(pattern=r"^[A-Za-z0-9._:-]{8,64}$")
+
+
+class BulkReview(ContractModel):
+    """Up to MAX_BULK decisions in one call. Repeating the call with the same key (after a
+    timeout, say) changes nothing more and answers the same outcomes; the same key with other
+    items is refused."""
+    idempotency_key: str = IdempotencyKey
+    items: list[ItemDecision] = Field(min_length=1, max_length=MAX_BULK)
+
+
+class BulkPreregistration(ContractModel):
+    idempotency_key: str = IdempotencyKey
+    items: list[Preregistration] = Field(min_length=1, max_length=MAX_BULK)
+
+
+class BulkApproval(ContractModel):
+    idempotency_key: str = IdempotencyKey
+    items: list[Approval] = Field(min_length=1, max_length=MAX_BULK)
+
+
+class ItemOutcome(ContractModel):
+    index: int = Field(ge=0)  # the item's place in the request
+    account_no: str
+    ok: bool
+    code: str | None = None  # the refusal's (common/errors.py), when not ok
+    message: str | None = None
+
+
+class BulkOutcome(ContractModel):
+    idempotency_key: str
+    items: list[ItemOutcome]  # in the request's order
+    succeeded: int = Field(ge=0)
+    failed: int = Field(ge=0)
+
+
+class SchoolQuery(ContractModel):
+    operator: str = StaffId
+    stage: Literal["小学", "初中"] | None = None
+
+
+class SchoolsImport(ContractModel):
+    """The district's schools as CSV (rules/schools.py CSV_COLUMNS, UTF-8); a row of another
+    district is refused. `replace`: the district's schools the file does not hold are
+    removed."""
+    operator: str = StaffId
+    csv_text: str = Field(min_length=1, max_length=2_000_000)
+    replace: bool = False
+
+
+class SchoolsImported(ContractModel):
+    added: int = Field(ge=0)
+    changed: int = Field(ge=0)
+    unchanged: int = Field(ge=0)
+    removed: int = Field(ge=0)
+
+
 class DistrictRpc(RpcContract):
     """The enrollment service's methods for district systems (their broker users may call
     nothing else); each refusal is a common.errors.DomainError."""
@@ -374,3 +547,13 @@ class DistrictRpc(RpcContract):
     district_list_applications = RpcMethod(ApplicationQuery, ApplicationPage)
     district_show_application = RpcMethod(ApplicationLookup, DistrictApplication)
     district_review_item = RpcMethod(ItemDecision, ApplicationState)
+    district_override_verification = RpcMethod(VerificationOverride, ApplicationState)
+    district_move_document = RpcMethod(DocumentDispute, DisputeSettled)
+    district_preregister = RpcMethod(Preregistration, Placement)
+    district_approve = RpcMethod(Approval, Placement)
+    district_publish = RpcMethod(OperatorRef, Publication)
+    district_bulk_review = RpcMethod(BulkReview, BulkOutcome)
+    district_bulk_preregister = RpcMethod(BulkPreregistration, BulkOutcome)
+    district_bulk_approve = RpcMethod(BulkApproval, BulkOutcome)
+    district_list_schools = RpcMethod(SchoolQuery, list[SchoolView])
+    district_import_schools = RpcMethod(SchoolsImport, SchoolsImported)

@@ -445,6 +445,22 @@ def test_another_districts_family_is_refused_audited_and_not_shown_to_the_family
     assert details.get_details(context, ACCOUNT).state.review is None  # nothing changed
 
 
+def test_an_account_without_an_application_is_refused_as_another_districts(context, store):
+    """Else a district could tell the account numbers that exist elsewhere from those that
+    exist nowhere."""
+    for account_no in ("27999999", ACCOUNT):
+        if account_no == ACCOUNT:
+            verified_family(context, ACCOUNT)
+        refused("NOT_YOUR_DISTRICT", district.show_application, context, HAIDIAN_STAFF,
+                account_no, "核对")
+        refused("NOT_YOUR_DISTRICT", district.review_item, context, HAIDIAN_STAFF, account_no,
+                1, "permit", True, None, "公安")
+    with store.transaction() as tx:
+        refusals = [access for access in tx.accesses("27999999") if access.outcome == "refused"]
+    assert [access.method for access in refusals] == [
+        "district_review_item", "district_show_application"]
+
+
 def test_items_decided_by_their_agencies_approve_the_review_with_one_outcome(context, store):
     verified_family(context, ACCOUNT)
     refused("WRONG_AGENCY", district.review_item, context, CHAOYANG_STAFF, ACCOUNT, 1,

@@ -46,9 +46,7 @@ def show_application(context: Context, operator: Operator, account_no: str,
     """The application unmasked, for a stated purpose; NOT_YOUR_DISTRICT (audited) for
     another district's family."""
     def work(tx: Transaction, now: datetime) -> Application | None:
-        application = load(tx, account_no)
-        mine = _mine(tx, operator, application, "district_show_application", purpose)
-        return application if mine else None
+        return _mine(tx, operator, account_no, "district_show_application", purpose)
     return _or_refused(transact(context, work))
 
 
@@ -59,10 +57,10 @@ def review_item(context: Context, operator: Operator, account_no: str, version: 
     status.check_agency(item, agency)
 
     def work(tx: Transaction, now: datetime) -> Application | None:
-        application = load(tx, account_no)
         label = context.season.review_items.get(item, item)
-        if not _mine(tx, operator, application, "district_review_item",
-                     f"入学资格审核：{label}", agency):
+        application = _mine(tx, operator, account_no, "district_review_item",
+                            f"入学资格审核：{label}", agency)
+        if application is None:
             return None
         started = status.start_review(application.state, context.season, now, version)
         return review.record_in(tx, context.season, now, replace(application, state=started),
@@ -70,13 +68,16 @@ def review_item(context: Context, operator: Operator, account_no: str, version: 
     return _or_refused(transact(context, work))
 
 
-def _mine(tx: Transaction, operator: Operator, application: Application, method: str,
-          purpose: str, agency: str | None = None) -> bool:
-    """Whether the application is the operator's district's; the call audited either way."""
-    mine = application.registration.district == operator.district
+def _mine(tx: Transaction, operator: Operator, account_no: str, method: str,
+          purpose: str, agency: str | None = None) -> Application | None:
+    """The application if it is the operator's district's, else None; the call audited either
+    way. An account without an application is refused alike, so that a district cannot tell
+    which account numbers exist elsewhere."""
+    application = tx.load(account_no)
+    mine = application is not None and application.registration.district == operator.district
     tx.record_access(Access(operator.district, operator.staff_id, method,
-                            OK if mine else REFUSED, application.account_no, purpose, agency))
-    return mine
+                            OK if mine else REFUSED, account_no, purpose, agency))
+    return application if mine else None
 
 
 def _or_refused(application: Application | None) -> Application:
