@@ -478,5 +478,6 @@ def test_items_decided_by_their_agencies_approve_the_review_with_one_outcome(con
     refused("REVIEW_FINISHED", district.review_item, context, CHAOYANG_STAFF, ACCOUNT, 1,
             "permit", False, "过期", "公安")
     assert len(events(store, contract.REVIEW_OUTCOME)) == 1
-    assert [access.agency for access in district.accesses(context, ACCOUNT)][:2] == [
-        "街道", "街道"]
+    # the refused call opened the application too: audited and shown like the others
+    assert [access.agency for access in district.accesses(context, ACCOUNT)][:3] == [
+        "公安", "街道", "街道"]

@@ -5,8 +5,10 @@ sees the looks at its data."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TypeVar
 
 from common.errors import DomainError
 from services.enrollment.rules import status
@@ -15,6 +17,7 @@ from services.enrollment.usecases.context import Context, load, transact
 from services.enrollment.usecases.store import Access, Application, Listed, Listing, Transaction
 
 OK, REFUSED = "ok", "refused"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -43,45 +46,58 @@ def list_applications(context: Context, operator: Operator, listing: Listing,
 
 def show_application(context: Context, operator: Operator, account_no: str,
                      purpose: str) -> Application:
-    """The application unmasked, for a stated purpose; NOT_YOUR_DISTRICT (audited) for
-    another district's family."""
-    def work(tx: Transaction, now: datetime) -> Application | None:
-        return _mine(tx, operator, account_no, "district_show_application", purpose)
-    return _or_refused(transact(context, work))
+    """The application unmasked, for a stated purpose."""
+    return decide(context, lambda tx, now: mine(tx, operator, account_no,
+                                                "district_show_application", purpose))
 
 
 def review_item(context: Context, operator: Operator, account_no: str, version: int,
                 item: str, passed: bool, reason: str | None, agency: str) -> Application:
-    """One item's 通过 / 不通过 by its agency; the first starts the review (the family can no
-    longer withdraw). NOT_YOUR_DISTRICT (audited) for another district's family."""
+    return decide(context, lambda tx, now: review_item_in(
+        tx, context, now, operator, account_no, version, item, passed, reason, agency))
+
+
+def review_item_in(tx: Transaction, context: Context, now: datetime, operator: Operator,
+                   account_no: str, version: int, item: str, passed: bool, reason: str | None,
+                   agency: str) -> Application:
+    """One item's 通过 / 不通过 by its agency, in `tx`; the first starts the review (the family
+    can no longer withdraw)."""
     status.check_agency(item, agency)
-
-    def work(tx: Transaction, now: datetime) -> Application | None:
-        label = context.season.review_items.get(item, item)
-        application = _mine(tx, operator, account_no, "district_review_item",
-                            f"入学资格审核：{label}", agency)
-        if application is None:
-            return None
-        started = status.start_review(application.state, context.season, now, version)
-        return review.record_in(tx, context.season, now, replace(application, state=started),
-                                version, item, passed, reason)
-    return _or_refused(transact(context, work))
+    label = context.season.review_items.get(item, item)
+    application = mine(tx, operator, account_no, "district_review_item",
+                       f"入学资格审核：{label}", agency)
+    started = status.start_review(application.state, context.season, now, version)
+    return review.record_in(tx, context.season, now, replace(application, state=started),
+                            version, item, passed, reason)
 
 
-def _mine(tx: Transaction, operator: Operator, account_no: str, method: str,
-          purpose: str, agency: str | None = None) -> Application | None:
-    """The application if it is the operator's district's, else None; the call audited either
-    way. An account without an application is refused alike, so that a district cannot tell
-    which account numbers exist elsewhere."""
+# A district's call on one application, in a transaction: `work(tx, now)` raises a
+# DomainError for a refusal, before anything but the audit is written; the transaction is
+# committed all the same, so that the audit of a refused call stays.
+
+def decide(context: Context, work: Callable[[Transaction, datetime], T]) -> T:
+    """`work` in its own transaction (transact): committed, then its refusal raised."""
+    def audited(tx: Transaction, now: datetime) -> tuple[T | None, DomainError | None]:
+        try:
+            return work(tx, now), None
+        except DomainError as refusal:
+            return None, refusal
+    done, refusal = transact(context, audited)
+    if refusal is not None:
+        raise refusal
+    return done
+
+
+def mine(tx: Transaction, operator: Operator, account_no: str, method: str, purpose: str,
+         agency: str | None = None) -> Application:
+    """The application, if it is the operator's district's; the call audited either way.
+    NOT_YOUR_DISTRICT for another district's, and alike for an account without an application,
+    so that a district cannot tell which account numbers exist elsewhere."""
     application = tx.load(account_no)
-    mine = application is not None and application.registration.district == operator.district
+    ok = application is not None and application.registration.district == operator.district
     tx.record_access(Access(operator.district, operator.staff_id, method,
-                            OK if mine else REFUSED, account_no, purpose, agency))
-    return application if mine else None
-
-
-def _or_refused(application: Application | None) -> Application:
-    if application is None:  # the refusal is audited: raised once its transaction committed
+                            OK if ok else REFUSED, account_no, purpose, agency))
+    if not ok:
         raise DomainError("NOT_YOUR_DISTRICT")
     return application
 
