@@ -34,6 +34,7 @@ from services.enrollment.rules.schools import School
 from services.enrollment.rules.status import (
     ApplicationState,
     ItemResult,
+    Placement,
     Review,
     Verification,
     review_stage,
@@ -43,6 +44,7 @@ from services.enrollment.usecases.store import (
     Application,
     Listed,
     Listing,
+    Publication,
     StaleRevision,
     Version,
 )
@@ -82,13 +84,15 @@ def state_document(state: ApplicationState) -> dict:
 def state_from(document: dict) -> ApplicationState:
     verification = document.get("verification")
     review = document.get("review")
+    placement = document.get("placement")
     return ApplicationState(
         hukou_type=document["hukou_type"], details=document["details"],
         version=document["version"],
         verification=Verification(**verification) if verification else None,
         review=Review(review["version"], review["status"],
                       tuple(ItemResult(**result) for result in review["results"]))
-        if review else None)
+        if review else None,
+        placement=Placement(**placement) if placement else None)
 
 
 def registration_document(registration: Registration) -> dict:
@@ -209,8 +213,8 @@ class PgTransaction:
         row = self.conn.execute(
             "INSERT INTO enrollment.applications (account_no, district, hukou_type, family_key, "
             "registration, state, details_status, version, verification_status, review_status, "
-            "data, revision, updated_at) VALUES "
-            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now())) "
+            "school_code, placement_status, data, revision, updated_at) VALUES "
+            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now())) "
             "ON CONFLICT (account_no) DO NOTHING RETURNING account_no",
             (account_no, application.registration.district, application.registration.hukou_type,
              sealed_key,
@@ -227,7 +231,8 @@ class PgTransaction:
         cipher = self._family(account_no)
         row = self.conn.execute(
             "UPDATE enrollment.applications SET state = %s, details_status = %s, version = %s, "
-            "verification_status = %s, review_status = %s, data = %s, revision = revision + 1, "
+            "verification_status = %s, review_status = %s, school_code = %s, "
+            "placement_status = %s, data = %s, revision = revision + 1, "
             "updated_at = coalesce(%s, now()) "
             "WHERE account_no = %s AND revision = %s RETURNING revision",
             (*self._sealed_state(cipher, application), application.updated_at, account_no,
@@ -238,14 +243,17 @@ class PgTransaction:
                            application.data, row["revision"], application.updated_at)
 
     def _sealed_state(self, cipher: FieldCipher, application: Application) -> tuple:
-        """(state, details_status, version, verification_status, review_status, data) as
-        stored: the statuses in clear, for the districts' lists."""
+        """(state, details_status, version, verification_status, review_status, school_code,
+        placement_status, data) as stored: the statuses and the school in clear, for the
+        districts' lists."""
         account_no, state = application.account_no, application.state
-        data = application.data
+        data, placement = application.data, state.placement
         return (cipher.encrypt(state_document(state), _bound("state", account_no)),
                 state.details, state.version,
                 state.verification.status if state.verification is not None else None,
                 review_stage(state),
+                placement.school if placement is not None else None,
+                placement.status if placement is not None else None,
                 cipher.encrypt(dict(data), _bound("data", account_no))
                 if data is not None else None)
 
@@ -298,6 +306,26 @@ class PgTransaction:
             (account_no,)).fetchall()
         return [Access(**row) for row in rows]
 
+    def school(self, district: str, code: str) -> School | None:
+        row = self.conn.execute(
+            "SELECT district, code, name, kind, stage, address, plan_seats, demo "
+            "FROM enrollment.schools WHERE district = %s AND code = %s",
+            (district, code)).fetchone()
+        return None if row is None else School(**row)
+
+    def publication(self, district: str) -> Publication | None:
+        row = self.conn.execute(
+            "SELECT district, staff_id, placed, published_at FROM enrollment.publications "
+            "WHERE district = %s", (district,)).fetchone()
+        return None if row is None else Publication(**row)
+
+    def publish(self, publication: Publication) -> Publication:
+        self.conn.execute(
+            "INSERT INTO enrollment.publications (district, staff_id, placed) "
+            "VALUES (%(district)s, %(staff_id)s, %(placed)s) ON CONFLICT (district) DO NOTHING",
+            asdict(publication))
+        return self.publication(publication.district)
+
 
 # A district's applications after an account number, filtered (a NULL filter: any); the
 # submission dates are Beijing's days of the current version's submission.
@@ -311,6 +339,8 @@ WHERE a.district = %(district)s
   AND (%(verification)s::text IS NULL OR (a.details_status = 'submitted'
                                           AND a.verification_status = %(verification)s))
   AND (%(review)s::text IS NULL OR a.review_status = %(review)s)
+  AND (%(school)s::text IS NULL OR a.school_code = %(school)s)
+  AND (%(placement)s::text IS NULL OR coalesce(a.placement_status, 'none') = %(placement)s)
   AND (%(submitted_from)s::date IS NULL OR (a.details_status = 'submitted'
        AND v.submitted_at >= %(submitted_from)s::timestamp AT TIME ZONE 'Asia/Shanghai'))
   AND (%(submitted_to)s::date IS NULL OR (a.details_status = 'submitted'

@@ -11,9 +11,10 @@ from datetime import datetime
 from typing import TypeVar
 
 from common.errors import DomainError
+from services.enrollment import contract
 from services.enrollment.rules import status
 from services.enrollment.usecases import review
-from services.enrollment.usecases.context import Context, load, transact
+from services.enrollment.usecases.context import Context, load, text_guardian, transact
 from services.enrollment.usecases.store import Access, Application, Listed, Listing, Transaction
 
 OK, REFUSED = "ok", "refused"
@@ -69,6 +70,25 @@ def review_item_in(tx: Transaction, context: Context, now: datetime, operator: O
     started = status.start_review(application.state, context.season, now, version)
     return review.record_in(tx, context.season, now, replace(application, state=started),
                             version, item, passed, reason)
+
+
+def override_verification(context: Context, operator: Operator, account_no: str,
+                          version: int, verified: bool, item: str | None,
+                          reason: str) -> Application:
+    """The district's checks decide the 身份证及户籍信息核验; the guardian is texted the
+    outcome, as after the registry's."""
+    def work(tx: Transaction, now: datetime) -> Application:
+        application = mine(tx, operator, account_no, "district_override_verification",
+                           f"更正身份证及户籍信息核验结果：{reason}")
+        state = status.override_verification(application.state, version, verified, item,
+                                             reason)
+        saved = tx.save(replace(application, state=state, updated_at=now))
+        text_guardian(tx, application, contract.VERIFICATION_OUTCOME,
+                      lambda phone: contract.VerificationOutcome(
+                          account_no=account_no, version=version,
+                          status=state.verification.status, guardian_phone=phone).payload())
+        return saved
+    return decide(context, work)
 
 
 # A district's call on one application, in a transaction: `work(tx, now)` raises a
