@@ -21,6 +21,7 @@ from services.accounts import contract as accounts
 from services.enrollment import contract
 from services.enrollment.rules import status
 from services.enrollment.rules.fields import Registration
+from services.enrollment.rules.schools import School
 from services.enrollment.rules.season import Form, Season, load_season
 from services.enrollment.storage import AlreadyHandled, Keys, Store
 from services.enrollment.usecases import details, district, verification_results
@@ -41,10 +42,12 @@ def now_utc() -> datetime:
 
 
 class EnrollmentApp:
-    def __init__(self, store: Store, season: Season, clock: Callable[[], datetime] = now_utc):
+    def __init__(self, store: Store, season: Season, clock: Callable[[], datetime] = now_utc,
+                 demo_schools: bool = True):
         self.store = store
         self.season = season
         self.clock = clock
+        self.demo_schools = demo_schools  # a schools file may hold demo schools (not production)
         self.context = Context(store, season, clock)
 
     # RPC ----------------------------------------------------------------------------------
@@ -116,6 +119,16 @@ class EnrollmentApp:
             self.context, _operator(caller, decision.operator), decision.account_no,
             decision.version, decision.item, decision.passed, decision.reason,
             decision.agency).state)
+
+    def district_list_schools(self, caller: Caller, query: contract.SchoolQuery) -> list[dict]:
+        return [school_view(school) for school in district.list_schools(
+            self.context, _operator(caller, query.operator), query.stage)]
+
+    def district_import_schools(self, caller: Caller, request: contract.SchoolsImport) -> dict:
+        done = district.import_schools(self.context, _operator(caller, request.operator),
+                                       request.csv_text, request.replace, self.demo_schools)
+        return {"added": done.added, "changed": done.changed, "unchanged": done.unchanged,
+                "removed": done.removed}
 
     # Events -------------------------------------------------------------------------------
     def family_registered(self, event: accounts.FamilyRegistered) -> bool:
@@ -232,6 +245,12 @@ def district_application_view(application: Application) -> dict:
             "state": state_view(application.state), "data": application.data}
 
 
+def school_view(school: School) -> dict:
+    return {"code": school.code, "name": school.name, "kind": school.kind,
+            "stage": school.stage, "address": school.address,
+            "plan_seats": school.plan_seats, "demo": school.demo}
+
+
 def form_view(form: Form) -> dict:
     """The season's form for the family's hukou type, as the page draws it."""
     def field(spec) -> dict:
@@ -320,4 +339,5 @@ def build(settings, pool, publish: Callable | None = None) -> EnrollmentApp:
     SEASON_YEAR (SEASON_PHASES). `publish` gets each committed transaction's outbox events
     (the service's relay; without it they wait in the outbox for a running relay's sweep)."""
     season = load_season(settings.SEASON_YEAR, phases=settings.SEASON_PHASES)
-    return EnrollmentApp(Store(pool, Keys(settings.master_keys), publish), season)
+    return EnrollmentApp(Store(pool, Keys(settings.master_keys), publish), season,
+                         demo_schools=not settings.production)

@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from services.enrollment import contract
+from services.enrollment.rules.schools import School
 from services.enrollment.rules.season import BEIJING
 from services.enrollment.rules.status import SUBMITTED, review_stage
 from services.enrollment.usecases.store import (
@@ -24,6 +25,7 @@ from services.enrollment.usecases.store import (
     Application,
     Listed,
     Listing,
+    SchoolImport,
     StaleRevision,
     Version,
 )
@@ -40,6 +42,7 @@ class MemoryStore:
         self.cancellations: set[str] = set()
         self._handled: set[str] = set()  # event ids
         self._accesses: list[Access] = []  # oldest first
+        self._schools: dict[tuple[str, str], School] = {}  # (district, code) -> school
 
     def forget_family(self, event_id: str, event_type: str, account_no: str) -> bool:
         """As the PostgreSQL store's: the family's data goes, the cancellation is kept."""
@@ -67,6 +70,7 @@ class MemoryTransaction:
         self._versions: list[Version] = []
         self._events: list[tuple[str, dict]] = []
         self._accesses: list[Access] = []
+        self._schools: dict[tuple[str, str], School] | None = None  # all of them, once written
 
     def load(self, account_no: str) -> Application | None:
         if account_no in self._staged:
@@ -133,6 +137,30 @@ class MemoryTransaction:
         return [access for access in reversed(committed + self._accesses)
                 if access.account_no == account_no]
 
+    def schools(self, district: str, stage: str | None = None) -> list[School]:
+        return sorted((school for school in self._current_schools().values()
+                       if school.district == district and stage in (None, school.stage)),
+                      key=lambda school: school.code)
+
+    def import_schools(self, schools: list[School],
+                       replace: tuple[str, ...] = ()) -> SchoolImport:
+        current = self._current_schools()
+        given = {(school.district, school.code): school for school in schools}
+        added = sum(key not in current for key in given)
+        changed = sum(key in current and current[key] != school for key, school in given.items())
+        gone = [key for key in current if key[0] in replace and key not in given]
+        for key in gone:
+            del current[key]
+        current.update(given)
+        self._schools = current
+        return SchoolImport(added, changed, len(schools) - added - changed, len(gone))
+
+    def _current_schools(self) -> dict[tuple[str, str], School]:
+        if self._schools is not None:
+            return dict(self._schools)
+        with self._store._lock:
+            return dict(self._store._schools)
+
     def commit(self) -> None:
         store = self._store
         with store._lock:
@@ -146,6 +174,8 @@ class MemoryTransaction:
             store.outbox.extend(self._events)
             now = datetime.now(BEIJING)
             store._accesses.extend(replace(access, at=now) for access in self._accesses)
+            if self._schools is not None:
+                store._schools = self._schools
 
 
 def _selected(listing: Listing, application: Application, submitted_at: datetime | None) -> bool:

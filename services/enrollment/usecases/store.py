@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from services.enrollment.rules.fields import Registration
+from services.enrollment.rules.schools import School
 from services.enrollment.rules.status import ApplicationState
 
 
@@ -63,6 +64,15 @@ class Access:
     at: datetime | None = None  # set when recorded
 
 
+@dataclass(frozen=True)
+class SchoolImport:
+    """What an import of schools did, school by school."""
+    added: int
+    changed: int
+    unchanged: int
+    removed: int
+
+
 class StaleRevision(Exception):
     """The application changed (or appeared) since it was loaded: nothing of the transaction
     is written; load it again and decide again."""
@@ -106,6 +116,15 @@ class Transaction(Protocol):
 
     def accesses(self, account_no: str) -> list[Access]:
         """The audited calls for the account, newest first."""
+
+    def schools(self, district: str, stage: str | None = None) -> list[School]:
+        """The schools of a district (of one stage, if given), by code."""
+
+    def import_schools(self, schools: list[School],
+                       replace: tuple[str, ...] = ()) -> SchoolImport:
+        """Adds the schools new to the table and changes those whose values differ;
+        importing the same schools again changes nothing. A school of one of the districts in
+        `replace` that `schools` does not hold is removed; any other missing one is kept."""
 
 
 class Store(Protocol):
