@@ -517,6 +517,9 @@ def main(argv: list[str], connect: Callable[[str | None], DistrictRpc] = Distric
     except (UsageError, OSError) as wrong:
         err.write(f"错误：{wrong}\n")
         return REFUSED
+    except Exception as unexpected:  # noqa: BLE001 - an operator gets a line, never a traceback
+        err.write(f"意外错误：{type(unexpected).__name__}: {unexpected}\n")
+        return REFUSED
     except KeyboardInterrupt:
         err.write("已中断。批量文件可原样重新运行，已办理的不会重复办理。\n")
         return INTERRUPTED
