@@ -42,10 +42,12 @@ def now_utc() -> datetime:
 
 
 class EnrollmentApp:
-    def __init__(self, store: Store, season: Season, clock: Callable[[], datetime] = now_utc):
+    def __init__(self, store: Store, season: Season, clock: Callable[[], datetime] = now_utc,
+                 demo_schools: bool = True):
         self.store = store
         self.season = season
         self.clock = clock
+        self.demo_schools = demo_schools  # a schools file may hold demo schools (not production)
         self.context = Context(store, season, clock)
 
     # RPC ----------------------------------------------------------------------------------
@@ -150,6 +152,16 @@ class EnrollmentApp:
         published = placement.publish(self.context, _operator(caller, request.operator))
         return {"district": published.district, "placed": published.placed,
                 "published_at": published.published_at.isoformat()}
+
+    def district_list_schools(self, caller: Caller, query: contract.SchoolQuery) -> list[dict]:
+        return [school_view(school) for school in district.list_schools(
+            self.context, _operator(caller, query.operator), query.stage)]
+
+    def district_import_schools(self, caller: Caller, request: contract.SchoolsImport) -> dict:
+        done = district.import_schools(self.context, _operator(caller, request.operator),
+                                       request.csv_text, request.replace, self.demo_schools)
+        return {"added": done.added, "changed": done.changed, "unchanged": done.unchanged,
+                "removed": done.removed}
 
     # Events -------------------------------------------------------------------------------
     def family_registered(self, event: accounts.FamilyRegistered) -> bool:
@@ -370,4 +382,5 @@ def build(settings, pool, publish: Callable | None = None) -> EnrollmentApp:
     SEASON_YEAR (SEASON_PHASES). `publish` gets each committed transaction's outbox events
     (the service's relay; without it they wait in the outbox for a running relay's sweep)."""
     season = load_season(settings.SEASON_YEAR, phases=settings.SEASON_PHASES)
-    return EnrollmentApp(Store(pool, Keys(settings.master_keys), publish), season)
+    return EnrollmentApp(Store(pool, Keys(settings.master_keys), publish), season,
+                         demo_schools=not settings.production)

@@ -105,6 +105,14 @@ class EnrollmentService:
     def district_publish(self, caller, request):
         return self.app.district_publish(caller, request)
 
+    @serve_district(DistrictRpc.district_list_schools)
+    def district_list_schools(self, caller, query):
+        return self.app.district_list_schools(caller, query)
+
+    @serve_district(DistrictRpc.district_import_schools)
+    def district_import_schools(self, caller, request):
+        return self.app.district_import_schools(caller, request)
+
     # Requeued on a transient error (the database away): the event is handled once it is back.
     @event_handler(ACCOUNTS, FAMILY_REGISTERED, reliable_delivery=True, requeue_on_error=True)
     def handle_family_registered(self, payload):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from datetime import date
 
 import psycopg
@@ -45,6 +45,7 @@ from services.enrollment.usecases.store import (
     Listed,
     Listing,
     Publication,
+    SchoolImport,
     StaleRevision,
     Version,
 )
@@ -299,6 +300,13 @@ class PgTransaction:
             "account_no, method, outcome) VALUES (%(district)s, %(staff_id)s, %(agency)s, "
             "%(purpose)s, %(account_no)s, %(method)s, %(outcome)s)", asdict(access))
 
+    def schools(self, district: str, stage: str | None = None) -> list[School]:
+        return _schools(self.conn, district, stage)
+
+    def import_schools(self, schools: list[School],
+                       replace: tuple[str, ...] = ()) -> SchoolImport:
+        return _import_schools(self.conn, schools, replace)
+
     def accesses(self, account_no: str) -> list[Access]:
         rows = self.conn.execute(
             "SELECT district, staff_id, method, outcome, account_no, purpose, agency, at "
@@ -307,11 +315,8 @@ class PgTransaction:
         return [Access(**row) for row in rows]
 
     def school(self, district: str, code: str) -> School | None:
-        row = self.conn.execute(
-            "SELECT district, code, name, kind, stage, address, plan_seats, demo "
-            "FROM enrollment.schools WHERE district = %s AND code = %s",
-            (district, code)).fetchone()
-        return None if row is None else School(**row)
+        found = _schools(self.conn, district, code=code)
+        return found[0] if found else None
 
     def publication(self, district: str) -> Publication | None:
         row = self.conn.execute(
@@ -364,16 +369,6 @@ def rotate_keys(database_url: str, master: MasterKeys, batch: int = 1000) -> int
 # Schools: reference data per district (rules/schools.py), nothing personal, nothing sealed.
 # ---------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class SchoolImport:
-    """What an import did, school by school."""
-
-    added: int
-    changed: int
-    unchanged: int
-    removed: int
-
-
 # One statement for the whole file, each column an array. A school whose values are the same
 # is left alone, its updated_at too; `xmax = 0` only on a row this statement inserted.
 _UPSERT_SCHOOLS = """
@@ -396,35 +391,42 @@ _REMOVE_OTHER_SCHOOLS = (
 
 
 class SchoolTable:
-    """enrollment.schools: imports and reads."""
+    """enrollment.schools: imports and reads outside the use cases (the import command)."""
 
     def __init__(self, pool: psycopg_pool.ConnectionPool):
         self.pool = pool
 
     def import_schools(self, schools: list[School],
                        replace: tuple[str, ...] = ()) -> SchoolImport:
-        """Adds the schools new to the table and changes those whose values differ, in one
-        transaction; importing the same schools again changes nothing. A school of one of
-        the districts in `replace` that `schools` does not hold is removed; any other school
-        missing from `schools` is kept."""
-        arrays = {column.name: [getattr(school, column.name) for school in schools]
-                  for column in fields(School)}
+        """As a transaction's (usecases/store.py), in a transaction of its own."""
         with self.pool.connection() as conn, conn.transaction():
             conn.row_factory = dict_row
-            written = conn.execute(_UPSERT_SCHOOLS, arrays).fetchall()
-            removed = conn.execute(_REMOVE_OTHER_SCHOOLS,
-                                   {**arrays, "replaced": list(replace)}).rowcount
-        added = sum(row["added"] for row in written)
-        return SchoolImport(added=added, changed=len(written) - added,
-                            unchanged=len(schools) - len(written), removed=removed)
+            return _import_schools(conn, schools, replace)
 
     def schools(self, district: str, stage: str | None = None) -> list[School]:
-        """The schools of a district (of one stage, if given), by code."""
         with self.pool.connection() as conn:
             conn.row_factory = dict_row
-            rows = conn.execute(
-                "SELECT district, code, name, kind, stage, address, plan_seats, demo "
-                "FROM enrollment.schools WHERE district = %s "
-                "AND (%s::text IS NULL OR stage = %s) ORDER BY code",
-                (district, stage, stage)).fetchall()
-        return [School(**row) for row in rows]
+            return _schools(conn, district, stage)
+
+
+def _import_schools(conn: psycopg.Connection, schools: list[School],
+                    replace: tuple[str, ...]) -> SchoolImport:
+    arrays = {column.name: [getattr(school, column.name) for school in schools]
+              for column in fields(School)}
+    written = conn.execute(_UPSERT_SCHOOLS, arrays).fetchall()
+    removed = conn.execute(_REMOVE_OTHER_SCHOOLS, {**arrays, "replaced": list(replace)}).rowcount
+    added = sum(row["added"] for row in written)
+    return SchoolImport(added=added, changed=len(written) - added,
+                        unchanged=len(schools) - len(written), removed=removed)
+
+
+def _schools(conn: psycopg.Connection, district: str, stage: str | None = None,
+             code: str | None = None) -> list[School]:
+    """The district's schools, of one stage or the one school `code` if given, by code."""
+    rows = conn.execute(
+        "SELECT district, code, name, kind, stage, address, plan_seats, demo "
+        "FROM enrollment.schools WHERE district = %(district)s "
+        "AND (%(stage)s::text IS NULL OR stage = %(stage)s) "
+        "AND (%(code)s::text IS NULL OR code = %(code)s) ORDER BY code",
+        {"district": district, "stage": stage, "code": code}).fetchall()
+    return [School(**row) for row in rows]

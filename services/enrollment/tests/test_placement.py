@@ -10,7 +10,6 @@ from services.enrollment import contract
 from services.enrollment.rules import placement as rules
 from services.enrollment.rules import status
 from services.enrollment.rules.schools import School
-from services.enrollment.storage import SchoolTable
 from services.enrollment.tests.samples import SEASON, Clock, at, details_for, registration
 from services.enrollment.usecases import details, district, placement, verification_results
 from services.enrollment.usecases.context import Context
@@ -34,12 +33,9 @@ def clock():
 
 @pytest.fixture(params=["memory", "postgres"])
 def store(request):
-    if request.param == "memory":
-        store = MemoryStore()
-        store.schools.update({(school.district, school.code): school for school in SCHOOLS})
-        return store
-    store = request.getfixturevalue("pg_store")
-    SchoolTable(store.pool).import_schools(SCHOOLS, replace=("chaoyang",))
+    store = MemoryStore() if request.param == "memory" else request.getfixturevalue("pg_store")
+    with store.transaction() as tx:
+        tx.import_schools(SCHOOLS)
     return store
 
 

@@ -26,6 +26,7 @@ from services.enrollment.usecases.store import (
     Listed,
     Listing,
     Publication,
+    SchoolImport,
     StaleRevision,
     Version,
 )
@@ -42,8 +43,8 @@ class MemoryStore:
         self.cancellations: set[str] = set()
         self._handled: set[str] = set()  # event ids
         self._accesses: list[Access] = []  # oldest first
-        self.schools: dict[tuple[str, str], School] = {}  # (district, code): the reference data
         self._publications: dict[str, Publication] = {}
+        self._schools: dict[tuple[str, str], School] = {}  # (district, code) -> school
 
     def forget_family(self, event_id: str, event_type: str, account_no: str) -> bool:
         """As the PostgreSQL store's: the family's data goes, the cancellation is kept."""
@@ -72,6 +73,7 @@ class MemoryTransaction:
         self._events: list[tuple[str, dict]] = []
         self._accesses: list[Access] = []
         self._publications: dict[str, Publication] = {}
+        self._schools: dict[tuple[str, str], School] | None = None  # all of them, once written
 
     def load(self, account_no: str) -> Application | None:
         if account_no in self._staged:
@@ -139,7 +141,7 @@ class MemoryTransaction:
                 if access.account_no == account_no]
 
     def school(self, district: str, code: str) -> School | None:
-        return self._store.schools.get((district, code))
+        return self._current_schools().get((district, code))
 
     def publication(self, district: str) -> Publication | None:
         if district in self._publications:
@@ -152,6 +154,29 @@ class MemoryTransaction:
             self._publications[publication.district] = replace(
                 publication, published_at=datetime.now(BEIJING))
         return self.publication(publication.district)
+    def schools(self, district: str, stage: str | None = None) -> list[School]:
+        return sorted((school for school in self._current_schools().values()
+                       if school.district == district and stage in (None, school.stage)),
+                      key=lambda school: school.code)
+
+    def import_schools(self, schools: list[School],
+                       replace: tuple[str, ...] = ()) -> SchoolImport:
+        current = self._current_schools()
+        given = {(school.district, school.code): school for school in schools}
+        added = sum(key not in current for key in given)
+        changed = sum(key in current and current[key] != school for key, school in given.items())
+        gone = [key for key in current if key[0] in replace and key not in given]
+        for key in gone:
+            del current[key]
+        current.update(given)
+        self._schools = current
+        return SchoolImport(added, changed, len(schools) - added - changed, len(gone))
+
+    def _current_schools(self) -> dict[tuple[str, str], School]:
+        if self._schools is not None:
+            return dict(self._schools)
+        with self._store._lock:
+            return dict(self._store._schools)
 
     def commit(self) -> None:
         store = self._store
@@ -168,6 +193,8 @@ class MemoryTransaction:
             store._accesses.extend(replace(access, at=now) for access in self._accesses)
             for district, publication in self._publications.items():
                 store._publications.setdefault(district, publication)
+            if self._schools is not None:
+                store._schools = self._schools
 
 
 def _selected(listing: Listing, application: Application, submitted_at: datetime | None) -> bool:

@@ -75,6 +75,15 @@ class Publication:
     published_at: datetime | None = None  # set when recorded
 
 
+@dataclass(frozen=True)
+class SchoolImport:
+    """What an import of schools did, school by school."""
+    added: int
+    changed: int
+    unchanged: int
+    removed: int
+
+
 class StaleRevision(Exception):
     """The application changed (or appeared) since it was loaded: nothing of the transaction
     is written; load it again and decide again."""
@@ -128,6 +137,14 @@ class Transaction(Protocol):
     def publish(self, publication: Publication) -> Publication:
         """Records the district's publication (`published_at`: the transaction's time); the
         one recorded before, if any, is kept and returned."""
+    def schools(self, district: str, stage: str | None = None) -> list[School]:
+        """The schools of a district (of one stage, if given), by code."""
+
+    def import_schools(self, schools: list[School],
+                       replace: tuple[str, ...] = ()) -> SchoolImport:
+        """Adds the schools new to the table and changes those whose values differ;
+        importing the same schools again changes nothing. A school of one of the districts in
+        `replace` that `schools` does not hold is removed; any other missing one is kept."""
 
 
 class Store(Protocol):
