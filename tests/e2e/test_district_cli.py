@@ -2,7 +2,8 @@
 it, a process of its own, against the running platform with a district's own broker user
 from an env file as `make run` writes it: the list masked, one application opened for a
 purpose, a refusal printed in words, the schools imported (and another district's row
-refused), the export a spreadsheet opens."""
+refused), the export a spreadsheet opens; and a school's pre-registration approved and the results
+published, which the family then sees and is texted."""
 
 from __future__ import annotations
 
@@ -13,26 +14,41 @@ import pytest
 
 from common.registry import ROOT
 from services.enrollment.rules.schools import CSV_COLUMNS
-from tests.e2e.test_details import application, registered
+from tests.e2e.test_details import (
+    application,
+    beijing_details,
+    journey_steps,
+    registered,
+    verification_settles,
+)
 from tests.support.infra import drop_process_users, make_district_users
+from tests.support.registry import child_record, registry_holds
 
 SCHOOL = "haidian,9904100001,海淀区测试第一小学,公办,小学,海淀区测试路1号,180,是"
+# Results are published once per district: no other test publishes in 房山区.
+FANGSHAN_SCHOOL = "fangshan,9908100001,房山区测试第一小学,公办,小学,房山区测试路1号,90,是"
 
 
-@pytest.fixture
-def cli(stack, tmp_path):
-    """Runs the command line as 海淀's operator hd0042: (exit status, stdout, stderr)."""
-    users = make_district_users(stack.env["AMQP_URI"], ("haidian",))
-    env_file = tmp_path / "district-haidian.env"
-    env_file.write_text(f"# haidian's own RabbitMQ user\nAMQP_URI={users['haidian']}\n")
+def operator_cli(stack, tmp_path, district: str, staff_id: str):
+    """Runs the command line as `district`'s operator: (exit status, stdout, stderr)."""
+    users = make_district_users(stack.env["AMQP_URI"], (district,))
+    env_file = tmp_path / f"district-{district}.env"
+    env_file.write_text(f"# {district}'s own RabbitMQ user\nAMQP_URI={users[district]}\n")
 
     def run(*args: str) -> tuple[int, str, str]:
         done = subprocess.run(
             [sys.executable, "-m", "services.enrollment.district_cli", "--env-file",
              str(env_file), *args], cwd=ROOT, capture_output=True, text=True, timeout=60,
-            env={**stack.env, "DISTRICT_OPERATOR": "hd0042"})
+            env={**stack.env, "DISTRICT_OPERATOR": staff_id})
         assert "Traceback" not in done.stderr, done.stderr
         return done.returncode, done.stdout, done.stderr
+    return run, users
+
+
+@pytest.fixture
+def cli(stack, tmp_path):
+    """海淀's operator hd0042."""
+    run, users = operator_cli(stack, tmp_path, "haidian", "hd0042")
     yield run
     drop_process_users(users)
 
@@ -96,3 +112,48 @@ def test_the_export_holds_every_application_with_a_byte_order_mark_and_chinese_h
                         "身份证及户籍信息核验,入学资格审核,提交时间,预登记学校,预登记状态")
     assert any(line.startswith(f"{account_no},海淀区,本市户籍,李**,") for line in lines)
     assert len(lines) - 1 == int(out.split()[1])
+
+
+def test_a_school_pre_registers_the_district_approves_and_publishes_and_the_family_sees_it(
+        stack, tmp_path):
+    run, users = operator_cli(stack, tmp_path, "fangshan", "fs0007")
+    try:
+        family, body, account_no = registered(
+            stack, district="fangshan", hukou_district="fangshan",
+            residence_district="fangshan", residence_address="房山区良乡镇拱辰大街1号")
+        registry_holds(stack, child_record(body))
+        application(family)
+        submitted = family.call("POST", "/api/v1/application/submissions",
+                                json={"data": beijing_details("fangshan")})
+        assert submitted.status_code == 201, submitted.text
+        assert verification_settles(family, 1)["state"]["verification"]["status"] == "verified"
+
+        schools = tmp_path / "schools.csv"
+        schools.write_text(",".join(CSV_COLUMNS) + "\n" + FANGSHAN_SCHOOL + "\n")
+        assert run("import-schools", str(schools))[0] == 0
+        school = FANGSHAN_SCHOOL.split(",")[1]
+        status, _, err = run("pre-register", account_no, "--version", "2", "--school", school)
+        assert status == 1 and "（FORM_SUPERSEDED）" in err  # an old printout: print it again
+        status, out, err = run("pre-register", account_no, "--version", "1", "--school", school)
+        assert status == 0, err
+        assert journey_steps(family)["preregistration"]["status"] == "preregistered"
+        status, out, err = run("list", "--school", school, "--placement", "preregistered")
+        assert status == 0 and account_no in out, err
+        status, out, err = run("approve", "--school", school)  # the school's whole list
+        assert status == 0, err
+        assert journey_steps(family)["preregistration"]["status"] == "approved"
+
+        assert run("publish")[0] == 0  # without --yes: says what it would do, does nothing
+        assert journey_steps(family)["results"]["status"] != "published"
+        status, out, err = run("publish", "--yes")
+        assert status == 0, err
+        assert journey_steps(family)["results"]["status"] == "published"
+        [text] = stack.wait_sms(body["guardian_phone"], "result_published")
+        assert "查看入学结果" in text["text"]
+        assert run("publish", "--yes")[0] == 0  # again: the same publication, no second text
+        status, _, err = run("approve", account_no, "--school", school)
+        assert status == 1 and "（RESULTS_PUBLISHED）" in err
+        assert len([m for m in stack.sms_messages(body["guardian_phone"])
+                    if m["purpose"] == "result_published"]) == 1
+    finally:
+        drop_process_users(users)
