@@ -415,7 +415,7 @@ main() {
     cat <<EOF
 run: ------------------------------------------------------------------------
 run: the platform is up:    $BASE_URL
-run: demo families, each at another state of 录入详细信息 and its 身份证及户籍信息核验:
+run: demo families, each at another state of 录入详细信息, its 身份证及户籍信息核验 and the result:
 ${signins}run: SMS outbox (dev only): $BASE_URL/dev/sms
 run: demo registry:         $registry
 run: demo schools:          $schools

@@ -57,6 +57,13 @@ DEMO_FAMILIES = (
      "hukou_district": "chaoyang", "residence_district": "chaoyang",
      "residence_address": "朝阳区示例街5号", "guardian_name": "刘强",
      "guardian_relation": "father", "guardian_phone": "13800138004"},
+    # Verified, pre-registered at a demo school, approved, and 延庆区 published its results
+    # (no other demo family or resident is in 延庆区: a published district has no 未公布 left).
+    {**_EVERY_FAMILY, "district": "yanqing", "hukou_type": "beijing", "child_name": "孙悦",
+     "document_number": "110229202010100027", "sex": "female", "birth_date": "2020-10-10",
+     "hukou_district": "yanqing", "residence_district": "yanqing",
+     "residence_address": "延庆区示例胡同6号", "guardian_name": "孙伟",
+     "guardian_relation": "father", "guardian_phone": "13800138005"},
 )
 DEMO = DEMO_FAMILIES[0]
 

@@ -1,5 +1,5 @@
 """Demo data for `make run`: the demo families' details, so that a newcomer can sign in and see
-each state of 录入详细信息 and of the 身份证及户籍信息核验.
+each state of 录入详细信息 and of the 身份证及户籍信息核验, and one family's 查看入学结果.
 
 `python -m services.enrollment.demo ACCOUNT_NO...` takes the account numbers
 `python -m services.accounts.demo` printed. It waits until enrollment has opened each one's
@@ -25,7 +25,7 @@ from common.errors import DomainError
 from services.enrollment.bootstrap import EnrollmentApp, build
 from services.enrollment.rules import status
 from services.enrollment.settings import EnrollmentSettings
-from services.enrollment.usecases import details
+from services.enrollment.usecases import details, district, placement
 
 WAIT_S = 30  # for the applications to be opened, then for the checks to be over
 POLL_S = 0.5
@@ -75,7 +75,14 @@ DEMO_DETAILS: dict[str, tuple[Callable[[EnrollmentApp, str, dict], dict], dict]]
                      "lease_registration_no": "ZL2024-0012345", "since": "2024-03-01"},
         "no_guardianship": {"has_certificate": True, "issuer": "济南市历下区示例街道办事处"},
         "guardians": [_guardian("陈建国", "father", "370102198803150116", "13800138003")]}),
+    # 孙悦: verified, then placed (DEMO_PLACEMENTS).
+    "110229202010100027": (EnrollmentApp.submit, _beijing(
+        "yanqing", "延庆区示例胡同6号",
+        _guardian("孙伟", "father", "110229198603030010", "13800138005"))),
 }
+# Pre-registered at a demo school (services/enrollment/demo_schools.csv), approved, and the
+# district's results published, by the child's document number: the school's code.
+DEMO_PLACEMENTS = {"110229202010100027": "9916000001"}
 
 
 def opened(app: EnrollmentApp, account_no: str, deadline: float) -> details.DetailsView:
@@ -111,7 +118,21 @@ def settled(app: EnrollmentApp, account_no: str, deadline: float) -> status.Appl
         time.sleep(POLL_S)
 
 
-def label(state: status.ApplicationState) -> str:
+def place(app: EnrollmentApp, account_no: str, state: status.ApplicationState) -> None:
+    """A DEMO_PLACEMENTS family verified: pre-registered, approved, its district published
+    (again: nothing changes)."""
+    registration = details.get_details(app.context, account_no).registration
+    school = DEMO_PLACEMENTS.get(registration.document_number)
+    if school is None or not status.may_print(state):
+        return
+    operator = district.Operator(registration.district, "demo")
+    if state.placement is None:
+        placement.preregister(app.context, operator, account_no, state.version, school)
+        placement.approve(app.context, operator, account_no, school)
+    placement.publish(app.context, operator)
+
+
+def label(app: EnrollmentApp, account_no: str, state: status.ApplicationState) -> str:
     """As the family's pages show it."""
     shown = status.DETAILS_LABELS[state.details]
     if state.details == status.SUBMITTED:
@@ -119,6 +140,9 @@ def label(state: status.ApplicationState) -> str:
         shown += f" · {status.VERIFICATION_LABELS[verification.status]}"
         if verification.status == status.FAILED:
             shown += f"（{status.VERIFICATION_ITEMS[verification.item]}）"
+    found = placement.result(app.context, account_no)
+    if found.school is not None:
+        shown += f" · 入学结果已公布：{found.school.name}"
     return shown
 
 
@@ -128,7 +152,10 @@ def run(app: EnrollmentApp, accounts: list[str]) -> list[str]:
     for account_no in accounts:
         fill_in(app, opened(app, account_no, deadline))
     deadline = time.monotonic() + WAIT_S
-    return [f"{account_no} {label(settled(app, account_no, deadline))}"
+    states = {account_no: settled(app, account_no, deadline) for account_no in accounts}
+    for account_no, state in states.items():
+        place(app, account_no, state)
+    return [f"{account_no} {label(app, account_no, settled(app, account_no, deadline))}"
             for account_no in accounts]
 
 

@@ -21,7 +21,8 @@ VERIFIED, FAILED = "身份证及户籍信息已验证", "身份证及户籍信�
 EXPECTED = [("未填写", "未填写", "未提交"), ("已暂存", "已暂存", "未提交"),
             (f"{SUBMITTED} · {VERIFIED}", SUBMITTED, VERIFIED),
             (f"{SUBMITTED} · {VERIFIED}", SUBMITTED, VERIFIED),
-            (f"{SUBMITTED} · {FAILED}（户籍信息）", SUBMITTED, FAILED)]
+            (f"{SUBMITTED} · {FAILED}（户籍信息）", SUBMITTED, FAILED),
+            (f"{SUBMITTED} · {VERIFIED} · 入学结果已公布：延庆区示例第一小学", SUBMITTED, VERIFIED)]
 
 
 def demo(stack, process: str, *args: str) -> list[str]:
@@ -46,11 +47,21 @@ def journey(family: Family) -> dict:
     return {step["key"]: step for step in response.json()["steps"]}
 
 
+def test_the_demo_schools_are_imported_and_importing_them_again_changes_nothing(stack):
+    command = ("services.enrollment.schools", "import", "services/enrollment/demo_schools.csv")
+    schools = len(load_csv(ROOT / command[2]))
+    assert demo(stack, "enrollment", *command) == [
+        f"schools imported: {schools} added, 0 changed, 0 unchanged, 0 removed"]
+    assert demo(stack, "enrollment", *command) == [
+        f"schools imported: 0 added, 0 changed, {schools} unchanged, 0 removed"]
+
+
+# After the schools: a demo family is pre-registered at one.
 def test_the_demo_families_reach_each_state_of_the_journey(stack):
     families = demo(stack, "accounts", "services.accounts.demo")
     assert demo(stack, "verification", "services.verification.load_registry",
                 "services/verification/demo_registry.csv") == [
-        "registry loaded: 11 people, 3 residence permits"]
+        "registry loaded: 12 people, 3 residence permits"]
     accounts = [line.split()[0] for line in families]
     assert [line.split()[1:3] for line in families] == [
         [PASSWORD, f"/d/{family['district']}/{family['hukou_type']}"]
@@ -64,19 +75,12 @@ def test_the_demo_families_reach_each_state_of_the_journey(stack):
         steps = journey(family)
         assert (steps["details"]["label"], steps["verification"]["label"]) == (
             details, verification)
-    reason = "儿童户籍所在区与人口信息库不一致"  # the last family's, on its status page
-    assert reason in steps["verification"]["note"]
-    assert reason in family.call("GET", "/home").text
+    assert steps["results"]["status"] == "published"  # the last family's: 孙悦, placed
+    failed = signed_in(stack, accounts[4])
+    reason = "儿童户籍所在区与人口信息库不一致"  # 刘浩然's, on its status page
+    assert reason in journey(failed)["verification"]["note"]
+    assert reason in failed.call("GET", "/home").text
 
     # Run again, as a second `make run` does: nothing changes.
     assert demo(stack, "accounts", "services.accounts.demo") == families
     assert demo(stack, "enrollment", "services.enrollment.demo", *accounts) == states
-
-
-def test_the_demo_schools_are_imported_and_importing_them_again_changes_nothing(stack):
-    command = ("services.enrollment.schools", "import", "services/enrollment/demo_schools.csv")
-    schools = len(load_csv(ROOT / command[2]))
-    assert demo(stack, "enrollment", *command) == [
-        f"schools imported: {schools} added, 0 changed, 0 unchanged, 0 removed"]
-    assert demo(stack, "enrollment", *command) == [
-        f"schools imported: 0 added, 0 changed, {schools} unchanged, 0 removed"]
