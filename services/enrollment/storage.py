@@ -9,14 +9,15 @@ transaction and handed to `publish_committed` once it commits.
 Personal data is sealed under the family's own data key, itself sealed under a key derived from
 the master keys (the accounts approach); deleting the application deletes the key with it.
 
-The schools of each district (reference data, `SchoolTable`) are at the end.
+The bulk district calls' records (usecases/bulk.py) and the schools of each district
+(reference data, `SchoolTable`) are at the end.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import asdict, dataclass, fields
 from datetime import date
 
@@ -41,8 +42,10 @@ from services.enrollment.rules.status import (
 from services.enrollment.usecases.store import (
     Access,
     Application,
+    BulkCall,
     Listed,
     Listing,
+    Outcome,
     StaleRevision,
     Version,
 )
@@ -186,6 +189,12 @@ class PgTransaction:
                                 (account_no,)).fetchone()
         return None if row is None else self._opened(row)
 
+    def load_many(self, account_nos: Collection[str]) -> dict[str, Application]:
+        rows = self.conn.execute("SELECT * FROM enrollment.applications "
+                                 "WHERE account_no = ANY(%s::bpchar[])",
+                                 (list(account_nos),)).fetchall()
+        return {row["account_no"]: self._opened(row) for row in rows}
+
     def _opened(self, row: dict) -> Application:
         account_no = row["account_no"]
         cipher = self._cipher(account_no, row["family_key"])
@@ -298,6 +307,31 @@ class PgTransaction:
             (account_no,)).fetchall()
         return [Access(**row) for row in rows]
 
+    # Bulk district calls (their SQL: the section "Bulk district calls" below) ---------------
+    def open_bulk_call(self, call: BulkCall) -> str:
+        params = _bulk_call(call)
+        if self.conn.execute(_OPEN_BULK_CALL, params).fetchone():
+            return call.digest
+        # A new statement: it sees the row whose insertion the one above waited for.
+        return self.conn.execute(_BULK_CALL_DIGEST, params).fetchone()["request_digest"]
+
+    def bulk_outcomes(self, call: BulkCall, indexes: range) -> dict[int, Outcome]:
+        params = {**_bulk_call(call), "first": indexes.start, "stop": indexes.stop}
+        self.conn.execute(_HOLD_BULK_CALL, params)
+        # A new statement, after the wait: it sees what the call's other transaction wrote.
+        return {row["index"]: Outcome(**row)
+                for row in self.conn.execute(_BULK_OUTCOMES, params).fetchall()}
+
+    def record_outcomes(self, call: BulkCall, outcomes: list[Outcome]) -> None:
+        recorded = self.conn.execute(_RECORD_OUTCOMES, {
+            **_bulk_call(call), "index": [outcome.index for outcome in outcomes],
+            "account_no": [outcome.account_no for outcome in outcomes],
+            "ok": [outcome.ok for outcome in outcomes],
+            "code": [outcome.code for outcome in outcomes],
+            "message": [outcome.message for outcome in outcomes]}).rowcount
+        if recorded != len(outcomes):
+            raise StaleRevision(call.key)  # decided meanwhile by the same call elsewhere
+
 
 # A district's applications after an account number, filtered (a NULL filter: any); the
 # submission dates are Beijing's days of the current version's submission.
@@ -328,6 +362,37 @@ def rotate_keys(database_url: str, master: MasterKeys, batch: int = 1000) -> int
     return rotation.reseal(database_url, SCHEMA, keys.outbox, [rotation.SealedColumn(
         "applications", "family_key", ("account_no",), keys.family_key_wrap,
         lambda account_no: _bound("family_key", account_no))], batch)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bulk district calls (usecases/bulk.py): the calls by district and idempotency key, and each
+# item's outcome, written in the transaction of the item's decision. Kept as written (the
+# service's role may not change or delete them).
+# ---------------------------------------------------------------------------------------------
+
+def _bulk_call(call: BulkCall) -> dict:
+    return {"district": call.district, "key": call.key, "digest": call.digest}
+
+
+_OPEN_BULK_CALL = (
+    "INSERT INTO enrollment.bulk_calls (district, idempotency_key, request_digest) "
+    "VALUES (%(district)s, %(key)s, %(digest)s) ON CONFLICT DO NOTHING RETURNING true")
+_BULK_CALL_DIGEST = ("SELECT request_digest FROM enrollment.bulk_calls "
+                     "WHERE district = %(district)s AND idempotency_key = %(key)s")
+# A transaction-level lock of its own per call: the service's role may not lock the call's
+# row (FOR UPDATE needs the UPDATE right the migration takes away); two calls whose hashes
+# meet only ever make one wait.
+_HOLD_BULK_CALL = ("SELECT pg_advisory_xact_lock(hashtext('enrollment.bulk_calls'), "
+                   "hashtext(%(district)s || ':' || %(key)s))")
+_BULK_OUTCOMES = (
+    "SELECT index, account_no, code, message FROM enrollment.bulk_items "
+    "WHERE district = %(district)s AND idempotency_key = %(key)s "
+    "AND index >= %(first)s AND index < %(stop)s")
+_RECORD_OUTCOMES = (
+    "INSERT INTO enrollment.bulk_items (district, idempotency_key, index, account_no, ok, code, "
+    "message) SELECT %(district)s, %(key)s, * FROM unnest(%(index)s::int[], "
+    "%(account_no)s::text[], %(ok)s::boolean[], %(code)s::text[], %(message)s::text[]) "
+    "ON CONFLICT DO NOTHING")
 
 
 # ---------------------------------------------------------------------------------------------
