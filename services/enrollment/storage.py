@@ -3,8 +3,10 @@
 It behaves as MemoryStore does (usecases/memory_store.py): a transaction's writes are committed
 together at its end, or not at all; a save whose expected revision is no longer the stored one
 raises StaleRevision (a conditional UPDATE: a concurrent transaction that changed the row first
-makes it match nothing once that one commits). Events are written to the outbox in the same
-transaction and handed to `publish_committed` once it commits.
+makes it match nothing once that one commits). Saves and audited accesses are written in one
+statement each when the transaction next uses its connection, or at its end. Events are
+written to the outbox in the same transaction and handed to `publish_committed` once it
+commits.
 
 Personal data is sealed under the family's own data key, itself sealed under a key derived from
 the master keys (the accounts approach); deleting the application deletes the key with it.
@@ -18,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Collection, Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import date
 
 import psycopg
@@ -135,6 +137,7 @@ class Store:
                     raise AlreadyHandled(event_id)
             tx = PgTransaction(conn, self.keys)
             yield tx
+            tx.write_pending()
         if tx.events and self.publish_committed:
             self.publish_committed(tx.events)
 
@@ -164,11 +167,42 @@ _WAS_CANCELLED = (sql.SQL("SELECT ") + cancelled.was_cancelled(SCHEMA)
 
 
 class PgTransaction:
+    """Saves and accesses are written together, in a statement each, when the transaction
+    next uses its connection (`conn`) or ends (`write_pending`): a bulk call's chunk makes
+    hundreds. So a stale save may raise StaleRevision at a later statement or at the end."""
+
     def __init__(self, conn: psycopg.Connection, keys: Keys):
-        self.conn = conn
+        self._conn = conn
         self.keys = keys
         self.events: list[outbox.NewEvent] = []
+        self._saves: dict[str, _Save] = {}  # account -> its pending save
+        self._accesses: list[Access] = []  # recorded, not yet written
         self._ciphers: dict[str, FieldCipher] = {}  # account -> its family's cipher
+
+    @property
+    def conn(self) -> psycopg.Connection:
+        """The connection, once what is pending is written: every statement sees it."""
+        self.write_pending()
+        return self._conn
+
+    def write_pending(self) -> None:
+        """The pending saves (StaleRevision if one is stale) and accesses."""
+        if self._saves:
+            saves, self._saves = list(self._saves.values()), {}
+            rows = [(save.application.account_no, save.revision, save.bumps,
+                     *self._sealed_state(self._family(save.application.account_no),
+                                         save.application), save.application.updated_at)
+                    for save in saves]
+            saved = self._conn.execute(_WRITE_SAVES, dict(zip(
+                _SAVED_COLUMNS, map(list, zip(*rows, strict=True)), strict=True))).fetchall()
+            if len(saved) != len(saves):
+                raise StaleRevision(*({save.application.account_no for save in saves}
+                                      - {row["account_no"] for row in saved}))
+        if self._accesses:
+            accesses, self._accesses = self._accesses, []
+            self._conn.execute(_WRITE_ACCESSES, {
+                name: [getattr(access, name) for access in accesses]
+                for name in Access.__dataclass_fields__ if name != "at"})
 
     def _cipher(self, account_no: str, sealed_key: bytes) -> FieldCipher:
         if account_no not in self._ciphers:
@@ -233,18 +267,15 @@ class PgTransaction:
 
     def save(self, application: Application) -> Application:
         account_no = application.account_no
-        cipher = self._family(account_no)
-        row = self.conn.execute(
-            "UPDATE enrollment.applications SET state = %s, details_status = %s, version = %s, "
-            "verification_status = %s, review_status = %s, data = %s, revision = revision + 1, "
-            "updated_at = coalesce(%s, now()) "
-            "WHERE account_no = %s AND revision = %s RETURNING revision",
-            (*self._sealed_state(cipher, application), application.updated_at, account_no,
-             application.revision)).fetchone()
-        if row is None:
+        pending = self._saves.get(account_no)
+        if pending is not None and application.revision != pending.revision + pending.bumps:
             raise StaleRevision(account_no)
-        return Application(account_no, application.registration, application.state,
-                           application.data, row["revision"], application.updated_at)
+        # Saved again in the transaction: written once (sealed once), checked against the
+        # revision the transaction started from.
+        self._saves[account_no] = _Save(application, pending.revision if pending else
+                                        application.revision,
+                                        pending.bumps + 1 if pending else 1)
+        return replace(application, revision=application.revision + 1)
 
     def _sealed_state(self, cipher: FieldCipher, application: Application) -> tuple:
         """(state, details_status, version, verification_status, review_status, data) as
@@ -285,7 +316,7 @@ class PgTransaction:
     def record_event(self, event_type: str, payload: dict) -> None:
         event = outbox.NewEvent.of(self.keys.outbox, event_type, payload, None)
         contract.EVENTS[event_type].parse(event.body)  # what consumers will parse
-        outbox.write_event(self.conn, SCHEMA, event)
+        outbox.write_event(self._conn, SCHEMA, event)  # reads nothing: need not wait
         self.events.append(event)
 
     def list_applications(self, district: str, listing: Listing, after: str | None,
@@ -295,10 +326,7 @@ class PgTransaction:
         return [Listed(self._opened(row), row["submitted_at"]) for row in rows]
 
     def record_access(self, access: Access) -> None:
-        self.conn.execute(
-            "INSERT INTO enrollment.district_access (district, staff_id, agency, purpose, "
-            "account_no, method, outcome) VALUES (%(district)s, %(staff_id)s, %(agency)s, "
-            "%(purpose)s, %(account_no)s, %(method)s, %(outcome)s)", asdict(access))
+        self._accesses.append(access)
 
     def accesses(self, account_no: str) -> list[Access]:
         rows = self.conn.execute(
@@ -332,6 +360,42 @@ class PgTransaction:
         if recorded != len(outcomes):
             raise StaleRevision(call.key)  # decided meanwhile by the same call elsewhere
 
+
+@dataclass(frozen=True)
+class _Save:
+    """A save not yet written: the application as last saved, to be written if its stored
+    revision is still `revision`, bumped by `bumps` (the transaction's saves of it)."""
+    application: Application
+    revision: int
+    bumps: int
+
+
+_SAVED_COLUMNS = ("account_no", "revision", "bumps", "state", "details_status", "version",
+                  "verification_status", "review_status", "data", "updated_at")
+_WRITE_SAVES = """
+UPDATE enrollment.applications a SET state = s.state, details_status = s.details_status,
+    version = s.version, verification_status = s.verification_status,
+    review_status = s.review_status, data = s.data, revision = a.revision + s.bumps,
+    updated_at = coalesce(s.updated_at, now())
+FROM unnest(%(account_no)s::bpchar[], %(revision)s::int[], %(bumps)s::int[], %(state)s::bytea[],
+            %(details_status)s::text[], %(version)s::int[], %(verification_status)s::text[],
+            %(review_status)s::text[], %(data)s::bytea[], %(updated_at)s::timestamptz[])
+     AS s(account_no, revision, bumps, state, details_status, version, verification_status,
+          review_status, data, updated_at)
+WHERE a.account_no = s.account_no AND a.revision = s.revision
+RETURNING a.account_no
+"""
+# In the order recorded (the family's list of accesses is newest first by id).
+_WRITE_ACCESSES = """
+INSERT INTO enrollment.district_access (district, staff_id, method, outcome, account_no,
+                                        purpose, agency)
+SELECT district, staff_id, method, outcome, account_no, purpose, agency
+FROM unnest(%(district)s::text[], %(staff_id)s::text[], %(method)s::text[],
+            %(outcome)s::text[], %(account_no)s::bpchar[], %(purpose)s::text[],
+            %(agency)s::text[]) WITH ORDINALITY
+     AS a(district, staff_id, method, outcome, account_no, purpose, agency, n)
+ORDER BY n
+"""
 
 # A district's applications after an account number, filtered (a NULL filter: any); the
 # submission dates are Beijing's days of the current version's submission.

@@ -23,7 +23,12 @@ from common.edge.rpc import RpcUnavailable, StandaloneRpc
 from common.errors import DomainError
 from common.registry import ROOT
 from services.enrollment import contract
-from services.enrollment.contract import ApplicationLookup, ApplicationQuery, ItemDecision
+from services.enrollment.contract import (
+    ApplicationLookup,
+    ApplicationQuery,
+    BulkReview,
+    ItemDecision,
+)
 from services.enrollment.district_client import DistrictClient
 from services.enrollment.service import EnrollmentService
 from services.enrollment.settings import EnrollmentSettings
@@ -276,6 +281,31 @@ def messages(queue, count, timeout_s=10.0, then_quiet_s=0.0) -> list[dict]:
     time.sleep(then_quiet_s)
     assert then_quiet_s == 0 or queue.get(no_ack=True) is None
     return got
+
+
+def test_a_bulk_review_of_5000_items_answers_in_time_and_a_repeat_answers_the_same(
+        client, families, database_url):
+    """A thousand families' five review items each, one of them refused."""
+    account_nos = [families(str(27100000 + n)) for n in range(1, 1001)]
+    agencies = {"employment": "人力社保", "dwelling": "住建", "permit": "公安"}
+    items = [ItemDecision(account_no=account_no, version=1, item=item, passed=True,
+                          operator="cy0042", agency=agencies.get(item, "街道"))
+             for account_no in account_nos for item in ALWAYS_OPEN.review_items]
+    items[6] = items[6].model_copy(update={"agency": "公安"})  # dwelling: 住建's
+    request = BulkReview(idempotency_key="cy-2027-review-0001", items=items)
+    assert len(items) == contract.MAX_BULK
+    started = time.monotonic()
+    answered = client["chaoyang"].district_bulk_review(request)  # within the client's 10 s
+    elapsed = time.monotonic() - started
+    assert [item.index for item in answered.items] == list(range(contract.MAX_BULK))
+    assert (answered.succeeded, answered.failed) == (contract.MAX_BULK - 1, 1)
+    assert (answered.items[6].ok, answered.items[6].code) == (False, "WRONG_AGENCY")
+    reviewed = [row for row in audit(database_url) if row["method"] == "district_review_item"]
+    assert len(reviewed) == contract.MAX_BULK - 1  # the wrong agency is refused unopened
+    again = client["chaoyang"].district_bulk_review(request)
+    assert again == answered
+    assert len(audit(database_url)) == len(reviewed)
+    print(f"5000-item bulk review: {elapsed:.2f} s")
 
 
 def test_a_call_without_an_answer_in_time_is_unavailable(districts):

@@ -310,6 +310,20 @@ def test_a_stale_save_is_refused_and_a_failed_transaction_writes_nothing(context
     assert store.outbox == []
 
 
+def test_saves_of_one_application_in_a_transaction_each_count_and_are_read_back(context,
+                                                                               store):
+    details.open_application(context, registration())
+    with store.transaction() as tx:
+        once = tx.save(tx.load(ACCOUNT))
+        twice = tx.save(replace(once, data={"household": {}}))
+        assert (tx.load(ACCOUNT).revision, tx.load(ACCOUNT).data) == (2, {"household": {}})
+    with pytest.raises(StaleRevision), store.transaction() as tx:
+        tx.save(twice)
+        tx.save(twice)  # based on the revision the first save replaced
+    with store.transaction() as tx:
+        assert (tx.load(ACCOUNT).revision, tx.load(ACCOUNT).data) == (2, {"household": {}})
+
+
 def test_of_two_interleaved_transactions_the_later_commit_fails(clock):
     """In memory the earlier save fails at commit; in PostgreSQL the later save waits for the
     earlier transaction's row lock, then fails (tests/test_storage.py)."""
