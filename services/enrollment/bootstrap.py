@@ -21,9 +21,16 @@ from services.accounts import contract as accounts
 from services.enrollment import contract
 from services.enrollment.rules import status
 from services.enrollment.rules.fields import Registration
+from services.enrollment.rules.schools import School
 from services.enrollment.rules.season import Form, Season, load_season
 from services.enrollment.storage import AlreadyHandled, Keys, Store
-from services.enrollment.usecases import bulk, details, district, verification_results
+from services.enrollment.usecases import (
+    bulk,
+    details,
+    district,
+    placement,
+    verification_results,
+)
 from services.enrollment.usecases.context import Context
 from services.enrollment.usecases.journey import journey
 from services.enrollment.usecases.store import Application, Listed, Listing, Outcome
@@ -45,10 +52,11 @@ class EnrollmentApp:
     call (the service's: a hub switch)."""
 
     def __init__(self, store: Store, season: Season, clock: Callable[[], datetime] = now_utc,
-                 pause: Callable[[], None] = lambda: None):
+                 demo_schools: bool = True, pause: Callable[[], None] = lambda: None):
         self.store = store
         self.season = season
         self.clock = clock
+        self.demo_schools = demo_schools  # a schools file may hold demo schools (not production)
         self.pause = pause
         self.context = Context(store, season, clock)
 
@@ -89,6 +97,17 @@ class EnrollmentApp:
                  "data": masked(entry.version.data)}
                 for entry in details.history(self.context, _account_no(account_no))]
 
+    def get_result(self, account_no) -> dict:
+        """查看入学结果: the school once the district published, else its schedule."""
+        found = placement.result(self.context, _account_no(account_no))
+        result = found.result
+        return {"status": result.status, "message": result.message,
+                "schedule": result.schedule,
+                "published_at": found.published_at.isoformat() if found.published_at
+                else None,
+                "school": school_view(found.school) if found.school else None,
+                "report": result.report}
+
     def get_accesses(self, account_no) -> list[dict]:
         """The districts' looks at the family's data, newest first: who (the committee, the
         reviewing agency), when and why; never the staff id."""
@@ -103,7 +122,8 @@ class EnrollmentApp:
         listing = Listing(details=query.details, hukou_type=query.hukou_type,
                           verification=query.verification, review=query.review,
                           submitted_from=_day(query.submitted_from, "submitted_from"),
-                          submitted_to=_day(query.submitted_to, "submitted_to"))
+                          submitted_to=_day(query.submitted_to, "submitted_to"),
+                          school=query.school, placement=query.placement)
         page = district.list_applications(self.context, _operator(caller, query.operator),
                                           listing, _after(query.cursor), query.limit,
                                           query.purpose)
@@ -122,8 +142,53 @@ class EnrollmentApp:
             decision.version, decision.item, decision.passed, decision.reason,
             decision.agency).state)
 
+    def district_override_verification(self, caller: Caller,
+                                       change: contract.VerificationOverride) -> dict:
+        return state_view(district.override_verification(
+            self.context, _operator(caller, change.operator), change.account_no,
+            change.version, change.verified, change.item, change.reason).state)
+
+    def district_preregister(self, caller: Caller, request: contract.Preregistration) -> dict:
+        return placement_view(placement.preregister(
+            self.context, _operator(caller, request.operator), request.account_no,
+            request.version, request.school))
+
+    def district_approve(self, caller: Caller, request: contract.Approval) -> dict:
+        return placement_view(placement.approve(
+            self.context, _operator(caller, request.operator), request.account_no,
+            request.school))
+
+    def district_publish(self, caller: Caller, request: contract.OperatorRef) -> dict:
+        published = placement.publish(self.context, _operator(caller, request.operator))
+        return {"district": published.district, "placed": published.placed,
+                "published_at": published.published_at.isoformat()}
+
+    def district_list_schools(self, caller: Caller, query: contract.SchoolQuery) -> list[dict]:
+        return [school_view(school) for school in district.list_schools(
+            self.context, _operator(caller, query.operator), query.stage)]
+
+    def district_import_schools(self, caller: Caller, request: contract.SchoolsImport) -> dict:
+        done = district.import_schools(self.context, _operator(caller, request.operator),
+                                       request.csv_text, request.replace, self.demo_schools)
+        return {"added": done.added, "changed": done.changed, "unchanged": done.unchanged,
+                "removed": done.removed}
+
+    def district_move_document(self, caller: Caller, dispute: contract.DocumentDispute) -> dict:
+        moved = district.move_document(self.context, _operator(caller, dispute.operator),
+                                       dispute.account_no, dispute.claimant_phone,
+                                       dispute.reason)
+        return {"account_no": moved.account_no,
+                "claimant_phone": mask_phone(moved.registration.guardian_phone)}
+
     def district_bulk_review(self, caller: Caller, request: contract.BulkReview) -> dict:
         return self._bulk(caller, request, bulk.review_item)
+
+    def district_bulk_preregister(self, caller: Caller,
+                                  request: contract.BulkPreregistration) -> dict:
+        return self._bulk(caller, request, bulk.preregister)
+
+    def district_bulk_approve(self, caller: Caller, request: contract.BulkApproval) -> dict:
+        return self._bulk(caller, request, bulk.approve)
 
     def _bulk(self, caller: Caller, request, decide: bulk.Decide) -> dict:
         """The request's items decided by `decide` (bulk.run), each item's outcome in order."""
@@ -208,7 +273,8 @@ def state_view(state: status.ApplicationState) -> dict:
             "verification": None if verification is None else {
                 "version": verification.version, "status": verification.status,
                 "label": status.VERIFICATION_LABELS[verification.status],
-                "item": verification.item, "reason": verification.reason},
+                "item": verification.item, "reason": verification.reason,
+                "overridden": verification.overridden},
             "review": None if review is None else {
                 "version": review.version, "status": review.status,
                 "label": status.REVIEW_LABELS[review.status],
@@ -231,7 +297,22 @@ def row_view(listed: Listed) -> dict:
             "details": state.details, "version": state.version,
             "verification": state.verification.status if state.verification else None,
             "review": status.review_stage(state),
-            "submitted_at": listed.submitted_at.isoformat() if listed.submitted_at else None}
+            "submitted_at": listed.submitted_at.isoformat() if listed.submitted_at else None,
+            "school": state.placement.school if state.placement else None,
+            "placement": state.placement.status if state.placement else None}
+
+
+def placement_view(placed: placement.Placed) -> dict:
+    state = placed.application.state
+    return {"account_no": placed.application.account_no, "school": placed.school.code,
+            "school_name": placed.school.name, "status": state.placement.status,
+            "version": state.placement.version}
+
+
+def school_view(school: School) -> dict:
+    return {"code": school.code, "name": school.name, "kind": school.kind,
+            "stage": school.stage, "address": school.address, "plan_seats": school.plan_seats,
+            "demo": school.demo}
 
 
 def bulk_outcome_view(key: str, outcomes: list[Outcome]) -> dict:
@@ -348,4 +429,4 @@ def build(settings, pool, publish: Callable | None = None,
     `pause` is the app's (EnrollmentApp)."""
     season = load_season(settings.SEASON_YEAR, phases=settings.SEASON_PHASES)
     return EnrollmentApp(Store(pool, Keys(settings.master_keys), publish), season,
-                         pause=pause)
+                         demo_schools=not settings.production, pause=pause)

@@ -37,6 +37,7 @@ from services.enrollment.rules.schools import School
 from services.enrollment.rules.status import (
     ApplicationState,
     ItemResult,
+    Placement,
     Review,
     Verification,
     review_stage,
@@ -48,6 +49,8 @@ from services.enrollment.usecases.store import (
     Listed,
     Listing,
     Outcome,
+    Publication,
+    SchoolImport,
     StaleRevision,
     Version,
 )
@@ -87,13 +90,15 @@ def state_document(state: ApplicationState) -> dict:
 def state_from(document: dict) -> ApplicationState:
     verification = document.get("verification")
     review = document.get("review")
+    placement = document.get("placement")
     return ApplicationState(
         hukou_type=document["hukou_type"], details=document["details"],
         version=document["version"],
         verification=Verification(**verification) if verification else None,
         review=Review(review["version"], review["status"],
                       tuple(ItemResult(**result) for result in review["results"]))
-        if review else None)
+        if review else None,
+        placement=Placement(**placement) if placement else None)
 
 
 def registration_document(registration: Registration) -> dict:
@@ -252,8 +257,8 @@ class PgTransaction:
         row = self.conn.execute(
             "INSERT INTO enrollment.applications (account_no, district, hukou_type, family_key, "
             "registration, state, details_status, version, verification_status, review_status, "
-            "data, revision, updated_at) VALUES "
-            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now())) "
+            "school_code, placement_status, data, revision, updated_at) VALUES "
+            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now())) "
             "ON CONFLICT (account_no) DO NOTHING RETURNING account_no",
             (account_no, application.registration.district, application.registration.hukou_type,
              sealed_key,
@@ -278,16 +283,36 @@ class PgTransaction:
         return replace(application, revision=application.revision + 1)
 
     def _sealed_state(self, cipher: FieldCipher, application: Application) -> tuple:
-        """(state, details_status, version, verification_status, review_status, data) as
-        stored: the statuses in clear, for the districts' lists."""
+        """(state, details_status, version, verification_status, review_status, school_code,
+        placement_status, data) as stored: the statuses and the school in clear, for the
+        districts' lists."""
         account_no, state = application.account_no, application.state
-        data = application.data
+        data, placement = application.data, state.placement
         return (cipher.encrypt(state_document(state), _bound("state", account_no)),
                 state.details, state.version,
                 state.verification.status if state.verification is not None else None,
                 review_stage(state),
+                placement.school if placement is not None else None,
+                placement.status if placement is not None else None,
                 cipher.encrypt(dict(data), _bound("data", account_no))
                 if data is not None else None)
+
+    def hand_over(self, application: Application) -> Application:
+        account_no = application.account_no
+        # A new family key: copies of what the former holder entered (backups, the WAL) no
+        # longer open with the key the account keeps.
+        sealed_key, cipher = self.keys.new_family_key(account_no)
+        changed = self.conn.execute(
+            "UPDATE enrollment.applications SET family_key = %s, registration = %s "
+            "WHERE account_no = %s AND revision = %s",
+            (sealed_key, cipher.encrypt(registration_document(application.registration),
+                                        _bound("registration", account_no)),
+             account_no, application.revision)).rowcount
+        if not changed:
+            raise StaleRevision(account_no)
+        self._ciphers[account_no] = cipher
+        self.conn.execute("DELETE FROM enrollment.versions WHERE account_no = %s", (account_no,))
+        return self.save(application)
 
     def append_version(self, version: Version) -> None:
         account_no = version.account_no
@@ -328,12 +353,37 @@ class PgTransaction:
     def record_access(self, access: Access) -> None:
         self._accesses.append(access)
 
+    def schools(self, district: str, stage: str | None = None) -> list[School]:
+        return _schools(self.conn, district, stage)
+
+    def import_schools(self, schools: list[School],
+                       replace: tuple[str, ...] = ()) -> SchoolImport:
+        return _import_schools(self.conn, schools, replace)
+
     def accesses(self, account_no: str) -> list[Access]:
         rows = self.conn.execute(
             "SELECT district, staff_id, method, outcome, account_no, purpose, agency, at "
             "FROM enrollment.district_access WHERE account_no = %s ORDER BY at DESC, id DESC",
             (account_no,)).fetchall()
         return [Access(**row) for row in rows]
+
+    # Reference data: read past what is pending, which it does not depend on.
+    def school(self, district: str, code: str) -> School | None:
+        found = _schools(self._conn, district, code=code)
+        return found[0] if found else None
+
+    def publication(self, district: str) -> Publication | None:
+        row = self._conn.execute(
+            "SELECT district, staff_id, placed, published_at FROM enrollment.publications "
+            "WHERE district = %s", (district,)).fetchone()
+        return None if row is None else Publication(**row)
+
+    def publish(self, publication: Publication) -> Publication:
+        self.conn.execute(
+            "INSERT INTO enrollment.publications (district, staff_id, placed) "
+            "VALUES (%(district)s, %(staff_id)s, %(placed)s) ON CONFLICT (district) DO NOTHING",
+            asdict(publication))
+        return self.publication(publication.district)
 
     # Bulk district calls (their SQL: the section "Bulk district calls" below) ---------------
     def open_bulk_call(self, call: BulkCall) -> str:
@@ -361,6 +411,7 @@ class PgTransaction:
             raise StaleRevision(call.key)  # decided meanwhile by the same call elsewhere
 
 
+
 @dataclass(frozen=True)
 class _Save:
     """A save not yet written: the application as last saved, to be written if its stored
@@ -371,17 +422,20 @@ class _Save:
 
 
 _SAVED_COLUMNS = ("account_no", "revision", "bumps", "state", "details_status", "version",
-                  "verification_status", "review_status", "data", "updated_at")
+                  "verification_status", "review_status", "school_code", "placement_status",
+                  "data", "updated_at")
 _WRITE_SAVES = """
 UPDATE enrollment.applications a SET state = s.state, details_status = s.details_status,
     version = s.version, verification_status = s.verification_status,
-    review_status = s.review_status, data = s.data, revision = a.revision + s.bumps,
+    review_status = s.review_status, school_code = s.school_code,
+    placement_status = s.placement_status, data = s.data, revision = a.revision + s.bumps,
     updated_at = coalesce(s.updated_at, now())
 FROM unnest(%(account_no)s::bpchar[], %(revision)s::int[], %(bumps)s::int[], %(state)s::bytea[],
             %(details_status)s::text[], %(version)s::int[], %(verification_status)s::text[],
-            %(review_status)s::text[], %(data)s::bytea[], %(updated_at)s::timestamptz[])
+            %(review_status)s::text[], %(school_code)s::text[], %(placement_status)s::text[],
+            %(data)s::bytea[], %(updated_at)s::timestamptz[])
      AS s(account_no, revision, bumps, state, details_status, version, verification_status,
-          review_status, data, updated_at)
+          review_status, school_code, placement_status, data, updated_at)
 WHERE a.account_no = s.account_no AND a.revision = s.revision
 RETURNING a.account_no
 """
@@ -409,6 +463,8 @@ WHERE a.district = %(district)s
   AND (%(verification)s::text IS NULL OR (a.details_status = 'submitted'
                                           AND a.verification_status = %(verification)s))
   AND (%(review)s::text IS NULL OR a.review_status = %(review)s)
+  AND (%(school)s::text IS NULL OR a.school_code = %(school)s)
+  AND (%(placement)s::text IS NULL OR coalesce(a.placement_status, 'none') = %(placement)s)
   AND (%(submitted_from)s::date IS NULL OR (a.details_status = 'submitted'
        AND v.submitted_at >= %(submitted_from)s::timestamp AT TIME ZONE 'Asia/Shanghai'))
   AND (%(submitted_to)s::date IS NULL OR (a.details_status = 'submitted'
@@ -463,16 +519,6 @@ _RECORD_OUTCOMES = (
 # Schools: reference data per district (rules/schools.py), nothing personal, nothing sealed.
 # ---------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class SchoolImport:
-    """What an import did, school by school."""
-
-    added: int
-    changed: int
-    unchanged: int
-    removed: int
-
-
 # One statement for the whole file, each column an array. A school whose values are the same
 # is left alone, its updated_at too; `xmax = 0` only on a row this statement inserted.
 _UPSERT_SCHOOLS = """
@@ -495,35 +541,42 @@ _REMOVE_OTHER_SCHOOLS = (
 
 
 class SchoolTable:
-    """enrollment.schools: imports and reads."""
+    """enrollment.schools: imports and reads outside the use cases (the import command)."""
 
     def __init__(self, pool: psycopg_pool.ConnectionPool):
         self.pool = pool
 
     def import_schools(self, schools: list[School],
                        replace: tuple[str, ...] = ()) -> SchoolImport:
-        """Adds the schools new to the table and changes those whose values differ, in one
-        transaction; importing the same schools again changes nothing. A school of one of
-        the districts in `replace` that `schools` does not hold is removed; any other school
-        missing from `schools` is kept."""
-        arrays = {column.name: [getattr(school, column.name) for school in schools]
-                  for column in fields(School)}
+        """As a transaction's (usecases/store.py), in a transaction of its own."""
         with self.pool.connection() as conn, conn.transaction():
             conn.row_factory = dict_row
-            written = conn.execute(_UPSERT_SCHOOLS, arrays).fetchall()
-            removed = conn.execute(_REMOVE_OTHER_SCHOOLS,
-                                   {**arrays, "replaced": list(replace)}).rowcount
-        added = sum(row["added"] for row in written)
-        return SchoolImport(added=added, changed=len(written) - added,
-                            unchanged=len(schools) - len(written), removed=removed)
+            return _import_schools(conn, schools, replace)
 
     def schools(self, district: str, stage: str | None = None) -> list[School]:
-        """The schools of a district (of one stage, if given), by code."""
         with self.pool.connection() as conn:
             conn.row_factory = dict_row
-            rows = conn.execute(
-                "SELECT district, code, name, kind, stage, address, plan_seats, demo "
-                "FROM enrollment.schools WHERE district = %s "
-                "AND (%s::text IS NULL OR stage = %s) ORDER BY code",
-                (district, stage, stage)).fetchall()
-        return [School(**row) for row in rows]
+            return _schools(conn, district, stage)
+
+
+def _import_schools(conn: psycopg.Connection, schools: list[School],
+                    replace: tuple[str, ...]) -> SchoolImport:
+    arrays = {column.name: [getattr(school, column.name) for school in schools]
+              for column in fields(School)}
+    written = conn.execute(_UPSERT_SCHOOLS, arrays).fetchall()
+    removed = conn.execute(_REMOVE_OTHER_SCHOOLS, {**arrays, "replaced": list(replace)}).rowcount
+    added = sum(row["added"] for row in written)
+    return SchoolImport(added=added, changed=len(written) - added,
+                        unchanged=len(schools) - len(written), removed=removed)
+
+
+def _schools(conn: psycopg.Connection, district: str, stage: str | None = None,
+             code: str | None = None) -> list[School]:
+    """The district's schools, of one stage or the one school `code` if given, by code."""
+    rows = conn.execute(
+        "SELECT district, code, name, kind, stage, address, plan_seats, demo "
+        "FROM enrollment.schools WHERE district = %(district)s "
+        "AND (%(stage)s::text IS NULL OR stage = %(stage)s) "
+        "AND (%(code)s::text IS NULL OR code = %(code)s) ORDER BY code",
+        {"district": district, "stage": stage, "code": code}).fetchall()
+    return [School(**row) for row in rows]

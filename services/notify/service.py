@@ -40,8 +40,12 @@ from services.accounts.contract import (
 )
 from services.accounts.contract import SERVICE_NAME as ACCOUNTS
 from services.enrollment.contract import (
+    DOCUMENT_MOVED,
+    RESULT_PUBLISHED,
     REVIEW_OUTCOME,
     VERIFICATION_OUTCOME,
+    DocumentMoved,
+    ResultPublished,
     ReviewOutcome,
     VerificationOutcome,
 )
@@ -194,6 +198,32 @@ class NotifyService:
         self._send_once(event.event_id, REVIEW_OUTCOME, SmsMessage(
             message_id=f"evt-{event.event_id}", phone=event.guardian_phone,
             purpose="review_outcome", text=delivery.review_outcome_text(event.status)))
+
+    @event_handler(ENROLLMENT, RESULT_PUBLISHED, reliable_delivery=True, requeue_on_error=True)
+    def handle_result_published(self, payload):
+        """The district published its results and the family has a place: texted once."""
+        event = parse_event(ResultPublished, payload)
+        if event is None:
+            return
+        self._send_once(event.event_id, RESULT_PUBLISHED, SmsMessage(
+            message_id=f"evt-{event.event_id}", phone=event.guardian_phone,
+            purpose="result_published", text=delivery.RESULT_PUBLISHED_TEXT))
+
+    @event_handler(ENROLLMENT, DOCUMENT_MOVED, reliable_delivery=True, requeue_on_error=True)
+    def handle_document_moved(self, payload):
+        """The district moved a child's account to its real guardian: each phone texted once.
+        Each text is recorded under a key of its own (the event id and who gets it), so a
+        worker dying between the two leaves the second to the redelivery."""
+        event = parse_event(DocumentMoved, payload)
+        if event is None:
+            return
+        phones = {"former": event.former_phone, "claimant": event.claimant_phone}
+        for party, text in delivery.document_moved_texts(event.account_no).items():
+            if phones[party] is None:  # an application opened before the phone was kept
+                continue
+            self._send_once(f"{event.event_id}:{party}", DOCUMENT_MOVED, SmsMessage(
+                message_id=f"evt-{event.event_id}-{party}", phone=phones[party],
+                purpose="document_moved", text=text))
 
     def _send_once(self, event_id: str, event_type: str, sms: SmsMessage) -> None:
         """Records the event's text (nothing if the event was seen) and sends it."""

@@ -27,7 +27,8 @@ def pool(database_url):
         admin.execute("TRUNCATE enrollment.applications, enrollment.versions, "
                       "enrollment.outbox, enrollment.processed_events, "
                       "enrollment.cancellations, enrollment.district_access, "
-                      "enrollment.bulk_items, enrollment.bulk_calls")
+                      "enrollment.publications, enrollment.schools, enrollment.bulk_items, "
+                      "enrollment.bulk_calls")
     with psycopg_pool.ConnectionPool(role_url(database_url, EnrollmentSettings.DATABASE_ROLE),
                                      min_size=1, max_size=4, open=True,
                                      kwargs={"autocommit": True}) as pool:

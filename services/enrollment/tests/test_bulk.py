@@ -10,9 +10,10 @@ import pytest
 
 from common.errors import DomainError
 from services.enrollment import contract
-from services.enrollment.contract import ItemDecision
+from services.enrollment.contract import Approval, ItemDecision, Preregistration
 from services.enrollment.rules import status
-from services.enrollment.tests.samples import SEASON, verified_family
+from services.enrollment.rules.schools import School
+from services.enrollment.tests.samples import SEASON, at, verified_family
 from services.enrollment.usecases import bulk, details
 from services.enrollment.usecases.context import Context
 from services.enrollment.usecases.store import Outcome
@@ -32,10 +33,16 @@ def every_item(*account_nos) -> list[ItemDecision]:
             for item in SEASON.review_items]
 
 
-def review(context, items, key=KEY, district="chaoyang", pause=lambda: None) -> list[Outcome]:
+def run(context, operation, items, key=KEY, district="chaoyang",
+        pause=lambda: None) -> list[Outcome]:
+    """The call as bootstrap makes it for the district's request."""
     return bulk.run(context, district, key,
                     bulk.digest(item.model_dump(mode="json") for item in items), items,
-                    bulk.review_item, pause)
+                    operation, pause)
+
+
+def review(context, items, **call) -> list[Outcome]:
+    return run(context, bulk.review_item, items, **call)
 
 
 def outcome_events(store) -> list[dict]:
@@ -236,3 +243,45 @@ def test_the_call_pauses_between_chunks(context, monkeypatch):
     pauses = []
     review(context, every_item(*account_nos), pause=lambda: pauses.append(1))
     assert len(pauses) == 2  # five items: three chunks
+
+
+# Pre-registrations and approvals -------------------------------------------------------------
+
+SCHOOLS = [School("chaoyang", code, "朝阳区第一小学", "公办", "小学", "朝阳区团结湖路1号", 120,
+                  True) for code in ("9905000001", "9905000002")]
+
+
+def test_pre_registrations_and_approvals_in_bulk_each_with_its_outcome_and_decided_once(
+        context, store, clock):
+    with store.transaction() as tx:
+        tx.import_schools(SCHOOLS)
+    beijing = [str(27000400 + n) for n in range(3)]
+    for account_no in beijing:
+        verified_family(context, account_no, hukou_type="beijing")
+    not_reviewed, = families(context, 1)
+    clock.now = at(2027, 6, 15)  # 学校预登记
+    preregistrations = [
+        *(Preregistration(account_no=account_no, version=1, school="9905000001",
+                          operator="cy0042") for account_no in beijing),
+        Preregistration(account_no=not_reviewed, version=1, school="9905000001",
+                        operator="cy0042"),
+        Preregistration(account_no=beijing[0], version=1, school="9905009999",
+                        operator="cy0042"),
+        Preregistration(account_no=beijing[1], version=2, school="9905000002",
+                        operator="cy0042")]
+    outcomes = run(context, bulk.preregister, preregistrations)
+    assert [outcome.code for outcome in outcomes] == [
+        None, None, None, "NOT_READY_FOR_PREREGISTRATION", "SCHOOL_UNKNOWN", "FORM_SUPERSEDED"]
+    assert run(context, bulk.preregister, preregistrations) == outcomes
+    approvals = [Approval(account_no=account_no, school="9905000001", operator="cy0042")
+                 for account_no in [*beijing, not_reviewed]]
+    approved = run(context, bulk.approve, approvals, key="approve-2027-06-15-01")
+    assert [outcome.code for outcome in approved] == [None, None, None, "NOT_PREREGISTERED"]
+    assert run(context, bulk.approve, approvals, key="approve-2027-06-15-01") == approved
+    for account_no in beijing:
+        assert details.get_details(context, account_no).state.placement.status == "approved"
+        methods = [access.method for access in accesses(store, account_no)]
+        assert methods.count("district_approve") == 1
+    # its own item, and the one naming an unknown school: each audited once
+    assert [access.method for access in accesses(store, beijing[0])].count(
+        "district_preregister") == 2

@@ -30,6 +30,7 @@ from services.enrollment.contract import (
     ItemDecision,
 )
 from services.enrollment.district_client import DistrictClient
+from services.enrollment.rules.schools import CSV_COLUMNS
 from services.enrollment.service import EnrollmentService
 from services.enrollment.settings import EnrollmentSettings
 from services.enrollment.storage import Keys, Store
@@ -308,6 +309,31 @@ def test_a_bulk_review_of_5000_items_answers_in_time_and_a_repeat_answers_the_sa
     print(f"5000-item bulk review: {elapsed:.2f} s")
 
 
+def test_bulk_pre_registrations_and_approvals_over_rpc_answer_each_item_and_repeat_the_same(
+        client, families):
+    chaoyang = client["chaoyang"]
+    chaoyang.district_import_schools(contract.SchoolsImport(
+        operator="cy0042", csv_text=",".join(CSV_COLUMNS)
+        + "\nchaoyang,9905000001,朝阳区示例第一小学,公办,小学,朝阳区示例路1号,180,是\n"))
+    account_nos = [families(account_no, hukou_type="beijing")
+                   for account_no in ("27100011", "27100012")]
+    request = contract.BulkPreregistration(idempotency_key="cy-prereg-0001", items=[
+        contract.Preregistration(account_no=account_no, version=1, school="9905000001",
+                                 operator="cy0042") for account_no in [*account_nos, HAIDIAN]])
+    preregistered = chaoyang.district_bulk_preregister(request)
+    assert [(item.ok, item.code) for item in preregistered.items] == [
+        (True, None), (True, None), (False, "NOT_YOUR_DISTRICT")]
+    assert chaoyang.district_bulk_preregister(request) == preregistered
+    approvals = contract.BulkApproval(idempotency_key="cy-approve-0001", items=[
+        contract.Approval(account_no=account_no, school="9905000001", operator="cy0042")
+        for account_no in account_nos])
+    approved = chaoyang.district_bulk_approve(approvals)
+    assert (approved.succeeded, approved.failed) == (2, 0)
+    with pytest.raises(DomainError) as reused:
+        chaoyang.district_bulk_approve(approvals.model_copy(update={"items": approvals.items[:1]}))
+    assert reused.value.code == "IDEMPOTENCY_KEY_REUSED"
+
+
 def test_a_call_without_an_answer_in_time_is_unavailable(districts):
     _, users = districts  # no service running
     with DistrictClient(users["chaoyang"], timeout_s=0.5) as lonely:
@@ -338,3 +364,60 @@ def test_a_plain_script_calls_with_the_credential_from_its_environment(
                                "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [CHAOYANG]
+
+
+def test_a_district_imports_its_schools_over_rpc_audited_and_never_another_districts(
+        client, database_url):
+    header = ",".join(CSV_COLUMNS)
+    own = "chaoyang,9905000001,朝阳区示例第一小学,公办,小学,朝阳区示例路1号,180,是"
+    other = "haidian,9904000001,海淀区示例第一小学,公办,小学,海淀区示例路1号,180,是"
+    with pytest.raises(DomainError) as refused:
+        client["chaoyang"].district_import_schools(contract.SchoolsImport(
+            operator="cy0042", csv_text=f"{header}\n{own}\n{other}\n", replace=True))
+    assert (refused.value.code, refused.value.fields) == (
+        "SCHOOL_FILE_INVALID", {"line 3": "district: not chaoyang, the district being loaded"})
+    done = client["chaoyang"].district_import_schools(contract.SchoolsImport(
+        operator="cy0042", csv_text=f"{header}\n{own}\n"))
+    assert done == contract.SchoolsImported(added=1, changed=0, unchanged=0, removed=0)
+    [school] = client["chaoyang"].district_list_schools(contract.SchoolQuery(operator="cy0042"))
+    assert (school.code, school.name, school.demo) == ("9905000001", "朝阳区示例第一小学", True)
+    assert client["haidian"].district_list_schools(contract.SchoolQuery(operator="hd0001")) == []
+    imports = [(row["district"], row["staff_id"], row["purpose"], row["outcome"])
+               for row in audit(database_url) if row["method"] == "district_import_schools"]
+    assert imports == [("chaoyang", "cy0042", "导入学校名单", "refused"),
+                       ("chaoyang", "cy0042", "导入学校名单", "ok")]
+
+def test_a_document_moved_by_its_district_resets_the_application_with_one_event(
+        client, families, districts, database_url):
+    families(CHAOYANG)
+    guest, _ = districts
+    moved_events = Queue(f"test-{uuid.uuid4().hex}", Exchange("enrollment.events", type="topic",
+                                                              durable=True),
+                         routing_key=contract.DOCUMENT_MOVED, auto_delete=True)
+    dispute = contract.DocumentDispute(account_no=CHAOYANG, claimant_phone="13900139000",
+                                       reason="经核对出生医学证明，监护人为申请人",
+                                       operator="cy0042")
+    with Connection(guest) as conn:
+        bound = moved_events(conn.default_channel)
+        bound.declare()
+        with pytest.raises(DomainError) as refused:
+            client["haidian"].district_move_document(dispute.model_copy(
+                update={"operator": "hd0001"}))
+        assert refused.value.code == "NOT_YOUR_DISTRICT"
+        settled = client["chaoyang"].district_move_document(dispute)
+        assert (settled.account_no, settled.claimant_phone) == (CHAOYANG, "139****9000")
+        [moved] = messages(bound, 1, then_quiet_s=0.5)
+    assert (moved["account_no"], moved["district"], moved["former_phone"],
+            moved["claimant_phone"]) == (CHAOYANG, "chaoyang", PHONE, "13900139000")
+    shown = client["chaoyang"].district_show_application(
+        ApplicationLookup(account_no=CHAOYANG, purpose="核对", operator="cy0042"))
+    assert (shown.state.details, shown.state.verification, shown.data) == ("empty", None, None)
+    assert shown.registration.guardian_phone == "13900139000"
+    assert shown.registration.document_number == CHILD_ID
+    assert [(row["district"], row["method"], row["outcome"], row["purpose"])
+            for row in audit(database_url)][:2] == [
+        ("haidian", "district_move_document", "refused", dispute.reason),
+        ("chaoyang", "district_move_document", "ok", dispute.reason)]
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM enrollment.versions WHERE account_no = %s",
+                            (CHAOYANG,)).fetchone() == (0,)

@@ -20,7 +20,7 @@ from typing import Protocol, TypeVar
 
 from common.errors import DomainError
 from services.enrollment import contract
-from services.enrollment.usecases import district
+from services.enrollment.usecases import district, placement
 from services.enrollment.usecases.context import Context, transact
 from services.enrollment.usecases.district import Operator
 from services.enrollment.usecases.store import (
@@ -53,6 +53,17 @@ def review_item(tx: Transaction, context: Context, now: datetime, operator: Oper
                 item: contract.ItemDecision) -> Application:
     return district.review_item_in(tx, context, now, operator, item.account_no, item.version,
                                    item.item, item.passed, item.reason, item.agency)
+
+
+def preregister(tx: Transaction, context: Context, now: datetime, operator: Operator,
+                item: contract.Preregistration) -> Application:
+    return placement.preregister_in(tx, context, now, operator, item.account_no, item.version,
+                                    item.school)
+
+
+def approve(tx: Transaction, context: Context, now: datetime, operator: Operator,
+            item: contract.Approval) -> Application:
+    return placement.approve_in(tx, context, now, operator, item.account_no, item.school)
 
 
 def digest(documents: Iterable[Mapping]) -> str:

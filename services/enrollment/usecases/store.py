@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from services.enrollment.rules.fields import Registration
+from services.enrollment.rules.schools import School
 from services.enrollment.rules.status import ApplicationState
 
 
@@ -42,6 +43,8 @@ class Listing:
     review: str | None = None  # rules/status.py review_stage
     submitted_from: date | None = None  # the current version's, Beijing time, inclusive
     submitted_to: date | None = None
+    school: str | None = None  # pre-registered (or approved) at this school
+    placement: str | None = None  # "none", or a Placement status
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,24 @@ class Outcome:
         return self.code is None
 
 
+@dataclass(frozen=True)
+class Publication:
+    """A district's results, published."""
+    district: str
+    staff_id: str
+    placed: int  # families with an approved place, texted
+    published_at: datetime | None = None  # set when recorded
+
+
+@dataclass(frozen=True)
+class SchoolImport:
+    """What an import of schools did, school by school."""
+    added: int
+    changed: int
+    unchanged: int
+    removed: int
+
+
 class StaleRevision(Exception):
     """The application changed (or appeared) since it was loaded: nothing of the transaction
     is written; load it again and decide again."""
@@ -111,6 +132,10 @@ class Transaction(Protocol):
     def save(self, application: Application) -> Application:
         """Stores `application` if the stored revision is still `application.revision` (else
         StaleRevision, here or at commit); returns it as stored, with the revision bumped."""
+
+    def hand_over(self, application: Application) -> Application:
+        """As `save`, and also stores the registration and deletes the account's versions,
+        under a new family key: the account changed hands (a dispute over the document)."""
 
     def append_version(self, version: Version) -> None:
         """A new submission; its number is the next one (unique per account)."""
@@ -145,6 +170,24 @@ class Transaction(Protocol):
     def record_outcomes(self, call: BulkCall, outcomes: list[Outcome]) -> None:
         """Records the outcomes of the call's items, for good; StaleRevision if one of them
         was recorded meanwhile (here or at commit)."""
+
+    def school(self, district: str, code: str) -> School | None:
+        """A school of the district's reference data."""
+
+    def publication(self, district: str) -> Publication | None:
+        """The district's publication of its results, if it published."""
+
+    def publish(self, publication: Publication) -> Publication:
+        """Records the district's publication (`published_at`: the transaction's time); the
+        one recorded before, if any, is kept and returned."""
+    def schools(self, district: str, stage: str | None = None) -> list[School]:
+        """The schools of a district (of one stage, if given), by code."""
+
+    def import_schools(self, schools: list[School],
+                       replace: tuple[str, ...] = ()) -> SchoolImport:
+        """Adds the schools new to the table and changes those whose values differ;
+        importing the same schools again changes nothing. A school of one of the districts in
+        `replace` that `schools` does not hold is removed; any other missing one is kept."""
 
 
 class Store(Protocol):
