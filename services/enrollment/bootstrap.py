@@ -24,10 +24,16 @@ from services.enrollment.rules.fields import Registration
 from services.enrollment.rules.schools import School
 from services.enrollment.rules.season import Form, Season, load_season
 from services.enrollment.storage import AlreadyHandled, Keys, Store
-from services.enrollment.usecases import details, district, placement, verification_results
+from services.enrollment.usecases import (
+    bulk,
+    details,
+    district,
+    placement,
+    verification_results,
+)
 from services.enrollment.usecases.context import Context
 from services.enrollment.usecases.journey import journey
-from services.enrollment.usecases.store import Application, Listed, Listing
+from services.enrollment.usecases.store import Application, Listed, Listing, Outcome
 from services.verification import contract as verification
 
 log = logging.getLogger(__name__)
@@ -42,12 +48,16 @@ def now_utc() -> datetime:
 
 
 class EnrollmentApp:
+    """`pause()`: lets the process's other requests go first, between the chunks of a bulk
+    call (the service's: a hub switch)."""
+
     def __init__(self, store: Store, season: Season, clock: Callable[[], datetime] = now_utc,
-                 demo_schools: bool = True):
+                 demo_schools: bool = True, pause: Callable[[], None] = lambda: None):
         self.store = store
         self.season = season
         self.clock = clock
         self.demo_schools = demo_schools  # a schools file may hold demo schools (not production)
+        self.pause = pause
         self.context = Context(store, season, clock)
 
     # RPC ----------------------------------------------------------------------------------
@@ -170,6 +180,24 @@ class EnrollmentApp:
         return {"account_no": moved.account_no,
                 "claimant_phone": mask_phone(moved.registration.guardian_phone)}
 
+    def district_bulk_review(self, caller: Caller, request: contract.BulkReview) -> dict:
+        return self._bulk(caller, request, bulk.review_item)
+
+    def district_bulk_preregister(self, caller: Caller,
+                                  request: contract.BulkPreregistration) -> dict:
+        return self._bulk(caller, request, bulk.preregister)
+
+    def district_bulk_approve(self, caller: Caller, request: contract.BulkApproval) -> dict:
+        return self._bulk(caller, request, bulk.approve)
+
+    def _bulk(self, caller: Caller, request, decide: bulk.Decide) -> dict:
+        """The request's items decided by `decide` (bulk.run), each item's outcome in order."""
+        outcomes = bulk.run(
+            self.context, caller.district.code, request.idempotency_key,
+            bulk.digest(item.model_dump(mode="json") for item in request.items),
+            request.items, decide, self.pause)
+        return bulk_outcome_view(request.idempotency_key, outcomes)
+
     # Events -------------------------------------------------------------------------------
     def family_registered(self, event: accounts.FamilyRegistered) -> bool:
         """Opens the family's application; False if the event was handled before."""
@@ -287,6 +315,15 @@ def school_view(school: School) -> dict:
             "demo": school.demo}
 
 
+def bulk_outcome_view(key: str, outcomes: list[Outcome]) -> dict:
+    succeeded = sum(outcome.ok for outcome in outcomes)
+    return {"idempotency_key": key,
+            "items": [{"index": outcome.index, "account_no": outcome.account_no,
+                       "ok": outcome.ok, "code": outcome.code, "message": outcome.message}
+                      for outcome in outcomes],
+            "succeeded": succeeded, "failed": len(outcomes) - succeeded}
+
+
 def district_application_view(application: Application) -> dict:
     """Unmasked: a stated purpose's view, audited."""
     registration = application.registration
@@ -384,10 +421,12 @@ def _account_no(value) -> str:
     return value
 
 
-def build(settings, pool, publish: Callable | None = None) -> EnrollmentApp:
+def build(settings, pool, publish: Callable | None = None,
+          pause: Callable[[], None] = lambda: None) -> EnrollmentApp:
     """The enrollment use cases on `pool`, logged in as enrollment's role, for the season
     SEASON_YEAR (SEASON_PHASES). `publish` gets each committed transaction's outbox events
-    (the service's relay; without it they wait in the outbox for a running relay's sweep)."""
+    (the service's relay; without it they wait in the outbox for a running relay's sweep);
+    `pause` is the app's (EnrollmentApp)."""
     season = load_season(settings.SEASON_YEAR, phases=settings.SEASON_PHASES)
     return EnrollmentApp(Store(pool, Keys(settings.master_keys), publish), season,
-                         demo_schools=not settings.production)
+                         demo_schools=not settings.production, pause=pause)

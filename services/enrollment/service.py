@@ -9,10 +9,11 @@ family cancels its account.
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from common.contract_base import Pong
 from common.edge.consuming import event_handler, parse_event
-from common.edge.dependencies import Observability, Wiring
+from common.edge.dependencies import Observability, Wiring, let_others_run
 from common.edge.outbox import OutboxRelay
 from common.edge.rpc import serve, serve_district
 from services.accounts.contract import (
@@ -36,8 +37,9 @@ log = logging.getLogger(__name__)
 class EnrollmentService:
     name = SERVICE_NAME
 
-    # The use cases on the service's pool; the relay publishes the events of each commit.
-    app = Wiring(bootstrap.build, relay=OutboxRelay())
+    # The use cases on the service's pool; the relay publishes the events of each commit, and
+    # a bulk call lets the other requests run between its chunks.
+    app = Wiring(partial(bootstrap.build, pause=let_others_run), relay=OutboxRelay())
     request_id = Observability()
 
     @serve(EnrollmentRpc.ping)
@@ -88,6 +90,18 @@ class EnrollmentService:
     @serve_district(DistrictRpc.district_review_item)
     def district_review_item(self, caller, decision):
         return self.app.district_review_item(caller, decision)
+
+    @serve_district(DistrictRpc.district_bulk_review)
+    def district_bulk_review(self, caller, request):
+        return self.app.district_bulk_review(caller, request)
+
+    @serve_district(DistrictRpc.district_bulk_preregister)
+    def district_bulk_preregister(self, caller, request):
+        return self.app.district_bulk_preregister(caller, request)
+
+    @serve_district(DistrictRpc.district_bulk_approve)
+    def district_bulk_approve(self, caller, request):
+        return self.app.district_bulk_approve(caller, request)
 
     @serve_district(DistrictRpc.district_override_verification)
     def district_override_verification(self, caller, change):

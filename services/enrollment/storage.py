@@ -3,21 +3,24 @@
 It behaves as MemoryStore does (usecases/memory_store.py): a transaction's writes are committed
 together at its end, or not at all; a save whose expected revision is no longer the stored one
 raises StaleRevision (a conditional UPDATE: a concurrent transaction that changed the row first
-makes it match nothing once that one commits). Events are written to the outbox in the same
-transaction and handed to `publish_committed` once it commits.
+makes it match nothing once that one commits). Saves and audited accesses are written in one
+statement each when the transaction next uses its connection, or at its end. Events are
+written to the outbox in the same transaction and handed to `publish_committed` once it
+commits.
 
 Personal data is sealed under the family's own data key, itself sealed under a key derived from
 the master keys (the accounts approach); deleting the application deletes the key with it.
 
-The schools of each district (reference data, `SchoolTable`) are at the end.
+The bulk district calls' records (usecases/bulk.py) and the schools of each district
+(reference data, `SchoolTable`) are at the end.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, fields
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import date
 
 import psycopg
@@ -42,8 +45,10 @@ from services.enrollment.rules.status import (
 from services.enrollment.usecases.store import (
     Access,
     Application,
+    BulkCall,
     Listed,
     Listing,
+    Outcome,
     Publication,
     SchoolImport,
     StaleRevision,
@@ -137,6 +142,7 @@ class Store:
                     raise AlreadyHandled(event_id)
             tx = PgTransaction(conn, self.keys)
             yield tx
+            tx.write_pending()
         if tx.events and self.publish_committed:
             self.publish_committed(tx.events)
 
@@ -166,11 +172,42 @@ _WAS_CANCELLED = (sql.SQL("SELECT ") + cancelled.was_cancelled(SCHEMA)
 
 
 class PgTransaction:
+    """Saves and accesses are written together, in a statement each, when the transaction
+    next uses its connection (`conn`) or ends (`write_pending`): a bulk call's chunk makes
+    hundreds. So a stale save may raise StaleRevision at a later statement or at the end."""
+
     def __init__(self, conn: psycopg.Connection, keys: Keys):
-        self.conn = conn
+        self._conn = conn
         self.keys = keys
         self.events: list[outbox.NewEvent] = []
+        self._saves: dict[str, _Save] = {}  # account -> its pending save
+        self._accesses: list[Access] = []  # recorded, not yet written
         self._ciphers: dict[str, FieldCipher] = {}  # account -> its family's cipher
+
+    @property
+    def conn(self) -> psycopg.Connection:
+        """The connection, once what is pending is written: every statement sees it."""
+        self.write_pending()
+        return self._conn
+
+    def write_pending(self) -> None:
+        """The pending saves (StaleRevision if one is stale) and accesses."""
+        if self._saves:
+            saves, self._saves = list(self._saves.values()), {}
+            rows = [(save.application.account_no, save.revision, save.bumps,
+                     *self._sealed_state(self._family(save.application.account_no),
+                                         save.application), save.application.updated_at)
+                    for save in saves]
+            saved = self._conn.execute(_WRITE_SAVES, dict(zip(
+                _SAVED_COLUMNS, map(list, zip(*rows, strict=True)), strict=True))).fetchall()
+            if len(saved) != len(saves):
+                raise StaleRevision(*({save.application.account_no for save in saves}
+                                      - {row["account_no"] for row in saved}))
+        if self._accesses:
+            accesses, self._accesses = self._accesses, []
+            self._conn.execute(_WRITE_ACCESSES, {
+                name: [getattr(access, name) for access in accesses]
+                for name in Access.__dataclass_fields__ if name != "at"})
 
     def _cipher(self, account_no: str, sealed_key: bytes) -> FieldCipher:
         if account_no not in self._ciphers:
@@ -190,6 +227,12 @@ class PgTransaction:
         row = self.conn.execute("SELECT * FROM enrollment.applications WHERE account_no = %s",
                                 (account_no,)).fetchone()
         return None if row is None else self._opened(row)
+
+    def load_many(self, account_nos: Collection[str]) -> dict[str, Application]:
+        rows = self.conn.execute("SELECT * FROM enrollment.applications "
+                                 "WHERE account_no = ANY(%s::bpchar[])",
+                                 (list(account_nos),)).fetchall()
+        return {row["account_no"]: self._opened(row) for row in rows}
 
     def _opened(self, row: dict) -> Application:
         account_no = row["account_no"]
@@ -229,19 +272,15 @@ class PgTransaction:
 
     def save(self, application: Application) -> Application:
         account_no = application.account_no
-        cipher = self._family(account_no)
-        row = self.conn.execute(
-            "UPDATE enrollment.applications SET state = %s, details_status = %s, version = %s, "
-            "verification_status = %s, review_status = %s, school_code = %s, "
-            "placement_status = %s, data = %s, revision = revision + 1, "
-            "updated_at = coalesce(%s, now()) "
-            "WHERE account_no = %s AND revision = %s RETURNING revision",
-            (*self._sealed_state(cipher, application), application.updated_at, account_no,
-             application.revision)).fetchone()
-        if row is None:
+        pending = self._saves.get(account_no)
+        if pending is not None and application.revision != pending.revision + pending.bumps:
             raise StaleRevision(account_no)
-        return Application(account_no, application.registration, application.state,
-                           application.data, row["revision"], application.updated_at)
+        # Saved again in the transaction: written once (sealed once), checked against the
+        # revision the transaction started from.
+        self._saves[account_no] = _Save(application, pending.revision if pending else
+                                        application.revision,
+                                        pending.bumps + 1 if pending else 1)
+        return replace(application, revision=application.revision + 1)
 
     def _sealed_state(self, cipher: FieldCipher, application: Application) -> tuple:
         """(state, details_status, version, verification_status, review_status, school_code,
@@ -302,7 +341,7 @@ class PgTransaction:
     def record_event(self, event_type: str, payload: dict) -> None:
         event = outbox.NewEvent.of(self.keys.outbox, event_type, payload, None)
         contract.EVENTS[event_type].parse(event.body)  # what consumers will parse
-        outbox.write_event(self.conn, SCHEMA, event)
+        outbox.write_event(self._conn, SCHEMA, event)  # reads nothing: need not wait
         self.events.append(event)
 
     def list_applications(self, district: str, listing: Listing, after: str | None,
@@ -312,10 +351,7 @@ class PgTransaction:
         return [Listed(self._opened(row), row["submitted_at"]) for row in rows]
 
     def record_access(self, access: Access) -> None:
-        self.conn.execute(
-            "INSERT INTO enrollment.district_access (district, staff_id, agency, purpose, "
-            "account_no, method, outcome) VALUES (%(district)s, %(staff_id)s, %(agency)s, "
-            "%(purpose)s, %(account_no)s, %(method)s, %(outcome)s)", asdict(access))
+        self._accesses.append(access)
 
     def schools(self, district: str, stage: str | None = None) -> list[School]:
         return _schools(self.conn, district, stage)
@@ -331,12 +367,13 @@ class PgTransaction:
             (account_no,)).fetchall()
         return [Access(**row) for row in rows]
 
+    # Reference data: read past what is pending, which it does not depend on.
     def school(self, district: str, code: str) -> School | None:
-        found = _schools(self.conn, district, code=code)
+        found = _schools(self._conn, district, code=code)
         return found[0] if found else None
 
     def publication(self, district: str) -> Publication | None:
-        row = self.conn.execute(
+        row = self._conn.execute(
             "SELECT district, staff_id, placed, published_at FROM enrollment.publications "
             "WHERE district = %s", (district,)).fetchone()
         return None if row is None else Publication(**row)
@@ -348,6 +385,71 @@ class PgTransaction:
             asdict(publication))
         return self.publication(publication.district)
 
+    # Bulk district calls (their SQL: the section "Bulk district calls" below) ---------------
+    def open_bulk_call(self, call: BulkCall) -> str:
+        params = _bulk_call(call)
+        if self.conn.execute(_OPEN_BULK_CALL, params).fetchone():
+            return call.digest
+        # A new statement: it sees the row whose insertion the one above waited for.
+        return self.conn.execute(_BULK_CALL_DIGEST, params).fetchone()["request_digest"]
+
+    def bulk_outcomes(self, call: BulkCall, indexes: range) -> dict[int, Outcome]:
+        params = {**_bulk_call(call), "first": indexes.start, "stop": indexes.stop}
+        self.conn.execute(_HOLD_BULK_CALL, params)
+        # A new statement, after the wait: it sees what the call's other transaction wrote.
+        return {row["index"]: Outcome(**row)
+                for row in self.conn.execute(_BULK_OUTCOMES, params).fetchall()}
+
+    def record_outcomes(self, call: BulkCall, outcomes: list[Outcome]) -> None:
+        recorded = self.conn.execute(_RECORD_OUTCOMES, {
+            **_bulk_call(call), "index": [outcome.index for outcome in outcomes],
+            "account_no": [outcome.account_no for outcome in outcomes],
+            "ok": [outcome.ok for outcome in outcomes],
+            "code": [outcome.code for outcome in outcomes],
+            "message": [outcome.message for outcome in outcomes]}).rowcount
+        if recorded != len(outcomes):
+            raise StaleRevision(call.key)  # decided meanwhile by the same call elsewhere
+
+
+
+@dataclass(frozen=True)
+class _Save:
+    """A save not yet written: the application as last saved, to be written if its stored
+    revision is still `revision`, bumped by `bumps` (the transaction's saves of it)."""
+    application: Application
+    revision: int
+    bumps: int
+
+
+_SAVED_COLUMNS = ("account_no", "revision", "bumps", "state", "details_status", "version",
+                  "verification_status", "review_status", "school_code", "placement_status",
+                  "data", "updated_at")
+_WRITE_SAVES = """
+UPDATE enrollment.applications a SET state = s.state, details_status = s.details_status,
+    version = s.version, verification_status = s.verification_status,
+    review_status = s.review_status, school_code = s.school_code,
+    placement_status = s.placement_status, data = s.data, revision = a.revision + s.bumps,
+    updated_at = coalesce(s.updated_at, now())
+FROM unnest(%(account_no)s::bpchar[], %(revision)s::int[], %(bumps)s::int[], %(state)s::bytea[],
+            %(details_status)s::text[], %(version)s::int[], %(verification_status)s::text[],
+            %(review_status)s::text[], %(school_code)s::text[], %(placement_status)s::text[],
+            %(data)s::bytea[], %(updated_at)s::timestamptz[])
+     AS s(account_no, revision, bumps, state, details_status, version, verification_status,
+          review_status, school_code, placement_status, data, updated_at)
+WHERE a.account_no = s.account_no AND a.revision = s.revision
+RETURNING a.account_no
+"""
+# In the order recorded (the family's list of accesses is newest first by id).
+_WRITE_ACCESSES = """
+INSERT INTO enrollment.district_access (district, staff_id, method, outcome, account_no,
+                                        purpose, agency)
+SELECT district, staff_id, method, outcome, account_no, purpose, agency
+FROM unnest(%(district)s::text[], %(staff_id)s::text[], %(method)s::text[],
+            %(outcome)s::text[], %(account_no)s::bpchar[], %(purpose)s::text[],
+            %(agency)s::text[]) WITH ORDINALITY
+     AS a(district, staff_id, method, outcome, account_no, purpose, agency, n)
+ORDER BY n
+"""
 
 # A district's applications after an account number, filtered (a NULL filter: any); the
 # submission dates are Beijing's days of the current version's submission.
@@ -380,6 +482,37 @@ def rotate_keys(database_url: str, master: MasterKeys, batch: int = 1000) -> int
     return rotation.reseal(database_url, SCHEMA, keys.outbox, [rotation.SealedColumn(
         "applications", "family_key", ("account_no",), keys.family_key_wrap,
         lambda account_no: _bound("family_key", account_no))], batch)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bulk district calls (usecases/bulk.py): the calls by district and idempotency key, and each
+# item's outcome, written in the transaction of the item's decision. Kept as written (the
+# service's role may not change or delete them).
+# ---------------------------------------------------------------------------------------------
+
+def _bulk_call(call: BulkCall) -> dict:
+    return {"district": call.district, "key": call.key, "digest": call.digest}
+
+
+_OPEN_BULK_CALL = (
+    "INSERT INTO enrollment.bulk_calls (district, idempotency_key, request_digest) "
+    "VALUES (%(district)s, %(key)s, %(digest)s) ON CONFLICT DO NOTHING RETURNING true")
+_BULK_CALL_DIGEST = ("SELECT request_digest FROM enrollment.bulk_calls "
+                     "WHERE district = %(district)s AND idempotency_key = %(key)s")
+# A transaction-level lock of its own per call: the service's role may not lock the call's
+# row (FOR UPDATE needs the UPDATE right the migration takes away); two calls whose hashes
+# meet only ever make one wait.
+_HOLD_BULK_CALL = ("SELECT pg_advisory_xact_lock(hashtext('enrollment.bulk_calls'), "
+                   "hashtext(%(district)s || ':' || %(key)s))")
+_BULK_OUTCOMES = (
+    "SELECT index, account_no, code, message FROM enrollment.bulk_items "
+    "WHERE district = %(district)s AND idempotency_key = %(key)s "
+    "AND index >= %(first)s AND index < %(stop)s")
+_RECORD_OUTCOMES = (
+    "INSERT INTO enrollment.bulk_items (district, idempotency_key, index, account_no, ok, code, "
+    "message) SELECT %(district)s, %(key)s, * FROM unnest(%(index)s::int[], "
+    "%(account_no)s::text[], %(ok)s::boolean[], %(code)s::text[], %(message)s::text[]) "
+    "ON CONFLICT DO NOTHING")
 
 
 # ---------------------------------------------------------------------------------------------

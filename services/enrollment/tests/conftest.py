@@ -1,4 +1,5 @@
-"""Fixtures of the enrollment tests that need PostgreSQL: its schema in the run's database."""
+"""Fixtures of the enrollment tests: its schema in the run's PostgreSQL database, and the use
+cases' stores (memory and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from common.migrations import migrate
 from common.settings import role_url
 from services.enrollment.settings import EnrollmentSettings
 from services.enrollment.storage import Keys, Store
+from services.enrollment.tests.samples import SEASON, Clock
+from services.enrollment.usecases.context import Context
+from services.enrollment.usecases.memory_store import MemoryStore
 
 MASTER = MasterKeys({1: bytes(range(32))})
 
@@ -23,7 +27,8 @@ def pool(database_url):
         admin.execute("TRUNCATE enrollment.applications, enrollment.versions, "
                       "enrollment.outbox, enrollment.processed_events, "
                       "enrollment.cancellations, enrollment.district_access, "
-                      "enrollment.publications, enrollment.schools")
+                      "enrollment.publications, enrollment.schools, enrollment.bulk_items, "
+                      "enrollment.bulk_calls")
     with psycopg_pool.ConnectionPool(role_url(database_url, EnrollmentSettings.DATABASE_ROLE),
                                      min_size=1, max_size=4, open=True,
                                      kwargs={"autocommit": True}) as pool:
@@ -45,3 +50,21 @@ class RecordingStore(Store):
 @pytest.fixture
 def pg_store(pool):
     return RecordingStore(pool)
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture(params=["memory", "postgres"])
+def store(request):
+    """The use cases' tests run over both stores: the same behaviour."""
+    if request.param == "memory":
+        return MemoryStore()
+    return request.getfixturevalue("pg_store")
+
+
+@pytest.fixture
+def context(store, clock):
+    return Context(store, SEASON, clock)

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from common.identity import check_character
 from services.enrollment.rules.fields import Registration
 from services.enrollment.rules.season import BEIJING, load_season
+from services.enrollment.usecases import details, verification_results
 
 SEASON = load_season(2027)
 ALWAYS_OPEN = load_season(2027, phases="open")  # SEASON_PHASES=open
@@ -91,3 +92,15 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+def verified_family(context, account_no: str, district_code: str = "chaoyang",
+                    hukou_type: str = "non_beijing") -> None:
+    """An application opened (with the guardian's phone), submitted and verified."""
+    details.open_application(context, registration(hukou_type, district_code, account_no,
+                                                   guardian_phone="13800138000"))
+    data = details_for(hukou_type)
+    if hukou_type == "non_beijing":
+        data["dwelling"]["district"] = district_code
+    details.submit(context, account_no, data)
+    verification_results.apply_result(context, account_no, 1, True)

@@ -23,7 +23,12 @@ from common.edge.rpc import RpcUnavailable, StandaloneRpc
 from common.errors import DomainError
 from common.registry import ROOT
 from services.enrollment import contract
-from services.enrollment.contract import ApplicationLookup, ApplicationQuery, ItemDecision
+from services.enrollment.contract import (
+    ApplicationLookup,
+    ApplicationQuery,
+    BulkReview,
+    ItemDecision,
+)
 from services.enrollment.district_client import DistrictClient
 from services.enrollment.rules.schools import CSV_COLUMNS
 from services.enrollment.service import EnrollmentService
@@ -277,6 +282,56 @@ def messages(queue, count, timeout_s=10.0, then_quiet_s=0.0) -> list[dict]:
     time.sleep(then_quiet_s)
     assert then_quiet_s == 0 or queue.get(no_ack=True) is None
     return got
+
+
+def test_a_bulk_review_of_5000_items_answers_in_time_and_a_repeat_answers_the_same(
+        client, families, database_url):
+    """A thousand families' five review items each, one of them refused."""
+    account_nos = [families(str(27100000 + n)) for n in range(1, 1001)]
+    agencies = {"employment": "人力社保", "dwelling": "住建", "permit": "公安"}
+    items = [ItemDecision(account_no=account_no, version=1, item=item, passed=True,
+                          operator="cy0042", agency=agencies.get(item, "街道"))
+             for account_no in account_nos for item in ALWAYS_OPEN.review_items]
+    items[6] = items[6].model_copy(update={"agency": "公安"})  # dwelling: 住建's
+    request = BulkReview(idempotency_key="cy-2027-review-0001", items=items)
+    assert len(items) == contract.MAX_BULK
+    started = time.monotonic()
+    answered = client["chaoyang"].district_bulk_review(request)  # within the client's 10 s
+    elapsed = time.monotonic() - started
+    assert [item.index for item in answered.items] == list(range(contract.MAX_BULK))
+    assert (answered.succeeded, answered.failed) == (contract.MAX_BULK - 1, 1)
+    assert (answered.items[6].ok, answered.items[6].code) == (False, "WRONG_AGENCY")
+    reviewed = [row for row in audit(database_url) if row["method"] == "district_review_item"]
+    assert len(reviewed) == contract.MAX_BULK - 1  # the wrong agency is refused unopened
+    again = client["chaoyang"].district_bulk_review(request)
+    assert again == answered
+    assert len(audit(database_url)) == len(reviewed)
+    print(f"5000-item bulk review: {elapsed:.2f} s")
+
+
+def test_bulk_pre_registrations_and_approvals_over_rpc_answer_each_item_and_repeat_the_same(
+        client, families):
+    chaoyang = client["chaoyang"]
+    chaoyang.district_import_schools(contract.SchoolsImport(
+        operator="cy0042", csv_text=",".join(CSV_COLUMNS)
+        + "\nchaoyang,9905000001,朝阳区示例第一小学,公办,小学,朝阳区示例路1号,180,是\n"))
+    account_nos = [families(account_no, hukou_type="beijing")
+                   for account_no in ("27100011", "27100012")]
+    request = contract.BulkPreregistration(idempotency_key="cy-prereg-0001", items=[
+        contract.Preregistration(account_no=account_no, version=1, school="9905000001",
+                                 operator="cy0042") for account_no in [*account_nos, HAIDIAN]])
+    preregistered = chaoyang.district_bulk_preregister(request)
+    assert [(item.ok, item.code) for item in preregistered.items] == [
+        (True, None), (True, None), (False, "NOT_YOUR_DISTRICT")]
+    assert chaoyang.district_bulk_preregister(request) == preregistered
+    approvals = contract.BulkApproval(idempotency_key="cy-approve-0001", items=[
+        contract.Approval(account_no=account_no, school="9905000001", operator="cy0042")
+        for account_no in account_nos])
+    approved = chaoyang.district_bulk_approve(approvals)
+    assert (approved.succeeded, approved.failed) == (2, 0)
+    with pytest.raises(DomainError) as reused:
+        chaoyang.district_bulk_approve(approvals.model_copy(update={"items": approvals.items[:1]}))
+    assert reused.value.code == "IDEMPOTENCY_KEY_REUSED"
 
 
 def test_a_call_without_an_answer_in_time_is_unavailable(districts):

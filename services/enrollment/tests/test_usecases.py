@@ -17,10 +17,10 @@ from services.enrollment.tests.samples import (
     CHILD_ID,
     FATHER_ID,
     SEASON,
-    Clock,
     at,
     details_for,
     registration,
+    verified_family,
 )
 from services.enrollment.usecases import details, district, review, verification_results
 from services.enrollment.usecases.context import Context
@@ -29,23 +29,6 @@ from services.enrollment.usecases.memory_store import MemoryStore
 from services.enrollment.usecases.store import Listing, StaleRevision
 
 ACCOUNT = "27000001"
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture(params=["memory", "postgres"])
-def store(request):
-    if request.param == "memory":
-        return MemoryStore()
-    return request.getfixturevalue("pg_store")
-
-
-@pytest.fixture
-def context(store, clock):
-    return Context(store, SEASON, clock)
 
 
 def opened(context, hukou_type="beijing"):
@@ -327,6 +310,20 @@ def test_a_stale_save_is_refused_and_a_failed_transaction_writes_nothing(context
     assert store.outbox == []
 
 
+def test_saves_of_one_application_in_a_transaction_each_count_and_are_read_back(context,
+                                                                               store):
+    details.open_application(context, registration())
+    with store.transaction() as tx:
+        once = tx.save(tx.load(ACCOUNT))
+        twice = tx.save(replace(once, data={"household": {}}))
+        assert (tx.load(ACCOUNT).revision, tx.load(ACCOUNT).data) == (2, {"household": {}})
+    with pytest.raises(StaleRevision), store.transaction() as tx:
+        tx.save(twice)
+        tx.save(twice)  # based on the revision the first save replaced
+    with store.transaction() as tx:
+        assert (tx.load(ACCOUNT).revision, tx.load(ACCOUNT).data) == (2, {"household": {}})
+
+
 def test_of_two_interleaved_transactions_the_later_commit_fails(clock):
     """In memory the earlier save fails at commit; in PostgreSQL the later save waits for the
     earlier transaction's row lock, then fails (tests/test_storage.py)."""
@@ -396,16 +393,6 @@ def test_endless_contention_gives_up_with_a_retry_later(clock):
 
 CHAOYANG_STAFF = district.Operator("chaoyang", "cy0042")
 HAIDIAN_STAFF = district.Operator("haidian", "hd0001")
-
-
-def verified_family(context, account_no, district_code="chaoyang", hukou_type="non_beijing"):
-    details.open_application(context, registration(hukou_type, district_code, account_no,
-                                                   guardian_phone="13800138000"))
-    data = details_for(hukou_type)
-    if hukou_type == "non_beijing":
-        data["dwelling"]["district"] = district_code
-    details.submit(context, account_no, data)
-    verification_results.apply_result(context, account_no, 1, True)
 
 
 def test_a_district_lists_its_own_applications_filtered_and_paged(context, clock):

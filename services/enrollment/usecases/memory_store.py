@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from copy import deepcopy
 from dataclasses import replace
@@ -23,8 +23,10 @@ from services.enrollment.rules.status import SUBMITTED, review_stage
 from services.enrollment.usecases.store import (
     Access,
     Application,
+    BulkCall,
     Listed,
     Listing,
+    Outcome,
     Publication,
     SchoolImport,
     StaleRevision,
@@ -43,6 +45,8 @@ class MemoryStore:
         self.cancellations: set[str] = set()
         self._handled: set[str] = set()  # event ids
         self._accesses: list[Access] = []  # oldest first
+        self._bulk_calls: dict[tuple[str, str], str] = {}  # (district, key) -> digest
+        self._bulk_outcomes: dict[tuple[str, str], dict[int, Outcome]] = {}
         self._publications: dict[str, Publication] = {}
         self._schools: dict[tuple[str, str], School] = {}  # (district, code) -> school
 
@@ -73,6 +77,8 @@ class MemoryTransaction:
         self._handed_over: set[str] = set()  # accounts whose committed versions go
         self._events: list[tuple[str, dict]] = []
         self._accesses: list[Access] = []
+        self._bulk_calls: dict[tuple[str, str], str] = {}
+        self._outcomes: dict[tuple[str, str], dict[int, Outcome]] = {}
         self._publications: dict[str, Publication] = {}
         self._schools: dict[tuple[str, str], School] | None = None  # all of them, once written
 
@@ -81,6 +87,11 @@ class MemoryTransaction:
             return deepcopy(self._staged[account_no])
         with self._store._lock:
             return deepcopy(self._store._applications.get(account_no))
+
+    def load_many(self, account_nos: Collection[str]) -> dict[str, Application]:
+        found = {account_no: self.load(account_no) for account_no in account_nos}
+        return {account_no: application for account_no, application in found.items()
+                if application is not None}
 
     def cancelled(self, account_no: str) -> bool:
         with self._store._lock:
@@ -148,6 +159,22 @@ class MemoryTransaction:
         return [access for access in reversed(committed + self._accesses)
                 if access.account_no == account_no]
 
+    def open_bulk_call(self, call: BulkCall) -> str:
+        with self._store._lock:
+            committed = self._store._bulk_calls.get((call.district, call.key))
+        return committed or self._bulk_calls.setdefault((call.district, call.key), call.digest)
+
+    def bulk_outcomes(self, call: BulkCall, indexes: range) -> dict[int, Outcome]:
+        # Nothing to hold: a transaction whose outcomes were recorded meanwhile fails at commit.
+        with self._store._lock:
+            committed = dict(self._store._bulk_outcomes.get((call.district, call.key), {}))
+        committed |= self._outcomes.get((call.district, call.key), {})
+        return {index: committed[index] for index in indexes if index in committed}
+
+    def record_outcomes(self, call: BulkCall, outcomes: list[Outcome]) -> None:
+        self._outcomes.setdefault((call.district, call.key), {}).update(
+            (outcome.index, outcome) for outcome in outcomes)
+
     def school(self, district: str, code: str) -> School | None:
         return self._current_schools().get((district, code))
 
@@ -193,6 +220,16 @@ class MemoryTransaction:
                 committed = store._applications.get(account_no)
                 if (committed.revision if committed else _ABSENT) != expected:
                     raise StaleRevision(account_no)
+            for call, digest in self._bulk_calls.items():
+                if store._bulk_calls.get(call, digest) != digest:
+                    raise StaleRevision(call)  # recorded meanwhile with other items
+            for call, outcomes in self._outcomes.items():
+                if outcomes.keys() & store._bulk_outcomes.get(call, {}).keys():
+                    raise StaleRevision(call)  # decided meanwhile by the same call elsewhere
+            for call, digest in self._bulk_calls.items():
+                store._bulk_calls.setdefault(call, digest)
+            for call, outcomes in self._outcomes.items():
+                store._bulk_outcomes.setdefault(call, {}).update(outcomes)
             store._applications.update(self._staged)
             for account_no in self._handed_over:
                 store._versions.pop(account_no, None)

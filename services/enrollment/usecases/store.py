@@ -3,7 +3,7 @@ for the unit tests) implement it with the same behaviour."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -67,6 +67,28 @@ class Access:
 
 
 @dataclass(frozen=True)
+class BulkCall:
+    """A district's bulk call (usecases/bulk.py), known by its district and idempotency key;
+    `digest` is its items' (bulk.digest)."""
+    district: str
+    key: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What came of one item of a bulk call: done (`code` None), or refused."""
+    index: int  # the item's place in the call
+    account_no: str
+    code: str | None = None  # the refusal's (common/errors.py)
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.code is None
+
+
+@dataclass(frozen=True)
 class Publication:
     """A district's results, published."""
     district: str
@@ -95,6 +117,10 @@ class Transaction(Protocol):
 
     def load(self, account_no: str) -> Application | None:
         """As committed, or as this transaction left it."""
+
+    def load_many(self, account_nos: Collection[str]) -> dict[str, Application]:
+        """The applications of those accounts that have one, as `load` finds each, in one
+        go."""
 
     def cancelled(self, account_no: str) -> bool:
         """Whether the account's cancellation was handled: nothing may be opened for it. Waits
@@ -131,6 +157,19 @@ class Transaction(Protocol):
 
     def accesses(self, account_no: str) -> list[Access]:
         """The audited calls for the account, newest first."""
+
+    def open_bulk_call(self, call: BulkCall) -> str:
+        """Records the call if its key is new to the district; returns the digest recorded
+        for the key (the call's own, unless the key came with other items before)."""
+
+    def bulk_outcomes(self, call: BulkCall, indexes: range) -> dict[int, Outcome]:
+        """The outcomes recorded for the call's items in `indexes`, by index. Holds the call
+        until this transaction ends: the same call's transaction elsewhere (a caller's retry
+        while its first attempt still runs) waits here, then sees what this one recorded."""
+
+    def record_outcomes(self, call: BulkCall, outcomes: list[Outcome]) -> None:
+        """Records the outcomes of the call's items, for good; StaleRevision if one of them
+        was recorded meanwhile (here or at commit)."""
 
     def school(self, district: str, code: str) -> School | None:
         """A school of the district's reference data."""
