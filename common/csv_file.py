@@ -10,9 +10,11 @@ once. Problems name lines and columns, never the values in them (they may be per
 
 from __future__ import annotations
 
+import contextlib
 import csv
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 PROBLEMS_SHOWN = 20  # in the message; `problems` keeps them all
 
@@ -28,16 +30,20 @@ class CsvFileError(ValueError):
         self.problems = problems
 
 
-def rows(path: str | Path, columns: tuple[str, ...],
+def rows(source: str | Path | TextIO, columns: tuple[str, ...],
          problems: list[str]) -> Iterator[tuple[int, dict[str, str]]]:
-    """Each row of the file as (its line number, column -> value stripped of spaces). A row
-    with another number of fields is added to `problems` and skipped; a header other than
-    `columns` refuses the file at once (CsvFileError)."""
-    with open(path, encoding="utf-8-sig", newline="") as file:
+    """Each row of the file (a path, or text already read: `io.StringIO(text, newline="")`)
+    as (its line number, column -> value stripped of spaces). A row with another number of
+    fields is added to `problems` and skipped; a header other than `columns` refuses the file
+    at once (CsvFileError)."""
+    with _opened(source) as file:
         reader = csv.reader(file)
         header = [column.strip() for column in next(reader, [])]
+        if header:  # text sent as it was read keeps its byte order mark
+            header[0] = header[0].removeprefix("\ufeff")
         if header != list(columns):
-            raise CsvFileError(path, [f"line 1: the columns must be {','.join(columns)}"])
+            raise CsvFileError(name_of(source),
+                               [f"line 1: the columns must be {','.join(columns)}"])
         for row in reader:
             if not row:  # a blank line
                 continue
@@ -47,3 +53,17 @@ def rows(path: str | Path, columns: tuple[str, ...],
                 continue
             yield reader.line_num, {column: value.strip()
                                     for column, value in zip(columns, row, strict=True)}
+
+
+def name_of(source: str | Path | TextIO) -> str:
+    """What a refusal calls the file: its path, or `text` for text already read."""
+    return str(source) if isinstance(source, str | Path) else "text"
+
+
+@contextlib.contextmanager
+def _opened(source: str | Path | TextIO) -> Iterator[TextIO]:
+    if isinstance(source, str | Path):
+        with open(source, encoding="utf-8-sig", newline="") as file:
+            yield file
+    else:
+        yield source

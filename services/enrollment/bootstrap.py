@@ -21,9 +21,10 @@ from services.accounts import contract as accounts
 from services.enrollment import contract
 from services.enrollment.rules import status
 from services.enrollment.rules.fields import Registration
+from services.enrollment.rules.schools import School
 from services.enrollment.rules.season import Form, Season, load_season
 from services.enrollment.storage import AlreadyHandled, Keys, Store
-from services.enrollment.usecases import details, district, verification_results
+from services.enrollment.usecases import details, district, placement, verification_results
 from services.enrollment.usecases.context import Context
 from services.enrollment.usecases.journey import journey
 from services.enrollment.usecases.store import Application, Listed, Listing
@@ -41,10 +42,12 @@ def now_utc() -> datetime:
 
 
 class EnrollmentApp:
-    def __init__(self, store: Store, season: Season, clock: Callable[[], datetime] = now_utc):
+    def __init__(self, store: Store, season: Season, clock: Callable[[], datetime] = now_utc,
+                 demo_schools: bool = True):
         self.store = store
         self.season = season
         self.clock = clock
+        self.demo_schools = demo_schools  # a schools file may hold demo schools (not production)
         self.context = Context(store, season, clock)
 
     # RPC ----------------------------------------------------------------------------------
@@ -87,6 +90,17 @@ class EnrollmentApp:
                  "data": masked(entry.version.data)}
                 for entry in details.history(self.context, _account_no(account_no))]
 
+    def get_result(self, account_no) -> dict:
+        """查看入学结果: the school once the district published, else its schedule."""
+        found = placement.result(self.context, _account_no(account_no))
+        result = found.result
+        return {"status": result.status, "message": result.message,
+                "schedule": result.schedule,
+                "published_at": found.published_at.isoformat() if found.published_at
+                else None,
+                "school": school_view(found.school) if found.school else None,
+                "report": result.report}
+
     def get_accesses(self, account_no) -> list[dict]:
         """The districts' looks at the family's data, newest first: who (the committee, the
         reviewing agency), when and why; never the staff id."""
@@ -101,7 +115,8 @@ class EnrollmentApp:
         listing = Listing(details=query.details, hukou_type=query.hukou_type,
                           verification=query.verification, review=query.review,
                           submitted_from=_day(query.submitted_from, "submitted_from"),
-                          submitted_to=_day(query.submitted_to, "submitted_to"))
+                          submitted_to=_day(query.submitted_to, "submitted_to"),
+                          school=query.school, placement=query.placement)
         page = district.list_applications(self.context, _operator(caller, query.operator),
                                           listing, _after(query.cursor), query.limit,
                                           query.purpose)
@@ -119,6 +134,37 @@ class EnrollmentApp:
             self.context, _operator(caller, decision.operator), decision.account_no,
             decision.version, decision.item, decision.passed, decision.reason,
             decision.agency).state, self.season)
+
+    def district_override_verification(self, caller: Caller,
+                                       change: contract.VerificationOverride) -> dict:
+        return state_view(district.override_verification(
+            self.context, _operator(caller, change.operator), change.account_no,
+            change.version, change.verified, change.item, change.reason).state, self.season)
+
+    def district_preregister(self, caller: Caller, request: contract.Preregistration) -> dict:
+        return placement_view(placement.preregister(
+            self.context, _operator(caller, request.operator), request.account_no,
+            request.version, request.school))
+
+    def district_approve(self, caller: Caller, request: contract.Approval) -> dict:
+        return placement_view(placement.approve(
+            self.context, _operator(caller, request.operator), request.account_no,
+            request.school))
+
+    def district_publish(self, caller: Caller, request: contract.OperatorRef) -> dict:
+        published = placement.publish(self.context, _operator(caller, request.operator))
+        return {"district": published.district, "placed": published.placed,
+                "published_at": published.published_at.isoformat()}
+
+    def district_list_schools(self, caller: Caller, query: contract.SchoolQuery) -> list[dict]:
+        return [school_view(school) for school in district.list_schools(
+            self.context, _operator(caller, query.operator), query.stage)]
+
+    def district_import_schools(self, caller: Caller, request: contract.SchoolsImport) -> dict:
+        done = district.import_schools(self.context, _operator(caller, request.operator),
+                                       request.csv_text, request.replace, self.demo_schools)
+        return {"added": done.added, "changed": done.changed, "unchanged": done.unchanged,
+                "removed": done.removed}
 
     # Events -------------------------------------------------------------------------------
     def family_registered(self, event: accounts.FamilyRegistered) -> bool:
@@ -194,7 +240,8 @@ def state_view(state: status.ApplicationState, season: Season) -> dict:
             "verification": None if verification is None else {
                 "version": verification.version, "status": verification.status,
                 "label": status.VERIFICATION_LABELS[verification.status],
-                "item": verification.item, "reason": verification.reason},
+                "item": verification.item, "reason": verification.reason,
+                "overridden": verification.overridden},
             "review": None if state.review is None else review_view(state.review, season)}
 
 
@@ -228,7 +275,22 @@ def row_view(listed: Listed) -> dict:
             "details": state.details, "version": state.version,
             "verification": state.verification.status if state.verification else None,
             "review": status.review_stage(state),
-            "submitted_at": listed.submitted_at.isoformat() if listed.submitted_at else None}
+            "submitted_at": listed.submitted_at.isoformat() if listed.submitted_at else None,
+            "school": state.placement.school if state.placement else None,
+            "placement": state.placement.status if state.placement else None}
+
+
+def placement_view(placed: placement.Placed) -> dict:
+    state = placed.application.state
+    return {"account_no": placed.application.account_no, "school": placed.school.code,
+            "school_name": placed.school.name, "status": state.placement.status,
+            "version": state.placement.version}
+
+
+def school_view(school: School) -> dict:
+    return {"code": school.code, "name": school.name, "kind": school.kind,
+            "stage": school.stage, "address": school.address, "plan_seats": school.plan_seats,
+            "demo": school.demo}
 
 
 def district_application_view(application: Application, season: Season) -> dict:
@@ -333,4 +395,5 @@ def build(settings, pool, publish: Callable | None = None) -> EnrollmentApp:
     SEASON_YEAR (SEASON_PHASES). `publish` gets each committed transaction's outbox events
     (the service's relay; without it they wait in the outbox for a running relay's sweep)."""
     season = load_season(settings.SEASON_YEAR, phases=settings.SEASON_PHASES)
-    return EnrollmentApp(Store(pool, Keys(settings.master_keys), publish), season)
+    return EnrollmentApp(Store(pool, Keys(settings.master_keys), publish), season,
+                         demo_schools=not settings.production)

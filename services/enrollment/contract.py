@@ -209,7 +209,8 @@ class VerificationState(ContractModel):
     status: Literal["pending", "verified", "failed"]
     label: str
     item: str | None = None  # failed: child_identity, hukou or guardian_identity
-    reason: str | None = None  # failed: what is wrong and what to do, in words
+    reason: str | None = None  # failed: what is wrong and what to do, in words; or the district's
+    overridden: bool = False  # decided by the district's own checks, not the registry
 
 
 class ReviewItem(ContractModel):
@@ -350,7 +351,8 @@ Agency = Literal["人力社保", "住建", "公安", "街道"]
 VerificationStatus = Literal["pending", "verified", "failed"]
 ReviewStatus = Literal["not_started", "in_review", "approved", "returned"]
 PlacementStatus = Literal["preregistered", "approved"]
-SchoolCode = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+SCHOOL_CODE_PATTERN = r"^\d{10}$"  # the school's 学校标识码 (rules/schools.py)
+SchoolCode = Field(pattern=SCHOOL_CODE_PATTERN)
 MAX_PAGE = 500
 MAX_BULK = 5000
 
@@ -366,7 +368,7 @@ class ApplicationQuery(ContractModel):
     review: ReviewStatus | None = None  # not_started: 非本市户籍 not yet in review
     submitted_from: str | None = Field(default=None, pattern=DATE_PATTERN)  # inclusive
     submitted_to: str | None = Field(default=None, pattern=DATE_PATTERN)  # inclusive
-    school: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,32}$")  # its pupils
+    school: str | None = Field(default=None, pattern=SCHOOL_CODE_PATTERN)  # its pupils
     placement: Literal["none", "preregistered", "approved"] | None = None
     cursor: str | None = Field(default=None, max_length=100)
     limit: int = Field(default=100, ge=1, le=MAX_PAGE)

@@ -23,10 +23,14 @@ from urllib.parse import unquote, urlsplit
 # means nothing to a district's program.
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
+from dotenv import dotenv_values  # noqa: E402
+
 from common.districts import BROKER_USER_PREFIX  # noqa: E402
-from common.edge.rpc import StandaloneRpc  # noqa: E402
+from common.edge.rpc import RpcUnavailable, StandaloneRpc  # noqa: E402
 from common.settings import ProcessSettings  # noqa: E402
 from services.enrollment.contract import SERVICE_NAME, DistrictRpc  # noqa: E402
+
+__all__ = ["DistrictClient", "RpcUnavailable"]  # what a district's program catches, too
 
 
 class DistrictClient(DistrictRpc):
@@ -38,9 +42,11 @@ class DistrictClient(DistrictRpc):
                                        timeout_s, ssl))
 
     @classmethod
-    def from_env(cls) -> DistrictClient:
-        """AMQP_URI, AMQP_SSL_CA_FILE and RPC_TIMEOUT_S from the environment."""
-        settings = ProcessSettings()
+    def from_env(cls, env_file: str | None = None) -> DistrictClient:
+        """AMQP_URI, AMQP_SSL_CA_FILE and RPC_TIMEOUT_S from the environment, or first from
+        `env_file` (KEY=VALUE lines, as var/amqp/district-<code>.env), whose values win."""
+        settings = ProcessSettings(**{key: value for key, value in dotenv_values(env_file).items()
+                                      if value is not None}) if env_file else ProcessSettings()
         return cls(settings.AMQP_URI, settings.RPC_TIMEOUT_S, settings.amqp_ssl)
 
     def close(self) -> None:

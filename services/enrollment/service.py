@@ -72,6 +72,10 @@ class EnrollmentService:
     def get_accesses(self, request):
         return self.app.get_accesses(request.account_no)
 
+    @serve(EnrollmentRpc.get_result)
+    def get_result(self, request):
+        return self.app.get_result(request.account_no)
+
     # District systems: the district is the caller's broker user's, never the request's.
     @serve_district(DistrictRpc.district_list_applications)
     def district_list_applications(self, caller, query):
@@ -84,6 +88,30 @@ class EnrollmentService:
     @serve_district(DistrictRpc.district_review_item)
     def district_review_item(self, caller, decision):
         return self.app.district_review_item(caller, decision)
+
+    @serve_district(DistrictRpc.district_override_verification)
+    def district_override_verification(self, caller, change):
+        return self.app.district_override_verification(caller, change)
+
+    @serve_district(DistrictRpc.district_preregister)
+    def district_preregister(self, caller, request):
+        return self.app.district_preregister(caller, request)
+
+    @serve_district(DistrictRpc.district_approve)
+    def district_approve(self, caller, request):
+        return self.app.district_approve(caller, request)
+
+    @serve_district(DistrictRpc.district_publish)
+    def district_publish(self, caller, request):
+        return self.app.district_publish(caller, request)
+
+    @serve_district(DistrictRpc.district_list_schools)
+    def district_list_schools(self, caller, query):
+        return self.app.district_list_schools(caller, query)
+
+    @serve_district(DistrictRpc.district_import_schools)
+    def district_import_schools(self, caller, request):
+        return self.app.district_import_schools(caller, request)
 
     # Requeued on a transient error (the database away): the event is handled once it is back.
     @event_handler(ACCOUNTS, FAMILY_REGISTERED, reliable_delivery=True, requeue_on_error=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from datetime import date
 
 import psycopg
@@ -34,6 +34,7 @@ from services.enrollment.rules.schools import School
 from services.enrollment.rules.status import (
     ApplicationState,
     ItemResult,
+    Placement,
     Review,
     Verification,
     review_stage,
@@ -43,6 +44,8 @@ from services.enrollment.usecases.store import (
     Application,
     Listed,
     Listing,
+    Publication,
+    SchoolImport,
     StaleRevision,
     Version,
 )
@@ -82,13 +85,15 @@ def state_document(state: ApplicationState) -> dict:
 def state_from(document: dict) -> ApplicationState:
     verification = document.get("verification")
     review = document.get("review")
+    placement = document.get("placement")
     return ApplicationState(
         hukou_type=document["hukou_type"], details=document["details"],
         version=document["version"],
         verification=Verification(**verification) if verification else None,
         review=Review(review["version"], review["status"],
                       tuple(ItemResult(**result) for result in review["results"]))
-        if review else None)
+        if review else None,
+        placement=Placement(**placement) if placement else None)
 
 
 def registration_document(registration: Registration) -> dict:
@@ -209,8 +214,8 @@ class PgTransaction:
         row = self.conn.execute(
             "INSERT INTO enrollment.applications (account_no, district, hukou_type, family_key, "
             "registration, state, details_status, version, verification_status, review_status, "
-            "data, revision, updated_at) VALUES "
-            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now())) "
+            "school_code, placement_status, data, revision, updated_at) VALUES "
+            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now())) "
             "ON CONFLICT (account_no) DO NOTHING RETURNING account_no",
             (account_no, application.registration.district, application.registration.hukou_type,
              sealed_key,
@@ -227,7 +232,8 @@ class PgTransaction:
         cipher = self._family(account_no)
         row = self.conn.execute(
             "UPDATE enrollment.applications SET state = %s, details_status = %s, version = %s, "
-            "verification_status = %s, review_status = %s, data = %s, revision = revision + 1, "
+            "verification_status = %s, review_status = %s, school_code = %s, "
+            "placement_status = %s, data = %s, revision = revision + 1, "
             "updated_at = coalesce(%s, now()) "
             "WHERE account_no = %s AND revision = %s RETURNING revision",
             (*self._sealed_state(cipher, application), application.updated_at, account_no,
@@ -238,14 +244,17 @@ class PgTransaction:
                            application.data, row["revision"], application.updated_at)
 
     def _sealed_state(self, cipher: FieldCipher, application: Application) -> tuple:
-        """(state, details_status, version, verification_status, review_status, data) as
-        stored: the statuses in clear, for the districts' lists."""
+        """(state, details_status, version, verification_status, review_status, school_code,
+        placement_status, data) as stored: the statuses and the school in clear, for the
+        districts' lists."""
         account_no, state = application.account_no, application.state
-        data = application.data
+        data, placement = application.data, state.placement
         return (cipher.encrypt(state_document(state), _bound("state", account_no)),
                 state.details, state.version,
                 state.verification.status if state.verification is not None else None,
                 review_stage(state),
+                placement.school if placement is not None else None,
+                placement.status if placement is not None else None,
                 cipher.encrypt(dict(data), _bound("data", account_no))
                 if data is not None else None)
 
@@ -291,12 +300,36 @@ class PgTransaction:
             "account_no, method, outcome) VALUES (%(district)s, %(staff_id)s, %(agency)s, "
             "%(purpose)s, %(account_no)s, %(method)s, %(outcome)s)", asdict(access))
 
+    def schools(self, district: str, stage: str | None = None) -> list[School]:
+        return _schools(self.conn, district, stage)
+
+    def import_schools(self, schools: list[School],
+                       replace: tuple[str, ...] = ()) -> SchoolImport:
+        return _import_schools(self.conn, schools, replace)
+
     def accesses(self, account_no: str) -> list[Access]:
         rows = self.conn.execute(
             "SELECT district, staff_id, method, outcome, account_no, purpose, agency, at "
             "FROM enrollment.district_access WHERE account_no = %s ORDER BY at DESC, id DESC",
             (account_no,)).fetchall()
         return [Access(**row) for row in rows]
+
+    def school(self, district: str, code: str) -> School | None:
+        found = _schools(self.conn, district, code=code)
+        return found[0] if found else None
+
+    def publication(self, district: str) -> Publication | None:
+        row = self.conn.execute(
+            "SELECT district, staff_id, placed, published_at FROM enrollment.publications "
+            "WHERE district = %s", (district,)).fetchone()
+        return None if row is None else Publication(**row)
+
+    def publish(self, publication: Publication) -> Publication:
+        self.conn.execute(
+            "INSERT INTO enrollment.publications (district, staff_id, placed) "
+            "VALUES (%(district)s, %(staff_id)s, %(placed)s) ON CONFLICT (district) DO NOTHING",
+            asdict(publication))
+        return self.publication(publication.district)
 
 
 # A district's applications after an account number, filtered (a NULL filter: any); the
@@ -311,6 +344,8 @@ WHERE a.district = %(district)s
   AND (%(verification)s::text IS NULL OR (a.details_status = 'submitted'
                                           AND a.verification_status = %(verification)s))
   AND (%(review)s::text IS NULL OR a.review_status = %(review)s)
+  AND (%(school)s::text IS NULL OR a.school_code = %(school)s)
+  AND (%(placement)s::text IS NULL OR coalesce(a.placement_status, 'none') = %(placement)s)
   AND (%(submitted_from)s::date IS NULL OR (a.details_status = 'submitted'
        AND v.submitted_at >= %(submitted_from)s::timestamp AT TIME ZONE 'Asia/Shanghai'))
   AND (%(submitted_to)s::date IS NULL OR (a.details_status = 'submitted'
@@ -334,16 +369,6 @@ def rotate_keys(database_url: str, master: MasterKeys, batch: int = 1000) -> int
 # Schools: reference data per district (rules/schools.py), nothing personal, nothing sealed.
 # ---------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class SchoolImport:
-    """What an import did, school by school."""
-
-    added: int
-    changed: int
-    unchanged: int
-    removed: int
-
-
 # One statement for the whole file, each column an array. A school whose values are the same
 # is left alone, its updated_at too; `xmax = 0` only on a row this statement inserted.
 _UPSERT_SCHOOLS = """
@@ -366,35 +391,42 @@ _REMOVE_OTHER_SCHOOLS = (
 
 
 class SchoolTable:
-    """enrollment.schools: imports and reads."""
+    """enrollment.schools: imports and reads outside the use cases (the import command)."""
 
     def __init__(self, pool: psycopg_pool.ConnectionPool):
         self.pool = pool
 
     def import_schools(self, schools: list[School],
                        replace: tuple[str, ...] = ()) -> SchoolImport:
-        """Adds the schools new to the table and changes those whose values differ, in one
-        transaction; importing the same schools again changes nothing. A school of one of
-        the districts in `replace` that `schools` does not hold is removed; any other school
-        missing from `schools` is kept."""
-        arrays = {column.name: [getattr(school, column.name) for school in schools]
-                  for column in fields(School)}
+        """As a transaction's (usecases/store.py), in a transaction of its own."""
         with self.pool.connection() as conn, conn.transaction():
             conn.row_factory = dict_row
-            written = conn.execute(_UPSERT_SCHOOLS, arrays).fetchall()
-            removed = conn.execute(_REMOVE_OTHER_SCHOOLS,
-                                   {**arrays, "replaced": list(replace)}).rowcount
-        added = sum(row["added"] for row in written)
-        return SchoolImport(added=added, changed=len(written) - added,
-                            unchanged=len(schools) - len(written), removed=removed)
+            return _import_schools(conn, schools, replace)
 
     def schools(self, district: str, stage: str | None = None) -> list[School]:
-        """The schools of a district (of one stage, if given), by code."""
         with self.pool.connection() as conn:
             conn.row_factory = dict_row
-            rows = conn.execute(
-                "SELECT district, code, name, kind, stage, address, plan_seats, demo "
-                "FROM enrollment.schools WHERE district = %s "
-                "AND (%s::text IS NULL OR stage = %s) ORDER BY code",
-                (district, stage, stage)).fetchall()
-        return [School(**row) for row in rows]
+            return _schools(conn, district, stage)
+
+
+def _import_schools(conn: psycopg.Connection, schools: list[School],
+                    replace: tuple[str, ...]) -> SchoolImport:
+    arrays = {column.name: [getattr(school, column.name) for school in schools]
+              for column in fields(School)}
+    written = conn.execute(_UPSERT_SCHOOLS, arrays).fetchall()
+    removed = conn.execute(_REMOVE_OTHER_SCHOOLS, {**arrays, "replaced": list(replace)}).rowcount
+    added = sum(row["added"] for row in written)
+    return SchoolImport(added=added, changed=len(written) - added,
+                        unchanged=len(schools) - len(written), removed=removed)
+
+
+def _schools(conn: psycopg.Connection, district: str, stage: str | None = None,
+             code: str | None = None) -> list[School]:
+    """The district's schools, of one stage or the one school `code` if given, by code."""
+    rows = conn.execute(
+        "SELECT district, code, name, kind, stage, address, plan_seats, demo "
+        "FROM enrollment.schools WHERE district = %(district)s "
+        "AND (%(stage)s::text IS NULL OR stage = %(stage)s) "
+        "AND (%(code)s::text IS NULL OR code = %(code)s) ORDER BY code",
+        {"district": district, "stage": stage, "code": code}).fetchall()
+    return [School(**row) for row in rows]

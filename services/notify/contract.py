@@ -16,7 +16,8 @@ SERVICE_NAME = "notify"
 DEV_MESSAGES_MAX = 100
 
 MessagePurpose = Literal["register", "reset_password", "change_password", "cancel_account",
-                         "account_registered", "verification_outcome", "review_outcome"]
+                         "account_registered", "verification_outcome", "review_outcome",
+                         "result_published"]
 
 
 class SmsMessage(ContractModel):
@@ -46,5 +47,5 @@ class NotifyRpc(RpcContract):
 
 # Events notify consumes (see services.accounts.contract and services.enrollment.contract):
 # accounts.sms_code_issued, accounts.account_registered, accounts.account_cancelled,
-# enrollment.verification_outcome, enrollment.review_outcome. Each becomes at most one
-# SmsMessage (the stored form of a text).
+# enrollment.verification_outcome, enrollment.review_outcome, enrollment.result_published.
+# Each becomes at most one SmsMessage (the stored form of a text).

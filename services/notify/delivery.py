@@ -195,6 +195,11 @@ def review_outcome_text(status: str) -> str:
     return REVIEW_OUTCOME_TEXTS[status]
 
 
+# No school in the text: the result is on the family's page, behind its sign-in.
+RESULT_PUBLISHED_TEXT = ("区教委已公布入学结果。请登录北京市义务教育入学服务平台，"
+                         "点击“查看入学结果”查看入学学校、报到时间和须携带的材料。")
+
+
 def signed(signature: str, text: str) -> str:
     """Every text goes out under the platform's signature, as carriers require."""
     return text if text.startswith(signature) else signature + text

@@ -40,8 +40,10 @@ from services.accounts.contract import (
 )
 from services.accounts.contract import SERVICE_NAME as ACCOUNTS
 from services.enrollment.contract import (
+    RESULT_PUBLISHED,
     REVIEW_OUTCOME,
     VERIFICATION_OUTCOME,
+    ResultPublished,
     ReviewOutcome,
     VerificationOutcome,
 )
@@ -194,6 +196,16 @@ class NotifyService:
         self._send_once(event.event_id, REVIEW_OUTCOME, SmsMessage(
             message_id=f"evt-{event.event_id}", phone=event.guardian_phone,
             purpose="review_outcome", text=delivery.review_outcome_text(event.status)))
+
+    @event_handler(ENROLLMENT, RESULT_PUBLISHED, reliable_delivery=True, requeue_on_error=True)
+    def handle_result_published(self, payload):
+        """The district published its results and the family has a place: texted once."""
+        event = parse_event(ResultPublished, payload)
+        if event is None:
+            return
+        self._send_once(event.event_id, RESULT_PUBLISHED, SmsMessage(
+            message_id=f"evt-{event.event_id}", phone=event.guardian_phone,
+            purpose="result_published", text=delivery.RESULT_PUBLISHED_TEXT))
 
     def _send_once(self, event_id: str, event_type: str, sms: SmsMessage) -> None:
         """Records the event's text (nothing if the event was seen) and sends it."""

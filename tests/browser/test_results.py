@@ -51,8 +51,7 @@ def test_a_family_reads_the_review_of_each_item(page, stack, districts):  # noqa
     assert page.problems == []
 
 
-def test_a_family_reads_its_result_before_and_after_publication(page, stack,  # noqa: F811
-                                                                 districts):
+def test_a_family_reads_its_result_before_and_after_publishing(page, stack, districts):  # noqa: F811
     from playwright.sync_api import expect
 
     district = districts[RESULTS_DISTRICT]

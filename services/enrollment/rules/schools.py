@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TextIO
 
 from common import csv_file
 from common.districts import BY_CODE
@@ -52,9 +52,10 @@ class School:
     demo: bool
 
 
-def load_csv(path: str | Path, district: str | None = None,
+def load_csv(path: str | Path | TextIO, district: str | None = None,
              demo_allowed: bool = True) -> list[School]:
-    """The schools of a file, in its order; the whole file or nothing (CsvFileError)."""
+    """The schools of a file (or of text sent over RPC, csv_file.rows), in its order; the
+    whole file or nothing (CsvFileError)."""
     problems: list[str] = []
     schools: dict[tuple[str, str], tuple[int, School]] = {}
     for line, row in csv_file.rows(path, CSV_COLUMNS, problems):
@@ -69,7 +70,7 @@ def load_csv(path: str | Path, district: str | None = None,
             continue
         schools[key] = (line, school)
     if problems:
-        raise csv_file.CsvFileError(path, problems)
+        raise csv_file.CsvFileError(csv_file.name_of(path), problems)
     return [school for _, school in schools.values()]
 
 

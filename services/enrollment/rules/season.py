@@ -78,6 +78,8 @@ class Phase:
     name: str
     start: date
     end: date
+    # results only: when to report to the school and what to bring, shown with the result
+    report: str = ""
 
     @property
     def period(self) -> str:
@@ -258,12 +260,14 @@ def _text(table: dict, key: str, where: str, default: Any = ...) -> str:
     return value
 
 
-def _only(table: dict, allowed: set[str], where: str, required: bool = False) -> None:
+def _only(table: dict, allowed: set[str], where: str, required: bool | set[str] = False) -> None:
+    """`required`: every allowed key (True), or these keys."""
     unknown = sorted(set(table) - allowed)
     if unknown:
         raise SeasonFileError(f"{where}: unknown keys {', '.join(unknown)}")
-    if required and set(table) != allowed:
-        raise SeasonFileError(f"{where}: missing {', '.join(sorted(allowed - set(table)))}")
+    needed = allowed if required is True else (required or set())
+    if needed - set(table):
+        raise SeasonFileError(f"{where}: missing {', '.join(sorted(needed - set(table)))}")
 
 
 def _review(table: dict, where: str) -> tuple[str, str, date | None]:
@@ -293,11 +297,13 @@ def _phases(table: dict) -> Mapping[str, Phase]:
     for key in PHASES:
         where = f"phases.{key}"
         entry = _table(table, key, "phases")
-        _only(entry, {"name", "start", "end"}, where, required=True)
+        allowed = {"name", "start", "end"} | ({"report"} if key == "results" else set())
+        _only(entry, allowed, where, required={"name", "start", "end"})
         start, end = _get(entry, "start", date, where), _get(entry, "end", date, where)
         if end < start:
             raise SeasonFileError(f"{where}: ends before it starts")
-        phases[key] = Phase(key, _text(entry, "name", where), start, end)
+        phases[key] = Phase(key, _text(entry, "name", where), start, end,
+                            _text(entry, "report", where, ""))
     return MappingProxyType(phases)
 
 

@@ -37,7 +37,8 @@ class Verification:
     version: int
     status: str  # PENDING, VERIFIED or FAILED
     item: str | None = None  # FAILED: a VERIFICATION_ITEMS key
-    reason: str | None = None  # FAILED: in words the family understands
+    reason: str | None = None  # FAILED: in words the family understands; or the district's
+    overridden: bool = False  # decided by the district (override_verification), not the registry
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,18 @@ class Review:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """学校预登记 (rules/placement.py): the school the family came to with its printed form."""
+    school: str  # the school's code in the district's reference data
+    status: str  # PREREGISTERED, then APPROVED by the district
+    version: int  # the form's version the school saw
+
+
+PREREGISTERED = "preregistered"
+PLACEMENT_LABELS = {PREREGISTERED: "已预登记，待区教委审核", APPROVED: "预登记已审核通过"}
+
+
+@dataclass(frozen=True)
 class ApplicationState:
     hukou_type: str
     details: str = EMPTY
@@ -63,6 +76,7 @@ class ApplicationState:
     # family still reads why while correcting; the next submission replaces both.
     verification: Verification | None = None
     review: Review | None = None
+    placement: Placement | None = None  # of `version`: a new submission needs a new form
 
 
 # The family's transitions ------------------------------------------------------------------
@@ -81,7 +95,7 @@ def submit(state: ApplicationState, season: Season, now: datetime) -> Applicatio
         raise DomainError("ALREADY_SUBMITTED")
     version = state.version + 1
     return replace(state, details=SUBMITTED, version=version,
-                   verification=Verification(version, PENDING), review=None)
+                   verification=Verification(version, PENDING), review=None, placement=None)
 
 
 def withdraw(state: ApplicationState, season: Season, now: datetime) -> ApplicationState:
@@ -93,7 +107,8 @@ def withdraw(state: ApplicationState, season: Season, now: datetime) -> Applicat
     if state.review is not None and state.review.status == IN_REVIEW:
         raise DomainError("UNDER_REVIEW")
     pending = state.verification is not None and state.verification.status == PENDING
-    return replace(state, details=DRAFT, verification=None if pending else state.verification)
+    return replace(state, details=DRAFT, verification=None if pending else state.verification,
+                   placement=None)
 
 
 def available_actions(state: ApplicationState, season: Season, now: datetime) -> frozenset:
@@ -133,6 +148,33 @@ def apply_verification(state: ApplicationState, version: int, verified: bool,
     if verified:
         return replace(state, verification=Verification(version, VERIFIED))
     return replace(state, verification=Verification(version, FAILED, item, reason.strip()))
+
+
+def override_verification(state: ApplicationState, version: int, verified: bool,
+                          item: str | None, reason: str) -> ApplicationState:
+    """The district's own checks decide the check of the current version, with the reason the
+    family reads: while the check is pending, or before the review is finished and the family
+    pre-registered. A failure ends a review in progress (the family corrects and resubmits)."""
+    current = state.verification
+    if state.details != SUBMITTED or current is None or current.version != version or \
+            version != state.version or state.placement is not None or (
+                state.review is not None and state.review.status != IN_REVIEW):
+        raise DomainError("VERIFICATION_NOT_OVERRIDABLE")
+    reason = reason.strip()
+    problems = {}
+    if not reason or len(reason) > MAX_REASON:
+        problems["reason"] = f"请填写原因（不超过{MAX_REASON}字）。"
+    if not verified and item not in VERIFICATION_ITEMS:
+        problems["item"] = "请选择未通过的核验项目。"
+    if verified and item is not None:
+        problems["item"] = "验证通过时不应填写核验项目。"
+    if problems:
+        raise DomainError("VALIDATION_ERROR", fields=problems)
+    if verified:
+        return replace(state, verification=Verification(version, VERIFIED, reason=reason,
+                                                        overridden=True))
+    return replace(state, verification=Verification(version, FAILED, item, reason, True),
+                   review=None)
 
 
 # The district's review (非本市户籍) ----------------------------------------------------------
@@ -226,7 +268,9 @@ class Journey:
     next_step: str
 
 
-def journey(state: ApplicationState, season: Season, now: datetime) -> Journey:
+def journey(state: ApplicationState, season: Season, now: datetime,
+            published: bool = False) -> Journey:
+    """`published`: the family's district has published its results."""
     form_title = season.forms[state.hukou_type].title
     submitted = state.details == SUBMITTED
     problem = _problem(state, season)
@@ -235,8 +279,9 @@ def journey(state: ApplicationState, season: Season, now: datetime) -> Journey:
                   season.phases["collection"].period)]
     if submitted:
         check = state.verification.status
+        overridden = "（经区教委核实）" if state.verification.overridden else ""
         steps.append(Step("verification", "身份证及户籍信息核验", check,
-                          VERIFICATION_LABELS[check], True,
+                          VERIFICATION_LABELS[check] + overridden, True,
                           note=problem if check == FAILED else None))
     else:
         steps.append(Step("verification", "身份证及户籍信息核验", "not_submitted", "未提交",
@@ -248,15 +293,26 @@ def journey(state: ApplicationState, season: Season, now: datetime) -> Journey:
             REVIEW_LABELS[review.status] if review else "未开始",
             submitted and season.phase_open("review", now), season.phases["review"].period,
             problem if review and review.status == RETURNED else None))
-    eligible = _may_print(state)
+    eligible = may_print(state)
     locked = ("入学资格审核通过后可办理" if state.hukou_type == "non_beijing"
               else "身份证及户籍信息验证通过后可办理")
-    for key in ("print_form", "preregistration", "results"):
-        steps.append(_later_step(key, season, now, eligible, locked))
-    return Journey(tuple(steps), _next_step(state, season, now, form_title, problem))
+    steps.append(_later_step("print_form", season, now, eligible, locked))
+    placement = state.placement
+    if placement is not None:
+        steps.append(Step("preregistration", season.phases["preregistration"].name,
+                          placement.status, PLACEMENT_LABELS[placement.status], True,
+                          season.phases["preregistration"].period))
+    else:
+        steps.append(_later_step("preregistration", season, now, eligible, locked))
+    if published:
+        steps.append(Step("results", season.phases["results"].name, "published", "已公布", True,
+                          season.phases["results"].period))
+    else:
+        steps.append(_later_step("results", season, now, eligible, locked))
+    return Journey(tuple(steps), _next_step(state, season, now, form_title, problem, published))
 
 
-def _may_print(state: ApplicationState) -> bool:
+def may_print(state: ApplicationState) -> bool:
     """The guide: 非本市户籍 children once every review item passed, the others once
     verified."""
     if state.details != SUBMITTED or state.verification.status != VERIFIED:
@@ -293,7 +349,7 @@ def _problem(state: ApplicationState, season: Season) -> str | None:
 
 
 def _next_step(state: ApplicationState, season: Season, now: datetime, form_title: str,
-               problem: str | None) -> str:
+               problem: str | None, published: bool) -> str:
     collection = season.phases["collection"]
     end = chinese_date(collection.end)
     if state.details != SUBMITTED:
@@ -316,7 +372,15 @@ def _next_step(state: ApplicationState, season: Season, now: datetime, form_titl
             f"如发现填写错误，可在{end}前撤回修改。" if may_withdraw else "")
     if problem:
         return f"{problem}。{correct}"
-    if not _may_print(state):  # 非本市户籍, verified, review not finished
+    if published:
+        return "本区入学结果已公布，请点击“查看入学结果”查看入学情况。"
+    if state.placement is not None:
+        results = season.phases["results"]
+        if state.placement.status == PREREGISTERED:
+            return "已完成学校入学预登记，请等待区教委审核。"
+        return (f"学校入学预登记已审核通过。入学结果将于{results.period}期间按区统一时间安排"
+                "公布，请届时点击“查看入学结果”查看。")
+    if not may_print(state):  # 非本市户籍, verified, review not finished
         if state.review is None:
             return "身份证及户籍信息已验证，请等待区教委进行入学资格审核。"
         return "区教委正在进行入学资格审核，审核结果将根据各区时间安排陆续公布，请耐心等待。"

@@ -22,7 +22,8 @@ def pool(database_url):
     with psycopg.connect(database_url, autocommit=True) as admin:
         admin.execute("TRUNCATE enrollment.applications, enrollment.versions, "
                       "enrollment.outbox, enrollment.processed_events, "
-                      "enrollment.cancellations, enrollment.district_access")
+                      "enrollment.cancellations, enrollment.district_access, "
+                      "enrollment.publications, enrollment.schools")
     with psycopg_pool.ConnectionPool(role_url(database_url, EnrollmentSettings.DATABASE_ROLE),
                                      min_size=1, max_size=4, open=True,
                                      kwargs={"autocommit": True}) as pool:

@@ -25,6 +25,7 @@ from common.registry import ROOT
 from services.enrollment import contract
 from services.enrollment.contract import ApplicationLookup, ApplicationQuery, ItemDecision
 from services.enrollment.district_client import DistrictClient
+from services.enrollment.rules.schools import CSV_COLUMNS
 from services.enrollment.service import EnrollmentService
 from services.enrollment.settings import EnrollmentSettings
 from services.enrollment.storage import Keys, Store
@@ -308,3 +309,25 @@ def test_a_plain_script_calls_with_the_credential_from_its_environment(
                                "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [CHAOYANG]
+
+
+def test_a_district_imports_its_schools_over_rpc_audited_and_never_another_districts(
+        client, database_url):
+    header = ",".join(CSV_COLUMNS)
+    own = "chaoyang,9905000001,朝阳区示例第一小学,公办,小学,朝阳区示例路1号,180,是"
+    other = "haidian,9904000001,海淀区示例第一小学,公办,小学,海淀区示例路1号,180,是"
+    with pytest.raises(DomainError) as refused:
+        client["chaoyang"].district_import_schools(contract.SchoolsImport(
+            operator="cy0042", csv_text=f"{header}\n{own}\n{other}\n", replace=True))
+    assert (refused.value.code, refused.value.fields) == (
+        "SCHOOL_FILE_INVALID", {"line 3": "district: not chaoyang, the district being loaded"})
+    done = client["chaoyang"].district_import_schools(contract.SchoolsImport(
+        operator="cy0042", csv_text=f"{header}\n{own}\n"))
+    assert done == contract.SchoolsImported(added=1, changed=0, unchanged=0, removed=0)
+    [school] = client["chaoyang"].district_list_schools(contract.SchoolQuery(operator="cy0042"))
+    assert (school.code, school.name, school.demo) == ("9905000001", "朝阳区示例第一小学", True)
+    assert client["haidian"].district_list_schools(contract.SchoolQuery(operator="hd0001")) == []
+    imports = [(row["district"], row["staff_id"], row["purpose"], row["outcome"])
+               for row in audit(database_url) if row["method"] == "district_import_schools"]
+    assert imports == [("chaoyang", "cy0042", "导入学校名单", "refused"),
+                       ("chaoyang", "cy0042", "导入学校名单", "ok")]

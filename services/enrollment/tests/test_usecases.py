@@ -481,3 +481,45 @@ def test_items_decided_by_their_agencies_approve_the_review_with_one_outcome(con
     # the refused call opened the application too: audited and shown like the others
     assert [access.agency for access in district.accesses(context, ACCOUNT)][:3] == [
         "公安", "街道", "街道"]
+
+
+SCHOOLS_HEADER = "district,code,name,kind,stage,address,plan_seats,demo"
+CHAOYANG_PRIMARY = "chaoyang,9905000001,朝阳区示例第一小学,公办,小学,朝阳区示例路1号,180,否"
+CHAOYANG_MIDDLE = "chaoyang,9905000002,朝阳区示例第二中学,民办,初中,朝阳区示例路2号,240,否"
+HAIDIAN_PRIMARY = "haidian,9904000001,海淀区示例第一小学,公办,小学,海淀区示例路1号,180,否"
+
+
+def schools_csv(*rows) -> str:
+    return "\ufeff" + "\r\n".join([SCHOOLS_HEADER, *rows]) + "\r\n"  # as a spreadsheet saves it
+
+
+def test_a_district_imports_and_lists_its_own_schools_and_replaces_only_its_own(context):
+    imported = district.import_schools(context, HAIDIAN_STAFF, schools_csv(HAIDIAN_PRIMARY),
+                                       False, True)
+    assert (imported.added, imported.removed) == (1, 0)
+    done = district.import_schools(context, CHAOYANG_STAFF,
+                                   schools_csv(CHAOYANG_PRIMARY, CHAOYANG_MIDDLE), False, True)
+    assert (done.added, done.changed, done.unchanged, done.removed) == (2, 0, 0, 0)
+    assert [s.code for s in district.list_schools(context, CHAOYANG_STAFF, None)] == [
+        "9905000001", "9905000002"]
+    assert [s.code for s in district.list_schools(context, CHAOYANG_STAFF, "初中")] == [
+        "9905000002"]
+    done = district.import_schools(context, CHAOYANG_STAFF, schools_csv(
+        CHAOYANG_PRIMARY.replace(",180,", ",200,")), True, True)
+    assert (done.added, done.changed, done.unchanged, done.removed) == (0, 1, 0, 1)
+    assert [(s.code, s.plan_seats) for s in district.list_schools(
+        context, CHAOYANG_STAFF, None)] == [("9905000001", 200)]
+    assert [s.code for s in district.list_schools(context, HAIDIAN_STAFF, None)] == [
+        "9904000001"]  # another district's replace leaves it alone
+
+
+def test_a_schools_file_with_another_districts_row_imports_nothing(context):
+    error = refused("SCHOOL_FILE_INVALID", district.import_schools, context, CHAOYANG_STAFF,
+                    schools_csv(CHAOYANG_PRIMARY, HAIDIAN_PRIMARY,
+                                CHAOYANG_MIDDLE.replace("民办", "私立")), True, True)
+    assert error.fields == {"line 3": "district: not chaoyang, the district being loaded",
+                            "line 4": "kind: not one of 公办, 民办, 公办寄宿"}
+    assert "共2处问题" in error.message
+    assert district.list_schools(context, CHAOYANG_STAFF, None) == []
+    refused("SCHOOL_FILE_INVALID", district.import_schools, context, CHAOYANG_STAFF,
+            schools_csv(CHAOYANG_PRIMARY.replace(",否", ",是")), False, False)  # production

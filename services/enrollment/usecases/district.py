@@ -1,20 +1,32 @@
 """District systems: their applications listed, one opened with a stated purpose, 入学资格审核
-item by item. The district is the caller's (its broker user), never the request's; every call
-is audited, a call for another district's family refused and audited as refused. The family
-sees the looks at its data."""
+item by item, their schools listed and imported. The district is the caller's (its broker
+user), never the request's; every call is audited, a call for another district's family (or
+a schools file with another district's row) refused and audited as refused. The family sees
+the looks at its data."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
 
+from common.csv_file import PROBLEMS_SHOWN, CsvFileError
 from common.errors import DomainError
+from services.enrollment import contract
 from services.enrollment.rules import status
+from services.enrollment.rules.schools import School, load_csv
 from services.enrollment.usecases import review
-from services.enrollment.usecases.context import Context, load, transact
-from services.enrollment.usecases.store import Access, Application, Listed, Listing, Transaction
+from services.enrollment.usecases.context import Context, load, text_guardian, transact
+from services.enrollment.usecases.store import (
+    Access,
+    Application,
+    Listed,
+    Listing,
+    SchoolImport,
+    Transaction,
+)
 
 OK, REFUSED = "ok", "refused"
 T = TypeVar("T")
@@ -69,6 +81,69 @@ def review_item_in(tx: Transaction, context: Context, now: datetime, operator: O
     started = status.start_review(application.state, context.season, now, version)
     return review.record_in(tx, context.season, now, replace(application, state=started),
                             version, item, passed, reason)
+
+
+def override_verification(context: Context, operator: Operator, account_no: str,
+                          version: int, verified: bool, item: str | None,
+                          reason: str) -> Application:
+    """The district's checks decide the 身份证及户籍信息核验; the guardian is texted the
+    outcome, as after the registry's."""
+    def work(tx: Transaction, now: datetime) -> Application:
+        application = mine(tx, operator, account_no, "district_override_verification",
+                           f"更正身份证及户籍信息核验结果：{reason}")
+        state = status.override_verification(application.state, version, verified, item,
+                                             reason)
+        saved = tx.save(replace(application, state=state, updated_at=now))
+        text_guardian(tx, application, contract.VERIFICATION_OUTCOME,
+                      lambda phone: contract.VerificationOutcome(
+                          account_no=account_no, version=version,
+                          status=state.verification.status, guardian_phone=phone).payload())
+        return saved
+    return decide(context, work)
+
+
+
+def list_schools(context: Context, operator: Operator, stage: str | None) -> list[School]:
+    """The operator's district's schools (of one stage, if given), by code."""
+    def work(tx: Transaction, now: datetime) -> list[School]:
+        tx.record_access(Access(operator.district, operator.staff_id, "district_list_schools",
+                                OK))
+        return tx.schools(operator.district, stage)
+    return transact(context, work)
+
+
+def import_schools(context: Context, operator: Operator, csv_text: str, replace: bool,
+                   demo_allowed: bool) -> SchoolImport:
+    """The district's schools from CSV text (rules/schools.py), the whole file or nothing: a
+    row of another district refuses it (SCHOOL_FILE_INVALID, each line's problems in
+    `fields`). `replace` removes the district's own schools the file does not hold, never
+    another district's."""
+    try:
+        schools = load_csv(io.StringIO(csv_text, newline=""), operator.district, demo_allowed)
+        refusal = None
+    except CsvFileError as refused:
+        schools, refusal = [], _file_refused(refused.problems)
+
+    def work(tx: Transaction, now: datetime) -> SchoolImport:
+        tx.record_access(Access(operator.district, operator.staff_id, "district_import_schools",
+                                REFUSED if refusal else OK, purpose="导入学校名单"))
+        if refusal is not None:
+            raise refusal
+        return tx.import_schools(schools, (operator.district,) if replace else ())
+    return decide(context, work)
+
+
+def _file_refused(problems: list[str]) -> DomainError:
+    """SCHOOL_FILE_INVALID with the problems (`line N: column: what`) by line, the first
+    PROBLEMS_SHOWN of them."""
+    lines: dict[str, list[str]] = {}
+    for problem in problems[:PROBLEMS_SHOWN]:
+        line, _, what = problem.partition(": ")
+        lines.setdefault(line, []).append(what)
+    shown = f"（列出前{PROBLEMS_SHOWN}处）" if len(problems) > PROBLEMS_SHOWN else ""
+    return DomainError("SCHOOL_FILE_INVALID",
+                       f"学校文件格式不正确，共{len(problems)}处问题{shown}，本次未导入任何学校。",
+                       fields={line: "; ".join(found) for line, found in lines.items()})
 
 
 # A district's call on one application, in a transaction: `work(tx, now)` raises a

@@ -15,6 +15,8 @@ def journey(context: Context, account_no: str, hukou_type: str) -> status.Journe
     on, every step shown."""
     def work(tx: Transaction, now: datetime) -> status.Journey:
         application = tx.load(account_no)
-        state = application.state if application else status.ApplicationState(hukou_type)
-        return status.journey(state, context.season, now)
+        if application is None:
+            return status.journey(status.ApplicationState(hukou_type), context.season, now)
+        published = tx.publication(application.registration.district) is not None
+        return status.journey(application.state, context.season, now, published)
     return transact(context, work)

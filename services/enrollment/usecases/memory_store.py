@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from services.enrollment import contract
+from services.enrollment.rules.schools import School
 from services.enrollment.rules.season import BEIJING
 from services.enrollment.rules.status import SUBMITTED, review_stage
 from services.enrollment.usecases.store import (
@@ -24,6 +25,8 @@ from services.enrollment.usecases.store import (
     Application,
     Listed,
     Listing,
+    Publication,
+    SchoolImport,
     StaleRevision,
     Version,
 )
@@ -40,6 +43,8 @@ class MemoryStore:
         self.cancellations: set[str] = set()
         self._handled: set[str] = set()  # event ids
         self._accesses: list[Access] = []  # oldest first
+        self._publications: dict[str, Publication] = {}
+        self._schools: dict[tuple[str, str], School] = {}  # (district, code) -> school
 
     def forget_family(self, event_id: str, event_type: str, account_no: str) -> bool:
         """As the PostgreSQL store's: the family's data goes, the cancellation is kept."""
@@ -67,6 +72,8 @@ class MemoryTransaction:
         self._versions: list[Version] = []
         self._events: list[tuple[str, dict]] = []
         self._accesses: list[Access] = []
+        self._publications: dict[str, Publication] = {}
+        self._schools: dict[tuple[str, str], School] | None = None  # all of them, once written
 
     def load(self, account_no: str) -> Application | None:
         if account_no in self._staged:
@@ -133,6 +140,44 @@ class MemoryTransaction:
         return [access for access in reversed(committed + self._accesses)
                 if access.account_no == account_no]
 
+    def school(self, district: str, code: str) -> School | None:
+        return self._current_schools().get((district, code))
+
+    def publication(self, district: str) -> Publication | None:
+        if district in self._publications:
+            return self._publications[district]
+        with self._store._lock:
+            return self._store._publications.get(district)
+
+    def publish(self, publication: Publication) -> Publication:
+        if self.publication(publication.district) is None:
+            self._publications[publication.district] = replace(
+                publication, published_at=datetime.now(BEIJING))
+        return self.publication(publication.district)
+    def schools(self, district: str, stage: str | None = None) -> list[School]:
+        return sorted((school for school in self._current_schools().values()
+                       if school.district == district and stage in (None, school.stage)),
+                      key=lambda school: school.code)
+
+    def import_schools(self, schools: list[School],
+                       replace: tuple[str, ...] = ()) -> SchoolImport:
+        current = self._current_schools()
+        given = {(school.district, school.code): school for school in schools}
+        added = sum(key not in current for key in given)
+        changed = sum(key in current and current[key] != school for key, school in given.items())
+        gone = [key for key in current if key[0] in replace and key not in given]
+        for key in gone:
+            del current[key]
+        current.update(given)
+        self._schools = current
+        return SchoolImport(added, changed, len(schools) - added - changed, len(gone))
+
+    def _current_schools(self) -> dict[tuple[str, str], School]:
+        if self._schools is not None:
+            return dict(self._schools)
+        with self._store._lock:
+            return dict(self._store._schools)
+
     def commit(self) -> None:
         store = self._store
         with store._lock:
@@ -146,6 +191,10 @@ class MemoryTransaction:
             store.outbox.extend(self._events)
             now = datetime.now(BEIJING)
             store._accesses.extend(replace(access, at=now) for access in self._accesses)
+            for district, publication in self._publications.items():
+                store._publications.setdefault(district, publication)
+            if self._schools is not None:
+                store._schools = self._schools
 
 
 def _selected(listing: Listing, application: Application, submitted_at: datetime | None) -> bool:
@@ -154,7 +203,10 @@ def _selected(listing: Listing, application: Application, submitted_at: datetime
     submitted = state.details == SUBMITTED
     day = submitted_at.astimezone(BEIJING).date() if submitted and submitted_at else None
     verification = state.verification.status if submitted and state.verification else None
+    placement = state.placement
     return all((
+        listing.school in (None, placement.school if placement else None),
+        listing.placement in (None, placement.status if placement else "none"),
         listing.details in (None, state.details),
         listing.hukou_type in (None, state.hukou_type),
         listing.verification in (None, verification),

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from services.enrollment.rules.fields import Registration
+from services.enrollment.rules.schools import School
 from services.enrollment.rules.status import ApplicationState
 
 
@@ -42,6 +43,8 @@ class Listing:
     review: str | None = None  # rules/status.py review_stage
     submitted_from: date | None = None  # the current version's, Beijing time, inclusive
     submitted_to: date | None = None
+    school: str | None = None  # pre-registered (or approved) at this school
+    placement: str | None = None  # "none", or a Placement status
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,24 @@ class Access:
     purpose: str | None = None
     agency: str | None = None  # a review item's reviewing agency
     at: datetime | None = None  # set when recorded
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A district's results, published."""
+    district: str
+    staff_id: str
+    placed: int  # families with an approved place, texted
+    published_at: datetime | None = None  # set when recorded
+
+
+@dataclass(frozen=True)
+class SchoolImport:
+    """What an import of schools did, school by school."""
+    added: int
+    changed: int
+    unchanged: int
+    removed: int
 
 
 class StaleRevision(Exception):
@@ -106,6 +127,24 @@ class Transaction(Protocol):
 
     def accesses(self, account_no: str) -> list[Access]:
         """The audited calls for the account, newest first."""
+
+    def school(self, district: str, code: str) -> School | None:
+        """A school of the district's reference data."""
+
+    def publication(self, district: str) -> Publication | None:
+        """The district's publication of its results, if it published."""
+
+    def publish(self, publication: Publication) -> Publication:
+        """Records the district's publication (`published_at`: the transaction's time); the
+        one recorded before, if any, is kept and returned."""
+    def schools(self, district: str, stage: str | None = None) -> list[School]:
+        """The schools of a district (of one stage, if given), by code."""
+
+    def import_schools(self, schools: list[School],
+                       replace: tuple[str, ...] = ()) -> SchoolImport:
+        """Adds the schools new to the table and changes those whose values differ;
+        importing the same schools again changes nothing. A school of one of the districts in
+        `replace` that `schools` does not hold is removed; any other missing one is kept."""
 
 
 class Store(Protocol):
