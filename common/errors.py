@@ -16,7 +16,10 @@ CATALOG: dict[str, tuple[int, str]] = {
     "NOT_FOUND": (404, "您访问的页面不存在。"),
     "METHOD_NOT_ALLOWED": (405, "不支持该请求方法。"),
     "INVALID_ID_NUMBER": (422, "证件号码无效，请核对后重新输入。"),
-    "ID_ALREADY_REGISTERED": (409, "该证件号码已注册，一个证件号码只允许注册一个账号。"),
+    # A document registered by someone else: the district settles it (district_move_document).
+    "ID_ALREADY_REGISTERED": (409, "该证件号码已注册，一个证件号码只允许注册一个账号。"
+                                   "如该账号并非您本人注册，请携带儿童的户口簿或出生医学证明，"
+                                   "联系您所选入学区的区教委（入学所在区教委）核实处理。"),
     "PHONE_ACCOUNT_LIMIT": (409, "该手机号码注册的账号已达上限（3个）。"),
     "DISTRICT_MISMATCH": (422, "适龄儿童户籍或居住地须至少有一项与所选入学区一致。"),
     "AGE_OUT_OF_RANGE": (422, "儿童年龄不符合本年度小学入学条件。"),

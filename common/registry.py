@@ -65,7 +65,7 @@ class Process:
 PROCESSES = {process.name: process for process in (
     Process("accounts", "services.accounts.service:AccountsService",
             "services.accounts.settings:AccountsSettings", metrics_port=9101, color="35",
-            database=True, produces_events=True, health_checked=True,
+            database=True, produces_events=True, consumes_events=True, health_checked=True,
             rotate_keys="services.accounts.storage:rotate_keys"),
     Process("notify", "services.notify.service:NotifyService",
             "services.notify.settings:NotifySettings", metrics_port=9102, color="33",

@@ -15,6 +15,7 @@ from services.accounts.storage import Keys, Store
 from services.accounts.usecases.cancellation import Cancellations
 from services.accounts.usecases.captchas import Captchas, render_captcha_png
 from services.accounts.usecases.context import Context, Edge
+from services.accounts.usecases.disputes import Disputes
 from services.accounts.usecases.passwords import Passwords
 from services.accounts.usecases.registration import Registrations
 from services.accounts.usecases.sessions import Sessions
@@ -32,6 +33,7 @@ class AccountsApp:
     registrations: Registrations
     passwords: Passwords
     cancellations: Cancellations
+    disputes: Disputes
 
 
 def inline(fn, *args):
@@ -68,4 +70,4 @@ def build(settings, pool, publish: Callable | None = None, offload: Callable = i
     return AccountsApp(context, captchas, sms_codes, sessions,
                        Registrations(context, sms_codes, sessions),
                        Passwords(context, sessions, sms_codes),
-                       Cancellations(context, sessions, sms_codes))
+                       Cancellations(context, sessions, sms_codes), Disputes(context))

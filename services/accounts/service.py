@@ -1,5 +1,6 @@
 """The accounts service's entrypoints, as its contract declares them (contract.AccountsRpc):
-each calls one use case of one capability; `serve` parses the request and checks the answer."""
+each calls one use case of one capability; `serve` parses the request and checks the answer.
+It handles one event of another service: enrollment's `document_moved`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from nameko.timer import timer
 from prometheus_client import Counter, Gauge
 
 from common.contract_base import Pong
+from common.edge.consuming import event_handler, parse_event
 from common.edge.dependencies import Observability, Wiring, offload
 from common.edge.outbox import OutboxRelay
 from common.edge.rpc import serve
@@ -17,6 +19,7 @@ from common.errors import DomainError
 from services.accounts import bootstrap
 from services.accounts.contract import SERVICE_NAME, AccountsRpc
 from services.accounts.usecases import audit
+from services.enrollment import contract as enrollment
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +100,18 @@ class AccountsService:
     @serve(AccountsRpc.verify_audit_chain)
     def verify_audit_chain(self, anchor):
         return audit.verify_audit_chain(self.app.context.store, anchor)
+
+    # Requeued on a transient error (the database away): the event is handled once it is back.
+    @event_handler(enrollment.SERVICE_NAME, enrollment.DOCUMENT_MOVED, reliable_delivery=True,
+                   requeue_on_error=True)
+    def handle_document_moved(self, payload):
+        """The district settled a dispute over the child's document: the account goes to the
+        real guardian's phone (once, however often the event comes)."""
+        event = parse_event(enrollment.DocumentMoved, payload)
+        if event is not None:
+            self.app.disputes.document_moved(event.event_id, enrollment.DOCUMENT_MOVED,
+                                             event.account_no, event.district,
+                                             event.claimant_phone, request_id=self.request_id)
 
     @timer(interval=300)
     def log_audit_head(self):

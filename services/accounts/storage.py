@@ -13,7 +13,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from common import outbox, rotation
+from common import consumed, outbox, rotation
 from common.crypto import DecryptionFailed, FieldCipher
 from common.keys import MasterKeys
 from services.accounts.rules.audit import Head, entry_digest
@@ -165,6 +165,9 @@ _REGISTER = sql.SQL(
     event=outbox.insert_sql(SCHEMA),
     audit=sql.SQL(_AUDIT_APPEND.format(source=" FROM new")),
     head_move=sql.SQL(_AUDIT_HEAD_MOVE)).as_string()  # composed once, not on every execution
+
+
+_FIRST_TIME = (consumed.first_time(SCHEMA) + sql.SQL(" SELECT count(*) FROM first")).as_string()
 
 
 class Store:
@@ -387,6 +390,17 @@ class Tx:
             "cancelled_at = %s WHERE id = %s", (now, account_id))
         self.conn.execute("DELETE FROM accounts.sessions WHERE account_id = %s", (account_id,))
 
+    def move_account(self, account: AccountRow, personal: dict, phone_hash: bytes) -> None:
+        """The account to another guardian (a dispute over the child's document, settled by
+        the district): `personal` sealed under a new family key, the phone's look-up moved, no
+        password until the guardian sets one by SMS code, no session left."""
+        family_key, sealed = self.keys.seal_personal(account.account_no, personal)
+        self.conn.execute(
+            "UPDATE accounts.accounts SET personal = %s, family_key = %s, phone_hash = %s, "
+            "password_hash = NULL, failed_logins = 0, locked_until = NULL WHERE id = %s",
+            (sealed, family_key, phone_hash, account.id))
+        self.conn.execute("DELETE FROM accounts.sessions WHERE account_id = %s", (account.id,))
+
     # sessions ---------------------------------------------------------------------------
     def add_session(self, session: NewSession, account_id: int) -> None:
         self.conn.execute(_ADD_SESSION,
@@ -416,6 +430,12 @@ class Tx:
                           "token_hash IS DISTINCT FROM %s", (account_id, keep_token_hash))
 
     # events and audit -------------------------------------------------------------------
+    def first_time(self, event_id: str, event_type: str) -> bool:
+        """Records another service's event as handled, in this transaction; False if it was
+        handled before (common/consumed.py)."""
+        return self._one(_FIRST_TIME, {"event_id": event_id,
+                                       "event_type": event_type})["count"] == 1
+
     def new_event(self, event_type: str, payload: dict,
                   request_id: str | None) -> outbox.NewEvent:
         return outbox.NewEvent.of(self.keys.outbox, event_type, payload, request_id)

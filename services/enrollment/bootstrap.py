@@ -166,6 +166,13 @@ class EnrollmentApp:
         return {"added": done.added, "changed": done.changed, "unchanged": done.unchanged,
                 "removed": done.removed}
 
+    def district_move_document(self, caller: Caller, dispute: contract.DocumentDispute) -> dict:
+        moved = district.move_document(self.context, _operator(caller, dispute.operator),
+                                       dispute.account_no, dispute.claimant_phone,
+                                       dispute.reason)
+        return {"account_no": moved.account_no,
+                "claimant_phone": mask_phone(moved.registration.guardian_phone)}
+
     # Events -------------------------------------------------------------------------------
     def family_registered(self, event: accounts.FamilyRegistered) -> bool:
         """Opens the family's application; False if the event was handled before."""

@@ -113,6 +113,10 @@ class EnrollmentService:
     def district_import_schools(self, caller, request):
         return self.app.district_import_schools(caller, request)
 
+    @serve_district(DistrictRpc.district_move_document)
+    def district_move_document(self, caller, dispute):
+        return self.app.district_move_document(caller, dispute)
+
     # Requeued on a transient error (the database away): the event is handled once it is back.
     @event_handler(ACCOUNTS, FAMILY_REGISTERED, reliable_delivery=True, requeue_on_error=True)
     def handle_family_registered(self, payload):

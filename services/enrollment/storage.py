@@ -258,6 +258,23 @@ class PgTransaction:
                 cipher.encrypt(dict(data), _bound("data", account_no))
                 if data is not None else None)
 
+    def hand_over(self, application: Application) -> Application:
+        account_no = application.account_no
+        # A new family key: copies of what the former holder entered (backups, the WAL) no
+        # longer open with the key the account keeps.
+        sealed_key, cipher = self.keys.new_family_key(account_no)
+        changed = self.conn.execute(
+            "UPDATE enrollment.applications SET family_key = %s, registration = %s "
+            "WHERE account_no = %s AND revision = %s",
+            (sealed_key, cipher.encrypt(registration_document(application.registration),
+                                        _bound("registration", account_no)),
+             account_no, application.revision)).rowcount
+        if not changed:
+            raise StaleRevision(account_no)
+        self._ciphers[account_no] = cipher
+        self.conn.execute("DELETE FROM enrollment.versions WHERE account_no = %s", (account_no,))
+        return self.save(application)
+
     def append_version(self, version: Version) -> None:
         account_no = version.account_no
         cipher = self._family(account_no)

@@ -17,7 +17,7 @@ DEV_MESSAGES_MAX = 100
 
 MessagePurpose = Literal["register", "reset_password", "change_password", "cancel_account",
                          "account_registered", "verification_outcome", "review_outcome",
-                         "result_published"]
+                         "result_published", "document_moved"]
 
 
 class SmsMessage(ContractModel):
@@ -47,5 +47,6 @@ class NotifyRpc(RpcContract):
 
 # Events notify consumes (see services.accounts.contract and services.enrollment.contract):
 # accounts.sms_code_issued, accounts.account_registered, accounts.account_cancelled,
-# enrollment.verification_outcome, enrollment.review_outcome, enrollment.result_published.
-# Each becomes at most one SmsMessage (the stored form of a text).
+# enrollment.verification_outcome, enrollment.review_outcome, enrollment.result_published,
+# enrollment.document_moved. Each becomes at most one SmsMessage (the stored form of a text)
+# per phone it texts.

@@ -199,6 +199,16 @@ def review_outcome_text(status: str) -> str:
 RESULT_PUBLISHED_TEXT = ("区教委已公布入学结果。请登录北京市义务教育入学服务平台，"
                          "点击“查看入学结果”查看入学学校、报到时间和须携带的材料。")
 
+def document_moved_texts(account_no: str) -> dict[str, str]:
+    """The district moved a child's account to its real guardian: a text for each side, keyed
+    by who gets it (the former holder, the claimant). The account number, no child's name."""
+    return {
+        "former": f"您注册的账号{account_no}中的儿童证件经区教委核实已移交其监护人，"
+                  "该账号您已不能登录。如有疑问请咨询入学所在区教委。",
+        "claimant": f"区教委已核实您为儿童监护人，账号{account_no}已移交给您，"
+                    "请在平台通过“忘记密码”设置密码后登录。",
+    }
+
 
 def signed(signature: str, text: str) -> str:
     """Every text goes out under the platform's signature, as carriers require."""

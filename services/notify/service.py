@@ -40,9 +40,11 @@ from services.accounts.contract import (
 )
 from services.accounts.contract import SERVICE_NAME as ACCOUNTS
 from services.enrollment.contract import (
+    DOCUMENT_MOVED,
     RESULT_PUBLISHED,
     REVIEW_OUTCOME,
     VERIFICATION_OUTCOME,
+    DocumentMoved,
     ResultPublished,
     ReviewOutcome,
     VerificationOutcome,
@@ -206,6 +208,22 @@ class NotifyService:
         self._send_once(event.event_id, RESULT_PUBLISHED, SmsMessage(
             message_id=f"evt-{event.event_id}", phone=event.guardian_phone,
             purpose="result_published", text=delivery.RESULT_PUBLISHED_TEXT))
+
+    @event_handler(ENROLLMENT, DOCUMENT_MOVED, reliable_delivery=True, requeue_on_error=True)
+    def handle_document_moved(self, payload):
+        """The district moved a child's account to its real guardian: each phone texted once.
+        Each text is recorded under a key of its own (the event id and who gets it), so a
+        worker dying between the two leaves the second to the redelivery."""
+        event = parse_event(DocumentMoved, payload)
+        if event is None:
+            return
+        phones = {"former": event.former_phone, "claimant": event.claimant_phone}
+        for party, text in delivery.document_moved_texts(event.account_no).items():
+            if phones[party] is None:  # an application opened before the phone was kept
+                continue
+            self._send_once(f"{event.event_id}:{party}", DOCUMENT_MOVED, SmsMessage(
+                message_id=f"evt-{event.event_id}-{party}", phone=phones[party],
+                purpose="document_moved", text=text))
 
     def _send_once(self, event_id: str, event_type: str, sms: SmsMessage) -> None:
         """Records the event's text (nothing if the event was seen) and sends it."""

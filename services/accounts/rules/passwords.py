@@ -30,7 +30,11 @@ def make_hasher(memory_kib: int, time_cost: int, parallelism: int) -> PasswordHa
     return PasswordHasher(memory_cost=memory_kib, time_cost=time_cost, parallelism=parallelism)
 
 
-def verify_password(hasher: PasswordHasher, stored_hash: str, password: str) -> bool:
+def verify_password(hasher: PasswordHasher, stored_hash: str | None, password: str) -> bool:
+    """None (an account moved to its real guardian, who has not set a password) matches
+    nothing."""
+    if stored_hash is None:
+        return False
     try:
         return hasher.verify(stored_hash, password)
     except (VerificationError, InvalidHashError):

@@ -4,7 +4,7 @@ import pytest
 
 from common.errors import DomainError
 from services.accounts.rules.age import check_primary_entry_age, primary_entry_window
-from services.accounts.rules.passwords import check_password_policy
+from services.accounts.rules.passwords import check_password_policy, make_hasher, verify_password
 
 
 def test_window_for_2027_is_september_2020_to_august_2021():
@@ -48,3 +48,9 @@ def test_confirmation_must_match():
         check_password_policy("Abcdefg1", "Abcdefg2")
     assert caught.value.code == "PASSWORD_MISMATCH"
     assert "password_confirm" in caught.value.fields
+
+
+def test_an_account_without_a_password_matches_none():
+    hasher = make_hasher(1024, 1, 1)
+    assert verify_password(hasher, hasher.hash("Spring2027a"), "Spring2027a")
+    assert not verify_password(hasher, None, "Spring2027a")

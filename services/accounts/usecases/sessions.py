@@ -46,9 +46,12 @@ class Sessions:
                                                         failures_window) + 1, now)
             account = db.account_by_no(req.account_no) if \
                 account_rules.looks_like_account_no(req.account_no) else None
-        # Always a hash, locked or not, known or not: they all take the same time.
+        # Always a hash, locked or not, known or not: they all take the same time. An account
+        # without a password (moved to its real guardian, who has not set one yet) is checked
+        # against the decoy too, and never matches.
+        usable = account is not None and account.password_hash is not None
         good = context.edge.verify_password(
-            account.password_hash if account else self._decoy_hash, req.password)
+            account.password_hash if usable else self._decoy_hash, req.password) and usable
         locked_until = None
         with context.store.transaction() as tx:
             account = account and tx.account_by_id(account.id)  # locked row: failures all count

@@ -396,3 +396,13 @@ def _next_step(state: ApplicationState, season: Season, now: datetime, form_titl
         if season.phase_state(key, now) == "before":
             return f"{phase.name}将于{chinese_date(phase.start)}开始，请届时登录办理。"
     return "本年度入学服务已结束。如有疑问，请咨询入学所在区教委。"
+
+
+# A dispute over the child's document settled by the district ---------------------------------
+
+def handed_over(state: ApplicationState) -> ApplicationState:
+    """The application as the real guardian finds it once the district moved the child's
+    account to them: 未填写, none of the former holder's checks or review. The version count
+    stays, so that the guardian's first submission is a version the verification service has
+    not seen (it checks each version of an account once)."""
+    return ApplicationState(state.hukou_type, version=state.version)

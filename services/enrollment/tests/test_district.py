@@ -331,3 +331,38 @@ def test_a_district_imports_its_schools_over_rpc_audited_and_never_another_distr
                for row in audit(database_url) if row["method"] == "district_import_schools"]
     assert imports == [("chaoyang", "cy0042", "导入学校名单", "refused"),
                        ("chaoyang", "cy0042", "导入学校名单", "ok")]
+
+def test_a_document_moved_by_its_district_resets_the_application_with_one_event(
+        client, families, districts, database_url):
+    families(CHAOYANG)
+    guest, _ = districts
+    moved_events = Queue(f"test-{uuid.uuid4().hex}", Exchange("enrollment.events", type="topic",
+                                                              durable=True),
+                         routing_key=contract.DOCUMENT_MOVED, auto_delete=True)
+    dispute = contract.DocumentDispute(account_no=CHAOYANG, claimant_phone="13900139000",
+                                       reason="经核对出生医学证明，监护人为申请人",
+                                       operator="cy0042")
+    with Connection(guest) as conn:
+        bound = moved_events(conn.default_channel)
+        bound.declare()
+        with pytest.raises(DomainError) as refused:
+            client["haidian"].district_move_document(dispute.model_copy(
+                update={"operator": "hd0001"}))
+        assert refused.value.code == "NOT_YOUR_DISTRICT"
+        settled = client["chaoyang"].district_move_document(dispute)
+        assert (settled.account_no, settled.claimant_phone) == (CHAOYANG, "139****9000")
+        [moved] = messages(bound, 1, then_quiet_s=0.5)
+    assert (moved["account_no"], moved["district"], moved["former_phone"],
+            moved["claimant_phone"]) == (CHAOYANG, "chaoyang", PHONE, "13900139000")
+    shown = client["chaoyang"].district_show_application(
+        ApplicationLookup(account_no=CHAOYANG, purpose="核对", operator="cy0042"))
+    assert (shown.state.details, shown.state.verification, shown.data) == ("empty", None, None)
+    assert shown.registration.guardian_phone == "13900139000"
+    assert shown.registration.document_number == CHILD_ID
+    assert [(row["district"], row["method"], row["outcome"], row["purpose"])
+            for row in audit(database_url)][:2] == [
+        ("haidian", "district_move_document", "refused", dispute.reason),
+        ("chaoyang", "district_move_document", "ok", dispute.reason)]
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM enrollment.versions WHERE account_no = %s",
+                            (CHAOYANG,)).fetchone() == (0,)

@@ -183,3 +183,31 @@ def accesses(context: Context, account_no: str) -> list[Access]:
         load(tx, account_no)
         return [access for access in tx.accesses(account_no) if access.outcome == OK]
     return transact(context, work)
+
+
+def move_document(context: Context, operator: Operator, account_no: str, claimant_phone: str,
+                  reason: str) -> Application:
+    """A dispute over the child's document settled by the district's own checks: the account
+    (its number, its registration) goes to the claimant, the real guardian, whose phone the
+    registration now names. What the former holder entered goes: the details, every version,
+    the check and the review (未填写 again). `document_moved` tells accounts (the account's
+    phone, sessions and password) and notify (a text to each phone)."""
+    def work(tx: Transaction, now: datetime) -> Application:
+        application = mine(tx, operator, account_no, "district_move_document", reason)
+        registration, state = application.registration, application.state
+        former_phone = registration.guardian_phone
+        if former_phone == claimant_phone:  # a slip: moving it would only wipe the family's data
+            raise DomainError("VALIDATION_ERROR", fields={
+                "claimant_phone": "该手机号码已是此账号的监护人手机号码。"})
+        if state.verification is not None and state.verification.status == status.PENDING:
+            # As a withdrawal: the registry is not asked about what the former holder entered.
+            tx.record_event(contract.DETAILS_WITHDRAWN,
+                            {"account_no": account_no, "version": state.version})
+        moved = tx.hand_over(replace(
+            application, registration=replace(registration, guardian_phone=claimant_phone),
+            state=status.handed_over(state), data=None, updated_at=now))
+        tx.record_event(contract.DOCUMENT_MOVED, contract.DocumentMoved(
+            account_no=account_no, district=operator.district, former_phone=former_phone,
+            claimant_phone=claimant_phone).payload())
+        return moved
+    return decide(context, work)

@@ -70,6 +70,7 @@ class MemoryTransaction:
         self._expected: dict[str, int] = {}  # account -> committed revision it was based on
         self._staged: dict[str, Application] = {}
         self._versions: list[Version] = []
+        self._handed_over: set[str] = set()  # accounts whose committed versions go
         self._events: list[tuple[str, dict]] = []
         self._accesses: list[Access] = []
         self._publications: dict[str, Publication] = {}
@@ -100,6 +101,12 @@ class MemoryTransaction:
         self._staged[application.account_no] = stored
         return deepcopy(stored)
 
+    def hand_over(self, application: Application) -> Application:
+        saved = self.save(application)
+        self._handed_over.add(application.account_no)
+        self._versions = [v for v in self._versions if v.account_no != application.account_no]
+        return saved
+
     def append_version(self, version: Version) -> None:
         if any(v.number == version.number for v in self.versions(version.account_no)):
             raise ValueError(f"version {version.number} of {version.account_no} exists")
@@ -107,7 +114,8 @@ class MemoryTransaction:
 
     def versions(self, account_no: str) -> list[Version]:
         with self._store._lock:
-            committed = deepcopy(self._store._versions.get(account_no, []))
+            committed = [] if account_no in self._handed_over else deepcopy(
+                self._store._versions.get(account_no, []))
         staged = [deepcopy(v) for v in self._versions if v.account_no == account_no]
         return sorted(committed + staged, key=lambda version: version.number)
 
@@ -186,6 +194,8 @@ class MemoryTransaction:
                 if (committed.revision if committed else _ABSENT) != expected:
                     raise StaleRevision(account_no)
             store._applications.update(self._staged)
+            for account_no in self._handed_over:
+                store._versions.pop(account_no, None)
             for version in self._versions:
                 store._versions.setdefault(version.account_no, []).append(version)
             store.outbox.extend(self._events)

@@ -107,6 +107,10 @@ class Transaction(Protocol):
         """Stores `application` if the stored revision is still `application.revision` (else
         StaleRevision, here or at commit); returns it as stored, with the revision bumped."""
 
+    def hand_over(self, application: Application) -> Application:
+        """As `save`, and also stores the registration and deletes the account's versions,
+        under a new family key: the account changed hands (a dispute over the document)."""
+
     def append_version(self, version: Version) -> None:
         """A new submission; its number is the next one (unique per account)."""
 
