@@ -16,6 +16,7 @@ from services.enrollment.contract import (
 )
 from services.enrollment.district_client import DistrictClient
 from tests.e2e.test_details import (
+    application,
     beijing_details,
     non_beijing_details,
     non_beijing_registration,
@@ -51,6 +52,7 @@ def verified_family(stack, details: dict | None = None, **registration):
         details = non_beijing_details(stack, body)
     else:
         registry_holds(stack, child_record(body))
+    application(family)  # opened by enrollment a moment after registration
     submitted = family.call("POST", "/api/v1/application/submissions", json={"data": details})
     assert submitted.status_code == 201, submitted.text
     check = verification_settles(family, 1)["state"]["verification"]
