@@ -194,6 +194,10 @@ class ApiRoutes(RouteHelpers):
             access.model_dump(mode="json")
             for access in self.enrollment.get_accesses(self._family(request))]})
 
+    @route("GET", "/api/v1/application/result")
+    def api_result(self, request):
+        return json_response(self.enrollment.get_result(self._family(request)))
+
     @route("PUT", "/api/v1/account/password")
     def api_change_password(self, request):
         body = read_json(request, accounts.PasswordChange, session_token=self._signed_in(request),

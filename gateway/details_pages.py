@@ -1,12 +1,14 @@
 """The family's details pages: 录入详细信息 (本市户籍) / 录入相关审核材料信息 (非本市户籍), the
-summary to check before submitting, and 查看信息审核状态.
+summary to check before submitting, 查看信息审核状态 (with the 入学资格审核 item by item), and
+查看入学结果.
 
 Mixed into GatewayService next to PageRoutes, whose helpers it uses. The form is drawn from
 enrollment's form view (the season file, gateway.details_form), never field by field here:
 暂存 saves a draft; 下一步：核对信息 shows what will be submitted, carried in hidden fields, with
 返回修改 and 确认提交; a refusal shows the form again with each message next to its field.
 Each handler resolves the session (accounts), then reads the details (enrollment) before it
-acts; the status page also reads the journey, the history and who looked at the family's data.
+acts; the status page also reads the journey, the history and who looked at the family's data,
+the results page the result.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from services.enrollment.contract import (
     DetailsView,
     FormView,
     RegistrationFacts,
+    ReviewState,
 )
 
 NOTICES = {"saved": "已暂存。信息尚未提交，核对无误后请点击“下一步：核对信息”并确认提交。",
@@ -33,12 +36,28 @@ NOTICES = {"saved": "已暂存。信息尚未提交，核对无误后请点击�
 
 def steps(form: FormView) -> tuple[str, ...]:
     """Where the family is, drawn above each details page."""
-    return ("信息采集导航", form.title, "核对并提交", "信息核验")
+    return ("信息采集导航", form.title, "核对并提交", "信息核验", "查看入学结果")
+
+
+RESULTS_STEP = 4
 
 
 def step_of(details: DetailsView) -> int:
     """The family fills in the form until it submits; then the check is theirs to follow."""
     return 3 if details.state.details == "submitted" else 1
+
+
+def review_advice(review: ReviewState | None, details: DetailsView) -> str | None:
+    """What to do about the items the district did not pass: the same for every such item."""
+    if review is None or all(result.passed for result in review.results):
+        return None
+    if review.status == "in_review":
+        return ("区教委正在审核其余材料。全部审核完成后，您可以按上述原因修改不通过的材料信息"
+                f"并重新提交（信息采集时间：{details.collection_period}）。")
+    if "withdraw" in details.actions:
+        return ("请点击“撤回并修改信息”，按上述原因修改或补充不通过的材料信息，并在信息采集"
+                f"时间内（{details.collection_period}）重新提交；重新提交后将重新核验和审核。")
+    return "信息采集已结束，不能再修改已提交的信息。请联系入学所在区教委。"
 
 
 def registration_rows(registration: RegistrationFacts) -> list[tuple[str, str]]:
@@ -133,11 +152,32 @@ class DetailsRoutes:
                    for entry in self.enrollment.get_history(ref)]
         accesses = [{**access.model_dump(), "at": beijing_time(access.at)}
                     for access in self.enrollment.get_accesses(ref)]
+        state = details.state
+        review = state.review
+        refused = state.verification is not None and state.verification.status == "failed" \
+            or review is not None and review.status == "returned"
         return self._member_page(request, token, "status.html", account=account,
                                  details=details, history=history, accesses=accesses,
                                  journey={step.key: step for step in journey.steps},
                                  next_step=journey.next_step, steps=steps(details.form),
-                                 step=step_of(details))
+                                 step=step_of(details), review=review,
+                                 advice=review_advice(review, details),
+                                 correctable=refused and "withdraw" in details.actions)
+
+    @route("GET", "/results")
+    def results_page(self, request):
+        """查看入学结果: the district's schedule before it publishes; then the school, when to
+        report and what to bring, or what to do without a place."""
+        token, account, details = self._member_details(request)
+        if details is None:
+            return redirect("/home", 303)
+        result = self.enrollment.get_result(AccountRef(account_no=account.account_no))
+        published_at = result.published_at and beijing_time(result.published_at)
+        return self._member_page(request, token, "results.html", account=account,
+                                 result=result, published_at=published_at,
+                                 steps=steps(details.form),
+                                 step=step_of(details) if result.status == "not_published"
+                                 else RESULTS_STEP)
 
     def _member_details(self, request) -> tuple[str, accounts.AccountView, DetailsView | None]:
         """The session's token, its account, and the account's details from enrollment: None

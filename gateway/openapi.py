@@ -214,6 +214,12 @@ def _paths() -> dict:
                 "getApplicationAccesses", "GET",
                 "谁查看了本家庭的信息：区教委及审核部门、时间与事由（不含工作人员编号）",
                 errors=("APPLICATION_NOT_FOUND",), auth=SESSION, response=ACCESSES),
+            "/api/v1/application/result": _op(
+                "getApplicationResult", "GET",
+                "查看入学结果：公布前为本区的公布安排；公布后为入学学校、报到时间与携带材料，"
+                "或未安排入学学校时的办理方法",
+                errors=("APPLICATION_NOT_FOUND",), auth=SESSION,
+                response=schema_of(enrollment.ResultView)),
             "/api/v1/account/password": _op(
                 "changePassword", "PUT", "修改密码（其他登录会话全部失效）",
                 accounts.PasswordChange,

@@ -74,7 +74,7 @@ class EnrollmentApp:
     def get_details(self, account_no) -> dict:
         view = details.get_details(self.context, _account_no(account_no))
         return {"registration": registration_view(view.registration),
-                "state": state_view(view.state),
+                "state": state_view(view.state, self.season),
                 "form": form_view(view.form),
                 # The family's own form, to be edited: shown as entered (to that family only)
                 "data": view.data,
@@ -82,13 +82,16 @@ class EnrollmentApp:
                 "collection_period": view.collection_period}
 
     def save_draft(self, account_no, data) -> dict:
-        return application_view(details.save_draft(self.context, _account_no(account_no), data))
+        return application_view(details.save_draft(self.context, _account_no(account_no), data),
+                                self.season)
 
     def submit(self, account_no, data) -> dict:
-        return application_view(details.submit(self.context, _account_no(account_no), data))
+        return application_view(details.submit(self.context, _account_no(account_no), data),
+                                self.season)
 
     def withdraw(self, account_no) -> dict:
-        return application_view(details.withdraw(self.context, _account_no(account_no)))
+        return application_view(details.withdraw(self.context, _account_no(account_no)),
+                                self.season)
 
     def get_history(self, account_no) -> list[dict]:
         """Every submission, newest first, its personal values masked (a record to read)."""
@@ -134,19 +137,19 @@ class EnrollmentApp:
                                   lookup: contract.ApplicationLookup) -> dict:
         return district_application_view(district.show_application(
             self.context, _operator(caller, lookup.operator), lookup.account_no,
-            lookup.purpose))
+            lookup.purpose), self.season)
 
     def district_review_item(self, caller: Caller, decision: contract.ItemDecision) -> dict:
         return state_view(district.review_item(
             self.context, _operator(caller, decision.operator), decision.account_no,
             decision.version, decision.item, decision.passed, decision.reason,
-            decision.agency).state)
+            decision.agency).state, self.season)
 
     def district_override_verification(self, caller: Caller,
                                        change: contract.VerificationOverride) -> dict:
         return state_view(district.override_verification(
             self.context, _operator(caller, change.operator), change.account_no,
-            change.version, change.verified, change.item, change.reason).state)
+            change.version, change.verified, change.item, change.reason).state, self.season)
 
     def district_preregister(self, caller: Caller, request: contract.Preregistration) -> dict:
         return placement_view(placement.preregister(
@@ -265,9 +268,8 @@ def registration_view(registration: Registration) -> dict:
             "sex": registration.sex}
 
 
-def state_view(state: status.ApplicationState) -> dict:
+def state_view(state: status.ApplicationState, season: Season) -> dict:
     verification = state.verification
-    review = state.review
     return {"details": state.details, "details_label": status.DETAILS_LABELS[state.details],
             "version": state.version,
             "verification": None if verification is None else {
@@ -275,15 +277,26 @@ def state_view(state: status.ApplicationState) -> dict:
                 "label": status.VERIFICATION_LABELS[verification.status],
                 "item": verification.item, "reason": verification.reason,
                 "overridden": verification.overridden},
-            "review": None if review is None else {
-                "version": review.version, "status": review.status,
-                "label": status.REVIEW_LABELS[review.status],
-                "results": [{"item": result.item, "passed": result.passed,
-                             "reason": result.reason} for result in review.results]}}
+            "review": None if state.review is None else review_view(state.review, season)}
 
 
-def application_view(application: Application) -> dict:
-    return {"account_no": application.account_no, "state": state_view(application.state),
+def review_view(review: status.Review, season: Season) -> dict:
+    """The items named as the season names them, the undecided ones too: a page lists them
+    all without knowing the season."""
+    items = season.review_items
+    decided = {result.item for result in review.results}
+    return {"version": review.version, "status": review.status,
+            "label": status.REVIEW_LABELS[review.status],
+            "results": [{"item": result.item, "label": items[result.item],
+                         "passed": result.passed, "reason": result.reason}
+                        for result in review.results],
+            "pending": [{"item": key, "label": label} for key, label in items.items()
+                        if key not in decided]}
+
+
+def application_view(application: Application, season: Season) -> dict:
+    return {"account_no": application.account_no,
+            "state": state_view(application.state, season),
             "revision": application.revision,
             "updated_at": application.updated_at.isoformat() if application.updated_at
             else None}
@@ -324,7 +337,7 @@ def bulk_outcome_view(key: str, outcomes: list[Outcome]) -> dict:
             "succeeded": succeeded, "failed": len(outcomes) - succeeded}
 
 
-def district_application_view(application: Application) -> dict:
+def district_application_view(application: Application, season: Season) -> dict:
     """Unmasked: a stated purpose's view, audited."""
     registration = application.registration
     return {"account_no": application.account_no, "district": registration.district,
@@ -335,7 +348,7 @@ def district_application_view(application: Application) -> dict:
                              "birth_date": registration.birth_date.isoformat(),
                              "sex": registration.sex,
                              "guardian_phone": registration.guardian_phone},
-            "state": state_view(application.state), "data": application.data}
+            "state": state_view(application.state, season), "data": application.data}
 
 
 def form_view(form: Form) -> dict:

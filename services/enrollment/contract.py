@@ -213,8 +213,13 @@ class VerificationState(ContractModel):
     overridden: bool = False  # decided by the district's own checks, not the registry
 
 
-class ReviewResult(ContractModel):
-    item: str
+class ReviewItem(ContractModel):
+    """A material item of the 入学资格审核 (the season's review_items)."""
+    item: str  # its key, as district systems name it
+    label: str  # its name, as the family reads it
+
+
+class ReviewResult(ReviewItem):
     passed: bool
     reason: str | None = None
 
@@ -223,7 +228,8 @@ class ReviewState(ContractModel):
     version: int = Field(ge=1)
     status: Literal["in_review", "approved", "returned"]
     label: str
-    results: list[ReviewResult]
+    results: list[ReviewResult]  # the items decided, in the season's order
+    pending: list[ReviewItem]  # the items not decided yet, in the season's order
 
 
 class ApplicationState(ContractModel):

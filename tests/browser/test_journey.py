@@ -87,10 +87,11 @@ def request_code(page, stack, phone: str, purpose: str) -> str:
     raise AssertionError(f"no {purpose} code for {phone}")
 
 
-def sign_in(page, account_no: str, password: str) -> None:
+def sign_in(page, account_no: str, password: str, district: str = "海淀区",
+            service: str = "本市户籍适龄儿童入学服务") -> None:
     page.goto("/")
-    page.get_by_role("link", name="海淀区").click()
-    page.get_by_role("link", name="本市户籍适龄儿童入学服务", exact=True).click()
+    page.get_by_role("link", name=district).click()
+    page.get_by_role("link", name=service, exact=True).click()
     page.get_by_label("账号").fill(account_no)
     page.get_by_label("密码").fill(password)
     page.get_by_label("图片验证码").fill("2468")

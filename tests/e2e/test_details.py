@@ -142,7 +142,7 @@ def test_a_beijing_family_saves_a_draft_submits_and_is_verified_and_texted(stack
     view = verification_settles(family, 1)
     assert view["state"]["verification"] == {
         "version": 1, "status": "verified", "label": "身份证及户籍信息已验证", "item": None,
-        "reason": None}
+        "reason": None, "overridden": False}
     assert view["state"]["details"] == "submitted" and view["actions"] == ["withdraw"]
     assert view["data"]["hukou_address"] == details["hukou_address"]
     steps = journey_steps(family)
@@ -157,8 +157,9 @@ def test_a_beijing_family_saves_a_draft_submits_and_is_verified_and_texted(stack
     assert len(outcome_texts(stack, body["guardian_phone"])) == 1
 
 
-def test_a_non_beijing_family_with_a_valid_residence_permit_is_verified(stack, tmp_path):
-    family, body, account_no = registered(stack, **non_beijing_registration())
+def non_beijing_details(stack, body: dict) -> dict:
+    """Details of the 非本市户籍 family registered with `body` that pass the check: the child
+    and the father with his valid 朝阳区 residence permit are put in the registry."""
     father_id = id_number(date(1985, 1, 1), "male", "130102")
     permit_number = f"JZ110105{next(_permit_serial):07d}"
     registry_holds(stack, child_record(body), {
@@ -166,16 +167,22 @@ def test_a_non_beijing_family_with_a_valid_residence_permit_is_verified(stack, t
         "sex": "male", "birth_date": "1985-01-01", "hukou_district": "outside",
         "permit_number": permit_number, "permit_valid_from": "2026-03-01",
         "permit_valid_until": "2028-02-29", "permit_issuing_district": "chaoyang"})
+    details = details_for("non_beijing")
+    details["guardians"][0]["document_number"] = father_id
+    details["permit"].update(number=permit_number, valid_until="2028-02-29",
+                             issuing_district="chaoyang")
+    return details
+
+
+def test_a_non_beijing_family_with_a_valid_residence_permit_is_verified(stack, tmp_path):
+    family, body, account_no = registered(stack, **non_beijing_registration())
+    details = non_beijing_details(stack, body)
     view = application(family)
     assert view["registration"]["hukou_type"] == "non_beijing"
     assert (view["form"]["hukou_type"], view["form"]["title"]) \
         == ("non_beijing", "录入相关审核材料信息")
     assert "permit" in [section["key"] for section in view["form"]["sections"]]
 
-    details = details_for("non_beijing")
-    details["guardians"][0]["document_number"] = father_id
-    details["permit"].update(number=permit_number, valid_until="2028-02-29",
-                             issuing_district="chaoyang")
     saved = family.call("PUT", "/api/v1/application/draft",
                         json={"data": {"permit": details["permit"]}})
     assert saved.status_code == 200 and saved.json()["state"]["details"] == "draft", saved.text
@@ -234,7 +241,7 @@ def test_a_failed_check_says_why_and_the_corrected_resubmission_is_verified(stac
     assert resubmitted.json()["state"]["version"] == 2
     assert resubmitted.json()["state"]["verification"] == {
         "version": 2, "status": "pending", "label": "身份证及户籍信息待验证", "item": None,
-        "reason": None}
+        "reason": None, "overridden": False}
 
     assert verification_settles(family, 2)["state"]["verification"]["status"] == "verified"
     texts = stack.wait_sms(body["guardian_phone"], "verification_outcome", count=2)

@@ -81,8 +81,9 @@ def result(state: ApplicationState | None, season: Season, published: bool) -> R
     phase = season.phases["results"]
     if not published:
         return Result(NOT_PUBLISHED, f"入学结果尚未公布。各区将于{phase.period}期间按区统一时间"
-                                     "安排公布入学结果，公布后我们会短信通知您，请届时登录查看。"
-                                     "采集顺序与入学次序、入学结果无关。", phase.period)
+                                     "安排公布入学结果，请届时登录查看；已获得入学安排的家庭"
+                                     "届时会收到短信提醒。采集顺序与入学次序、入学结果无关。",
+                      phase.period)
     placement = state.placement if state is not None else None
     if placement is None or placement.status != APPROVED:
         return Result(NOT_PLACED, "本区入学结果已公布，平台上暂未查询到您子女的入学安排"
