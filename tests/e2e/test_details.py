@@ -157,20 +157,22 @@ def test_a_beijing_family_saves_a_draft_submits_and_is_verified_and_texted(stack
     assert len(outcome_texts(stack, body["guardian_phone"])) == 1
 
 
-def non_beijing_details(stack, body: dict) -> dict:
-    """Details of the 非本市户籍 family registered with `body` that pass the check: the child
-    and the father with his valid 朝阳区 residence permit are put in the registry."""
+def non_beijing_details(stack, body: dict, district: str = "chaoyang") -> dict:
+    """Details of the 非本市户籍 family registered with `body` in `district` that pass the
+    check: the child and the father with his valid residence permit of that district are put
+    in the registry."""
     father_id = id_number(date(1985, 1, 1), "male", "130102")
     permit_number = f"JZ110105{next(_permit_serial):07d}"
     registry_holds(stack, child_record(body), {
         "document_type": "resident_id", "document_number": father_id, "name": "张伟",
         "sex": "male", "birth_date": "1985-01-01", "hukou_district": "outside",
         "permit_number": permit_number, "permit_valid_from": "2026-03-01",
-        "permit_valid_until": "2028-02-29", "permit_issuing_district": "chaoyang"})
+        "permit_valid_until": "2028-02-29", "permit_issuing_district": district})
     details = details_for("non_beijing")
     details["guardians"][0]["document_number"] = father_id
     details["permit"].update(number=permit_number, valid_until="2028-02-29",
-                             issuing_district="chaoyang")
+                             issuing_district=district)
+    details["residence"]["district"] = details["dwelling"]["district"] = district
     return details
 
 

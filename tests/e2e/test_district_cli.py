@@ -127,6 +127,7 @@ def test_a_school_pre_registers_the_district_approves_and_publishes_and_the_fami
                                 json={"data": beijing_details("fangshan")})
         assert submitted.status_code == 201, submitted.text
         assert verification_settles(family, 1)["state"]["verification"]["status"] == "verified"
+        assert "review" not in journey_steps(family)  # 本市户籍: no 入学资格审核
 
         schools = tmp_path / "schools.csv"
         schools.write_text(",".join(CSV_COLUMNS) + "\n" + FANGSHAN_SCHOOL + "\n")
@@ -143,7 +144,8 @@ def test_a_school_pre_registers_the_district_approves_and_publishes_and_the_fami
         assert status == 0, err
         assert journey_steps(family)["preregistration"]["status"] == "approved"
 
-        assert run("publish")[0] == 0  # without --yes: says what it would do, does nothing
+        status, _, err = run("publish")  # without --yes: says what it would do, does nothing
+        assert status == 1 and "确认公布请加 --yes" in err
         assert journey_steps(family)["results"]["status"] != "published"
         status, out, err = run("publish", "--yes")
         assert status == 0, err
