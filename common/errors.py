@@ -68,6 +68,9 @@ CATALOG: dict[str, tuple[int, str]] = {
                                           "或入学资格审核已完成）。"),
     "IDEMPOTENCY_KEY_REUSED": (409, "该幂等键已用于内容不同的批量请求，请使用新的幂等键。"),
     "SCHOOL_FILE_INVALID": (422, "学校文件格式不正确。"),
+    # Documents: the 学龄人口信息采集表 (services/documents/).
+    "FORM_NOT_AVAILABLE": (409, "暂不能打印学龄人口信息采集表。"),  # raised with what is missing
+    "FORM_TOKEN_INVALID": (404, "无法核验该信息采集表：二维码无效或已被篡改。"),
     "SERVICE_UNAVAILABLE": (503, "系统繁忙，请稍后再试。您的信息采集顺序不影响入学结果。"),
     "INTERNAL_ERROR": (500, "系统异常，请稍后再试。您已提交的信息不会丢失。"),
 }
