@@ -15,10 +15,12 @@ from common.districts import DISTRICTS
 from common.errors import DomainError
 from common.registry import HEALTH_CHECKED
 from gateway import security
+from gateway.form_pages import pdf_response
 from gateway.journey import journey_of
 from gateway.openapi import SERVER_FILLED, openapi_document
 from gateway.web import RouteHelpers, json_response, route
 from services.accounts import contract as accounts
+from services.documents.contract import FormRef
 from services.enrollment.contract import AccountRef, DetailsBody, DetailsChange
 
 MAX_JSON_DEPTH = 32  # our bodies nest two deep; the parser recurses once per level
@@ -61,9 +63,9 @@ def read_json(request, model, **server_fields):
 
 
 class ApiRoutes(RouteHelpers):
-    """Mixed into GatewayService; `self.accounts`, `self.enrollment`, `self.notify`,
-    `self.services`, `self.settings` are its dependencies. Handler names start with `api_`:
-    nameko keys entrypoints by method name."""
+    """Mixed into GatewayService; `self.accounts`, `self.enrollment`, `self.documents`,
+    `self.notify`, `self.services`, `self.settings` are its dependencies. Handler names start
+    with `api_`: nameko keys entrypoints by method name."""
 
     def _signed_in(self, request, state_changing: bool = True) -> str:
         """The session token, after checking the X-CSRF-Token of a state-changing request."""
@@ -197,6 +199,17 @@ class ApiRoutes(RouteHelpers):
     @route("GET", "/api/v1/application/result")
     def api_result(self, request):
         return json_response(self.enrollment.get_result(self._family(request)))
+
+    @route("GET", "/api/v1/application/form")
+    def api_form_status(self, request):
+        return json_response(self.documents.get_form_status(self._form(request)))
+
+    @route("GET", "/api/v1/application/form.pdf")
+    def api_form_pdf(self, request):
+        return pdf_response(self.documents.get_form(self._form(request)))
+
+    def _form(self, request) -> FormRef:
+        return FormRef(account_no=self._family(request).account_no)
 
     @route("PUT", "/api/v1/account/password")
     def api_change_password(self, request):

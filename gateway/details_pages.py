@@ -36,10 +36,11 @@ NOTICES = {"saved": "已暂存。信息尚未提交，核对无误后请点击�
 
 def steps(form: FormView) -> tuple[str, ...]:
     """Where the family is, drawn above each details page."""
-    return ("信息采集导航", form.title, "核对并提交", "信息核验", "查看入学结果")
+    return ("信息采集导航", form.title, "核对并提交", "信息核验", "打印信息采集表",
+            "查看入学结果")
 
 
-RESULTS_STEP = 4
+FORM_STEP, RESULTS_STEP = 4, 5
 
 
 def step_of(details: DetailsView) -> int:

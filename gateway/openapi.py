@@ -12,6 +12,7 @@ from functools import cache
 from common.errors import CATALOG
 from gateway import security
 from services.accounts import contract as accounts
+from services.documents import contract as documents
 from services.enrollment import contract as enrollment
 
 SERVER_FILLED = ("client_ip", "session_token", "idempotency_key")  # the last: a header
@@ -66,10 +67,13 @@ def _body_schema(model) -> dict:
 
 
 def _op(operation_id: str, method: str, summary: str, body=None, ok: int = 200, errors=(),
-        auth=NONE, response: dict | None = None, links: dict | None = None) -> dict:
+        auth=NONE, response: dict | None = None, links: dict | None = None,
+        media_type: str = "application/json", headers: dict | None = None) -> dict:
     success = {"description": "成功"}
     if response:
-        success["content"] = {"application/json": {"schema": response}}
+        success["content"] = {media_type: {"schema": response}}
+    if headers:
+        success["headers"] = headers
     if links:
         success["links"] = links
     op = {"operationId": operation_id, "summary": summary, "responses": {str(ok): success}}
@@ -113,6 +117,15 @@ ACCESSES = {"type": "object", "required": ["accesses"],
 # field is named in VALIDATION_ERROR's `fields` ("guardians.0.phone").
 CHANGING_DETAILS = ("APPLICATION_NOT_FOUND", "PHASE_CLOSED", "ALREADY_SUBMITTED",
                     "UNDER_REVIEW", "CONCURRENT_UPDATE")
+
+# The form's download (gateway.web.streamed_file).
+DOWNLOAD_HEADERS = {
+    "Content-Disposition": {
+        "description": "attachment; filename=\"<ASCII 文件名>\"; "
+                       "filename*=UTF-8''<UTF-8 百分号编码的中文文件名>（RFC 6266、RFC 5987），"
+                       "如 学龄人口信息采集表-27000001-第1版.pdf",
+        "schema": {"type": "string"}},
+    "Cache-Control": {"description": "private, no-store", "schema": {"type": "string"}}}
 
 OK = {"type": "object", "required": ["ok"], "properties": {"ok": {"const": True},
                                                           "message": {"type": "string"}}}
@@ -220,6 +233,16 @@ def _paths() -> dict:
                 "或未安排入学学校时的办理方法",
                 errors=("APPLICATION_NOT_FOUND",), auth=SESSION,
                 response=schema_of(enrollment.ResultView)),
+            "/api/v1/application/form": _op(
+                "getApplicationForm", "GET",
+                "打印信息采集表：现在能否打印学龄人口信息采集表；不能时说明还缺少什么",
+                auth=SESSION, response=schema_of(documents.FormStatus)),
+            "/api/v1/application/form.pdf": _op(
+                "downloadApplicationForm", "GET",
+                "下载学龄人口信息采集表（PDF，分块传输）。页面上的下载地址为 /form.pdf",
+                errors=("FORM_NOT_AVAILABLE",), auth=SESSION,
+                response={"type": "string", "format": "binary"}, media_type="application/pdf",
+                headers=DOWNLOAD_HEADERS),
             "/api/v1/account/password": _op(
                 "changePassword", "PUT", "修改密码（其他登录会话全部失效）",
                 accounts.PasswordChange,

@@ -90,6 +90,13 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 
+# A file this site's own pages embed (the form's preview): framed by them, by no other site.
+FRAMED_BY_THIS_SITE = {
+    "X-Frame-Options": "SAMEORIGIN",
+    "Content-Security-Policy": SECURITY_HEADERS["Content-Security-Policy"].replace(
+        "frame-ancestors 'none'", "frame-ancestors 'self'"),
+}
+
 
 def response_headers(secure: bool) -> dict:
     """Headers every answer carries; over HTTPS (Secure cookies) also HSTS, which a browser

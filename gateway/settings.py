@@ -22,6 +22,9 @@ class GatewaySettings(ProcessSettings):
     # The origin browsers see (https://www.example.gov.cn); unset: the request's own
     # scheme and Host. State-changing requests from any other Origin are refused.
     PUBLIC_ORIGIN: str | None = None
+    # Checks of printed forms (/verify/<token>, the QR code) per client address and minute, in
+    # each gateway process's memory: a school desk scans a few a minute, a guesser many.
+    VERIFY_CHECKS_PER_IP_PER_MINUTE: int = Field(60, ge=1)
 
     @property
     def secure_cookies(self) -> bool:

@@ -6,23 +6,30 @@ platform's error shape (a bug anywhere is a 500; only a service out of reach is 
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
 import time
 import uuid
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from functools import partial
+from urllib.parse import quote
 
 from eventlet.event import Event
 from nameko.exceptions import RemoteError
+from nameko.extensions import DependencyProvider
 from nameko.web.handlers import HttpRequestHandler
 from pydantic import BaseModel
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Response
 
 from common import metrics
+from common.client_address import rate_limit_subject
 from common.edge.rpc import RpcUnavailable
 from common.errors import DomainError
+from common.throttle import Limit, MemoryCounter
 from gateway import security
 
 log = logging.getLogger(__name__)
@@ -42,6 +49,38 @@ def error_response(error: DomainError) -> Response:
     if "retry_after_s" in error.extra:
         headers["Retry-After"] = str(error.extra["retry_after_s"])
     return json_response(error.to_json(), error.http_status, headers)
+
+
+CHUNK_BASE64 = 64 * 1024  # characters of base64 decoded per chunk: 48 KiB (a multiple of 4)
+
+
+def base64_chunks(text: str, size: int = CHUNK_BASE64) -> Iterator[bytes]:
+    """The bytes `text` encodes, a chunk at a time (`size`: a multiple of 4, so each slice
+    decodes on its own)."""
+    for start in range(0, len(text), size):
+        yield base64.b64decode(text[start:start + size], validate=True)
+
+
+def content_disposition(file_name: str, inline: bool = False, prefix: str = "file") -> str:
+    """RFC 6266 with the RFC 5987 `filename*` for the real (Chinese) name, and a plain ASCII
+    `filename` for clients that read only that one: `prefix` and the name's ASCII words, e.g.
+    学龄人口信息采集表-27000001-第1版.pdf -> form-27000001-1.pdf."""
+    stem, dot, extension = file_name.rpartition(".")
+    if not dot or not re.fullmatch(r"[A-Za-z0-9]{1,8}", extension):
+        stem, extension = file_name, "bin"
+    fallback = "-".join([prefix, *re.findall(r"[A-Za-z0-9]+", stem)])[:100] + "." + extension
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(file_name, safe='')}"
+
+
+def streamed_file(chunks: Iterable[bytes], mimetype: str, file_name: str,
+                  inline: bool = False, prefix: str = "file") -> Response:
+    """A download sent as it is produced (chunked: no Content-Length), kept by no shared
+    cache (it is one family's)."""
+    response = Response(chunks, mimetype=mimetype, direct_passthrough=True)
+    response.headers["Content-Disposition"] = content_disposition(file_name, inline, prefix)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def is_api(request) -> bool:
@@ -64,6 +103,26 @@ class RouteHelpers:
 
     def _csrf_key(self) -> bytes:
         return self.settings.CSRF_SECRET_KEY.encode()
+
+    def _count_attempt(self, request, counter: MemoryCounter) -> None:
+        """RATE_LIMITED (with retry_after_s) past the counter's limit for this client."""
+        counter.attempt(rate_limit_subject(self._client_ip(request)), datetime.now(UTC))
+
+
+class PerAddressLimit(DependencyProvider):
+    """A per-client-address limit on an entry point that reaches no service able to count
+    (the gateway has no database): counted in this process's memory, `setting` attempts per
+    `window_s`."""
+
+    def __init__(self, kind: str, setting: str, window_s: int):
+        self.kind, self.setting, self.window_s = kind, setting, window_s
+
+    def setup(self):
+        limit = getattr(self.container.config["settings"], self.setting)
+        self.counter = MemoryCounter(Limit(self.kind, limit, self.window_s))
+
+    def get_dependency(self, worker_ctx):
+        return self.counter
 
 
 class Route(HttpRequestHandler):

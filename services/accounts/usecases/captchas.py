@@ -10,10 +10,10 @@ from datetime import timedelta
 
 from captcha.image import ImageCaptcha
 
+from common import throttle
 from common.client_address import rate_limit_subject
 from common.errors import DomainError
 from services.accounts import contract
-from services.accounts.rules import throttle
 from services.accounts.usecases.context import Context, Trail
 
 

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from common import throttle
 from common.crypto import LookupHasher
 from common.errors import DomainError
 from services.accounts.rules import accounts as account_rules
-from services.accounts.rules import throttle
 from services.accounts.settings import AccountsSettings
 from services.accounts.storage import AccountRow, Store
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from common import throttle
 from common.client_address import rate_limit_subject
 from common.errors import DomainError
 from common.masking import mask_phone
@@ -13,7 +14,6 @@ from services.accounts import contract
 from services.accounts.rules import accounts as account_rules
 from services.accounts.rules import notice as notice_rules
 from services.accounts.rules import sms_codes as code_rules
-from services.accounts.rules import throttle
 from services.accounts.rules.registration import CheckedRegistration, check_registration
 from services.accounts.storage import AuditEntry, NewAccount
 from services.accounts.usecases.context import Context, Trail

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+from common import throttle
 from common.client_address import rate_limit_subject
 from common.contract_base import Ok
 from common.districts import district_name
@@ -13,7 +14,6 @@ from common.errors import DomainError
 from common.masking import mask_id_number, mask_name, mask_phone
 from services.accounts import contract
 from services.accounts.rules import accounts as account_rules
-from services.accounts.rules import throttle
 from services.accounts.storage import AccountRow, NewSession
 from services.accounts.usecases.captchas import Captchas
 from services.accounts.usecases.context import Context, Trail, token_hash

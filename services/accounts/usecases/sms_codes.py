@@ -7,12 +7,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from common import throttle
 from common.client_address import rate_limit_subject
 from common.contract_base import Ok
 from common.masking import mask_phone
 from services.accounts import contract
 from services.accounts.rules import sms_codes as code_rules
-from services.accounts.rules import throttle
 from services.accounts.usecases.captchas import Captchas
 from services.accounts.usecases.context import Context, Trail, reference, required
 from services.accounts.usecases.sessions import Sessions

@@ -6,7 +6,7 @@ import pytest
 
 from common.client_address import rate_limit_subject
 from common.errors import DomainError
-from services.accounts.rules.throttle import Limit, alert_due, check, window_start
+from common.throttle import Limit, alert_due, check, window_start
 
 T0 = datetime(2027, 5, 6, 1, 59, 30, tzinfo=UTC)  # 09:59:30 in Beijing
 

@@ -1,7 +1,9 @@
 """Fixed-window throttles: how many attempts of a kind a subject (a client address, a phone,
 an account reference, the whole platform) may make per window, and the answer beyond it.
 
-Storage counts (one upsert per attempt returns the window's count); these functions decide.
+Storage counts (one upsert per attempt returns the window's count: accounts), or a process
+without a database counts in its own memory (`MemoryCounter`: the gateway); these functions
+decide.
 """
 
 from __future__ import annotations
@@ -44,3 +46,23 @@ def alert_due(count: int, budget: int, ratio: float) -> bool:
     """True for exactly one attempt per window: the one that reaches `ratio` of the budget
     (counts rise by one, so whichever request sees this value logs the warning)."""
     return count == max(1, math.ceil(budget * ratio))
+
+
+class MemoryCounter:
+    """One limit counted in this process's memory, for a process without a database (the
+    gateway). Each process counts on its own and a restart forgets, so N gateways allow N times
+    the limit: a brake on guessing, not an exact quota. Only the current window is kept."""
+
+    def __init__(self, limit: Limit):
+        self.limit = limit
+        self._window: datetime | None = None
+        self._counts: dict[str, int] = {}
+
+    def attempt(self, subject: str, now: datetime) -> None:
+        """Counts an attempt of `subject`; the limit's error past it. No lock: eventlet
+        switches green threads only on I/O, which this never does."""
+        start = window_start(now, self.limit.window_s)
+        if start != self._window:
+            self._window, self._counts = start, {}
+        self._counts[subject] = count = self._counts.get(subject, 0) + 1
+        check(self.limit, count, now)
