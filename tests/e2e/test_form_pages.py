@@ -6,15 +6,16 @@ printout's; scans are limited per client address."""
 
 from __future__ import annotations
 
-import re
 import secrets
+import tempfile
 import time
-import zlib
+from pathlib import Path
 from urllib.parse import unquote
 
 import requests
 
 from services.documents.contract import MAX_TOKEN
+from services.documents.tests.test_service import codes_on_page_one
 from tests.e2e.test_details import (
     application,
     beijing_details,
@@ -25,23 +26,12 @@ from tests.e2e.test_pages import Page
 from tests.support.family import Family
 from tests.support.registry import child_record, registry_holds
 
-_VERIFY_URL = re.compile(rb"/verify/([A-Za-z0-9_.~-]+)")
-_STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.S)
-
-
 def printed_token(pdf: bytes) -> str:
-    """The token of the printout's QR code, read from the verification URL the form carries
-    (in its page content or a link, compressed or not)."""
-    parts = [pdf]
-    for stream in _STREAM.findall(pdf):
-        try:
-            parts.append(zlib.decompress(stream))
-        except zlib.error:
-            pass  # an image or another filter
-    for part in parts:
-        if found := _VERIFY_URL.search(part):
-            return found.group(1).decode()
-    raise AssertionError("the form carries no /verify/ URL")
+    """The token a school's phone reads off the printout's QR code (page 1 at 150 dpi)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        url = codes_on_page_one(pdf, Path(scratch))["QRCode"]
+    assert "/verify/" in url, url
+    return url.rsplit("/", 1)[1]
 
 
 def submitted_and_verified(family: Family, version: int) -> None:
