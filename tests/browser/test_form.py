@@ -7,6 +7,7 @@ Runs in the pytest process without eventlet (PLATFORM_TESTS_EVENTLET=0, see conf
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -39,8 +40,9 @@ def test_a_family_downloads_its_form_and_a_school_checks_it(page, browser, stack
         page.get_by_role("link", name="下载学龄人口信息采集表").click()
     download = downloading.value
     assert download.suggested_filename == f"学龄人口信息采集表-{account_no}-第1版.pdf"
-    pdf = open(download.path(), "rb").read()
+    pdf = Path(download.path()).read_bytes()
     assert pdf.startswith(b"%PDF-")
+    page.wait_for_timeout(3000)  # the PDF viewer paints out of Playwright's sight
     shot(page, "form")
     assert page.problems == []
 

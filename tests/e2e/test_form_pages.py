@@ -26,6 +26,7 @@ from tests.e2e.test_pages import Page
 from tests.support.family import Family
 from tests.support.registry import child_record, registry_holds
 
+
 def printed_token(pdf: bytes) -> str:
     """The token a school's phone reads off the printout's QR code (page 1 at 150 dpi)."""
     with tempfile.TemporaryDirectory() as scratch:
