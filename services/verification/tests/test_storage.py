@@ -51,7 +51,7 @@ def sealed_key_ids(pool) -> set[int]:
 
 def test_rotation_reseals_every_row_and_leaves_checks_in_flight_alone(settings, pool):
     store = CheckStore(pool, settings.master_keys)
-    assert RegistryTable(pool, settings.master_keys).load(load_csv(DEMO_CSV)) == (11, 3)
+    assert RegistryTable(pool, settings.master_keys).load(load_csv(DEMO_CSV)) == (12, 3)
     record(store, account_no())
     finish_one(store)  # its request is erased; its event waits in the outbox
     in_flight, waiting = account_no(), account_no()
@@ -64,7 +64,7 @@ def test_rotation_reseals_every_row_and_leaves_checks_in_flight_alone(settings, 
 
     new_key = base64.b64encode(os.urandom(32)).decode()
     rotated = MasterKeys.parse(f"2:{new_key},{settings.MASTER_KEYS}")
-    assert rotate_keys(pool.conninfo, rotated, batch=1) == 2 + 11 + 3 + 1  # one row a time
+    assert rotate_keys(pool.conninfo, rotated, batch=1) == 2 + 12 + 3 + 1  # one row a time
     assert rotate_keys(pool.conninfo, rotated) == 0
     assert sealed_key_ids(pool) == {2}
 
