@@ -20,14 +20,20 @@ HEADER = struct.Struct(">I")
 
 def read_frame(stream) -> bytes | None:
     """A frame's body; None at the end of the stream."""
-    header = stream.read(HEADER.size)
-    if len(header) < HEADER.size:
-        return None
-    size = HEADER.unpack(header)[0]
-    body = stream.read(size)
-    if len(body) < size:
-        return None
-    return body
+    header = _read_exactly(stream, HEADER.size)
+    return None if header is None else _read_exactly(stream, HEADER.unpack(header)[0])
+
+
+def _read_exactly(stream, size: int) -> bytes | None:
+    """`size` bytes, however many reads they take (a green pipe answers what has come)."""
+    parts, missing = [], size
+    while missing:
+        part = stream.read(missing)
+        if not part:
+            return None
+        parts.append(part)
+        missing -= len(part)
+    return b"".join(parts)
 
 
 def write_frame(stream, body: bytes) -> None:

@@ -10,7 +10,7 @@ GRANT USAGE ON SCHEMA documents TO platform_documents;
 -- version. issued_at is the version's first issue: the QR code's token binds it, so a form
 -- rendered again within its version (the template changed, a label) keeps it.
 CREATE TABLE documents.forms (
-    account_no  char(8) PRIMARY KEY,
+    account_no  text PRIMARY KEY,
     version     integer NOT NULL CHECK (version >= 1),
     digest      text NOT NULL,         -- of what the form prints, and of the template
     issued_at   timestamptz NOT NULL,
