@@ -8,7 +8,8 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help run test faults bench bench-platform bench-allocation migrate lint clean
+.PHONY: help run test faults bench bench-platform bench-allocation bench-districts migrate \
+	lint clean
 
 help:
 	@echo "Targets:"
@@ -17,10 +18,12 @@ help:
 	@echo "  make test     set up with dev requirements, run pytest (PYTEST_ARGS=\"-k x -x\")"
 	@echo "  make faults   the fault suite: broker and database restarts, SIGKILLs, under load,"
 	@echo "                on a broker node and database cluster of its own (~8 min)"
-	@echo "  make bench    set up with dev requirements, run both benchmarks (bench/results/):"
+	@echo "  make bench    set up with dev requirements, run the three benchmarks (bench/results/):"
 	@echo "                bench-platform (registrations, reads, submissions, checks, a"
-	@echo "                registry outage's backlog, memory; ~12 min) and"
+	@echo "                registry outage's backlog, memory; ~12 min),"
 	@echo "                bench-allocation (150,000-applicant draw, matching package; ~5 min)"
+	@echo "                and bench-districts (350,000 applications: district lists, bulk"
+	@echo "                reviews, families' pages meanwhile; ~6 min)"
 	@echo "  make migrate  apply the database migrations of every service (MIGRATION_DATABASE_URL)"
 	@echo "  make lint     ruff check ."
 	@echo "  make clean    remove var/ and .venv"
@@ -40,7 +43,8 @@ bench:
 	@bash deploy/setup.sh --dev
 	@mkdir -p bench/results
 	$(PYTHON) -m bench.run; platform=$$?; $(PYTHON) -m bench.allocation; \
-	    allocation=$$?; exit $$(( platform || allocation ))
+	    allocation=$$?; $(PYTHON) -m bench.districts; districts=$$?; \
+	    exit $$(( platform || allocation || districts ))
 
 bench-platform:
 	@bash deploy/setup.sh --dev
@@ -49,6 +53,10 @@ bench-platform:
 bench-allocation:
 	@bash deploy/setup.sh --dev
 	$(PYTHON) -m bench.allocation
+
+bench-districts:
+	@bash deploy/setup.sh --dev
+	$(PYTHON) -m bench.districts
 
 migrate:
 	@bash deploy/setup.sh

@@ -16,6 +16,7 @@ should cost as little CPU as possible (about 0.1-0.3 ms a request, against ~1.5 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -157,17 +158,18 @@ class _Run:
             self.errors += 1
 
 
-async def _closed(clients, duration_s: float, run: _Run) -> None:
+async def _closed(clients, duration_s: float, run: _Run, stop: threading.Event) -> None:
     end = time.perf_counter() + duration_s
 
     async def client(conn, request):
-        while (now := time.perf_counter()) < end:
+        while (now := time.perf_counter()) < end and not stop.is_set():
             await run.get(conn, request, now)
 
     await asyncio.gather(*(client(c, r) for c, r in clients))
 
 
-async def _paced(clients, duration_s: float, interval_s: float, run: _Run) -> None:
+async def _paced(clients, duration_s: float, interval_s: float, run: _Run,
+                 stop: threading.Event) -> None:
     start = time.perf_counter()
     per_client = int(duration_s / interval_s)
 
@@ -175,6 +177,8 @@ async def _paced(clients, duration_s: float, interval_s: float, run: _Run) -> No
         for i in range(per_client):
             due = start + offset + i * interval_s
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            if stop.is_set():
+                return
             await run.get(conn, request, due)
 
     await asyncio.gather(*(client(c, r, k * interval_s / len(clients))
@@ -182,7 +186,7 @@ async def _paced(clients, duration_s: float, interval_s: float, run: _Run) -> No
 
 
 async def _load(url: str, cookies: list[str], mode: str, duration_s: float,
-                interval_s: float) -> LoadResult:
+                interval_s: float, stop: threading.Event) -> LoadResult:
     clients = [(Connection(url), _request("GET", url, {"Cookie": cookie,
                                                         "Accept": "application/json"}))
                for cookie in cookies]
@@ -190,9 +194,9 @@ async def _load(url: str, cookies: list[str], mode: str, duration_s: float,
     run = _Run()
     started = time.perf_counter()
     if mode == "closed":
-        await _closed(clients, duration_s, run)
+        await _closed(clients, duration_s, run, stop)
     else:
-        await _paced(clients, duration_s, interval_s, run)
+        await _paced(clients, duration_s, interval_s, run, stop)
     elapsed = time.perf_counter() - started
     await asyncio.gather(*(c.close() for c, _ in clients))
     return LoadResult(mode, len(clients), round(elapsed, 2), len(run.latencies), run.errors,
@@ -200,6 +204,8 @@ async def _load(url: str, cookies: list[str], mode: str, duration_s: float,
 
 
 def run_load(url: str, cookies: list[str], mode: str, duration_s: float,
-             interval_s: float = 1.0) -> LoadResult:
-    """`cookies`: one Cookie header value per client. Blocks for about `duration_s`."""
-    return asyncio.run(_load(url, cookies, mode, duration_s, interval_s))
+             interval_s: float = 1.0, stop: threading.Event | None = None) -> LoadResult:
+    """`cookies`: one Cookie header value per client. Blocks for about `duration_s`, or until
+    `stop` is set (each client sends no more requests once it is)."""
+    return asyncio.run(_load(url, cookies, mode, duration_s, interval_s,
+                             stop or threading.Event()))

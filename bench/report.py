@@ -422,10 +422,7 @@ class BenchReport:
                f"(peak sum {self.peak_sum_kib / MIB:.0f})",
              "", "peak sum ≤ 2 GiB", mark[self._passed("peak RSS sum MiB")]),
         ]
-        lines = [f"Machine: {self.machine.describe()}.", "",
-                 "| Measurement | Result | Ratio | Target | |", "|---|---|---|---|---|"]
-        lines += ["| " + " | ".join(cells) + " |" for cells in rows]
-        lines += ["", f"All targets met: {'yes' if self.passed else 'no'}.", ""]
+        lines = _results_table(self.machine, rows, self.passed)
         lines += self.cpu_markdown()
         reg = self.registrations.cpu
         hash_share = reg.seconds["accounts offload threads"] / reg.total_s
@@ -489,3 +486,166 @@ class BenchReport:
 
 def _failed(count: int) -> str:
     return f"; **{count} answered with an error**" if count else ""
+
+
+def _results_table(machine: Machine, rows: list[tuple[str, ...]], passed: bool) -> list[str]:
+    """The machine, a row per measurement (measurement, result, ratio, target, mark), and
+    whether every target was met."""
+    lines = [f"Machine: {machine.describe()}.", "",
+             "| Measurement | Result | Ratio | Target | |", "|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    return lines + ["", f"All targets met: {'yes' if passed else 'no'}.", ""]
+
+
+# The district benchmark (bench/districts.py) ---------------------------------------------------
+@dataclass(frozen=True)
+class Load:
+    """Applications written straight into enrollment's tables (bench/applications.py)."""
+    applications: int
+    districts: int
+    versions: int
+    workers: int  # processes sealing and copying, a connection each
+    seconds: float  # until loaded and analysed
+
+    @property
+    def per_s(self) -> float:
+        return self.applications / self.seconds
+
+
+@dataclass(frozen=True)
+class Lists:
+    """Filtered pages of `page_rows`, one call at a time, as district systems."""
+    calls: int
+    page_rows: int
+    rows: int  # returned in all
+    districts: list[str]
+    p99_by_filter_ms: dict[str, float]
+    latency: Latency
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """Review decisions over district RPC: `calls` calls of `items` items in all."""
+    items: int
+    calls: int
+    succeeded: int
+    seconds: float
+    latency: Latency  # of each call
+
+    @property
+    def per_s(self) -> float:
+        return self.items / self.seconds
+
+
+@dataclass
+class DistrictReport:
+    machine: Machine
+    load: Load
+    pings: Latency  # `accounts.ping()`, idle
+    pings_failed: int
+    lists: Lists
+    single: Decisions  # one item a call
+    bulk: Decisions  # one call
+    reads_idle: LoadResult
+    reads_during_bulk: LoadResult
+    bulk_during_reads: Decisions
+    checks: list[Check] = field(init=False)
+
+    def __post_init__(self):
+        decisions = (self.single, self.bulk, self.bulk_during_reads)
+        self.checks = [
+            Check("list page p99 / idle ping p99", round(self.list_ratio, 2), "<= 10",
+                  self.list_ratio <= 10 and self.pings_failed == 0),
+            Check("bulk items/s / single items/s", round(self.bulk_ratio, 2), ">= 10",
+                  self.bulk_ratio >= 10),
+            Check("decisions made", sum(d.succeeded for d in decisions),
+                  f"== {sum(d.items for d in decisions)}",
+                  all(d.succeeded == d.items for d in decisions)),
+            Check("family page p99 during a bulk call / idle", round(self.read_ratio, 2),
+                  "<= 3", self.read_ratio <= 3 and self.reads_idle.errors == 0
+                  and self.reads_during_bulk.errors == 0),
+        ]
+
+    @property
+    def list_ratio(self) -> float:
+        return self.lists.latency.p99_ms / self.pings.p99_ms
+
+    @property
+    def bulk_ratio(self) -> float:
+        return self.bulk.per_s / self.single.per_s
+
+    @property
+    def read_ratio(self) -> float:
+        return self.reads_during_bulk.latency.p99_ms / self.reads_idle.latency.p99_ms
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    def _passed(self, *names: str) -> bool:
+        return all(c.passed for c in self.checks if c.name in names)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["load"]["per_s"] = self.load.per_s
+        for key in ("single", "bulk", "bulk_during_reads"):
+            data[key]["per_s"] = getattr(self, key).per_s
+        data["ratios"] = {"list_p99 / ping_p99_idle": self.list_ratio,
+                          "bulk_items_per_s / single_items_per_s": self.bulk_ratio,
+                          "family_page_p99_during_bulk / idle": self.read_ratio}
+        data["passed"] = self.passed
+        return data
+
+    def markdown(self) -> str:
+        mark = {True: "✅", False: "❌"}
+        load, lists, single, bulk = self.load, self.lists, self.single, self.bulk
+        idle, busy, during = self.reads_idle, self.reads_during_bulk, self.bulk_during_reads
+        rows = [
+            (f"Load: {load.applications:,} applications over {load.districts} districts "
+             f"({load.versions:,} versions), sealed as enrollment seals them, COPY from "
+             f"{load.workers} processes, then ANALYZE",
+             f"**{load.seconds:.1f} s** ({load.per_s:,.0f} applications/s)", "", "", ""),
+            (f"`accounts.ping()` (SELECT 1) over RPC, idle ({self.pings.count} sequential "
+             "calls)",
+             f"p50 {self.pings.p50_ms:.1f} ms, p99 {self.pings.p99_ms:.1f} ms"
+             f"{_failed(self.pings_failed)}", "1", "", ""),
+            (f"`district_list_applications`, pages of {lists.page_rows} as the district "
+             f"systems of {', '.join(lists.districts)} ({lists.calls} calls one at a time, "
+             f"{lists.rows:,} rows), each filter paged through",
+             f"p50 {lists.latency.p50_ms:.1f} ms, p99 {lists.latency.p99_ms:.1f} ms (p99 by "
+             "filter: " + "; ".join(f"{label} {ms:.0f} ms"
+                                    for label, ms in lists.p99_by_filter_ms.items()) + ")",
+             f"p99 **{self.list_ratio:.2f}** × idle ping", "p99 ≤ 10 × idle ping",
+             mark[self._passed("list page p99 / idle ping p99")]),
+            (f"`district_review_item`, {single.calls} calls one at a time, each the first "
+             "item of a fresh reviewable application (非本市户籍, verified, not started)",
+             f"**{single.per_s:.1f} items/s**; {single.succeeded}/{single.items} made; call "
+             f"p50 {single.latency.p50_ms:.1f} ms, p99 {single.latency.p99_ms:.1f} ms",
+             "1", "", ""),
+            (f"`district_bulk_review`, one call of {bulk.items:,} such items",
+             f"**{bulk.per_s:.1f} items/s** ({bulk.seconds:.2f} s); "
+             f"{bulk.succeeded}/{bulk.items} made",
+             f"**{self.bulk_ratio:.1f}** × one at a time", "≥ 10 × one at a time",
+             mark[self._passed("bulk items/s / single items/s", "decisions made")]),
+            self._read_row(idle, "idle", "1", "", ""),
+            self._read_row(
+                busy, f"while a `district_bulk_review` of {during.items:,} items ran "
+                      f"({during.seconds:.1f} s, {during.succeeded}/{during.items} made)",
+                f"p99 **{self.read_ratio:.2f}** × idle", "p99 ≤ 3 × idle",
+                mark[self._passed("family page p99 during a bulk call / idle",
+                                  "decisions made")]),
+        ]
+        return "\n".join(_results_table(self.machine, rows, self.passed)) + "\n"
+
+    @staticmethod
+    def _read_row(reads: LoadResult, when: str, ratio: str, target: str, passed: str):
+        return (f"GET /api/v1/journey, {reads.clients} signed-in families, 1 request/s each, "
+                f"{when}, {reads.duration_s:.0f} s",
+                f"{reads.throughput_rps:.0f} req/s, p50 {reads.latency.p50_ms:.0f} ms, p99 "
+                f"{reads.latency.p99_ms:.0f} ms, {reads.errors} errors", ratio, target, passed)
+
+    def write(self, directory: Path = RESULTS) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "districts.json").write_text(json.dumps(self.to_json(), indent=2,
+                                                             ensure_ascii=False) + "\n")
+        (directory / "districts.md").write_text(self.markdown())

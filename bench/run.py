@@ -100,7 +100,13 @@ from services.accounts.settings import AccountsSettings
 from services.enrollment.tests.samples import details_for
 from tests.support.clients import loopback_address
 from tests.support.family import Family
-from tests.support.infra import drop_amqp_vhost, drop_database, make_amqp_vhost, make_database
+from tests.support.infra import (
+    district_user_prefix,
+    drop_amqp_vhost,
+    drop_database,
+    make_amqp_vhost,
+    make_database,
+)
 from tests.support.registry_simulator import RegistrySimulator
 from tests.support.stack import Stack
 
@@ -159,7 +165,9 @@ def start_fresh(cleanup: contextlib.ExitStack, keep_workdir: bool, overrides: di
         cleanup.callback(say, f"logs kept in {workdir}")
     else:
         cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
-    stack = Stack(database_url, amqp_uri, workdir, **STACK_OVERRIDES, **overrides)
+    # District systems log in as the run's own users (tests/support/infra.py).
+    stack = Stack(database_url, amqp_uri, workdir, **STACK_OVERRIDES,
+                  DISTRICT_USER_PREFIX=district_user_prefix(amqp_uri), **overrides)
     cleanup.callback(stack.stop_all)
     stack.start_all()
     time.sleep(1)  # a process may die just after the first health check

@@ -252,23 +252,26 @@ class PgTransaction:
             "cancelled"]
 
     def insert(self, application: Application) -> None:
+        values, cipher = self._new_row(application)
+        row = self.conn.execute(
+            f"INSERT INTO enrollment.applications ({_NEW_COLUMNS}) VALUES "
+            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now())) "
+            "ON CONFLICT (account_no) DO NOTHING RETURNING account_no", values).fetchone()
+        if row is None:
+            raise StaleRevision(application.account_no)
+        self._ciphers[application.account_no] = cipher
+
+    def _new_row(self, application: Application) -> tuple[tuple, FieldCipher]:
+        """The values of _NEW_COLUMNS of a new application, sealed under a new family key,
+        and that key's cipher."""
         account_no = application.account_no
         sealed_key, cipher = self.keys.new_family_key(account_no)
-        row = self.conn.execute(
-            "INSERT INTO enrollment.applications (account_no, district, hukou_type, family_key, "
-            "registration, state, details_status, version, verification_status, review_status, "
-            "school_code, placement_status, data, revision, updated_at) VALUES "
-            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now())) "
-            "ON CONFLICT (account_no) DO NOTHING RETURNING account_no",
-            (account_no, application.registration.district, application.registration.hukou_type,
-             sealed_key,
-             cipher.encrypt(registration_document(application.registration),
-                            _bound("registration", account_no)),
-             *self._sealed_state(cipher, application), application.revision,
-             application.updated_at)).fetchone()
-        if row is None:
-            raise StaleRevision(account_no)
-        self._ciphers[account_no] = cipher
+        return ((account_no, application.registration.district,
+                 application.registration.hukou_type, sealed_key,
+                 cipher.encrypt(registration_document(application.registration),
+                                _bound("registration", account_no)),
+                 *self._sealed_state(cipher, application), application.revision,
+                 application.updated_at), cipher)
 
     def save(self, application: Application) -> Application:
         account_no = application.account_no
@@ -315,16 +318,12 @@ class PgTransaction:
         return self.save(application)
 
     def append_version(self, version: Version) -> None:
-        account_no = version.account_no
-        cipher = self._family(account_no)
-        context = _bound("versions.data", f"{account_no}:{version.number}")
         added = self.conn.execute(
             "INSERT INTO enrollment.versions (account_no, number, data, submitted_at) "
             "VALUES (%s, %s, %s, %s) ON CONFLICT (account_no, number) DO NOTHING",
-            (account_no, version.number, cipher.encrypt(dict(version.data), context),
-             version.submitted_at)).rowcount
+            _version_row(self._family(version.account_no), version)).rowcount
         if not added:
-            raise ValueError(f"version {version.number} of {account_no} exists")
+            raise ValueError(f"version {version.number} of {version.account_no} exists")
 
     def versions(self, account_no: str) -> list[Version]:
         rows = self.conn.execute(
@@ -450,6 +449,38 @@ FROM unnest(%(district)s::text[], %(staff_id)s::text[], %(method)s::text[],
      AS a(district, staff_id, method, outcome, account_no, purpose, agency, n)
 ORDER BY n
 """
+
+_NEW_COLUMNS = ("account_no, district, hukou_type, family_key, registration, state, "
+                "details_status, version, verification_status, review_status, school_code, "
+                "placement_status, data, revision, updated_at")
+
+
+def _version_row(cipher: FieldCipher, version: Version) -> tuple:
+    """(account_no, number, data, submitted_at) of enrollment.versions, the data sealed."""
+    account_no = version.account_no
+    return (account_no, version.number,
+            cipher.encrypt(dict(version.data),
+                           _bound("versions.data", f"{account_no}:{version.number}")),
+            version.submitted_at)
+
+
+def copy_applications(conn: psycopg.Connection, keys: Keys,
+                      applications: list[tuple[Application, list[Version]]]) -> None:
+    """New applications with their versions, each sealed as a transaction's insert and
+    append_version seal them, written by COPY (many at once, for the district benchmark's
+    load): in the caller's transaction, with no outbox event; `updated_at` must be set."""
+    sealing = PgTransaction(conn, keys)
+    versions = []
+    with conn.cursor().copy(f"COPY enrollment.applications ({_NEW_COLUMNS}) FROM STDIN") as copy:
+        for application, its_versions in applications:
+            values, cipher = sealing._new_row(application)
+            copy.write_row(values)
+            versions += [_version_row(cipher, version) for version in its_versions]
+    with conn.cursor().copy("COPY enrollment.versions (account_no, number, data, submitted_at) "
+                            "FROM STDIN") as copy:
+        for values in versions:
+            copy.write_row(values)
+
 
 # A district's applications after an account number, filtered (a NULL filter: any); the
 # submission dates are Beijing's days of the current version's submission.

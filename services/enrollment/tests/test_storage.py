@@ -8,12 +8,19 @@ import pytest
 
 from common.crypto import DecryptionFailed
 from common.keys import MasterKeys
-from services.enrollment.storage import AlreadyHandled, rotate_keys
+from services.enrollment.rules.status import (
+    SUBMITTED,
+    VERIFIED,
+    ApplicationState,
+    Review,
+    Verification,
+)
+from services.enrollment.storage import AlreadyHandled, copy_applications, rotate_keys
 from services.enrollment.tests.conftest import MASTER, RecordingStore
-from services.enrollment.tests.samples import SEASON, Clock, details_for, registration
-from services.enrollment.usecases import details
+from services.enrollment.tests.samples import SEASON, Clock, at, details_for, registration
+from services.enrollment.usecases import details, review
 from services.enrollment.usecases.context import Context
-from services.enrollment.usecases.store import StaleRevision
+from services.enrollment.usecases.store import Application, Listing, StaleRevision, Version
 
 
 @pytest.fixture
@@ -80,3 +87,27 @@ def test_rotation_reseals_family_keys_and_the_outbox_under_the_newest_key(contex
         assert tx.load("27000001").state.version == 1
     with pytest.raises(DecryptionFailed), RecordingStore(pool, MASTER).transaction() as tx:
         tx.load("27000001")  # the old key alone no longer opens it
+
+
+def test_applications_copied_in_bulk_open_list_and_change_as_inserted_ones(context, pg_store,
+                                                                            pool):
+    submitted_at = at(2027, 5, 12)
+    data = details_for("non_beijing")
+    copied = Application("27000009", registration("non_beijing", guardian_phone="13800000009",
+                                                  account_no="27000009"),
+                         ApplicationState("non_beijing", SUBMITTED, 1,
+                                          Verification(1, VERIFIED)),
+                         data, revision=2, updated_at=submitted_at)
+    with pool.connection() as conn, conn.transaction():
+        copy_applications(conn, pg_store.keys,
+                          [(copied, [Version("27000009", 1, data, submitted_at)])])
+    with pg_store.transaction() as tx:
+        assert tx.load("27000009") == copied
+        assert tx.versions("27000009") == [Version("27000009", 1, data, submitted_at)]
+        queue = tx.list_applications("chaoyang", Listing(verification=VERIFIED,
+                                                         review="not_started"), None, 10)
+        assert [(row.application, row.submitted_at) for row in queue] == [
+            (copied, submitted_at)]
+    review.start_review(context, "27000009", 1)
+    with pg_store.transaction() as tx:
+        assert tx.load("27000009").state.review == Review(1)
