@@ -44,6 +44,7 @@ from common.dead_letters import (
 )
 from common.districts import BROKER_USER_PREFIX, DISTRICTS
 from services.accounts import contract as accounts
+from services.documents import contract as documents
 from services.enrollment import contract as enrollment
 from services.notify import contract as notify
 from services.verification import contract as verification
@@ -77,7 +78,8 @@ PROCESSES = {
                enrollment.SERVICE_NAME: ("ping", "get_journey", "get_details", "save_draft",
                                            "submit", "withdraw", "get_history",
                                            "get_accesses", "get_result"),
-               verification.SERVICE_NAME: ("ping",)},
+               verification.SERVICE_NAME: ("ping",),
+               documents.SERVICE_NAME: ("ping", "get_form_status", "get_form", "check_form")},
         emits={}, handles={}),
     accounts.SERVICE_NAME: Process(
         serves=True, calls={},
@@ -109,6 +111,10 @@ PROCESSES = {
         handles={enrollment.SERVICE_NAME: (enrollment.DETAILS_SUBMITTED,
                                            enrollment.DETAILS_WITHDRAWN),
                  accounts.SERVICE_NAME: (accounts.ACCOUNT_CANCELLED,)}),
+    documents.SERVICE_NAME: Process(
+        serves=True,
+        calls={enrollment.SERVICE_NAME: ("get_form_data", "get_form_standing")},
+        emits={}, handles={accounts.SERVICE_NAME: (accounts.ACCOUNT_CANCELLED,)}),
 }
 
 # District systems (common/districts.py), each as its own broker user `district-<code>`: they
