@@ -649,3 +649,85 @@ class DistrictReport:
         (directory / "districts.json").write_text(json.dumps(self.to_json(), indent=2,
                                                              ensure_ascii=False) + "\n")
         (directory / "districts.md").write_text(self.markdown())
+
+
+# The documents benchmark (bench/documents.py) --------------------------------------------------
+@dataclass
+class DocumentsReport:
+    machine: Machine
+    warm_renders: int  # one form rendered again and again, in-process
+    warm_p50_ms: float
+    warm_p95_ms: float
+    cjk_p50_ms: float  # the form as printed, alternating with
+    latin_p50_ms: float  # the same layout with every CJK character of its data Latin
+    largest_bytes: int  # of every form served
+    pings: Latency  # `accounts.ping()`, idle
+    pings_during: Latency  # while the concurrent downloads ran
+    pings_failed: int
+    downloads: Latency  # `get_form`, each of a family whose form was not rendered yet
+    downloads_failed: int
+    renders: int  # forms the service rendered before its memory was read
+    rss_kib: int  # the documents service and its render workers
+    checks: list[Check] = field(init=False)
+
+    def __post_init__(self):
+        self.checks = [
+            Check("CJK form p50 / Latin form p50", round(self.cjk_ratio, 2), "<= 1.5",
+                  self.cjk_ratio <= 1.5),
+            Check("largest form (bytes)", self.largest_bytes, "<= 200000",
+                  self.largest_bytes <= 200_000),
+            Check("ping p99 during downloads / idle", round(self.ping_ratio, 2), "<= 3",
+                  self.ping_ratio <= 3 and self.pings_failed == 0
+                  and self.downloads_failed == 0),
+            Check("documents RSS after renders (MiB)", round(self.rss_kib / 1024), "<= 1024",
+                  self.rss_kib <= 1024 * 1024),
+        ]
+
+    @property
+    def cjk_ratio(self) -> float:
+        return self.cjk_p50_ms / self.latin_p50_ms
+
+    @property
+    def ping_ratio(self) -> float:
+        return self.pings_during.p99_ms / self.pings.p99_ms
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["ratios"] = {"cjk_p50 / latin_p50": self.cjk_ratio,
+                          "ping_p99_during_downloads / idle": self.ping_ratio}
+        data["passed"] = self.passed
+        return data
+
+    def markdown(self) -> str:
+        mark = {check.name: {True: "✅", False: "❌"}[check.passed] for check in self.checks}
+        rows = [
+            (f"One form rendered again, in-process ({self.warm_renders} times, warm)",
+             f"p50 {self.warm_p50_ms:.0f} ms, **p95 {self.warm_p95_ms:.0f} ms**", "", "", ""),
+            ("The form as printed (CJK) against the same layout with its data in Latin text",
+             f"p50 {self.cjk_p50_ms:.0f} ms against {self.latin_p50_ms:.0f} ms",
+             f"**{self.cjk_ratio:.2f}** ×", "≤ 1.5 ×", mark["CJK form p50 / Latin form p50"]),
+            ("The largest form served", f"**{self.largest_bytes / 1000:.0f} KB**", "",
+             "≤ 200 KB", mark["largest form (bytes)"]),
+            (f"`accounts.ping()` over RPC, idle ({self.pings.count} calls)",
+             f"p50 {self.pings.p50_ms:.1f} ms, p99 {self.pings.p99_ms:.1f} ms", "1", "", ""),
+            (f"{self.downloads.count} concurrent `get_form` over RPC, each a first render"
+             f"{_failed(self.downloads_failed)}",
+             f"p50 {self.downloads.p50_ms:.0f} ms, p99 {self.downloads.p99_ms:.0f} ms; pings "
+             f"meanwhile p99 {self.pings_during.p99_ms:.1f} ms{_failed(self.pings_failed)}",
+             f"ping p99 **{self.ping_ratio:.2f}** × idle", "≤ 3 × idle",
+             mark["ping p99 during downloads / idle"]),
+            (f"RSS of the documents service and its workers after {self.renders} renders",
+             f"**{self.rss_kib / 1024:.0f} MiB**", "", "≤ 1 GiB",
+             mark["documents RSS after renders (MiB)"]),
+        ]
+        return "\n".join(_results_table(self.machine, rows, self.passed)) + "\n"
+
+    def write(self, directory: Path = RESULTS) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "documents.json").write_text(json.dumps(self.to_json(), indent=2,
+                                                             ensure_ascii=False) + "\n")
+        (directory / "documents.md").write_text(self.markdown())

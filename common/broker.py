@@ -111,6 +111,10 @@ PROCESSES = {
         handles={enrollment.SERVICE_NAME: (enrollment.DETAILS_SUBMITTED,
                                            enrollment.DETAILS_WITHDRAWN),
                  accounts.SERVICE_NAME: (accounts.ACCOUNT_CANCELLED,)}),
+    documents.SERVICE_NAME: Process(
+        serves=True,
+        calls={enrollment.SERVICE_NAME: ("get_form_data", "get_form_standing")},
+        emits={}, handles={accounts.SERVICE_NAME: (accounts.ACCOUNT_CANCELLED,)}),
 }
 
 # District systems (common/districts.py), each as its own broker user `district-<code>`: they

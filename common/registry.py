@@ -79,6 +79,9 @@ PROCESSES = {process.name: process for process in (
             "services.verification.settings:VerificationSettings", metrics_port=9104,
             color="34", database=True, produces_events=True, consumes_events=True,
             health_checked=True, rotate_keys="services.verification.storage:rotate_keys"),
+    Process("documents", "services.documents.service:DocumentsService",
+            "services.documents.settings:DocumentsSettings", metrics_port=9105, color="31",
+            database=True, consumes_events=True, health_checked=True),
     Process("gateway", "gateway.service:GatewayService", "gateway.settings:GatewaySettings",
             metrics_port=9100, color="36"),
 )}

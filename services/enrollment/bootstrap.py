@@ -28,6 +28,7 @@ from services.enrollment.usecases import (
     bulk,
     details,
     district,
+    forms,
     placement,
     verification_results,
 )
@@ -110,6 +111,22 @@ class EnrollmentApp:
                 else None,
                 "school": school_view(found.school) if found.school else None,
                 "report": result.report}
+
+    def get_form_data(self, account_no) -> dict:
+        """The 学龄人口信息采集表's data, unmasked, for the documents service; audited."""
+        source = forms.form_data(self.context, _account_no(account_no))
+        return form_data_view(source.application, source.submitted_at, self.season)
+
+    def get_form_standing(self, account_no) -> dict | None:
+        application = forms.standing(self.context, _account_no(account_no))
+        if application is None:
+            return None
+        state, registration = application.state, application.registration
+        return {"version": state.version, "submitted": state.details == status.SUBMITTED,
+                "child_name": mask_name(registration.child_name),
+                "district_name": district_name(registration.district),
+                "may_print": status.may_print(state),
+                "missing": status.print_missing(state, self.season)}
 
     def get_accesses(self, account_no) -> list[dict]:
         """The districts' looks at the family's data, newest first: who (the committee, the
@@ -349,6 +366,59 @@ def district_application_view(application: Application, season: Season) -> dict:
                              "sex": registration.sex,
                              "guardian_phone": registration.guardian_phone},
             "state": state_view(application.state, season), "data": application.data}
+
+
+def form_data_view(application: Application, submitted_at: datetime | None,
+                   season: Season) -> dict:
+    """The form's data as printed: each field labelled and its value in words, as the season
+    gives them; the fields a `when` condition leaves out are left out."""
+    registration, state = application.registration, application.state
+    data = application.data or {}
+    child = [("儿童姓名", registration.child_name),
+             ("证件类型", accounts.DOCUMENT_TYPES[registration.document_type]),
+             ("证件号码", registration.document_number),
+             ("出生日期", registration.birth_date.isoformat()),
+             ("性别", accounts.SEXES[registration.sex]),
+             ("户籍类型", accounts.HUKOU_TYPES[registration.hukou_type]),
+             ("入学区", district_name(registration.district))]
+    sections = [{"key": "registration", "title": "儿童基本信息（注册信息）",
+                 "entries": [[{"label": label, "text": text} for label, text in child]]}]
+    for section in season.forms[registration.hukou_type].sections:
+        found = data.get(section.key)
+        entries = found if section.repeated else [found or {}]
+        sections.append({"key": section.key, "title": section.title,
+                         "entries": [_printed(section, entry or {}) for entry in entries or []]})
+    return {"account_no": application.account_no, "season_name": season.name,
+            "district": registration.district,
+            "district_name": district_name(registration.district),
+            "hukou_type": registration.hukou_type,
+            "hukou_type_label": accounts.HUKOU_TYPES[registration.hukou_type],
+            "version": state.version,
+            "submitted_at": submitted_at.isoformat() if submitted_at else None,
+            "sections": sections, "state": state_view(state, season),
+            "may_print": status.may_print(state),
+            "missing": status.print_missing(state, season)}
+
+
+def _printed(section, entry: dict) -> list[dict]:
+    """A section's entry as printed: its applicable fields, an empty text for one not filled."""
+    return [{"label": spec.label, "text": _text(spec, entry.get(spec.key))}
+            for spec in section.fields
+            if all(entry.get(source) in values for source, values in spec.when)]
+
+
+def _text(spec, value) -> str:
+    if value is None or value == "":
+        return ""
+    if spec.type == "choice":
+        return spec.choices.get(value, str(value))
+    if spec.type == "yes_no":
+        return "是" if value else "否"
+    if spec.type == "district":
+        return district_name(value)
+    if spec.type == "months":
+        return f"{value}个月"
+    return str(value)
 
 
 def form_view(form: Form) -> dict:

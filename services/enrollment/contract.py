@@ -326,6 +326,57 @@ class ResultView(ContractModel):
     report: str | None = None  # placed: when to report to the school and what to bring
 
 
+# The documents service's own calls (services/documents/): the 学龄人口信息采集表 and the check
+# of a printout. Its broker user may call these two only; the gateway may call neither.
+
+class FormDataRequest(AccountRef):
+    """The family's data unmasked, for one purpose only: printing the family's own form."""
+    purpose: Literal["print_form"]
+
+
+class FormEntry(ContractModel):
+    """One printed field: the season's label and the value as the family reads it (a choice's
+    text, a district's name)."""
+    label: str
+    text: str
+
+
+class FormSection(ContractModel):
+    """A section of the form: one entry of fields, or one per member of a repeated group (the
+    guardians)."""
+    key: str
+    title: str
+    entries: list[list[FormEntry]]
+
+
+class FormData(ContractModel):
+    """What the 学龄人口信息采集表 prints: the registration and the current version's details,
+    unmasked (the family's own form), labelled as the season labels them; the states."""
+    account_no: str = Field(pattern=ACCOUNT_NO_PATTERN)
+    season_name: str
+    district: str
+    district_name: str
+    hukou_type: HukouType
+    hukou_type_label: str  # 本市户籍 / 非本市户籍
+    version: int = Field(ge=0)  # the current submission's; 0 before the first
+    submitted_at: str | None  # ISO-8601, the current version's
+    sections: list[FormSection]  # the registration first, then the season's sections
+    state: ApplicationState  # the verification's, and the review's item by item
+    may_print: bool  # rules/status.py may_print
+    missing: str | None = None  # not may_print: what is missing, in words
+
+
+class FormStanding(ContractModel):
+    """Where the family's application stands, for the status of its form and the check of a
+    printout: nothing personal beyond the masked name."""
+    version: int = Field(ge=0)  # the latest submission's
+    submitted: bool  # that version is in force (not withdrawn)
+    child_name: str  # masked
+    district_name: str
+    may_print: bool
+    missing: str | None = None
+
+
 class EnrollmentRpc(RpcContract):
     """The enrollment service's RPC methods; each refusal is a common.errors.DomainError."""
     service = SERVICE_NAME
@@ -339,6 +390,10 @@ class EnrollmentRpc(RpcContract):
     # who among the districts opened the family's data: newest first
     get_accesses = RpcMethod(AccountRef, list[Access])
     get_result = RpcMethod(AccountRef, ResultView)
+    # The documents service's (audited, shown to nobody as a district's look):
+    get_form_data = RpcMethod(FormDataRequest, FormData)
+    # None: no application (never opened, or deleted with the cancelled account)
+    get_form_standing = RpcMethod(AccountRef, FormStanding | None)
 
 
 # District systems (services/enrollment/district_client.py). The service knows the calling

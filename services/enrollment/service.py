@@ -78,6 +78,15 @@ class EnrollmentService:
     def get_result(self, request):
         return self.app.get_result(request.account_no)
 
+    # The documents service's (common/broker.py: only its user may call them).
+    @serve(EnrollmentRpc.get_form_data)
+    def get_form_data(self, request):
+        return self.app.get_form_data(request.account_no)
+
+    @serve(EnrollmentRpc.get_form_standing)
+    def get_form_standing(self, request):
+        return self.app.get_form_standing(request.account_no)
+
     # District systems: the district is the caller's broker user's, never the request's.
     @serve_district(DistrictRpc.district_list_applications)
     def district_list_applications(self, caller, query):

@@ -321,6 +321,21 @@ def may_print(state: ApplicationState) -> bool:
         state.review is not None and state.review.status == APPROVED)
 
 
+def print_missing(state: ApplicationState, season: Season) -> str | None:
+    """What keeps the family from printing its 学龄人口信息采集表, in words it can act on; None
+    once it may (may_print)."""
+    if may_print(state):
+        return None
+    if state.details != SUBMITTED:
+        return "信息尚未提交：请先提交详细信息。"
+    if state.verification.status != VERIFIED:
+        return "身份证及户籍信息尚未验证通过。"
+    review = state.review
+    passed = {result.item for result in review.results if result.passed} if review else set()
+    waiting = "、".join(label for key, label in season.review_items.items() if key not in passed)
+    return f"入学资格审核尚未全部通过（{waiting}）。"
+
+
 def _later_step(key: str, season: Season, now: datetime, eligible: bool, locked: str) -> Step:
     phase = season.phases[key]
     where = season.phase_state(key, now)

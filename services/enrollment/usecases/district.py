@@ -17,7 +17,7 @@ from common.errors import DomainError
 from services.enrollment import contract
 from services.enrollment.rules import status
 from services.enrollment.rules.schools import School, load_csv
-from services.enrollment.usecases import review
+from services.enrollment.usecases import forms, review
 from services.enrollment.usecases.context import Context, load, text_guardian, transact
 from services.enrollment.usecases.store import (
     Access,
@@ -178,10 +178,12 @@ def mine(tx: Transaction, operator: Operator, account_no: str, method: str, purp
 
 
 def accesses(context: Context, account_no: str) -> list[Access]:
-    """The looks at the family's data that were let through, newest first."""
+    """The districts' looks at the family's data that were let through, newest first (not the
+    documents service's reads for the family's own form)."""
     def work(tx: Transaction, now: datetime) -> list[Access]:
         load(tx, account_no)
-        return [access for access in tx.accesses(account_no) if access.outcome == OK]
+        return [access for access in tx.accesses(account_no)
+                if access.outcome == OK and access.method != forms.FORM_DATA]
     return transact(context, work)
 
 

@@ -1,0 +1,1 @@
+"""The documents rules: plain functions over plain values, no I/O, no nameko, no eventlet."""
