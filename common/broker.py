@@ -114,7 +114,9 @@ PROCESSES = {
     documents.SERVICE_NAME: Process(
         serves=True,
         calls={enrollment.SERVICE_NAME: ("get_form_data", "get_form_standing")},
-        emits={}, handles={accounts.SERVICE_NAME: (accounts.ACCOUNT_CANCELLED,)}),
+        emits={}, handles={accounts.SERVICE_NAME: (accounts.ACCOUNT_CANCELLED,),
+                           enrollment.SERVICE_NAME: (enrollment.VERIFICATION_OUTCOME,
+                                                     enrollment.REVIEW_OUTCOME)}),
 }
 
 # District systems (common/districts.py), each as its own broker user `district-<code>`: they

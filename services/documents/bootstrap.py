@@ -91,6 +91,16 @@ class DocumentsApp:
         FORMS_SERVED.labels("rendered").inc()
         return self._answer(form)
 
+    def prepare(self, edge: Edge, account_no: str) -> bool:
+        """Renders the family's form ahead, once it may print (its check verified, its review
+        approved), so that its download is a stored form; False if it may not print yet."""
+        # the standing first: unlike the form's data, it is no audited read of the family's
+        standing = edge.enrollment.get_form_standing(AccountRef(account_no=account_no))
+        if standing is None or not standing.may_print:
+            return False
+        self.get_form(edge, account_no)
+        return True
+
     def check_form(self, edge: Edge, token: str) -> dict:
         """FORM_TOKEN_INVALID, the same for a forged, altered or truncated token."""
         try:

@@ -29,6 +29,8 @@ from services.accounts.contract import SERVICE_NAME as ACCOUNTS
 from services.documents.contract import DocumentsRpc, FormRef, TokenRef
 from services.documents.service import DocumentsService
 from services.documents.settings import DocumentsSettings
+from services.enrollment.contract import SERVICE_NAME as ENROLLMENT
+from services.enrollment.contract import VERIFICATION_OUTCOME
 from services.enrollment.service import EnrollmentService
 from services.enrollment.settings import EnrollmentSettings
 from services.enrollment.storage import Keys, Store
@@ -221,3 +223,17 @@ def test_a_withdrawn_version_reads_as_withdrawn(platform, tmp_path):
     assert check.status == "withdrawn" and check.child_name is None
     assert refused(lambda: documents.get_form(FormRef(account_no=BEIJING))).code == \
         "FORM_NOT_AVAILABLE"
+
+
+def test_a_family_that_may_print_gets_its_form_rendered_ahead(platform, schemas):
+    """On enrollment's verification_outcome, before any download is asked for."""
+    documents, context, users = platform
+    submitted(context, BEIJING, "beijing")
+    submitted(context, NON_BEIJING, "non_beijing")  # verified, but its review is not approved
+    dispatch = event_dispatcher({"AMQP_URI": users["enrollment"]})
+    for account_no in (NON_BEIJING, BEIJING):
+        dispatch(ENROLLMENT, VERIFICATION_OUTCOME, {
+            "event_id": str(uuid.uuid4()), "account_no": account_no, "version": 1,
+            "status": "verified", "guardian_phone": "13800138000"})
+    wait_for(lambda: (BEIJING, 1) in stored_forms(schemas), timeout_s=30)
+    assert [row[0] for row in stored_forms(schemas)] == [BEIJING]
