@@ -1,5 +1,7 @@
 """A family prints its 学龄人口信息采集表 in a real Chromium on a phone, and a school's phone
-checks the printout's QR code. Saves docs/screenshots/form.png and verify.png.
+checks the printout's QR code. Saves docs/screenshots/form.png and verify.png, and the
+downloaded form's page 1 as a printer would put it on paper (pdftoppm, 100 dpi:
+form-page-1.png).
 
 Runs in the pytest process without eventlet (PLATFORM_TESTS_EVENTLET=0, see conftest.py).
 """
@@ -7,6 +9,7 @@ Runs in the pytest process without eventlet (PLATFORM_TESTS_EVENTLET=0, see conf
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ import pytest
 from tests.browser.test_journey import (  # noqa: F401
     FIRST_PASSWORD,
     PHONE_SIZE,
+    SHOTS,
     browser,
     page,
     shot,
@@ -42,6 +46,8 @@ def test_a_family_downloads_its_form_and_a_school_checks_it(page, browser, stack
     assert download.suggested_filename == f"学龄人口信息采集表-{account_no}-第1版.pdf"
     pdf = Path(download.path()).read_bytes()
     assert pdf.startswith(b"%PDF-")
+    subprocess.run(["pdftoppm", "-r", "100", "-f", "1", "-l", "1", "-png", "-singlefile",
+                    download.path(), str(SHOTS / "form-page-1")], check=True)
     page.wait_for_timeout(3000)  # the PDF viewer paints out of Playwright's sight
     shot(page, "form")
     assert page.problems == []
