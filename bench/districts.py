@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import signal
 import sys
 import threading
 import time
@@ -48,10 +47,12 @@ from bench.httpload import run_load
 from bench.ping import PingProbe
 from bench.report import Decisions, DistrictReport, Lists, Load, Machine
 from bench.run import (
+    add_platform_options,
     check_platform,
     database_name,
     prepare_families,
     register_all,
+    run_bench,
     running_platform,
     wait_applications_opened,
 )
@@ -157,15 +158,13 @@ def reads_during_bulk(stack, cookies: list[str], client: DistrictClient,
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.districts",
                                      description=__doc__.split("\n")[0])
+    add_platform_options(parser)
     parser.add_argument("--applications", type=int, default=350_000,
                         help="applications loaded (default 350000)")
     parser.add_argument("--load-workers", type=int, default=2,
                         help="processes sealing and copying them (default 2: the cores)")
     parser.add_argument("--families", type=int, default=200,
                         help="signed-in families reading their page (default 200)")
-    parser.add_argument("--pings", type=int, default=1000, help="idle pings (default 1000)")
-    parser.add_argument("--ping-gap-ms", type=float, default=20,
-                        help="pause between two pings (default 20)")
     parser.add_argument("--lists", type=int, default=600,
                         help="list pages, one call at a time (default 600)")
     parser.add_argument("--single", type=int, default=500,
@@ -175,8 +174,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "takes)")
     parser.add_argument("--read-seconds", type=float, default=20,
                         help="duration of the idle reads (default 20)")
-    parser.add_argument("--keep-workdir", action="store_true",
-                        help="keep the platform's logs and SMS outbox")
     args = parser.parse_args(argv)
     if args.single + 2 * args.bulk > args.applications // 10:
         parser.error("--single + 2 × --bulk must be at most a tenth of --applications")
@@ -233,12 +230,7 @@ def measure(args: argparse.Namespace) -> DistrictReport:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up on `kill` as on Ctrl-C
-    report = measure(args)
-    report.write()
-    print(report.markdown())
-    return 0 if report.passed else 1
+    return run_bench(parse_args, measure, argv)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ import argparse
 import base64
 import contextlib
 import re
-import signal
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +36,13 @@ import psycopg_pool
 
 from bench.ping import PingProbe
 from bench.report import DocumentsReport, Machine
-from bench.run import check_platform, running_platform, say
+from bench.run import (
+    add_platform_options,
+    check_platform,
+    run_bench,
+    running_platform,
+    say,
+)
 from bench.stats import Latency, percentile
 from common.edge.rpc import StandaloneRpc
 from common.keys import MasterKeys
@@ -156,17 +161,13 @@ def rss_kib(pid: int) -> int:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.documents", description=__doc__.split(
         "\n\n")[0])
+    add_platform_options(parser)
     parser.add_argument("--renders", type=int, default=50,
                         help="in-process renders, each kind (default 50)")
-    parser.add_argument("--pings", type=int, default=1000, help="idle pings (default 1000)")
-    parser.add_argument("--ping-gap-ms", type=float, default=20,
-                        help="pause between pings (default 20)")
     parser.add_argument("--concurrent", type=int, default=100,
                         help="concurrent downloads (default 100)")
     parser.add_argument("--memory-renders", type=int, default=1000,
                         help="forms the service renders before its RSS is read (default 1000)")
-    parser.add_argument("--keep-workdir", action="store_true",
-                        help="keep the platform's logs (printed at the end)")
     return parser.parse_args(argv)
 
 
@@ -207,12 +208,7 @@ def measure(args: argparse.Namespace) -> DocumentsReport:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up on `kill` as on Ctrl-C
-    report = measure(args)
-    report.write()
-    print(report.markdown())
-    return 0 if report.passed else 1
+    return run_bench(parse_args, measure, argv)
 
 
 if __name__ == "__main__":

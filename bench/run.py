@@ -479,6 +479,7 @@ def memory_of(stack: Stack) -> list[ProcessMemory]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split(
         "\n")[0])
+    add_platform_options(parser)
     parser.add_argument("--warmup-families", type=int, default=200,
                         help="registrations before the measured ones, not counted (default 200)")
     parser.add_argument("--families", type=int, default=600, help="registrations (default 600)")
@@ -495,9 +496,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="registrations while the pings run (default 1200)")
     parser.add_argument("--resets", type=int, default=200,
                         help="forgot-password code requests of each kind (default 200)")
-    parser.add_argument("--pings", type=int, default=1000, help="idle pings (default 1000)")
-    parser.add_argument("--ping-gap-ms", type=float, default=20,
-                        help="pause between two pings (default 20)")
     parser.add_argument("--clients", type=int, default=200, help="reading clients (default 200)")
     parser.add_argument("--read-seconds", type=float, default=20,
                         help="duration of each read load (default 20)")
@@ -512,8 +510,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="the registry simulator's answer time (default 200)")
     parser.add_argument("--backlog", type=int, default=20000,
                         help="pending checks left by the registry outage (default 20000)")
-    parser.add_argument("--keep-workdir", action="store_true",
-                        help="keep the platform's logs and SMS outbox")
     args = parser.parse_args(argv)
     if args.clients > args.families:
         parser.error("--clients cannot exceed --families")
@@ -614,13 +610,28 @@ def measure(args: argparse.Namespace) -> BenchReport:
         submissions=submissions, verification=checks, drain=drain, memory=memory)
 
 
-def main(argv: list[str] | None = None) -> int:
+def add_platform_options(parser: argparse.ArgumentParser) -> None:
+    """What every benchmark of the running platform takes: the ping probe's, and whether to
+    keep the platform's work directory."""
+    parser.add_argument("--pings", type=int, default=1000, help="idle pings (default 1000)")
+    parser.add_argument("--ping-gap-ms", type=float, default=20,
+                        help="pause between two pings (default 20)")
+    parser.add_argument("--keep-workdir", action="store_true",
+                        help="keep the platform's logs and SMS outbox")
+
+
+def run_bench(parse_args, measure, argv: list[str] | None) -> int:
+    """Measures, writes the report, prints it; 1 if a target is missed."""
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up on `kill` as on Ctrl-C
     report = measure(args)
     report.write()
     print(report.markdown())
     return 0 if report.passed else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_bench(parse_args, measure, argv)
 
 
 if __name__ == "__main__":

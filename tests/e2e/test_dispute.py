@@ -11,18 +11,15 @@ import time
 import pytest
 
 from services.enrollment.contract import DocumentDispute
-from services.enrollment.district_client import DistrictClient
 from tests.e2e.test_details import application, registered
 from tests.support.family import Family, unique_phone
-from tests.support.infra import drop_process_users, make_district_users
+from tests.support.infra import district_clients
 
 
 @pytest.fixture
 def haidian(stack):
-    users = make_district_users(stack.env["AMQP_URI"], ("haidian",))
-    with DistrictClient(users["haidian"], timeout_s=15) as client:
-        yield client
-    drop_process_users(users)
+    with district_clients(stack.env["AMQP_URI"], ("haidian",)) as clients:
+        yield clients["haidian"]
 
 
 def signed_out(family: Family, timeout: float = 15) -> bool:

@@ -7,17 +7,14 @@ from __future__ import annotations
 import pytest
 
 from services.enrollment.contract import ApplicationLookup
-from services.enrollment.district_client import DistrictClient
 from tests.e2e.test_details_pages import signed_in, status_text
-from tests.support.infra import drop_process_users, make_district_users
+from tests.support.infra import district_clients
 
 
 @pytest.fixture
 def haidian(stack):
-    users = make_district_users(stack.env["AMQP_URI"], ("haidian",))
-    with DistrictClient(users["haidian"], timeout_s=15) as client:
-        yield client
-    drop_process_users(users)
+    with district_clients(stack.env["AMQP_URI"], ("haidian",)) as clients:
+        yield clients["haidian"]
 
 
 def test_a_districts_look_is_shown_to_the_family_without_the_staff_id(stack, haidian):

@@ -27,7 +27,7 @@ from tests.e2e.test_details import (
     registered,
     verification_settles,
 )
-from tests.support.infra import drop_process_users, make_district_users
+from tests.support.infra import district_clients
 
 # Results are published once per district: no other test publishes in 怀柔区.
 DISTRICT = "huairou"
@@ -38,10 +38,8 @@ LEASE_REFUSED = "租赁登记备案号与住建部门记录不一致，请核对
 
 @pytest.fixture
 def huairou(stack):
-    users = make_district_users(stack.env["AMQP_URI"], (DISTRICT,))
-    with DistrictClient(users[DISTRICT], timeout_s=15) as client:
-        yield client
-    drop_process_users(users)
+    with district_clients(stack.env["AMQP_URI"], (DISTRICT,)) as clients:
+        yield clients[DISTRICT]
 
 
 def texts(stack, phone: str, purpose: str) -> list[str]:

@@ -24,7 +24,7 @@ from tests.e2e.test_details import (
     verification_settles,
 )
 from tests.e2e.test_pages import Page
-from tests.support.infra import drop_process_users, make_district_users
+from tests.support.infra import district_clients
 from tests.support.registry import child_record, registry_holds
 
 # Publishing is once per district and season: no other test publishes here.
@@ -36,12 +36,8 @@ AGENCIES = {"employment": "人力社保", "dwelling": "住建", "permit": "公�
 
 @pytest.fixture
 def districts(stack):
-    users = make_district_users(stack.env["AMQP_URI"], ("chaoyang", RESULTS_DISTRICT))
-    clients = {code: DistrictClient(uri, timeout_s=15) for code, uri in users.items()}
-    yield clients
-    for client in clients.values():
-        client.close()
-    drop_process_users(users)
+    with district_clients(stack.env["AMQP_URI"], ("chaoyang", RESULTS_DISTRICT)) as clients:
+        yield clients
 
 
 def verified_family(stack, details: dict | None = None, **registration):

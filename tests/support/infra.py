@@ -93,6 +93,22 @@ def make_district_users(amqp_uri: str, codes) -> dict[str, str]:
     return uris
 
 
+@contextlib.contextmanager
+def district_clients(amqp_uri: str, codes, timeout_s: float = 15):
+    """A DistrictClient per district in `codes` (code -> client), each logged in as a user of
+    its own made for the test (make_district_users) and dropped after it."""
+    from services.enrollment.district_client import DistrictClient
+
+    users = make_district_users(amqp_uri, codes)
+    clients = {code: DistrictClient(uri, timeout_s=timeout_s) for code, uri in users.items()}
+    try:
+        yield clients
+    finally:
+        for client in clients.values():
+            client.close()
+        drop_process_users(users)
+
+
 def drop_process_users(uris: dict[str, str]) -> None:
     admin = broker.Admin(RABBIT_API)
     for uri in uris.values():
