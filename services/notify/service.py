@@ -161,11 +161,9 @@ class NotifyService:
     @event_handler(ACCOUNTS, ACCOUNT_REGISTERED, reliable_delivery=True, requeue_on_error=True)
     def handle_account_registered(self, payload):
         event = parse_event(AccountRegistered, payload)
-        if event is None:
-            return
-        self._send_once(event.event_id, ACCOUNT_REGISTERED, SmsMessage(
-            message_id=f"evt-{event.event_id}", phone=event.guardian_phone,
-            purpose="account_registered", text=delivery.account_number_text(event.account_no)))
+        if event is not None:
+            self._text_guardian(ACCOUNT_REGISTERED, event,
+                                delivery.account_number_text(event.account_no))
 
     @event_handler(ACCOUNTS, SMS_CODE_ISSUED, reliable_delivery=True, requeue_on_error=True)
     def handle_sms_code_issued(self, payload):
@@ -182,32 +180,23 @@ class NotifyService:
     def handle_verification_outcome(self, payload):
         """The 身份证及户籍信息核验 outcome of the current version, texted once."""
         event = parse_event(VerificationOutcome, payload)
-        if event is None:
-            return
-        self._send_once(event.event_id, VERIFICATION_OUTCOME, SmsMessage(
-            message_id=f"evt-{event.event_id}", phone=event.guardian_phone,
-            purpose="verification_outcome",
-            text=delivery.verification_outcome_text(event.status)))
+        if event is not None:
+            self._text_guardian(VERIFICATION_OUTCOME, event,
+                                delivery.verification_outcome_text(event.status))
 
     @event_handler(ENROLLMENT, REVIEW_OUTCOME, reliable_delivery=True, requeue_on_error=True)
     def handle_review_outcome(self, payload):
         """The district's 入学资格审核 decision, texted once."""
         event = parse_event(ReviewOutcome, payload)
-        if event is None:
-            return
-        self._send_once(event.event_id, REVIEW_OUTCOME, SmsMessage(
-            message_id=f"evt-{event.event_id}", phone=event.guardian_phone,
-            purpose="review_outcome", text=delivery.review_outcome_text(event.status)))
+        if event is not None:
+            self._text_guardian(REVIEW_OUTCOME, event, delivery.review_outcome_text(event.status))
 
     @event_handler(ENROLLMENT, RESULT_PUBLISHED, reliable_delivery=True, requeue_on_error=True)
     def handle_result_published(self, payload):
         """The district published its results and the family has a place: texted once."""
         event = parse_event(ResultPublished, payload)
-        if event is None:
-            return
-        self._send_once(event.event_id, RESULT_PUBLISHED, SmsMessage(
-            message_id=f"evt-{event.event_id}", phone=event.guardian_phone,
-            purpose="result_published", text=delivery.RESULT_PUBLISHED_TEXT))
+        if event is not None:
+            self._text_guardian(RESULT_PUBLISHED, event, delivery.RESULT_PUBLISHED_TEXT)
 
     @event_handler(ENROLLMENT, DOCUMENT_MOVED, reliable_delivery=True, requeue_on_error=True)
     def handle_document_moved(self, payload):
@@ -224,6 +213,13 @@ class NotifyService:
             self._send_once(f"{event.event_id}:{party}", DOCUMENT_MOVED, SmsMessage(
                 message_id=f"evt-{event.event_id}-{party}", phone=phones[party],
                 purpose="document_moved", text=text))
+
+    def _text_guardian(self, event_type: str, event, text: str) -> None:
+        """The one text an event owes the guardian (`event.guardian_phone`), its purpose named
+        after the event."""
+        self._send_once(event.event_id, event_type, SmsMessage(
+            message_id=f"evt-{event.event_id}", phone=event.guardian_phone, purpose=event_type,
+            text=text))
 
     def _send_once(self, event_id: str, event_type: str, sms: SmsMessage) -> None:
         """Records the event's text (nothing if the event was seen) and sends it."""
