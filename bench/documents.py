@@ -10,11 +10,13 @@ Phases, in order:
   cjk       the same form (CJK) alternating with the same layout whose data has every CJK
             character replaced by a Latin letter, W times each: the p50s' ratio (≤ 1.5);
   pings     `accounts.ping()` from a separate process (bench/ping.py), idle;
-  downloads C families' `get_form` at once over RPC (the gateway's pages for it have not
-            landed), each a first render, with the pings running: ping p99 ≤ 3 × idle; every
-            form ≤ 200 KB;
-  memory    N forms rendered by the service in all (more families, 4 at a time), then the RSS
-            of the documents service and its render workers (≤ 1 GiB).
+  ahead     N families become ready to print (their verification_outcome relayed from
+            enrollment's outbox): the service renders each one's form ahead, in its worker
+            processes; the time until all N are stored, with the pings running;
+  downloads C families' `get_form` at once over RPC (the gateway streams what it answers),
+            with the pings running: ping p99 ≤ 3 × idle; every form ≤ 200 KB;
+  memory    the RSS of the documents service and its render workers after the N renders
+            (≤ 1 GiB).
 
 Writes bench/results/documents.json and documents.md, prints the Markdown, and exits 1 if a
 target is missed (results are written either way).
@@ -32,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
 import psycopg_pool
 
 from bench.ping import PingProbe
@@ -94,6 +97,21 @@ def in_process(renders: int) -> tuple[list[float], float, float]:
         cjk_s += render_times(cjk, 1)
         latin_s += render_times(latin_job, 1)
     return warm, percentile(sorted(cjk_s), 50) * 1e3, percentile(sorted(latin_s), 50) * 1e3
+
+
+def rendered_ahead(stack, accounts: list[str], timeout_s: float) -> float:
+    """Seconds until the documents service has stored the forms of `accounts`."""
+    started = time.perf_counter()
+    with psycopg.connect(stack.database_url) as conn:
+        while True:
+            stored = conn.execute("SELECT count(*) FROM documents.forms "
+                                  "WHERE account_no = ANY(%s::bpchar[])",
+                                  (accounts,)).fetchone()[0]
+            if stored == len(accounts):
+                return time.perf_counter() - started
+            if time.perf_counter() - started > timeout_s:
+                raise TimeoutError(f"{stored} of {len(accounts)} forms rendered ahead")
+            time.sleep(0.5)
 
 
 def families(stack, first: int, count: int) -> list[str]:
@@ -179,31 +197,32 @@ def measure(args: argparse.Namespace) -> DocumentsReport:
         stack = run.enter_context(running_platform(args.keep_workdir))
         uri = stack.env["AMQP_URI"]
         probe = run.enter_context(contextlib.closing(PingProbe(uri, args.ping_gap_ms / 1e3)))
-        say(f"platform up; {args.memory_renders} families ready to print")
-        accounts = families(stack, 1, max(args.memory_renders, args.concurrent))
-        say(f"idle pings ({args.pings})")
+        say(f"platform up; idle pings ({args.pings})")
         idle = probe.count(args.pings)
+        renders = max(args.memory_renders, args.concurrent)
+        say(f"{renders} families ready to print, their forms rendered ahead")
+        probe.start()
+        accounts = families(stack, 1, renders)
+        ahead_s = rendered_ahead(stack, accounts, timeout_s=renders * 2.0)
+        pings_ahead = probe.stop()
         clients = run.enter_context(contextlib.closing(Clients(uri, args.concurrent)))
         say(f"{args.concurrent} downloads at once")
         probe.start()
         downloads = clients.download_all(accounts[:args.concurrent], args.concurrent)
         during = probe.stop()
-        rest = accounts[args.concurrent:args.memory_renders]
-        say(f"{len(rest)} more renders")
-        downloads_after = clients.download_all(rest, 4)
         memory = rss_kib(stack.procs["documents"].pid)
         check_platform(stack)
         say("stopping the platform")
-    served = downloads + downloads_after
     return DocumentsReport(
         machine=machine, warm_renders=len(warm),
         warm_p50_ms=percentile(sorted(warm), 50) * 1e3,
         warm_p95_ms=percentile(sorted(warm), 95) * 1e3, cjk_p50_ms=cjk_ms,
-        latin_p50_ms=latin_ms, largest_bytes=max(size for _, size in served),
+        latin_p50_ms=latin_ms, largest_bytes=max(size for _, size in downloads),
         pings=Latency.of([t for t, _ in idle]), pings_during=Latency.of([t for t, _ in during]),
-        pings_failed=sum(not ok for _, ok in idle + during),
+        pings_failed=sum(not ok for _, ok in idle + pings_ahead + during),
+        ahead_seconds=ahead_s, pings_ahead=Latency.of([t for t, _ in pings_ahead]),
         downloads=Latency.of([seconds for seconds, _ in downloads]),
-        downloads_failed=sum(size == 0 for _, size in served), renders=len(served),
+        downloads_failed=sum(size == 0 for _, size in downloads), renders=len(accounts),
         rss_kib=memory)
 
 
