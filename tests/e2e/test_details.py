@@ -380,10 +380,14 @@ def test_a_cancelled_account_leaves_no_application_and_no_check(stack, tmp_path)
     assert cancelled.status_code == 200, cancelled.text
 
     # What is kept is that the account was cancelled, so that a late event of it writes
-    # nothing (common/cancelled.py): its number and when, nothing of the family.
+    # nothing (common/cancelled.py): its number and when, nothing of the family; and the
+    # audit of who read its data (the documents service rendering its form ahead), kept as
+    # written, which holds the account number and the purpose, never the data.
     kept = {"enrollment.cancellations": 1, "verification.cancellations": 1}
+    audit = "enrollment.district_access"
     deadline = time.monotonic() + 30
-    while (left := rows_of(stack, account_no)) != {**dict.fromkeys(left, 0), **kept}:
+    while (left := rows_of(stack, account_no)) != {**dict.fromkeys(left, 0), **kept,
+                                                    audit: left[audit]}:
         assert time.monotonic() < deadline, left
         time.sleep(0.3)
     with psycopg.connect(stack.database_url) as conn:

@@ -1,8 +1,7 @@
 -- Bulk district calls (usecases/bulk.py): each call by its district and idempotency key, with
 -- the sha256 of its items' canonical JSON (the same key with other items is refused), and each
 -- item's outcome, recorded in the transaction of its decision, so that a repeated or retried
--- call decides nothing twice. Nothing personal beyond the account number. Numbered 0006: 0005
--- is another change's; the two are independent, so either may be applied first.
+-- call decides nothing twice. Nothing personal beyond the account number.
 CREATE TABLE enrollment.bulk_calls (
     district         text NOT NULL,
     idempotency_key  text NOT NULL,
