@@ -345,8 +345,8 @@ class PgTransaction:
 
     def list_applications(self, district: str, listing: Listing, after: str | None,
                           limit: int) -> list[Listed]:
-        rows = self.conn.execute(_LIST, {**asdict(listing), "district": district,
-                                         "after": after, "limit": limit}).fetchall()
+        params = {**asdict(listing), "district": district, "after": after, "limit": limit}
+        rows = self.conn.execute(_list_query(params), params).fetchall()
         return [Listed(self._opened(row), row["submitted_at"]) for row in rows]
 
     def record_access(self, access: Access) -> None:
@@ -484,25 +484,35 @@ def copy_applications(conn: psycopg.Connection, keys: Keys,
 
 # A district's applications after an account number, filtered (a NULL filter: any); the
 # submission dates are Beijing's days of the current version's submission.
-_LIST = """
-SELECT a.*, v.submitted_at FROM enrollment.applications a
-LEFT JOIN enrollment.versions v ON v.account_no = a.account_no AND v.number = a.version
-WHERE a.district = %(district)s
-  AND (%(after)s::text IS NULL OR a.account_no > %(after)s)
-  AND (%(details)s::text IS NULL OR a.details_status = %(details)s)
-  AND (%(hukou_type)s::text IS NULL OR a.hukou_type = %(hukou_type)s)
-  AND (%(verification)s::text IS NULL OR (a.details_status = 'submitted'
-                                          AND a.verification_status = %(verification)s))
-  AND (%(review)s::text IS NULL OR a.review_status = %(review)s)
-  AND (%(school)s::text IS NULL OR a.school_code = %(school)s)
-  AND (%(placement)s::text IS NULL OR coalesce(a.placement_status, 'none') = %(placement)s)
-  AND (%(submitted_from)s::date IS NULL OR (a.details_status = 'submitted'
-       AND v.submitted_at >= %(submitted_from)s::timestamp AT TIME ZONE 'Asia/Shanghai'))
-  AND (%(submitted_to)s::date IS NULL OR (a.details_status = 'submitted'
-       AND v.submitted_at < (%(submitted_to)s::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'))
-ORDER BY a.account_no
-LIMIT %(limit)s
-"""
+# A district's list: the filters that are set, and nothing for the others, so that each
+# combination gets a plan of its own. (One statement of `%(x)s IS NULL OR ...` for all became a
+# generic plan once prepared, which could not use the page's `account_no > after` as an index
+# bound: every page read the district from its first application.) The submission dates are
+# Beijing's days of the current version's submission.
+_LIST_FILTERS = {
+    "after": "a.account_no > %(after)s",
+    "details": "a.details_status = %(details)s",
+    "hukou_type": "a.hukou_type = %(hukou_type)s",
+    "verification": "a.details_status = 'submitted' AND a.verification_status = %(verification)s",
+    "review": "a.review_status = %(review)s",
+    "school": "a.school_code = %(school)s",
+    "placement": "coalesce(a.placement_status, 'none') = %(placement)s",
+    "submitted_from": "a.details_status = 'submitted' AND v.submitted_at "
+                      ">= %(submitted_from)s::timestamp AT TIME ZONE 'Asia/Shanghai'",
+    "submitted_to": "a.details_status = 'submitted' AND v.submitted_at "
+                    "< (%(submitted_to)s::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'",
+}
+
+
+def _list_query(params: dict) -> str:
+    """The query of the filters set in `params` (fixed fragments only; the values are bound)."""
+    conditions = ["a.district = %(district)s"] + [
+        f"({condition})" for name, condition in _LIST_FILTERS.items()
+        if params[name] is not None]
+    return ("SELECT a.*, v.submitted_at FROM enrollment.applications a "
+            "LEFT JOIN enrollment.versions v ON v.account_no = a.account_no "
+            "AND v.number = a.version WHERE " + " AND ".join(conditions)
+            + " ORDER BY a.account_no LIMIT %(limit)s")
 
 
 def rotate_keys(database_url: str, master: MasterKeys, batch: int = 1000) -> int:
