@@ -139,6 +139,10 @@ def test_a_familys_form_from_verification_to_cancellation(platform, schemas, tmp
     pdf = base64.b64decode(form.pdf_base64)
     assert pdf.startswith(b"%PDF") and form.size == len(pdf) <= 200_000
 
+    # A4 portrait on every page (595 × 842 pt): what a browser's print of the PDF puts on paper
+    sizes = {(round(float(page.mediabox.width)), round(float(page.mediabox.height)))
+             for page in PdfReader(io.BytesIO(pdf)).pages}
+    assert sizes == {(595, 842)}, sizes
     text = pdf_text(pdf)
     for printed in (BEIJING, CHILD_ID, FATHER_ID, "张小明", "第1版", "户籍详细地址",
                     "朝阳区呼家楼街道金台里社区3号楼", "不动产权证书", "身份证及户籍信息已验证"):

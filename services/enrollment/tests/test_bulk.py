@@ -237,18 +237,12 @@ def test_a_chunk_that_always_meets_a_change_gives_up_and_keeps_the_chunks_before
     assert len(outcome_events(store)) == 2
 
 
-def test_the_call_pauses_between_chunks_and_within_them(context, monkeypatch):
+def test_the_call_pauses_between_chunks(context, monkeypatch):
     monkeypatch.setattr(bulk, "CHUNK", 2)
     account_nos = families(context, 1)
     pauses = []
     review(context, every_item(*account_nos), pause=lambda: pauses.append(1))
     assert len(pauses) == 2  # five items: three chunks
-    monkeypatch.setattr(bulk, "CHUNK", 5)
-    monkeypatch.setattr(bulk, "PAUSE_EVERY", 2)
-    pauses.clear()
-    review(context, every_item(*families(context, 1, first=27000200)), key="second-call-0001",
-           pause=lambda: pauses.append(1))
-    assert len(pauses) == 2  # one chunk of five: after the second item and the fourth
 
 
 # Pre-registrations and approvals -------------------------------------------------------------

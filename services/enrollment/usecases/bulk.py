@@ -7,8 +7,7 @@ short transaction each, which records each item's outcome with its decision and 
 items whose outcome is recorded already (by an attempt of the call that was cut short, or by
 one still running, which it waits for). So a repeat decides nothing again and answers the
 recorded outcomes, and a call cut short by a crash or a timeout is finished by its retry.
-Between chunks, and every few items within one, the call lets the other requests go first
-(`pause`).
+Between chunks the call lets the other requests go first (`pause`).
 """
 
 from __future__ import annotations
@@ -34,9 +33,6 @@ from services.enrollment.usecases.store import (
 # Items per transaction: large enough that a chunk's one query and commit cost little per
 # item, small enough that a chunk holds its rows' locks and its connection only briefly.
 CHUNK = 100
-# Items decided between two pauses: a decision is a fraction of a millisecond of CPU, and the
-# service's other requests (a family's page) wait for the pause.
-PAUSE_EVERY = 10
 
 
 class Item(Protocol):
@@ -90,13 +86,12 @@ def run(context: Context, district: str, key: str, items_digest: str, items: Seq
             pause()
         indexes = range(start, min(start + CHUNK, len(items)))
         outcomes |= transact(context, lambda tx, now, indexes=indexes: _chunk(
-            tx, context, now, call, items, indexes, decide, pause))
+            tx, context, now, call, items, indexes, decide))
     return [outcomes[index] for index in range(len(items))]
 
 
 def _chunk(tx: Transaction, context: Context, now: datetime, call: BulkCall,
-           items: Sequence[I], indexes: range, decide: Decide,
-           pause: Callable[[], None]) -> dict[int, Outcome]:
+           items: Sequence[I], indexes: range, decide: Decide) -> dict[int, Outcome]:
     """The outcomes of the items at `indexes`: those recorded already, and the others decided
     and recorded in `tx`. A StaleRevision (a concurrent change) undoes the whole chunk, which
     `transact` decides again on the fresh state."""
@@ -105,12 +100,8 @@ def _chunk(tx: Transaction, context: Context, now: datetime, call: BulkCall,
     if not todo:
         return recorded
     chunk = _Loaded(tx, {items[index].account_no for index in todo})
-    decided = []
-    for done, index in enumerate(todo):
-        if done and done % PAUSE_EVERY == 0:
-            pause()
-        decided.append(_decided(chunk, context, now, call.district, index, items[index],
-                                decide))
+    decided = [_decided(chunk, context, now, call.district, index, items[index], decide)
+               for index in todo]
     tx.record_outcomes(call, decided)
     return recorded | {outcome.index: outcome for outcome in decided}
 
