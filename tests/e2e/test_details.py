@@ -91,6 +91,18 @@ def journey_steps(family: Family) -> dict:
     return {step["key"]: step for step in response.json()["steps"]}
 
 
+def cancelled_by_family(stack, family: Family, phone: str) -> None:
+    """The family cancels its account with the code texted to `phone`, once the registration
+    code's resend cooldown lets it ask for one."""
+    deadline = time.monotonic() + 15
+    while (asked := family.request_code("cancel_account")).status_code != 201:
+        assert asked.status_code == 429 and time.monotonic() < deadline, asked.text
+        time.sleep(0.3)
+    code = stack.latest_code(phone, "cancel_account")
+    cancelled = family.call("DELETE", "/api/v1/account", json={"sms_code": code})
+    assert cancelled.status_code == 200, cancelled.text
+
+
 def error_of(response) -> tuple[int, str]:
     return response.status_code, response.json()["code"]
 
@@ -371,13 +383,7 @@ def test_a_cancelled_account_leaves_no_application_and_no_check(stack, tmp_path)
     assert held["enrollment.applications"] == held["enrollment.versions"] == 1
     assert held["verification.checks"] == 1
 
-    deadline = time.monotonic() + 15  # the registration code's resend cooldown
-    while (asked := family.request_code("cancel_account")).status_code != 201:
-        assert asked.status_code == 429 and time.monotonic() < deadline, asked.text
-        time.sleep(0.3)
-    code = stack.latest_code(body["guardian_phone"], "cancel_account")
-    cancelled = family.call("DELETE", "/api/v1/account", json={"sms_code": code})
-    assert cancelled.status_code == 200, cancelled.text
+    cancelled_by_family(stack, family, body["guardian_phone"])
 
     # What is kept is that the account was cancelled, so that a late event of it writes
     # nothing (common/cancelled.py): its number and when, nothing of the family; and the

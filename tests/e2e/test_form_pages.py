@@ -19,6 +19,7 @@ from services.documents.tests.test_service import codes_on_page_one
 from tests.e2e.test_details import (
     application,
     beijing_details,
+    cancelled_by_family,
     registered,
     verification_settles,
 )
@@ -152,13 +153,7 @@ def test_the_printed_form_is_checked_genuine_then_superseded_then_withdrawn(stac
     assert newer != token
     school_reads(stack, newer, "真实有效，且为最新版本")
 
-    deadline = time.monotonic() + 15  # the registration code's resend cooldown
-    while (asked := family.request_code("cancel_account")).status_code != 201:
-        assert asked.status_code == 429 and time.monotonic() < deadline, asked.text
-        time.sleep(0.3)
-    code = stack.latest_code(body["guardian_phone"], "cancel_account")
-    cancelled = family.call("DELETE", "/api/v1/account", json={"sms_code": code})
-    assert cancelled.status_code == 200, cancelled.text
+    cancelled_by_family(stack, family, body["guardian_phone"])
     text = school_reads(stack, newer, "已作废")
     assert body["child_name"][0] not in text  # nothing of the family once it cancelled
     assert "已作废" in school_reads(stack, token, "已作废")

@@ -11,10 +11,8 @@ import pytest
 from common.errors import DomainError
 from services.enrollment import contract
 from services.enrollment.rules import status
-from services.enrollment.tests.samples import SEASON, Clock, details_for, registration
+from services.enrollment.tests.samples import details_for, registration
 from services.enrollment.usecases import details, district, verification_results
-from services.enrollment.usecases.context import Context
-from services.enrollment.usecases.memory_store import MemoryStore
 
 ACCOUNT = "27000001"
 FORMER, CLAIMANT = "13800138000", "13900139000"
@@ -23,16 +21,7 @@ HAIDIAN_STAFF = district.Operator("haidian", "hd0001")
 REASON = "经核对户口簿，监护人为申请人"
 
 
-@pytest.fixture(params=["memory", "postgres"])
-def store(request):
-    if request.param == "memory":
-        return MemoryStore()
-    return request.getfixturevalue("pg_store")
-
-
-@pytest.fixture
-def context(store):
-    return Context(store, SEASON, Clock())
+# `store` and `context`: conftest.py's, over both stores.
 
 
 def submitted(context, verified=True):

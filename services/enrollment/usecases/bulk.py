@@ -56,13 +56,13 @@ def review_item(tx: Transaction, context: Context, now: datetime, operator: Oper
 
 
 def preregister(tx: Transaction, context: Context, now: datetime, operator: Operator,
-                item: contract.Preregistration) -> Application:
+                item: contract.Preregistration) -> placement.Placed:
     return placement.preregister_in(tx, context, now, operator, item.account_no, item.version,
                                     item.school)
 
 
 def approve(tx: Transaction, context: Context, now: datetime, operator: Operator,
-            item: contract.Approval) -> Application:
+            item: contract.Approval) -> placement.Placed:
     return placement.approve_in(tx, context, now, operator, item.account_no, item.school)
 
 

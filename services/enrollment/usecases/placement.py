@@ -31,33 +31,33 @@ class Placed:
 
 def preregister(context: Context, operator: Operator, account_no: str, version: int,
                 school: str) -> Placed:
-    return decide(context, lambda tx, now: _placed(tx, operator, preregister_in(
-        tx, context, now, operator, account_no, version, school)))
+    return decide(context, lambda tx, now: preregister_in(tx, context, now, operator,
+                                                          account_no, version, school))
 
 
 def approve(context: Context, operator: Operator, account_no: str, school: str) -> Placed:
-    return decide(context, lambda tx, now: _placed(tx, operator, approve_in(
-        tx, context, now, operator, account_no, school)))
+    return decide(context, lambda tx, now: approve_in(tx, context, now, operator, account_no,
+                                                      school))
 
 
 def preregister_in(tx: Transaction, context: Context, now: datetime, operator: Operator,
-                   account_no: str, version: int, school: str) -> Application:
+                   account_no: str, version: int, school: str) -> Placed:
     """The family came to `school` with its printed form of `version`, in `tx`."""
     application = mine(tx, operator, account_no, "district_preregister", "学校入学预登记")
-    _school(tx, operator, school)
+    found = _school(tx, operator, school)
     state = placement.preregister(application.state, context.season, now, version, school,
                                   tx.publication(operator.district) is not None)
-    return _saved(tx, application, state, now)
+    return Placed(_saved(tx, application, state, now), found)
 
 
 def approve_in(tx: Transaction, context: Context, now: datetime, operator: Operator,
-               account_no: str, school: str) -> Application:
+               account_no: str, school: str) -> Placed:
     """The district approves the family's pre-registration at `school`, in `tx`."""
     application = mine(tx, operator, account_no, "district_approve", "审核学校入学预登记")
-    _school(tx, operator, school)
+    found = _school(tx, operator, school)
     state = placement.approve(application.state, school,
                               tx.publication(operator.district) is not None)
-    return _saved(tx, application, state, now)
+    return Placed(_saved(tx, application, state, now), found)
 
 
 def publish(context: Context, operator: Operator) -> Publication:
@@ -118,7 +118,3 @@ def _saved(tx: Transaction, application: Application, state, now: datetime) -> A
     if state == application.state:
         return application
     return tx.save(replace(application, state=state, updated_at=now))
-
-
-def _placed(tx: Transaction, operator: Operator, application: Application) -> Placed:
-    return Placed(application, tx.school(operator.district, application.state.placement.school))
