@@ -12,6 +12,7 @@ parsed into `Registered`. Refusals stay `DomainError`s, as they cross RPC.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from functools import partial
 from typing import Any, ClassVar, Generic, Literal, TypeVar, overload
 
@@ -85,19 +86,33 @@ class Pong(ContractModel):
     ok: bool  # false: /healthz reports the service degraded
 
 
+class Cost(StrEnum):
+    """What serving a call costs, declared with its method. A cheap one (a page's read, a
+    draft saved) is milliseconds of work and must stay fast whatever else is going on; an
+    expensive one (a password hashed, a PDF rendered, a district's bulk call) holds a core
+    for tens of milliseconds or more. Each process runs them in budgets of their own
+    (common/edge/rpc.py, the gateway's waiting rooms), so that expensive work in excess is
+    refused or queued at once and never delays cheap work."""
+    CHEAP = "cheap"
+    EXPENSIVE = "expensive"
+
+
 Request = TypeVar("Request")
 Response = TypeVar("Response")
 
 
 class RpcMethod(Generic[Request, Response]):
     """One RPC method: the type of its one argument (`None`: it takes none; a type that admits
-    None: it may be left out) and of its answer. Its name is the attribute's it is declared as
-    in an `RpcContract`; read from an instance of that contract, it is a call."""
+    None: it may be left out) and of its answer, and what it costs. Its name is the
+    attribute's it is declared as in an `RpcContract`; read from an instance of that
+    contract, it is a call."""
 
     name: str
 
-    def __init__(self, request: type[Request] | Any, response: type[Response] | Any):
+    def __init__(self, request: type[Request] | Any, response: type[Response] | Any,
+                 cost: Cost = Cost.CHEAP):
         self.request = request
+        self.cost = cost
         self._requests = None if request is None else TypeAdapter(request)
         self._responses = TypeAdapter(response)
 
@@ -144,12 +159,19 @@ class RpcContract:
     service: ClassVar[str]
     ping = RpcMethod(None, Pong)  # every service answers it (the gateway's /healthz)
 
-    def __init__(self, rpc):
+    def __init__(self, rpc, caller_cost: Cost | None = None):
+        """`caller_cost`: the declared cost of the entrypoint that calls (None for one that
+        declares none: a timer, an event handler, a script)."""
         self._rpc = rpc
+        self._caller_cost = caller_cost
 
     def call(self, method: RpcMethod[Request, Response], request=None, *,
              timeout: float | None = None) -> Response:
-        """`timeout`: seconds, instead of the client's RPC_TIMEOUT_S."""
+        """`timeout`: seconds, instead of the client's RPC_TIMEOUT_S. A cheap entrypoint may
+        not call an expensive method: it would spend what no budget of its own bounds (a
+        TypeError, the caller's bug, found by its tests)."""
+        if method.cost is Cost.EXPENSIVE and self._caller_cost is Cost.CHEAP:
+            raise TypeError(f"a cheap entrypoint calls the expensive {self.service}.{method.name}")
         return method.read_reply(self._rpc.call(method.name, *method.arguments(request),
                                                 timeout=timeout))
 

@@ -71,6 +71,9 @@ CATALOG: dict[str, tuple[int, str]] = {
     # Documents: the 学龄人口信息采集表 (services/documents/).
     "FORM_NOT_AVAILABLE": (409, "暂不能打印学龄人口信息采集表。"),  # raised with what is missing
     "FORM_TOKEN_INVALID": (404, "无法核验该信息采集表：二维码无效或已被篡改。"),
+    # Raised with retry_after_s, queue_position, wait_estimate_s and queue_ticket (gateway.web).
+    "QUEUED": (503, "当前使用人数较多，您已进入排队，请不要关闭页面，轮到您时会自动继续。"
+                    "信息采集顺序与入学次序、入学结果无关。"),
     "SERVICE_UNAVAILABLE": (503, "系统繁忙，请稍后再试。您的信息采集顺序不影响入学结果。"),
     "INTERNAL_ERROR": (500, "系统异常，请稍后再试。您已提交的信息不会丢失。"),
 }

@@ -25,3 +25,13 @@ HTTP_REQUESTS = Counter(
 HTTP_LATENCY = Histogram(
     "platform_http_latency_seconds", "HTTP request time", ["route", "method"],
     buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+ADMISSIONS = Counter(
+    "platform_admissions_total", "Requests and RPC calls by declared cost: admitted, queued "
+    "(given a place in a waiting room) or refused at once", ["process", "cost", "outcome"])
+WAITING_ROOM_LENGTH = Gauge(
+    "platform_waiting_room_length", "Tickets in a waiting room's line", ["room"])
+WAITING_ROOM_IN_USE = Gauge(
+    "platform_waiting_room_in_use", "A waiting room's places in use", ["room"])
+WAITING_ROOM_WAIT = Histogram(
+    "platform_waiting_room_wait_seconds", "Time from arrival to admission in a waiting room",
+    ["room"], buckets=(0, .1, .5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600))

@@ -140,13 +140,13 @@ class ApiRoutes(RouteHelpers):
                 {**body.model_dump(), "session_token": self._signed_in(request)})
         return json_response(self.accounts.request_sms_code(body), 201)
 
-    @route("POST", "/api/v1/accounts")
+    @route("POST", "/api/v1/accounts", expensive="accounts")
     def api_register(self, request):
         body = read_json(request, accounts.Registration, client_ip=self._client_ip(request))
         result = self.accounts.register(body)
         return self._session_response(result.session, 201, {"account_no": result.account_no})
 
-    @route("POST", "/api/v1/sessions")
+    @route("POST", "/api/v1/sessions", expensive="accounts")
     def api_login(self, request):
         body = read_json(request, accounts.Login, client_ip=self._client_ip(request))
         return self._session_response(self.accounts.login(body), 201)
@@ -204,20 +204,20 @@ class ApiRoutes(RouteHelpers):
     def api_form_status(self, request):
         return json_response(self.documents.get_form_status(self._form(request)))
 
-    @route("GET", "/api/v1/application/form.pdf")
+    @route("GET", "/api/v1/application/form.pdf", expensive="documents")
     def api_form_pdf(self, request):
         return pdf_response(self.documents.get_form(self._form(request)))
 
     def _form(self, request) -> FormRef:
         return FormRef(account_no=self._family(request).account_no)
 
-    @route("PUT", "/api/v1/account/password")
+    @route("PUT", "/api/v1/account/password", expensive="accounts")
     def api_change_password(self, request):
         body = read_json(request, accounts.PasswordChange, session_token=self._signed_in(request),
                          client_ip=self._client_ip(request))
         return json_response(self.accounts.change_password(body))
 
-    @route("DELETE", "/api/v1/account")
+    @route("DELETE", "/api/v1/account", expensive="accounts")
     def api_cancel_account(self, request):
         body = read_json(request, accounts.AccountCancellation,
                          session_token=self._signed_in(request),
@@ -227,7 +227,7 @@ class ApiRoutes(RouteHelpers):
         security.clear_session_cookie(response, self.settings.secure_cookies)
         return response
 
-    @route("POST", "/api/v1/password-resets")
+    @route("POST", "/api/v1/password-resets", expensive="accounts")
     def api_reset_password(self, request):
         body = read_json(request, accounts.PasswordReset, client_ip=self._client_ip(request))
         self.accounts.reset_password(body)

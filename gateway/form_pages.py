@@ -65,7 +65,7 @@ class FormRoutes:
                                  steps=steps(details.form),
                                  step=FORM_STEP if status.available else step_of(details))
 
-    @route("GET", "/form.pdf")
+    @route("GET", "/form.pdf", expensive="documents")
     def form_pdf(self, request):
         """下载学龄人口信息采集表 (`?inline=1`: the page's preview). Not available (any more):
         back to the page, which says what is missing."""

@@ -160,6 +160,15 @@ def registration_options(service: Service) -> dict:
             "hukou_district": hukou, "residence_district": districts}
 
 
+def wait_text(seconds: int) -> str:
+    """About how long, as a family reads it: 不到1分钟, 约3分钟, 约1小时20分钟."""
+    if seconds < 60:
+        return "不到1分钟"
+    minutes = round(seconds / 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"约{hours}小时{minutes}分钟" if hours else f"约{minutes}分钟"
+
+
 def beijing_time(iso: str) -> str:
     try:
         return datetime.fromisoformat(iso).astimezone(BEIJING_TIME).strftime("%Y-%m-%d %H:%M:%S")
@@ -181,6 +190,20 @@ class PageRoutes(RouteHelpers):
                           title=ERROR_TITLES.get(error.http_status, "出错了"))
         if "retry_after_s" in error.extra:
             response.headers["Retry-After"] = str(error.extra["retry_after_s"])
+        return response
+
+    @staticmethod
+    def render_waiting_page(request, error: DomainError) -> Response:
+        """Called by gateway.web when an expensive request waits in line (QUEUED): its place,
+        about how long, and a form that brings its ticket back on its own (static/site.js)
+        or on a click, to the same address with the same method."""
+        waiting = error.extra
+        response = render("waiting.html", 503, waiting=waiting,
+                          wait_text=wait_text(waiting["wait_estimate_s"]),
+                          method="get" if request.method == "GET" else "post",
+                          action=request.path)
+        response.headers["Retry-After"] = str(waiting["retry_after_s"])
+        response.headers["Cache-Control"] = "no-store"
         return response
 
     def _render(self, request, template: str, status: int = 200, **context) -> Response:
@@ -267,7 +290,7 @@ class PageRoutes(RouteHelpers):
     def login_page(self, request, district, hukou_type):
         return self._login(request, Service.find(district, hukou_type))
 
-    @route("POST", "/d/<district>/<hukou_type>")
+    @route("POST", "/d/<district>/<hukou_type>", expensive="accounts")
     def login(self, request, district, hukou_type):
         service = Service.find(district, hukou_type)
         try:
@@ -306,7 +329,7 @@ class PageRoutes(RouteHelpers):
                                 notice=notice, summary=summary, steps=REGISTRATION_STEPS,
                                 step=0)
 
-    @route("POST", "/d/<district>/<hukou_type>/register")
+    @route("POST", "/d/<district>/<hukou_type>/register", expensive="accounts")
     def register(self, request, district, hukou_type):
         service = Service.find(district, hukou_type)
         form = request.form
@@ -343,7 +366,7 @@ class PageRoutes(RouteHelpers):
     def forgot_page(self, request, district, hukou_type):
         return self._forgot(request, Service.find(district, hukou_type))
 
-    @route("POST", "/d/<district>/<hukou_type>/forgot")
+    @route("POST", "/d/<district>/<hukou_type>/forgot", expensive="accounts")
     def forgot(self, request, district, hukou_type):
         service = Service.find(district, hukou_type)
         try:
@@ -388,7 +411,7 @@ class PageRoutes(RouteHelpers):
         return self._code_form(request, self._session_token(request), "password.html",
                                CHANGE_FIELDS)
 
-    @route("POST", "/account/password")
+    @route("POST", "/account/password", expensive="accounts")
     def change_password(self, request):
         token, refused = self._submit_with_code(request, accounts.AccountsRpc.change_password,
                                                 CHANGE_FIELDS)
@@ -404,7 +427,7 @@ class PageRoutes(RouteHelpers):
         return self._code_form(request, self._session_token(request), "cancel.html",
                                CANCEL_FIELDS)
 
-    @route("POST", "/account/cancel")
+    @route("POST", "/account/cancel", expensive="accounts")
     def cancel_account(self, request):
         token, refused = self._submit_with_code(request, accounts.AccountsRpc.cancel_account,
                                                 CANCEL_FIELDS)

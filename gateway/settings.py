@@ -13,7 +13,19 @@ class GatewaySettings(ProcessSettings):
     CSRF_SECRET_KEY: str = DEV_KEYS["CSRF_SECRET_KEY"]
     COOKIE_SECURE: bool | None = None  # None: Secure cookies exactly in production
     MAX_BODY_BYTES: int = 64 * 1024
-    GATEWAY_MAX_INFLIGHT: int = 400  # beyond this, answer 503 "retry later" at once
+    # Cheap requests at once (every route that declares no expensive work); beyond this,
+    # answer 503 "retry later" at once.
+    GATEWAY_MAX_INFLIGHT: int = 400
+    # The waiting rooms (gateway/waiting_room.py): one per service whose expensive calls
+    # routes make (`@route(..., expensive="accounts")`), each with this many places.
+    WAITING_ROOM_SLOTS: int = Field(16, ge=1)
+    WAITING_ROOM_HOLD_S: float = Field(0.25, ge=0)  # an asker's wait for a place, at most
+    WAITING_ROOM_MAX_LINE: int = Field(20000, ge=1)  # tickets per room
+    WAITING_ROOM_MAX_BYTES: int = Field(64 * 1024 * 1024, ge=0)  # kept requests per room
+    WAITING_ROOM_PER_ADDRESS: int = Field(30, ge=1)  # tickets per client address and room
+    # A ticket not brought back this long after its retry_after_s is dropped.
+    WAITING_ROOM_GRACE_S: float = Field(30, ge=1)
+    WAITING_ROOM_MAX_RETRY_S: int = Field(10, ge=1)  # the longest retry_after_s given
     MAX_WORKERS: int = 500
     TRUST_FORWARDED_FOR: bool = False  # True behind a reverse proxy that sets X-Forwarded-For
     # How many trusted proxies append to X-Forwarded-For: the client address is this many

@@ -1,12 +1,15 @@
-"""The gateway's HTTP edge: a nameko route entrypoint that sheds load, limits bodies, refuses
-state changes from other sites, answers 405 for a known path's missing methods, tags every
-request with an id that follows it through every RPC, times it, and turns errors into the
-platform's error shape (a bug anywhere is a 500; only a service out of reach is a 503).
+"""The gateway's HTTP edge: a nameko route entrypoint that admits requests by their cost (a
+cheap one within one budget, an expensive one through its service's waiting room), limits
+bodies, refuses state changes from other sites, answers 405 for a known path's missing
+methods, tags every request with an id that follows it through every RPC, times it, and
+turns errors into the platform's error shape (a bug anywhere is a 500; only a service out of
+reach is a 503).
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import logging
 import re
@@ -17,9 +20,10 @@ from datetime import UTC, datetime
 from functools import partial
 from urllib.parse import quote
 
+import eventlet
 from eventlet.event import Event
 from nameko.exceptions import RemoteError
-from nameko.extensions import DependencyProvider
+from nameko.extensions import DependencyProvider, SharedExtension
 from nameko.web.handlers import HttpRequestHandler
 from pydantic import BaseModel
 from werkzeug.routing import Map, Rule
@@ -27,13 +31,16 @@ from werkzeug.wrappers import Response
 
 from common import metrics
 from common.client_address import rate_limit_subject
+from common.contract_base import Cost
 from common.edge.rpc import RpcUnavailable
 from common.errors import DomainError
 from common.throttle import Limit, MemoryCounter
 from gateway import security
+from gateway.waiting_room import Limits, Waiting, WaitingRoom
 
 log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+QUEUE_TICKET_HEADER = "X-Queue-Ticket"  # the API's; a page sends the field `queue_ticket`
 
 
 def json_response(body, status: int = 200, headers: dict | None = None) -> Response:
@@ -125,20 +132,115 @@ class PerAddressLimit(DependencyProvider):
         return self.counter
 
 
+class WaitingRooms(SharedExtension):
+    """The gateway process's waiting rooms (gateway/waiting_room.py), one per service that
+    expensive routes name, made on first use. Blocks an asker for a place (at most
+    WAITING_ROOM_HOLD_S) and wakes it when `release` hands it one."""
+
+    def setup(self):
+        settings = self.container.config["settings"]
+        self.limits = Limits(
+            slots=settings.WAITING_ROOM_SLOTS, hold_s=settings.WAITING_ROOM_HOLD_S,
+            max_line=settings.WAITING_ROOM_MAX_LINE, max_bytes=settings.WAITING_ROOM_MAX_BYTES,
+            per_address=settings.WAITING_ROOM_PER_ADDRESS, grace_s=settings.WAITING_ROOM_GRACE_S,
+            max_retry_s=settings.WAITING_ROOM_MAX_RETRY_S)
+        self.rooms: dict[str, WaitingRoom] = {}
+        self._asleep: dict[tuple[str, int], Event] = {}
+
+    def room(self, name: str) -> WaitingRoom:
+        if name not in self.rooms:
+            self.rooms[name] = WaitingRoom(name, self.limits, time.monotonic)
+        return self.rooms[name]
+
+    def serve(self, name: str, request, address: str, handle):
+        """`handle(request)`'s answer once `request` has a place in the room `name`: the
+        request as first made if it brings a ticket of the line, else itself. QUEUED (503,
+        with its ticket, position and retry_after_s) if no place frees in time."""
+        room = self.room(name)
+        body = request.get_data(cache=True)
+        try:
+            arrival = room.arrive(queue_ticket(request), address, (body, request.content_type),
+                                  len(body))
+        except DomainError:
+            metrics.ADMISSIONS.labels("gateway", Cost.EXPENSIVE, "refused").inc()
+            raise
+        waited_s = arrival.waited_s
+        if not arrival.admitted:
+            key, started = (name, arrival.seq), time.monotonic()
+            self._asleep[key] = event = Event()
+            with eventlet.Timeout(self.limits.hold_s, False):
+                event.wait()
+            del self._asleep[key]
+            waited_s += time.monotonic() - started
+            waiting = room.give_up(arrival.seq)
+            if waiting is not None:
+                self._gauge(room)
+                metrics.ADMISSIONS.labels("gateway", Cost.EXPENSIVE, "queued").inc()
+                raise queued(waiting)
+        metrics.ADMISSIONS.labels("gateway", Cost.EXPENSIVE, "admitted").inc()
+        metrics.WAITING_ROOM_WAIT.labels(name).observe(waited_s)
+        self._gauge(room)
+        try:
+            return handle(request if arrival.payload is None
+                          else with_body(request, *arrival.payload))
+        finally:
+            woken = room.release()
+            if woken is not None:
+                self._asleep[(name, woken)].send()
+            self._gauge(room)
+
+    @staticmethod
+    def _gauge(room: WaitingRoom) -> None:
+        metrics.WAITING_ROOM_LENGTH.labels(room.name).set(room.length)
+        metrics.WAITING_ROOM_IN_USE.labels(room.name).set(room.in_use)
+
+
+def queue_ticket(request) -> str | None:
+    """The ticket a request brings back: the API's header, or a waiting page's field."""
+    ticket = request.headers.get(QUEUE_TICKET_HEADER) or request.args.get("queue_ticket")
+    if not ticket and request.mimetype == "application/x-www-form-urlencoded":
+        ticket = request.form.get("queue_ticket")
+    return ticket or None
+
+
+def queued(waiting: Waiting) -> DomainError:
+    return DomainError("QUEUED", extra={
+        "retry_after_s": waiting.retry_after_s, "queue_position": waiting.position + 1,
+        "wait_estimate_s": waiting.wait_s, "queue_ticket": waiting.ticket})
+
+
+def with_body(request, body: bytes, content_type: str | None):
+    """`request` (its path, headers and cookies, as they are now) with the body kept in line."""
+    environ = dict(request.environ, CONTENT_LENGTH=str(len(body)),
+                   CONTENT_TYPE=content_type or "")
+    environ["wsgi.input"] = io.BytesIO(body)
+    again = type(request)(environ)
+    again.shallow = False
+    again.path_values = request.path_values  # what nameko's server matched in the path
+    return again
+
+
 class Route(HttpRequestHandler):
     """`@route("GET", "/path")`. The handler gets the request and returns a Response.
+    `expensive="accounts"`: the handler spends that service's expensive calls
+    (common.contract_base.Cost), and is served through its waiting room; any other handler
+    is cheap, and may call only cheap methods.
 
     A `fallback` route catches what no other route matched, whatever the method (its handler
     answers 404; werkzeug would answer a bare HTML 405): when another route serves the path
     with other methods, the answer is 405 with `Allow` instead.
     """
 
-    inflight = 0  # per process: every route shares the budget
+    inflight = 0  # per process: every cheap route shares the budget
+    waiting_rooms = WaitingRooms()
 
-    def __init__(self, method, url, fallback: bool = False, **kwargs):
+    def __init__(self, method, url, fallback: bool = False, expensive: str | None = None,
+                 **kwargs):
         kwargs.setdefault("expected_exceptions", (DomainError,))
         super().__init__(method, url, **kwargs)
         self.fallback = fallback
+        self.expensive = expensive
+        self.cost = Cost.EXPENSIVE if expensive else Cost.CHEAP
         self._routes = None  # the other routes' map, built on first use
 
     def get_url_rule(self):
@@ -153,7 +255,8 @@ class Route(HttpRequestHandler):
         settings = self.container.config["settings"]
         allowed = []
         try:
-            if Route.inflight >= settings.GATEWAY_MAX_INFLIGHT:
+            if self.cost is Cost.CHEAP and Route.inflight >= settings.GATEWAY_MAX_INFLIGHT:
+                metrics.ADMISSIONS.labels("gateway", Cost.CHEAP, "refused").inc()
                 raise DomainError("SERVICE_UNAVAILABLE", extra={"retry_after_s": 5})
             if (request.content_length or 0) > settings.MAX_BODY_BYTES:
                 raise DomainError("PAYLOAD_TOO_LARGE")
@@ -164,11 +267,7 @@ class Route(HttpRequestHandler):
             if request.method in security.STATE_CHANGING and not security.same_origin(
                     request.headers, settings.PUBLIC_ORIGIN or request.host_url):
                 raise DomainError("CSRF_FAILED")
-            Route.inflight += 1
-            try:
-                response = self._run_worker(request, request_id)
-            finally:
-                Route.inflight -= 1
+            response = self._admitted(request, request_id)
         except DomainError as error:
             response = self._error_page(request, error)
         except RpcUnavailable as exc:
@@ -180,9 +279,9 @@ class Route(HttpRequestHandler):
             log.error("a service failed", extra={"request_id": request_id,
                                                  "error": exc.exc_type})
             response = self._error_page(request, DomainError("INTERNAL_ERROR"))
-        except Exception as exc:  # nameko has logged the worker's traceback
-            log.error("unexpected error", extra={"request_id": request_id,
-                                                 "error": type(exc).__name__})
+        except Exception as exc:  # a bug in a handler or here: its traceback is logged
+            log.error("unexpected error", exc_info=True,
+                      extra={"request_id": request_id, "error": type(exc).__name__})
             response = self._error_page(request, DomainError("INTERNAL_ERROR"))
         response.headers["X-Request-Id"] = request_id
         if allowed:
@@ -196,6 +295,20 @@ class Route(HttpRequestHandler):
                                    "route": self.url, "status": response.status_code,
                                    "ms": round(elapsed * 1000, 1)})
         return response
+
+    def _admitted(self, request, request_id: str) -> Response:
+        handle = partial(self._run_worker, request_id=request_id)
+        if self.expensive:
+            address = rate_limit_subject(security.client_ip(
+                request.environ, self.container.config["settings"].TRUST_FORWARDED_FOR,
+                self.container.config["settings"].TRUSTED_PROXY_HOPS))
+            return self.waiting_rooms.serve(self.expensive, request, address, handle)
+        metrics.ADMISSIONS.labels("gateway", Cost.CHEAP, "admitted").inc()
+        Route.inflight += 1
+        try:
+            return handle(request)
+        finally:
+            Route.inflight -= 1
 
     def _methods_of_other_routes(self, request) -> list[str]:
         if self._routes is None:
@@ -215,6 +328,10 @@ class Route(HttpRequestHandler):
     def _error_page(self, request, error: DomainError) -> Response:
         if is_api(request):
             return error_response(error)
+        if error.code == "QUEUED":
+            render = getattr(self.container.service_cls, "render_waiting_page", None)
+            if render:
+                return render(request, error)
         render = getattr(self.container.service_cls, "render_error_page", None)
         return render(error) if render else error_response(error)
 

@@ -36,6 +36,7 @@ from nameko.constants import (
 )
 from nameko.containers import WorkerContext
 from nameko.exceptions import RpcTimeout, get_module_path, registry
+from nameko.extensions import SharedExtension
 from nameko.rpc import (
     MethodProxy,
     ReplyListener,
@@ -48,7 +49,7 @@ from nameko.rpc import (
 from nameko.standalone.rpc import SingleThreadedReplyListener, StandaloneProxyBase
 
 from common import metrics
-from common.contract_base import RpcContract, RpcMethod
+from common.contract_base import Cost, RpcContract, RpcMethod
 from common.districts import caller_of
 from common.edge.consuming import ResilientQueueConsumer
 from common.edge.dependencies import DATABASE_AWAY
@@ -137,11 +138,43 @@ class _RpcConsumer(RpcConsumer):
         return result, exc_info
 
 
+class ExpensiveWork(SharedExtension):
+    """A process's budget of expensive calls (common.contract_base.Cost) running at once,
+    `settings.EXPENSIVE_WORKERS`: one more is refused at once with SERVICE_UNAVAILABLE, so
+    that expensive work never holds the workers cheap calls need, nor makes them wait."""
+
+    def setup(self):
+        self.limit = self.container.config["settings"].EXPENSIVE_WORKERS
+        self.running = 0
+
+    def take(self) -> None:
+        """(nameko calls `start` and `stop` on every extension: not those names.)"""
+        service = self.container.service_name
+        if self.running >= self.limit:
+            metrics.ADMISSIONS.labels(service, Cost.EXPENSIVE, "refused").inc()
+            log.warning("expensive call refused", extra={"running": self.running})
+            raise DomainError("SERVICE_UNAVAILABLE", extra={"retry_after_s": 1})
+        metrics.ADMISSIONS.labels(service, Cost.EXPENSIVE, "admitted").inc()
+        self.running += 1
+
+    def give_back(self) -> None:
+        self.running -= 1
+
+
 class UnconfirmedRpc(Rpc):
     """An RPC entrypoint whose reply is not confirmed by the broker: a lost reply costs the
     caller its deadline, as a lost request or a dead worker would, so the confirm (a round
-    trip to the broker on every reply) buys nothing."""
+    trip to the broker on every reply) buys nothing. An expensive method's calls run within
+    the process's ExpensiveWork budget."""
     rpc_consumer = _RpcConsumer()
+    expensive_work = ExpensiveWork()
+
+    @property
+    def cost(self) -> Cost:
+        """What its contract declares (`serve`); a method served otherwise is cheap."""
+        declared = getattr(getattr(self.container.service_cls, self.method_name), "declared",
+                           None)
+        return declared.cost if declared is not None else Cost.CHEAP
 
     def handle_message(self, body, message):
         deadline = message.headers.get(DEADLINE_HEADER)
@@ -155,7 +188,21 @@ class UnconfirmedRpc(Rpc):
                     "method": self.method_name, "late_s": round(time.time() - deadline, 3)})
                 self.rpc_consumer.queue_consumer.ack_message(message)
                 return
-        super().handle_message(body, message)
+        if self.cost is Cost.CHEAP:
+            metrics.ADMISSIONS.labels(self.container.service_name, Cost.CHEAP, "admitted").inc()
+            super().handle_message(body, message)
+            return
+        self.expensive_work.take()  # a refusal is answered to the caller (nameko's consumer)
+        try:
+            super().handle_message(body, message)
+        except BaseException:
+            self.expensive_work.give_back()
+            raise
+
+    def handle_result(self, message, worker_ctx, result, exc_info):
+        if self.cost is Cost.EXPENSIVE:
+            self.expensive_work.give_back()
+        return super().handle_result(message, worker_ctx, result, exc_info)
 
 
 def _wait_for_a_free_worker(container) -> None:
@@ -266,7 +313,8 @@ class ServiceRpc(DeadlineRpcProxy):
         self.contract = contract
 
     def get_dependency(self, worker_ctx):
-        return self.contract(super().get_dependency(worker_ctx))
+        return self.contract(super().get_dependency(worker_ctx),
+                             caller_cost=getattr(worker_ctx.entrypoint, "cost", None))
 
 
 class AnyServiceRpc(DeadlineRpcProxy):

@@ -3,6 +3,7 @@
    - 获取短信验证码: asks the JSON API for a code, then counts down before the next one
    - 监护人须知: the agree checkbox unlocks after the minimum reading time
    - 录入详细信息: fields that apply only after some answer appear once it is chosen
+   - 排队等候: the waiting page brings its ticket back on its own
    Every form also works as a plain HTML form posted to the server. */
 (function () {
   "use strict";
@@ -168,6 +169,23 @@
         if (hint) { hint.textContent = "请勾选“我已认真阅读并同意该条款”后点击“确认”。"; }
         sync();
       });
+  });
+
+  /* 排队等候: bring the ticket back when told (the answer is this page again, a little
+     further on, until the family's turn comes) ------------------------------------------ */
+  $all("form[data-waiting]").forEach(function (form) {
+    var left = parseInt(form.getAttribute("data-waiting"), 10) || 1;
+    var hint = $("#waiting-countdown", form);
+    var timer = setInterval(function () {
+      left -= 1;
+      if (left > 0) {
+        if (hint) { hint.textContent = "本页将在 " + left + " 秒后自动刷新排队位置。"; }
+        return;
+      }
+      clearInterval(timer);
+      if (hint) { hint.textContent = "正在刷新排队位置…"; }
+      form.submit();
+    }, 1000);
   });
 
   /* details: a field asked only after some answers ("name=v1,v2;name2=v3"), hidden until

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field, StrictStr, model_validator
 
-from common.contract_base import ContractModel, Event, Ok, RpcContract, RpcMethod
+from common.contract_base import ContractModel, Cost, Event, Ok, RpcContract, RpcMethod
 from common.errors import DomainError
 
 SERVICE_NAME = "accounts"
@@ -251,12 +251,13 @@ class AccountsRpc(RpcContract):
     get_notice = RpcMethod(None, Notice)
     create_captcha = RpcMethod(CaptchaRequest | None, Captcha)  # older callers send none
     request_sms_code = RpcMethod(SmsCodeRequest, SmsCodeSent)
-    register = RpcMethod(Registration, Registered)
-    login = RpcMethod(Login, Session)
+    # a password hashed or checked (argon2id, ~20 MiB and tens of ms of a core each)
+    register = RpcMethod(Registration, Registered, Cost.EXPENSIVE)
+    login = RpcMethod(Login, Session, Cost.EXPENSIVE)
     logout = RpcMethod(StrictStr, Ok)  # the session token
     get_account = RpcMethod(StrictStr, AccountView)  # the session token
-    change_password = RpcMethod(PasswordChange, Ok)
-    reset_password = RpcMethod(PasswordReset, Ok)
-    cancel_account = RpcMethod(AccountCancellation, Ok)
+    change_password = RpcMethod(PasswordChange, Ok, Cost.EXPENSIVE)
+    reset_password = RpcMethod(PasswordReset, Ok, Cost.EXPENSIVE)
+    cancel_account = RpcMethod(AccountCancellation, Ok, Cost.EXPENSIVE)
     # operators: with an exported anchor (services/accounts/audit_anchor.py), or none
-    verify_audit_chain = RpcMethod(dict | None, AuditReport)
+    verify_audit_chain = RpcMethod(dict | None, AuditReport, Cost.EXPENSIVE)

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from common.contract_base import ContractModel, RpcContract, RpcMethod
+from common.contract_base import ContractModel, Cost, RpcContract, RpcMethod
 from services.accounts.contract import ACCOUNT_NO_PATTERN
 
 SERVICE_NAME = "documents"
@@ -64,6 +64,7 @@ class DocumentsRpc(RpcContract):
 
     get_form_status = RpcMethod(FormRef, FormStatus)
     # FORM_NOT_AVAILABLE (with what is missing) before the family may print it
-    get_form = RpcMethod(FormRef, FormFile)
+    # rendered unless stored (about half a second of a core)
+    get_form = RpcMethod(FormRef, FormFile, Cost.EXPENSIVE)
     # FORM_TOKEN_INVALID for a forged, altered or unknown token (the same answer for each)
     check_form = RpcMethod(TokenRef, FormCheck)

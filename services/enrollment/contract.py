@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from common.contract_base import ContractModel, Event, RpcContract, RpcMethod
+from common.contract_base import ContractModel, Cost, Event, RpcContract, RpcMethod
 from services.accounts.contract import (
     ACCOUNT_NO_PATTERN,
     PHONE_PATTERN,
@@ -614,9 +614,10 @@ class DistrictRpc(RpcContract):
     district_move_document = RpcMethod(DocumentDispute, DisputeSettled)
     district_preregister = RpcMethod(Preregistration, Placement)
     district_approve = RpcMethod(Approval, Placement)
-    district_publish = RpcMethod(OperatorRef, Publication)
-    district_bulk_review = RpcMethod(BulkReview, BulkOutcome)
-    district_bulk_preregister = RpcMethod(BulkPreregistration, BulkOutcome)
-    district_bulk_approve = RpcMethod(BulkApproval, BulkOutcome)
+    # a district's whole list at once: seconds of work each
+    district_publish = RpcMethod(OperatorRef, Publication, Cost.EXPENSIVE)
+    district_bulk_review = RpcMethod(BulkReview, BulkOutcome, Cost.EXPENSIVE)
+    district_bulk_preregister = RpcMethod(BulkPreregistration, BulkOutcome, Cost.EXPENSIVE)
+    district_bulk_approve = RpcMethod(BulkApproval, BulkOutcome, Cost.EXPENSIVE)
     district_list_schools = RpcMethod(SchoolQuery, list[SchoolView])
-    district_import_schools = RpcMethod(SchoolsImport, SchoolsImported)
+    district_import_schools = RpcMethod(SchoolsImport, SchoolsImported, Cost.EXPENSIVE)

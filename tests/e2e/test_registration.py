@@ -106,7 +106,7 @@ def test_fifty_simultaneous_registrations_of_one_document_make_one_account(stack
                                                          birth_date="2021-01-05"), families))
     with ThreadPoolExecutor(50) as pool:
         responses = list(pool.map(
-            lambda pair: pair[0].call("POST", "/api/v1/accounts", json=pair[1]),
+            lambda pair: pair[0].call_in_turn("POST", "/api/v1/accounts", json=pair[1]),
             zip(families, bodies, strict=True)))
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [201] + [409] * 49, [r.text for r in responses if r.status_code >= 500]

@@ -42,6 +42,18 @@ class Family:
         return self.http.request(method, self.stack.url + path, headers=headers, timeout=30,
                                  **kwargs)
 
+    def call_in_turn(self, method: str, path: str, **kwargs) -> requests.Response:
+        """`call`, as a client that honours the waiting room: while the answer is 503 QUEUED,
+        waits its retry_after_s and asks again with its ticket (the body as first sent is
+        kept by the gateway, so it sends none). The final answer."""
+        response = self.call(method, path, **kwargs)
+        while response.status_code == 503 and response.json()["code"] == "QUEUED":
+            waiting = response.json()
+            time.sleep(waiting["retry_after_s"])
+            response = self.call(method, path,
+                                 headers={"X-Queue-Ticket": waiting["queue_ticket"]})
+        return response
+
     def captcha(self) -> dict:
         captcha = self.call("POST", "/api/v1/captchas").json()
         return {"captcha_id": captcha["captcha_id"], "captcha_answer": "2468"}

@@ -1,0 +1,161 @@
+"""The waiting room's rules, on a fixed clock: places in arrival order, tickets that keep a
+family's place and request, limits that refuse at once."""
+
+import pytest
+
+from common.errors import DomainError
+from gateway.waiting_room import Limits, Waiting, WaitingRoom
+
+LIMITS = Limits(slots=2, hold_s=0.25, max_line=5, max_bytes=1000, per_address=3, grace_s=30,
+                max_retry_s=10)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def room(clock):
+    return WaitingRoom("accounts", LIMITS, clock)
+
+
+def queued(room: WaitingRoom, address: str = "a", payload=b"form", ticket=None) -> Waiting:
+    """An asker that finds no place and gives up after its hold: its ticket."""
+    arrival = room.arrive(ticket, address, payload, len(payload))
+    assert not arrival.admitted
+    waiting = room.give_up(arrival.seq)
+    assert waiting is not None
+    return waiting
+
+
+def test_newcomers_are_served_while_places_are_free(room):
+    assert room.arrive(None, "a", b"x", 1).admitted
+    assert room.arrive(None, "b", b"y", 1).admitted
+    assert room.in_use == 2
+    assert not room.arrive(None, "c", b"z", 1).admitted
+
+
+def test_a_ticket_holder_keeps_its_place_and_its_request(room):
+    room.arrive(None, "a", b"", 0)
+    room.arrive(None, "a", b"", 0)
+    first = queued(room, payload=b"first family's form")
+    second = queued(room, payload=b"second family's form")
+    assert (first.position, second.position) == (0, 1)
+    room.release()
+    again = room.arrive(first.ticket, "a", b"queue_ticket=...", 16)
+    assert again.admitted
+    assert again.payload == b"first family's form"  # retyped nothing
+    assert room.length == 1
+    assert queued(room, ticket=second.ticket).position == 0
+
+
+def test_a_freed_place_goes_to_the_earliest_asker_not_to_a_newcomer(room):
+    room.arrive(None, "a", b"", 0)
+    room.arrive(None, "a", b"", 0)
+    holder = queued(room, payload=b"holder")
+    newcomer = room.arrive(None, "b", b"newcomer", 8)  # waits for a place, behind the holder
+    returning = room.arrive(holder.ticket, "a", b"", 0)
+    assert not newcomer.admitted and not returning.admitted
+    assert room.release() == returning.seq  # the holder came first, though it asked later
+    assert room.give_up(returning.seq) is None  # admitted meanwhile
+    assert room.give_up(newcomer.seq).position == 0  # the newcomer is now first in line
+
+
+def test_a_place_nobody_earlier_asks_for_goes_to_whoever_asks(room):
+    room.arrive(None, "a", b"", 0)
+    room.arrive(None, "a", b"", 0)
+    absent = queued(room)  # told to come back later; meanwhile a place frees
+    assert room.release() is None
+    late = room.arrive(None, "b", b"late form", 9)
+    assert late.admitted and late.payload == b"late form"  # no place is left idle
+    assert queued(room, ticket=absent.ticket).position == 0  # the absent one keeps its place
+
+
+def test_positions_and_waits_follow_the_rate_of_admissions(room, clock):
+    for _ in range(2):
+        room.arrive(None, "a", b"", 0)
+    for _ in range(2):  # two more served, one a second
+        clock.now += 1
+        room.release()
+        room.arrive(None, "a", b"", 0)
+    tickets = [queued(room, address=str(n)) for n in range(4)]
+    assert [t.position for t in tickets] == [0, 1, 2, 3]
+    # four admissions, 2 s from first to last: 1.5/s, so the fourth in line is 3 s away
+    assert tickets[3].wait_s == 3
+    assert 1 <= tickets[3].retry_after_s <= tickets[3].wait_s
+
+
+def test_retry_after_is_at_least_one_second_and_at_most_the_limit(room, clock):
+    for _ in range(2):
+        room.arrive(None, "a", b"", 0)
+    tickets = [queued(room, address=str(n)) for n in range(5)]
+    assert tickets[0].retry_after_s >= 1
+    assert all(t.retry_after_s <= LIMITS.max_retry_s for t in tickets)
+
+
+def test_a_ticket_not_brought_back_in_time_is_dropped(room, clock):
+    room.arrive(None, "a", b"", 0)
+    room.arrive(None, "a", b"", 0)
+    gone = queued(room, payload=b"old form")
+    clock.now += gone.retry_after_s + LIMITS.grace_s + 1
+    late = room.arrive(gone.ticket, "a", b"new form", 8)  # a newcomer now, with its own body
+    assert not late.admitted and late.payload == b"new form"
+    assert room.length == 1
+
+
+def test_a_ticket_brought_back_in_time_is_kept_however_long_the_line(room, clock):
+    room.arrive(None, "a", b"", 0)
+    room.arrive(None, "a", b"", 0)
+    waiting = queued(room)
+    for _ in range(10):
+        clock.now += waiting.retry_after_s + LIMITS.grace_s - 1
+        waiting = queued(room, ticket=waiting.ticket)
+    assert waiting.position == 0
+
+
+def test_a_full_line_refuses_at_once(room):
+    room.arrive(None, "a", b"", 0)
+    room.arrive(None, "a", b"", 0)
+    for n in range(LIMITS.max_line):
+        queued(room, address=str(n))
+    with pytest.raises(DomainError) as refused:
+        room.arrive(None, "z", b"", 0)
+    assert refused.value.code == "SERVICE_UNAVAILABLE"
+    assert refused.value.extra["retry_after_s"] == LIMITS.max_retry_s
+
+
+def test_one_address_holds_a_bounded_number_of_tickets(room):
+    room.arrive(None, "a", b"", 0)
+    room.arrive(None, "a", b"", 0)
+    for _ in range(LIMITS.per_address):
+        queued(room, address="crowd")
+    with pytest.raises(DomainError):
+        room.arrive(None, "crowd", b"", 0)
+    queued(room, address="another")  # others are not affected
+
+
+def test_the_line_keeps_a_bounded_number_of_bytes(room):
+    room.arrive(None, "a", b"", 0)
+    room.arrive(None, "a", b"", 0)
+    queued(room, payload=b"x" * 900)
+    with pytest.raises(DomainError):
+        room.arrive(None, "b", b"y" * 200, 200)
+
+
+def test_every_place_is_given_back(room):
+    room.arrive(None, "a", b"", 0)
+    room.arrive(None, "a", b"", 0)
+    waiting = [room.arrive(None, str(n), b"", 0) for n in range(3)]
+    assert [room.release() for _ in range(3)] == [w.seq for w in waiting]
+    assert room.in_use == 2
+    assert [room.release(), room.release()] == [None, None]
+    assert room.in_use == 0 and room.length == 0
