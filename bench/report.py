@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import subprocess
@@ -738,3 +739,310 @@ class DocumentsReport:
         (directory / "documents.json").write_text(json.dumps(self.to_json(), indent=2,
                                                              ensure_ascii=False) + "\n")
         (directory / "documents.md").write_text(self.markdown())
+
+
+# The opening-day benchmark (bench/opening_day.py) ----------------------------------------------
+@dataclass(frozen=True)
+class StatusReads:
+    """The signed-in families' GET /api/v1/journey over one phase, paced: each family one read
+    every families / offered_per_s seconds, timed from when it was due."""
+    families: int
+    offered_per_s: float
+    seconds: float  # from the phase's start until the reads were stopped
+    due: int  # reads due meanwhile
+    sent: int
+    served: int  # answered 200
+    refused: dict[str, int]  # the other answers, by status (0: none, the connection failed)
+    latency: Latency  # of the 200s, from when each was due
+
+    @property
+    def served_share(self) -> float:
+        """Answered 200 / due: a read never sent (its family still waited for an earlier
+        answer when the phase ended) is not served either."""
+        return self.served / self.due if self.due else math.nan
+
+    @property
+    def served_per_s(self) -> float:
+        return self.served / self.seconds
+
+    @property
+    def refused_count(self) -> int:
+        return sum(self.refused.values())
+
+    @property
+    def unsent(self) -> int:
+        return max(0, self.due - self.sent)
+
+
+@dataclass(frozen=True)
+class Retries:
+    """Families that honour retry_after_s: each sends again after a 503 (with its ticket, if
+    the 503 gave one) until a final answer or its give-up time."""
+    give_up_s: float
+    families: int
+    registered: int  # eventually
+    outcomes: dict[str, int]  # each family's last answer: "201", "gave up", "409 CODE", ...
+    to_registered: Latency  # from the family's arrival to its 201
+    retries_mean: float  # requests per family after its first
+    retries_max: int
+    ticket_holders: int  # families that got a queue_ticket at least once
+    overtaken: int  # ticket holders registered later (or never) than a later ticket holder
+    overtaking_pairs: int  # (earlier, later) ticket holders in that order
+    slack_ms: float  # "later" means by more than this (the registrations' p99 at R)
+
+
+@dataclass(frozen=True)
+class Offered:
+    """Registrations offered during one phase (POST /api/v1/accounts), the reads meanwhile."""
+    name: str  # "sustainable", "1.2 × R", ...
+    shape: str  # "closed", "open" or "retrying"
+    offered_per_s: float  # arrivals/s (open loop), requests sent/s (closed loop)
+    seconds: float  # the window: of the arrivals (open loop), until the last answer (closed)
+    families: int  # prepared bodies sent at least once
+    requests: int  # in all, retries included
+    registered: int  # answered 201 within the window
+    counted_s: float  # from the first 201 until the window's end
+    registered_all: int  # answered 201 at all
+    until_last_s: float  # from the start until the last answer
+    refused: dict[str, int]  # 503 answers by the body's code (QUEUED, SERVICE_UNAVAILABLE)
+    other: dict[str, int]  # any other answer than 201 and 503: "status CODE" (0: no answer)
+    latency: Latency  # of the 201s: from the arrival or retry time (open loop), the send
+    refusal_latency: Latency  # of the 503s, timed likewise
+    send_lag: Latency  # how late the load generator sent each family's first request
+    reads: StatusReads
+    cpu: CpuUse
+    connections: int  # the load generator opened for the registrations
+    settle_s: float  # waited before the phase for the previous one's backlog to clear
+    retries: Retries | None = None
+
+    @property
+    def registered_per_s(self) -> float:
+        """201s answered within the window, over the time from the first one to its end."""
+        return self.registered / self.counted_s if self.counted_s > 0 else 0.0
+
+    @property
+    def refused_count(self) -> int:
+        return sum(self.refused.values())
+
+
+@dataclass
+class OpeningDayReport:
+    machine: Machine
+    hashes_per_s: float  # bare argon2id on two threads, just before the sustainable phase
+    hash_cores: float  # the cores those threads got
+    idle: StatusReads  # the reads alone: their baseline
+    idle_cpu: CpuUse
+    sustainable: Offered  # closed loop: R and its p99, the registrations' baseline
+    overloads: list[Offered]  # open loop at 1.2 × R and 2 × R
+    retrying: Offered  # 2 × R, the families honouring retry_after_s
+    checks: list[Check] = field(init=False)
+
+    def __post_init__(self):
+        self.checks = []
+        for phase in self.overloads:
+            goodput, p99 = self.goodput_ratio(phase), self.p99_ratio(phase)
+            self.checks += [
+                Check(f"goodput at {phase.name} / R", round(goodput, 3), ">= 0.9",
+                      goodput >= 0.9),
+                Check(f"registration p99 at {phase.name} / at R", round(p99, 2), "<= 2",
+                      p99 <= 2)]
+        for phase in self.loaded:
+            share, p99 = phase.reads.served_share, self.read_ratio(phase.reads)
+            self.checks += [
+                Check(f"reads served, {phase.name}", round(share, 4), ">= 0.99",
+                      share >= 0.99),
+                Check(f"read p99, {phase.name} / idle", round(p99, 2), "<= 3", p99 <= 3)]
+
+    @property
+    def loaded(self) -> list[Offered]:
+        return [self.sustainable, *self.overloads, self.retrying]
+
+    @property
+    def r_per_s(self) -> float:
+        return self.sustainable.registered_per_s
+
+    def goodput_ratio(self, phase: Offered) -> float:
+        return phase.registered_per_s / self.r_per_s
+
+    def p99_ratio(self, phase: Offered) -> float:
+        return phase.latency.p99_ms / self.sustainable.latency.p99_ms
+
+    def read_ratio(self, reads: StatusReads) -> float:
+        return reads.latency.p99_ms / self.idle.latency.p99_ms
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["r_per_s"] = self.r_per_s
+        data["r_per_s / hashes_per_s"] = self.r_per_s / self.hashes_per_s
+        data["idle"]["served_share"] = self.idle.served_share
+        for phase, out in zip(self.loaded, [data["sustainable"], *data["overloads"],
+                                            data["retrying"]], strict=True):
+            out["registered_per_s"] = phase.registered_per_s
+            out["reads"]["served_share"] = phase.reads.served_share
+            out["ratios"] = {"registered_per_s / R": self.goodput_ratio(phase),
+                             "registration_p99 / p99_at_R": self.p99_ratio(phase),
+                             "read_p99 / idle_read_p99": self.read_ratio(phase.reads)}
+        data["passed"] = self.passed
+        return data
+
+    # the Markdown --------------------------------------------------------------------------
+    def markdown(self) -> str:
+        idle, s = self.idle, self.sustainable
+        lines = [f"Machine: {self.machine.describe()}.", "",
+                 f"Status reads: {idle.families} signed-in families each GET /api/v1/journey "
+                 f"once every {idle.families / idle.offered_per_s:g} s "
+                 f"({idle.offered_per_s:g} reads/s offered, staggered), timed from when each "
+                 "was due; served = answered 200 / due. Registrations: POST /api/v1/accounts, "
+                 f"each phase's families prepared just before it. R = **{self.r_per_s:.1f} "
+                 f"registrations/s** (closed loop, {s.latency.count} registered, p99 "
+                 f"{s.latency.p99_ms:.0f} ms; {self.r_per_s / self.hashes_per_s:.2f} × the "
+                 f"bare argon2id rate on two threads just before, {self.hashes_per_s:.1f} "
+                 f"hashes/s on {self.hash_cores:.2f} cores): the rates and registration "
+                 "latencies below are against R and its p99, the reads' against their idle p50 "
+                 "and p99.", "",
+                 "| offered registrations | registered | refused (503) | other answers "
+                 "| registration p50 / p99 | status reads served | reads refused "
+                 "| read p50 / p99 |", "|---|---|---|---|---|---|---|---|"]
+        lines.append("| none (status reads only, "
+                     f"{idle.seconds:.0f} s) | | | | | {self._served(idle)} | "
+                     f"{self._refused(idle)} | {idle.latency.p50_ms:.0f} / "
+                     f"{idle.latency.p99_ms:.0f} ms (1 / 1) |")
+        for phase in self.loaded:
+            lines.append("| " + " | ".join(self._cells(phase)) + " |")
+        lines += ["", *self._retry_lines(), "", self._generator_line(), "",
+                  "| Target | Measured | Against (same run) | Ratio | |", "|---|---|---|---|---|"]
+        lines += [self._target_row(check) for check in self.checks]
+        lines += ["", f"All targets met: {'yes' if self.passed else 'no'}.", ""]
+        lines += self._cpu_lines()
+        return "\n".join(lines) + "\n"
+
+    def _cells(self, phase: Offered) -> list[str]:
+        r_p50, r_p99 = self.sustainable.latency.p50_ms, self.sustainable.latency.p99_ms
+        if phase.shape == "closed":
+            offered = (f"sustainable: closed loop, {phase.connections} at a time "
+                       f"({phase.offered_per_s:.1f} sent/s, {phase.seconds:.0f} s)")
+            registered = (f"**{phase.registered_per_s:.1f}/s** = R; "
+                          f"{phase.registered}/{phase.families}")
+        else:
+            multiple = phase.offered_per_s / self.r_per_s
+            offered = (f"{phase.name}: {phase.offered_per_s:.1f}/s open loop "
+                       f"({multiple:.2f} × R), {phase.families} arrivals in "
+                       f"{phase.seconds:.0f} s, {phase.connections} connections")
+            registered = (f"**{phase.registered_per_s:.1f}/s** (**{self.goodput_ratio(phase):.2f}"
+                          f"** × R): {phase.registered} from the first 201 at "
+                          f"{phase.seconds - phase.counted_s:.1f} s to the arrivals' end; "
+                          f"{phase.registered_all} in all by {phase.until_last_s:.0f} s")
+        if phase.retries:
+            offered += ", clients honour retry_after_s"
+            retries = phase.retries
+            registered += (f" ({phase.registered_all / phase.until_last_s:.1f}/s, "
+                           f"{phase.registered_all / self.r_per_s / phase.until_last_s:.2f} × "
+                           f"R); {retries.registered / retries.families:.1%} of the families "
+                           "registered")
+        refused = f"{phase.refused_count}" + (
+            f" ({_counts(phase.refused)}; p99 {phase.refusal_latency.p99_ms:.0f} ms, "
+            f"{phase.refusal_latency.p99_ms / r_p99:.2f} × R's p99)" if phase.refused else "")
+        if phase.retries:
+            refused += f" over {phase.requests} requests"
+        other = f"**{sum(phase.other.values())}**: {_counts(phase.other)}" if phase.other \
+            else "0"
+        lat = phase.latency
+        latency = (f"{lat.p50_ms:.0f} / {lat.p99_ms:.0f} ms ({lat.p50_ms / r_p50:.2f} / "
+                   f"**{lat.p99_ms / r_p99:.2f}** × R's)")
+        if phase.retries:
+            to = phase.retries.to_registered
+            latency += (f"; from arrival to 201: {to.p50_ms / 1e3:.1f} / "
+                        f"{to.p99_ms / 1e3:.1f} s")
+        reads = phase.reads
+        read = (f"{reads.latency.p50_ms:.0f} / {reads.latency.p99_ms:.0f} ms "
+                f"({reads.latency.p50_ms / self.idle.latency.p50_ms:.2f} / "
+                f"**{self.read_ratio(reads):.2f}** × idle)")
+        return [offered, registered, refused, other, latency, self._served(reads),
+                self._refused(reads), read]
+
+    @staticmethod
+    def _served(reads: StatusReads) -> str:
+        return (f"{reads.served_per_s:.1f}/s, **{reads.served_share:.2%}** of {reads.due} due"
+                + (f" ({reads.unsent} never sent: the family still waited)" if reads.unsent
+                   else ""))
+
+    @staticmethod
+    def _refused(reads: StatusReads) -> str:
+        if not reads.refused:
+            return "0"
+        return (f"{reads.refused_count} ({reads.refused_count / reads.due:.2%}: "
+                f"{_counts(reads.refused)})")
+
+    def _retry_lines(self) -> list[str]:
+        phase, retries = self.retrying, self.retrying.retries
+        return [
+            f"Honouring retry_after_s ({phase.name}, giving up {retries.give_up_s:g} s after "
+            f"arriving): {retries.registered} of {retries.families} families registered "
+            f"({retries.registered / retries.families:.1%}); last answers: "
+            f"{_counts(retries.outcomes)}. Requests per family after the first: mean "
+            f"{retries.retries_mean:.2f}, max {retries.retries_max}. From arrival to 201: p50 "
+            f"{retries.to_registered.p50_ms / 1e3:.2f} s, p99 "
+            f"{retries.to_registered.p99_ms / 1e3:.2f} s. {retries.ticket_holders} families "
+            "got a queue_ticket; fairness among them: "
+            f"**{retries.overtaken} overtaken** (registered more than {retries.slack_ms:.0f} "
+            "ms, R's p99, after a ticket holder that arrived later, or never registered while "
+            f"one did), {retries.overtaking_pairs} such pairs."]
+
+    def _generator_line(self) -> str:
+        opened = [p for p in self.loaded if p.shape != "closed"]
+        return ("Before each phase the platform settled (three fast reads in a row) in "
+                + ", ".join(f"{p.settle_s:.1f} s" for p in self.loaded)
+                + ". The load generator sent the open loops' arrivals late by p99 "
+                + ", ".join(f"{p.send_lag.p99_ms:.0f} ms" for p in opened)
+                + f" ({', '.join(p.name for p in opened)}).")
+
+    def _target_row(self, check: Check) -> str:
+        mark = {True: "✅", False: "❌"}[check.passed]
+        name = check.name
+        if name.startswith("goodput"):
+            phase = self._phase(name.removeprefix("goodput at ").removesuffix(" / R"))
+            return (f"| Registered/s at {phase.name} | {phase.registered_per_s:.1f}/s | "
+                    f"≥ 0.9 × R ({self.r_per_s:.1f}/s) | **{check.value:.2f}** | {mark} |")
+        if name.startswith("registration p99"):
+            phase = self._phase(name.removeprefix("registration p99 at ")
+                                .removesuffix(" / at R"))
+            return (f"| Registration p99 at {phase.name} | {phase.latency.p99_ms:.0f} ms | "
+                    f"≤ 2 × p99 at R ({self.sustainable.latency.p99_ms:.0f} ms) | "
+                    f"**{check.value:.2f}** | {mark} |")
+        if name.startswith("reads served"):
+            phase = self._phase(name.removeprefix("reads served, "))
+            return (f"| Status reads served, {phase.name} | {phase.reads.served}/"
+                    f"{phase.reads.due} | ≥ 99 % | **{check.value:.2%}** | {mark} |")
+        phase = self._phase(name.removeprefix("read p99, ").removesuffix(" / idle"))
+        return (f"| Status read p99, {phase.name} | {phase.reads.latency.p99_ms:.0f} ms | "
+                f"≤ 3 × idle p99 ({self.idle.latency.p99_ms:.0f} ms) | **{check.value:.2f}** | "
+                f"{mark} |")
+
+    def _phase(self, name: str) -> Offered:
+        return next(phase for phase in self.loaded if phase.name == name)
+
+    def _cpu_lines(self) -> list[str]:
+        lines = ["| CPU: cores busy | " + " | ".join(PARTS)
+                 + " | these parts | whole machine |", "|---" * (len(PARTS) + 3) + "|"]
+        for name, use in [("status reads only", self.idle_cpu),
+                          *((phase.name, phase.cpu) for phase in self.loaded)]:
+            lines.append(f"| {name} | " + " | ".join(f"{use.seconds[part] / use.wall_s:.2f}"
+                                                     for part in PARTS)
+                         + f" | {use.cores:.2f} | {use.machine_cores:.2f} |")
+        return lines + ["", "CPU from /proc over each phase (its settling and preparation "
+                            f"excluded), {self.machine.nproc} cores available; RabbitMQ is in "
+                            "the whole machine's figure only."]
+
+    def write(self, directory: Path = RESULTS) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "opening_day.json").write_text(json.dumps(self.to_json(), indent=2,
+                                                               ensure_ascii=False) + "\n")
+        (directory / "opening_day.md").write_text(self.markdown())
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{key} × {n}" for key, n in sorted(counts.items(), key=lambda kv: -kv[1]))
