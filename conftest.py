@@ -8,11 +8,11 @@ monkey-patching; they run in a pytest process of their own with PLATFORM_TESTS_E
 
 import os
 
+from common.cores import offload_threads
+
 GREEN = os.environ.get("PLATFORM_TESTS_EVENTLET", "1") != "0"
 os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
-# CPU work is offloaded one job per core (common.edge.dependencies.offload): more OS threads
-# would only hold memory (argon2 keeps 19 MiB per thread).
-os.environ.setdefault("EVENTLET_THREADPOOL_SIZE", str(os.cpu_count() or 2))
+os.environ.setdefault("EVENTLET_THREADPOOL_SIZE", str(offload_threads()))  # as the launcher
 
 if GREEN:
     import warnings

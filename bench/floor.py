@@ -21,6 +21,7 @@ from bench.baseline import hash_rate
 from bench.cpu import machine_busy_s, threads_cpu_s
 from bench.httpload import post_all
 from bench.report import ROOT
+from common.cores import offload_threads
 from tests.support.infra import drop_amqp_vhost, make_amqp_vhost
 
 PORT = 8093
@@ -28,8 +29,8 @@ SERVICES = ("FloorGateway", "FloorAccounts", "FloorNotify")
 REQUESTS = 3000
 HASHED_REQUESTS = 600  # as many as the registrations of `make bench`
 HASHES = 200
-# One OS thread per core for the hashing, as common/edge/launcher.py sets for the platform.
-THREADS_AS_PLATFORM = {"EVENTLET_THREADPOOL_SIZE": str(os.cpu_count() or 2)}
+# The hashing's OS threads, as common/edge/launcher.py sets them for the platform.
+THREADS_AS_PLATFORM = {"EVENTLET_THREADPOOL_SIZE": str(offload_threads())}
 CONCURRENCY = 24
 
 

@@ -16,6 +16,7 @@ should cost as little CPU as possible (about 0.1-0.3 ms a request, against ~1.5 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -89,6 +90,17 @@ class Connection:
 
 
 # POSTs ----------------------------------------------------------------------------------------
+def queued(status: int, body: bytes) -> dict | None:
+    """The waiting room's answer (503 QUEUED: queue_ticket, retry_after_s, ...), or None."""
+    if status != 503:
+        return None
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return None
+    return answer if answer.get("code") == "QUEUED" else None
+
+
 class Answer(NamedTuple):
     status: int  # 0: no answer (the connection failed)
     seconds: float
@@ -108,11 +120,18 @@ async def _post_all(url: str, bodies: list[bytes], sources: list[str | None],
     async def worker(conn: Connection):
         for i in todo:  # shared: each index is taken by exactly one worker
             started = time.perf_counter()
-            try:
-                status, body, cookies = await conn.send(requests[i])
-            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-                status, body, cookies = 0, repr(exc).encode(), {}
-                await conn.close()
+            request = requests[i]
+            while True:
+                try:
+                    status, body, cookies = await conn.send(request)
+                except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                    status, body, cookies = 0, repr(exc).encode(), {}
+                    await conn.close()
+                if (waiting := queued(status, body)) is None:
+                    break
+                # in line: back when told, with the ticket (the gateway kept the body)
+                await asyncio.sleep(waiting["retry_after_s"])
+                request = _request("POST", url, {"X-Queue-Ticket": waiting["queue_ticket"]})
             answers[i] = Answer(status, time.perf_counter() - started, body, cookies)
 
     await asyncio.gather(*(worker(c) for c in conns))
@@ -124,7 +143,9 @@ def post_all(url: str, bodies: list[bytes], sources: list[str | None],
              headers: list[dict[str, str]] | None = None) -> list[Answer]:
     """POSTs each JSON body, with its own `headers` if given, over one keep-alive connection
     per source address (so as many at a time), as a reverse proxy's pooled upstream
-    connections would carry them: the answers, in order."""
+    connections would carry them: the answers, in order. A client put in line (503 QUEUED)
+    comes back when told with its ticket, as the waiting page does: its answer is the last,
+    its time from its first send."""
     return asyncio.run(_post_all(url, bodies, sources, headers))
 
 

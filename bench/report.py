@@ -744,8 +744,9 @@ class DocumentsReport:
 # The opening-day benchmark (bench/opening_day.py) ----------------------------------------------
 @dataclass(frozen=True)
 class StatusReads:
-    """The signed-in families' GET /api/v1/journey over one phase, paced: each family one read
-    every families / offered_per_s seconds, timed from when it was due."""
+    """The signed-in families' status reads (GET `path`) over one phase, paced: each family
+    one read every families / offered_per_s seconds, timed from when it was due."""
+    path: str
     families: int
     offered_per_s: float
     seconds: float  # from the phase's start until the reads were stopped
@@ -893,7 +894,7 @@ class OpeningDayReport:
     def markdown(self) -> str:
         idle, s = self.idle, self.sustainable
         lines = [f"Machine: {self.machine.describe()}.", "",
-                 f"Status reads: {idle.families} signed-in families each GET /api/v1/journey "
+                 f"Status reads: {idle.families} signed-in families each GET {idle.path} "
                  f"once every {idle.families / idle.offered_per_s:g} s "
                  f"({idle.offered_per_s:g} reads/s offered, staggered), timed from when each "
                  "was due; served = answered 200 / due. Registrations: POST /api/v1/accounts, "

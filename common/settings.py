@@ -54,7 +54,7 @@ class ProcessSettings(BaseSettings):
     MAX_WORKERS: int = 50
     # Expensive calls (common.contract_base.Cost) running at once in one process; one more is
     # refused at once ("retry later"). Well under MAX_WORKERS, which cheap calls then keep.
-    EXPENSIVE_WORKERS: int = Field(16, ge=1)
+    EXPENSIVE_WORKERS: int = Field(32, ge=1)
     # How often a process with event handlers reads its dead-letter queue's depth (the gauge
     # platform_dead_letters).
     DEAD_LETTERS_REFRESH_S: float = 15.0

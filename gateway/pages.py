@@ -198,10 +198,15 @@ class PageRoutes(RouteHelpers):
         about how long, and a form that brings its ticket back on its own (static/site.js)
         or on a click, to the same address with the same method."""
         waiting = error.extra
+        values = getattr(request, "path_values", {})
+        registering = request.path.endswith("/register") and "hukou_type" in values
         response = render("waiting.html", 503, waiting=waiting,
                           wait_text=wait_text(waiting["wait_estimate_s"]),
                           method="get" if request.method == "GET" else "post",
-                          action=request.path)
+                          action=request.path,
+                          service=Service.find(values["district"], values["hukou_type"])
+                          if registering else None,
+                          steps=REGISTRATION_STEPS if registering else None, step=1)
         response.headers["Retry-After"] = str(waiting["retry_after_s"])
         response.headers["Cache-Control"] = "no-store"
         return response

@@ -18,7 +18,7 @@ class GatewaySettings(ProcessSettings):
     GATEWAY_MAX_INFLIGHT: int = 400
     # The waiting rooms (gateway/waiting_room.py): one per service whose expensive calls
     # routes make (`@route(..., expensive="accounts")`), each with this many places.
-    WAITING_ROOM_SLOTS: int = Field(16, ge=1)
+    WAITING_ROOM_SLOTS: int = Field(24, ge=1)
     WAITING_ROOM_HOLD_S: float = Field(0.25, ge=0)  # an asker's wait for a place, at most
     WAITING_ROOM_MAX_LINE: int = Field(20000, ge=1)  # tickets per room
     WAITING_ROOM_MAX_BYTES: int = Field(64 * 1024 * 1024, ge=0)  # kept requests per room

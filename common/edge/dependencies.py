@@ -22,6 +22,7 @@ from nameko.rpc import Rpc
 from psycopg_pool.base import AttemptWithBackoff
 
 from common import metrics
+from common.cores import offload_threads
 
 log = logging.getLogger(__name__)
 
@@ -205,10 +206,10 @@ def let_others_run() -> None:
     eventlet.sleep(0)
 
 
-# The OS threads (EVENTLET_THREADPOOL_SIZE, one per core) run one job each; as many again may
-# wait in eventlet's queue, so a thread that finishes starts the next job at once instead of
-# idling until the busy event loop gets round to handing it one.
-CPU_SLOTS = eventlet.semaphore.Semaphore(2 * (os.cpu_count() or 2))
+# The OS threads (EVENTLET_THREADPOOL_SIZE: common/cores.py) run one job each; as many again
+# may wait in eventlet's queue, so a thread that finishes starts the next job at once instead
+# of idling until the busy event loop gets round to handing it one.
+CPU_SLOTS = eventlet.semaphore.Semaphore(2 * offload_threads())
 _thread_state = eventlet.patcher.original("threading").local()
 
 

@@ -7,10 +7,10 @@ library before anything else is imported, or database calls block the whole proc
 
 import os
 
+from common.cores import offload_threads  # noqa: E402  (standard library only)
+
 os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
-# CPU work is offloaded one job per core (common.edge.dependencies.offload): more OS threads
-# would only hold memory (argon2 keeps 19 MiB per thread).
-os.environ.setdefault("EVENTLET_THREADPOOL_SIZE", str(os.cpu_count() or 2))
+os.environ.setdefault("EVENTLET_THREADPOOL_SIZE", str(offload_threads()))
 
 import warnings  # noqa: E402
 

@@ -90,6 +90,27 @@ class Stack:
                 proc.kill()
                 proc.wait()
 
+    @contextlib.contextmanager
+    def paused(self, name: str):
+        """Process `name` stopped (SIGSTOP) for the block, as a process stuck on a full core
+        would be: what it was sent waits, nothing is lost; then it goes on (SIGCONT)."""
+        proc = self.procs[name]
+        proc.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            proc.send_signal(signal.SIGCONT)
+
+    def metric(self, name: str, sample: str) -> float | None:
+        """A sample of process `name`'s Prometheus metrics, as its line begins
+        (`platform_waiting_room_in_use{room="accounts"}`), or None."""
+        text = requests.get(f"http://127.0.0.1:{self.metrics_ports[name]}/metrics",
+                            timeout=5).text
+        for line in text.splitlines():
+            if line.startswith(sample + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return None
+
     def start_all(self) -> None:
         for name in PROCESSES:
             self.start(name)
