@@ -25,6 +25,13 @@ IDEMPOTENCY_KEY = {
                    "（重设：同一账号与手机号；修改密码、撤销账号：同一会话）。不带此头时，"
                    "完全相同的请求同样如此。"}
 
+QUEUE_TICKET = {
+    "name": "X-Queue-Ticket", "in": "header", "required": False,
+    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+    "description": "排队凭据：503 QUEUED 应答中的 queue_ticket。在 retry_after_s 秒后带此头"
+                   "重发同一请求（可不带请求体：以排队时的请求为准），保留原排队位置；轮到时"
+                   "得到该请求的结果，否则再次得到 503 QUEUED 及更新的位置。"
+                   "信息采集顺序与入学次序、入学结果无关。"}
 # What any operation may answer: a bug (500), overload or a service out of reach (503).
 ALWAYS = ("INTERNAL_ERROR", "SERVICE_UNAVAILABLE")
 # What reading a JSON body may answer (gateway.api.read_json, the body limit).
@@ -68,7 +75,10 @@ def _body_schema(model) -> dict:
 
 def _op(operation_id: str, method: str, summary: str, body=None, ok: int = 200, errors=(),
         auth=NONE, response: dict | None = None, links: dict | None = None,
-        media_type: str = "application/json", headers: dict | None = None) -> dict:
+        media_type: str = "application/json", headers: dict | None = None,
+        queued: bool = False) -> dict:
+    """`queued`: served through a waiting room (its route is expensive, gateway.web): may
+    answer 503 QUEUED, and takes the ticket back in X-Queue-Ticket."""
     success = {"description": "成功"}
     if response:
         success["content"] = {media_type: {"schema": response}}
@@ -78,11 +88,14 @@ def _op(operation_id: str, method: str, summary: str, body=None, ok: int = 200, 
         success["links"] = links
     op = {"operationId": operation_id, "summary": summary, "responses": {str(ok): success}}
     if body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {
+        op["requestBody"] = {"required": not queued, "content": {"application/json": {
             "schema": _body_schema(body)}}}
         if "idempotency_key" in body.model_fields:
             op["parameters"] = [IDEMPOTENCY_KEY]
         errors = BODY + tuple(errors)
+    if queued:
+        op["parameters"] = [*op.get("parameters", []), QUEUE_TICKET]
+        errors = tuple(errors) + ("VALIDATION_ERROR", "QUEUED")  # the ticket's format
     if auth:
         op["security"] = list(auth)
         errors = ("NOT_AUTHENTICATED",) + tuple(errors)
@@ -142,7 +155,10 @@ def openapi_document(session_cookie: str = security.SESSION_COOKIE) -> dict:
                                 "code 为稳定机器码。路径不支持的请求方法返回 405 "
                                 "METHOD_NOT_ALLOWED，并以 Allow 头列出支持的方法。"
                                 "改变状态的请求若带有其他站点的 Origin（或 Referer）返回 403 "
-                                "CSRF_FAILED。"},
+                                "CSRF_FAILED。耗时较多的请求（注册、登录、修改与重设密码、"
+                                "撤销账号、下载信息采集表）在繁忙时排队：503 QUEUED 带 "
+                                "queue_position、wait_estimate_s、retry_after_s 与 "
+                                "queue_ticket（见 X-Queue-Ticket）。"},
         "components": {
             "securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": session_cookie,
@@ -155,7 +171,10 @@ def openapi_document(session_cookie: str = security.SESSION_COOKIE) -> dict:
                                "message": {"type": "string"},
                                "fields": {"type": "object",
                                           "additionalProperties": {"type": "string"}},
-                               "retry_after_s": {"type": "integer", "minimum": 0}}},
+                               "retry_after_s": {"type": "integer", "minimum": 0},
+                               "queue_position": {"type": "integer", "minimum": 1},
+                               "wait_estimate_s": {"type": "integer", "minimum": 0},
+                               "queue_ticket": {"type": "string"}}},
                         **NESTED}},
         "paths": paths,
     }
@@ -185,18 +204,19 @@ def _paths() -> dict:
                  "DISTRICT_MISMATCH", "AGE_OUT_OF_RANGE", "WEAK_PASSWORD", "PASSWORD_MISMATCH",
                  "NOTICE_NOT_READ", "CONSENT_REQUIRED", "SMS_CODE_INVALID", "SPECIAL_CASE")
                 + RATE_LIMITED,
-                response=_session_answer("account_no"), links=SIGNED_IN_LINKS),
+                response=_session_answer("account_no"), links=SIGNED_IN_LINKS, queued=True),
             "/api/v1/sessions": _op(
                 "login", "POST", "登录", accounts.Login, 201,
                 ("CAPTCHA_INVALID", "INVALID_CREDENTIALS", "ACCOUNT_LOCKED") + RATE_LIMITED,
-                response=_session_answer(), links=SIGNED_IN_LINKS),
+                response=_session_answer(), links=SIGNED_IN_LINKS, queued=True),
             "/api/v1/sessions/current": _op("logout", "DELETE", "退出登录", auth=SESSION_CSRF,
                                             response=OK),
             "/api/v1/account": {
                 **_op("getAccount", "GET", "查看账号（信息已遮盖）", auth=SESSION,
                       response=schema_of(accounts.AccountView)),
                 **_op("cancelAccount", "DELETE", "撤销账号", accounts.AccountCancellation,
-                      errors=("SMS_CODE_INVALID",), auth=SESSION_CSRF, response=OK)},
+                      errors=("SMS_CODE_INVALID",), auth=SESSION_CSRF, response=OK,
+                      queued=True)},
             "/api/v1/journey": _op(
                 "getJourney", "GET", "信息采集导航：各环节状态与下一步（刚注册时为未填写）",
                 auth=SESSION, response=schema_of(enrollment.Journey)),
@@ -242,14 +262,14 @@ def _paths() -> dict:
                 "下载学龄人口信息采集表（PDF，分块传输）。页面上的下载地址为 /form.pdf",
                 errors=("FORM_NOT_AVAILABLE",), auth=SESSION,
                 response={"type": "string", "format": "binary"}, media_type="application/pdf",
-                headers=DOWNLOAD_HEADERS),
+                headers=DOWNLOAD_HEADERS, queued=True),
             "/api/v1/account/password": _op(
                 "changePassword", "PUT", "修改密码（其他登录会话全部失效）",
                 accounts.PasswordChange,
                 errors=("SMS_CODE_INVALID", "WEAK_PASSWORD", "PASSWORD_MISMATCH"),
-                auth=SESSION_CSRF, response=OK),
+                auth=SESSION_CSRF, response=OK, queued=True),
             "/api/v1/password-resets": _op(
                 "resetPassword", "POST", "忘记密码：核验后重设", accounts.PasswordReset,
                 errors=("SMS_CODE_INVALID", "RESET_FAILED", "WEAK_PASSWORD",
-                        "PASSWORD_MISMATCH"), response=OK),
+                        "PASSWORD_MISMATCH"), response=OK, queued=True),
     }

@@ -41,6 +41,7 @@ from gateway.waiting_room import Limits, Waiting, WaitingRoom
 log = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
 QUEUE_TICKET_HEADER = "X-Queue-Ticket"  # the API's; a page sends the field `queue_ticket`
+QUEUE_TICKET = re.compile(r"[A-Za-z0-9_-]{1,64}")  # gateway.waiting_room issues 24 of them
 
 
 def json_response(body, status: int = 200, headers: dict | None = None) -> Response:
@@ -196,11 +197,14 @@ class WaitingRooms(SharedExtension):
 
 
 def queue_ticket(request) -> str | None:
-    """The ticket a request brings back: the API's header, or a waiting page's field."""
-    ticket = request.headers.get(QUEUE_TICKET_HEADER) or request.args.get("queue_ticket")
-    if not ticket and request.mimetype == "application/x-www-form-urlencoded":
+    """The ticket a request brings back: the API's header, or a waiting page's field.
+    VALIDATION_ERROR if it cannot be one (a ticket of no line is a newcomer's request)."""
+    ticket = request.headers.get(QUEUE_TICKET_HEADER, request.args.get("queue_ticket"))
+    if ticket is None and request.mimetype == "application/x-www-form-urlencoded":
         ticket = request.form.get("queue_ticket")
-    return ticket or None
+    if ticket is not None and not QUEUE_TICKET.fullmatch(ticket):
+        raise DomainError("VALIDATION_ERROR", fields={QUEUE_TICKET_HEADER: "格式不正确。"})
+    return ticket
 
 
 def queued(waiting: Waiting) -> DomainError:
