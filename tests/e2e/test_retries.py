@@ -138,7 +138,8 @@ def test_the_api_document_declares_the_idempotency_key_header(stack):
     for method, path in [("post", REGISTER), ("post", "/api/v1/password-resets"),
                          ("put", "/api/v1/account/password"), ("delete", "/api/v1/account")]:
         operation = document["paths"][path][method]
+        # and the waiting room's ticket: each of them is served through it (gateway.web)
         assert [(p["name"], p["in"], p["required"]) for p in operation["parameters"]] == \
-            [("Idempotency-Key", "header", False)], path
+            [("Idempotency-Key", "header", False), ("X-Queue-Ticket", "header", False)], path
         body = operation["requestBody"]["content"]["application/json"]["schema"]
         assert "idempotency_key" not in body["properties"], path  # a header, not a field
