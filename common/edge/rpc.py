@@ -169,12 +169,12 @@ class UnconfirmedRpc(Rpc):
     rpc_consumer = _RpcConsumer()
     expensive_work = ExpensiveWork()
 
-    @property
-    def cost(self) -> Cost:
-        """What its contract declares (`serve`); a method served otherwise is cheap."""
+    def setup(self):
+        super().setup()
+        # what its contract declares (`serve`), read once, not per message; else cheap
         declared = getattr(getattr(self.container.service_cls, self.method_name), "declared",
                            None)
-        return declared.cost if declared is not None else Cost.CHEAP
+        self.cost = declared.cost if declared is not None else Cost.CHEAP
 
     def handle_message(self, body, message):
         deadline = message.headers.get(DEADLINE_HEADER)
