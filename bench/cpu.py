@@ -31,6 +31,19 @@ def _stat_cpu_s(stat_path: Path) -> float:
     return (int(fields[11]) + int(fields[12])) * TICK_S  # utime + stime
 
 
+def with_children_cpu_s(pid: int) -> float:
+    """A process's CPU and its live children's: a service's expensive process counts as the
+    service's (common/edge/expensive_process.py)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    total = _stat_cpu_s(Path(f"/proc/{pid}/stat"))
+    for child in children:
+        try:
+            total += _stat_cpu_s(Path(f"/proc/{child}/stat"))
+        except OSError:  # a child that just ended
+            pass
+    return total
+
+
 def threads_cpu_s(pid: int) -> dict[int, float]:
     out = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
@@ -121,7 +134,7 @@ class CpuMeter:
                 # tpool threads live as long as the process, so none is lost between snapshots
                 seconds[f"{name} offload threads"] = sum(threads.values())
             else:
-                seconds[name] = _stat_cpu_s(Path(f"/proc/{pid}/stat"))
+                seconds[name] = with_children_cpu_s(pid)
         me = os.times()
         seconds["postgres"] = _postgres_cpu_s(self.database)
         seconds["load generator"] = me.user + me.system  # the bench process (not the ping probe)

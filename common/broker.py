@@ -43,6 +43,7 @@ from common.dead_letters import (
     event_queue_arguments,
 )
 from common.districts import BROKER_USER_PREFIX, DISTRICTS
+from common.services import expensive_process_of, served_as
 from services.accounts import contract as accounts
 from services.documents import contract as documents
 from services.enrollment import contract as enrollment
@@ -152,8 +153,9 @@ def permissions(name: str) -> dict:
     own = []  # queues it declares, binds and consumes
     exchanges = [rpc]  # declared (with its queues) and bound to by every process
     handled = []  # event exchanges it declares and binds to, never publishes to
+    served = [service for service in (name, expensive_process_of(name)) if service]
     if process.serves:
-        own.append(re.escape(f"rpc-{name}"))
+        own += [re.escape(f"rpc-{service}") for service in served]
     if process.calls:
         own.append(re.escape(f"rpc.reply-{name}-") + UUID)
     for source in process.handles:
@@ -168,10 +170,14 @@ def permissions(name: str) -> dict:
     dlx = [re.escape(DEAD_LETTER_EXCHANGE)] if process.handles else []
     dlq = [re.escape(dead_letter_queue_name(name))] if process.handles else []
 
-    requests_ = [re.escape(f"{service}.{method}")
+    requests_ = [re.escape(f"{served_as(service, method)}.{method}")
                  for service, methods in process.calls.items() for method in methods]
+    # who may ping a service may ping its expensive process (the gateway's /healthz)
+    requests_ += [re.escape(f"{expensive_process_of(service)}.ping")
+                  for service, methods in process.calls.items()
+                  if "ping" in methods and expensive_process_of(service)]
     replies = [UUID] if process.serves else []
-    bindings = ([re.escape(f"{name}.*")] if process.serves else []) + (
+    bindings = ([re.escape(f"{service}.*") for service in served] if process.serves else []) + (
         [UUID] if process.calls else [])
     topic = [{"exchange": RPC_EXCHANGE, "write": _any_of(*requests_, *replies),
               "read": _any_of(*bindings)}]

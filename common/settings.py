@@ -59,6 +59,8 @@ class ProcessSettings(BaseSettings):
     # platform_dead_letters).
     DEAD_LETTERS_REFRESH_S: float = 15.0
     METRICS_PORT: int = 0  # 0: the process's default port (see README)
+    # its expensive process's, if it has one (common/edge/expensive_process.py); 0: 100 above
+    EXPENSIVE_METRICS_PORT: int = 0
     METRICS_HOST: str = "127.0.0.1"
     LOG_LEVEL: str = "INFO"
 

@@ -20,6 +20,9 @@
 #   <NAME>_METRICS_PORT, e.g. ACCOUNTS_METRICS_PORT=9101 (default: the registry's port)
 #     (each process gets its own METRICS_PORT from these; a global METRICS_PORT is ignored
 #      because processes cannot share one port)
+#   <NAME>_EXPENSIVE_METRICS_PORT, e.g. ENROLLMENT_EXPENSIVE_METRICS_PORT=9203 (default: 100
+#     above its METRICS_PORT): that of the process's expensive process, if it starts one
+#     (common/edge/expensive_process.py)
 #   MIGRATION_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/enrollment (migrations, as owner)
 #   <NAME>_DATABASE_URL, e.g. ACCOUNTS_DATABASE_URL (default:
 #     postgresql://platform_<name>@127.0.0.1:5432/enrollment)
@@ -61,6 +64,7 @@ PY="$ROOT/.venv/bin/python"
 NAMES=()                 # the processes in start order (read_registry)
 declare -A DATABASE_URLS=()  # name -> its DATABASE_URL, for those with a database
 declare -A METRICS=()    # name -> its metrics port
+declare -A EXPENSIVE_METRICS=()  # name -> its expensive process's, if it starts one
 declare -A PIDS=()       # name -> pid of the process
 declare -A LOG_PIDS=()   # name -> pid of its log pipeline (tee | logview)
 declare -A STARTED=()    # name -> $SECONDS when it was last started
@@ -133,6 +137,8 @@ read_registry() {
         NAMES+=("$name")
         var="${name^^}_METRICS_PORT"
         METRICS[$name]="${!var:-$port}"
+        var="${name^^}_EXPENSIVE_METRICS_PORT"
+        EXPENSIVE_METRICS[$name]="${!var:-$((METRICS[$name] + 100))}"
         if [ "$role" != "-" ]; then
             var="${name^^}_DATABASE_URL"
             DATABASE_URLS[$name]="${!var:-postgresql://$role@127.0.0.1:5432/enrollment}"
@@ -217,7 +223,8 @@ start_process() {
     # Ctrl-C reaches this script only, which stops everything with SIGTERM.
     # Each process sees only its own database login, keys and broker user (see process_env).
     # shellcheck disable=SC2046  # one argument per line, none with spaces
-    env $(process_env "$name") METRICS_PORT="${METRICS[$name]}" AMQP_URI="$(amqp_uri_of "$name")" \
+    env $(process_env "$name") METRICS_PORT="${METRICS[$name]}" \
+        EXPENSIVE_METRICS_PORT="${EXPENSIVE_METRICS[$name]}" AMQP_URI="$(amqp_uri_of "$name")" \
         "$PY" -m common.edge.launcher "$name" </dev/null >&"$fd" 2>&1 &
     PIDS[$name]=$!
     exec {fd}>&-

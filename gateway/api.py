@@ -13,7 +13,7 @@ from itertools import accumulate
 
 from common.districts import DISTRICTS
 from common.errors import DomainError
-from common.registry import HEALTH_CHECKED
+from common.services import HEALTH_CHECKED
 from gateway import security
 from gateway.form_pages import pdf_response
 from gateway.journey import journey_of

@@ -1,5 +1,6 @@
 """Starts one process of the platform: `python -m common.edge.launcher NAME`, NAME a process of
-common/registry.py.
+common/registry.py. A service with methods served apart starts its expensive process itself
+(`NAME --expensive`, common/edge/expensive_process.py).
 
 Order matters: psycopg must see PSYCOPG_WAIT_FUNC and eventlet must patch the standard
 library before anything else is imported, or database calls block the whole process.
@@ -27,6 +28,8 @@ from nameko.cli.run import run  # noqa: E402
 from prometheus_client import start_http_server  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
+from common.contract_base import APART  # noqa: E402
+from common.edge import expensive_process  # noqa: E402
 from common.logging_setup import configure_logging  # noqa: E402
 from common.registry import PROCESSES, load  # noqa: E402
 
@@ -47,11 +50,14 @@ def nameko_config(settings) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[1] not in PROCESSES:
+    expensive = argv[2:] == [expensive_process.FLAG]
+    if len(argv) != 2 + expensive or argv[1] not in PROCESSES:
         print(f"usage: {argv[0]} {{{'|'.join(PROCESSES)}}}", file=sys.stderr)
         return 2
+    if expensive:
+        expensive_process.become_expensive_process()
     process = PROCESSES[argv[1]]
-    name = process.name
+    name = process.name + (APART if expensive else "")
     try:
         settings = load(process.settings)()
     except ValidationError as exc:
@@ -59,16 +65,25 @@ def main(argv: list[str]) -> int:
         return 2
     configure_logging(name, settings.LOG_LEVEL)
     metrics_port = settings.METRICS_PORT or process.metrics_port
+    if expensive:
+        metrics_port = settings.EXPENSIVE_METRICS_PORT or metrics_port + 100
     start_http_server(metrics_port, addr=settings.METRICS_HOST)
     logging.getLogger(name).info("starting", extra={"metrics_port": metrics_port})
-    service = load(process.service)
+    cheap, apart = expensive_process.split(load(process.service))
     # What the imports created lives as long as the process: frozen, it is left out of every
     # later collection. A full collection then takes about 3 ms instead of 30 ms, a pause that
     # every request in flight would otherwise wait out.
     gc.collect()
     gc.freeze()
-    run([service], nameko_config(settings))
-    return 0
+    if expensive or apart is None:
+        run([apart if expensive else cheap], nameko_config(settings))
+        return 0
+    child = expensive_process.ExpensiveProcess(process.name)
+    try:
+        run([cheap], nameko_config(settings))
+    finally:
+        child.stop()
+    return 1 if child.died else 0
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from nameko.extensions import Extension
 from nameko.standalone.events import get_event_exchange
 
 from common import metrics, outbox
+from common.contract_base import owning_service
 from common.edge.dependencies import autocommit_pool
 from common.edge.publishing import pooled_publisher
 
@@ -40,9 +41,9 @@ class OutboxRelay(Extension):
 
     def setup(self):
         settings = self.container.config["settings"]
-        self.schema = self.container.service_name
+        self.schema = owning_service(self.container.service_name)
         self.cipher = outbox.cipher(settings.master_keys, self.schema)
-        self.exchange = get_event_exchange(self.container.service_name, self.container.config)
+        self.exchange = get_event_exchange(self.schema, self.container.config)
         self.publisher = pooled_publisher(settings.AMQP_URI, confirms=True,
                                           ssl=settings.amqp_ssl)
         self.pool = autocommit_pool(settings.DATABASE_URL, f"{self.schema}-outbox",

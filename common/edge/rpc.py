@@ -340,25 +340,29 @@ class DeadlineClient:
         self._options = options
         self._timeout = timeout
 
-    def call(self, method: str, *args, timeout: float | None = None, **kwargs):
+    def call(self, method: str, *args, timeout: float | None = None,
+             service: str | None = None, **kwargs):
+        """`service`: the nameko service to call instead of the client's (its expensive
+        process, common.contract_base.APART)."""
         deadline = time.time() + (timeout or self._timeout)
+        service = service or self._service_name
         try:
-            reply = _MethodProxy(self._worker_ctx, self._service_name, method,
+            reply = _MethodProxy(self._worker_ctx, service, method,
                                  self._reply_listener, deadline=deadline,
                                  **self._options).call_async(*args, **kwargs)
         except OperationalError as exc:  # kombu wraps the broker's nack and connection errors
             if isinstance(exc.__cause__, MessageNacked):
-                raise RpcRejected(f"{self._service_name}.{method}: queue full") from exc
-            raise RpcUnavailable(f"{self._service_name}.{method}: not sent ({exc})") from exc
-        return self._wait(reply, deadline, method)
+                raise RpcRejected(f"{service}.{method}: queue full") from exc
+            raise RpcUnavailable(f"{service}.{method}: not sent ({exc})") from exc
+        return self._wait(reply, deadline, f"{service}.{method}")
 
-    def _wait(self, reply, deadline: float, method: str):
+    def _wait(self, reply, deadline: float, called: str):
         try:
             # the publishing has used part of the deadline: the wait gets what is left
             with eventlet.Timeout(max(0.0, deadline - time.time())):
                 return reply.result()
         except eventlet.Timeout as exc:
-            raise RpcUnavailable(f"{self._service_name}.{method}: no reply in time") from exc
+            raise RpcUnavailable(f"{called}: no reply in time") from exc
 
 
 class StandaloneRpc(DeadlineClient):
@@ -382,10 +386,10 @@ class StandaloneRpc(DeadlineClient):
     def close(self) -> None:
         self._reply_listener.stop()
 
-    def _wait(self, reply, deadline: float, method: str):
+    def _wait(self, reply, deadline: float, called: str):
         # the listener's socket timeout is the wait's (no eventlet.Timeout outside a hub)
         self._reply_listener.queue_consumer.timeout = max(0.001, deadline - time.time())
         try:
             return reply.result()
         except RpcTimeout as exc:
-            raise RpcUnavailable(f"{self._service_name}.{method}: no reply in time") from exc
+            raise RpcUnavailable(f"{called}: no reply in time") from exc

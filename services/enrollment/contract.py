@@ -380,6 +380,7 @@ class FormStanding(ContractModel):
 class EnrollmentRpc(RpcContract):
     """The enrollment service's RPC methods; each refusal is a common.errors.DomainError."""
     service = SERVICE_NAME
+    expensive_apart = True
 
     get_journey = RpcMethod(JourneyRequest, Journey)
     get_details = RpcMethod(AccountRef, DetailsView)
@@ -606,6 +607,7 @@ class DistrictRpc(RpcContract):
     """The enrollment service's methods for district systems (their broker users may call
     nothing else); each refusal is a common.errors.DomainError."""
     service = SERVICE_NAME
+    expensive_apart = True  # the bulk calls, a publication, an import of schools
 
     district_list_applications = RpcMethod(ApplicationQuery, ApplicationPage)
     district_show_application = RpcMethod(ApplicationLookup, DistrictApplication)

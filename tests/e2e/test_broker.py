@@ -9,7 +9,7 @@ from amqp.exceptions import AccessRefused
 from kombu import Connection, Exchange, Queue
 
 from common.broker import Admin
-from tests.support.infra import RABBIT_API
+from tests.support.infra import RABBIT_API, drop_process_users, make_district_users
 
 RPC = Exchange("nameko-rpc", type="topic", durable=True)
 
@@ -74,3 +74,13 @@ def test_a_full_queue_is_a_quick_503_with_retry_after(stack):
                 conn.default_channel).purge()
         stack.start("accounts")
         stack.wait_healthy()
+
+
+def test_a_district_sends_its_expensive_calls_to_enrollments_expensive_process_only(stack):
+    users = make_district_users(stack.env["AMQP_URI"], {"haidian"})
+    try:
+        publish(users["haidian"], "enrollment-expensive.district_bulk_review")
+        with pytest.raises(AccessRefused, match="ACCESS_REFUSED"):
+            publish(users["haidian"], "enrollment.district_bulk_review")
+    finally:
+        drop_process_users(users)

@@ -9,7 +9,8 @@ import time
 
 import requests
 
-from common.registry import HEALTH_CHECKED, PROCESSES
+from common.registry import PROCESSES
+from common.services import HEALTH_CHECKED
 from tests.support.family import Family
 from tests.support.stack import ROOT
 

@@ -134,16 +134,21 @@ def settings_for(settings_cls, database_url: str, amqp_uri: str, **overrides):
 
 @contextlib.contextmanager
 def running_service(service_cls, settings, extra_config: dict | None = None):
-    """Runs one real nameko service container (real RabbitMQ, real PostgreSQL)."""
+    """Runs one real nameko service (real RabbitMQ, real PostgreSQL), split as the launcher
+    splits it (common/edge/expensive_process.py), both parts in this process: yields the
+    container of its cheap part."""
     from nameko.containers import ServiceContainer
 
+    from common.edge.expensive_process import split
     from common.edge.launcher import nameko_config
 
     config = nameko_config(settings)
     config.update(extra_config or {})
-    container = ServiceContainer(service_cls, config)
-    container.start()
+    containers = [ServiceContainer(part, config) for part in split(service_cls) if part]
+    for container in containers:
+        container.start()
     try:
-        yield container
+        yield containers[0]
     finally:
-        container.stop()
+        for container in reversed(containers):
+            container.stop()

@@ -31,7 +31,8 @@ def checkout_of_own(parent: Path) -> Path:
 def free_port_env() -> dict[str, str]:
     """The settings that keep a run off the ports of anything else on the machine."""
     return {"RUN_SKIP_SETUP": "1", "NO_COLOR": "1", "GATEWAY_PORT": str(free_port()),
-            **{f"{name.upper()}_METRICS_PORT": str(free_port()) for name in PROCESSES}}
+            **{f"{name.upper()}_METRICS_PORT": str(free_port()) for name in PROCESSES},
+            **{f"{name.upper()}_EXPENSIVE_METRICS_PORT": str(free_port()) for name in PROCESSES}}
 
 
 def database_env(database_url: str) -> dict[str, str]:

@@ -63,6 +63,8 @@ class Stack:
         self.process_env: dict[str, dict[str, str]] = {}
         self._codes_read: set[str] = set()  # message ids of codes latest_code handed out
         self.metrics_ports = {name: free_port() for name in PROCESSES}
+        # each one's expensive process's, if it has one (common/edge/expensive_process.py)
+        self.expensive_metrics_ports = {name: free_port() for name in PROCESSES}
         for service in WITH_DATABASE:
             migrate(database_url, service.name)
 
@@ -72,6 +74,7 @@ class Stack:
     def start(self, name: str) -> None:
         env = {**self.env, **self.process_env.get(name, {}),
                "METRICS_PORT": str(self.metrics_ports[name]),
+               "EXPENSIVE_METRICS_PORT": str(self.expensive_metrics_ports[name]),
                "AMQP_URI": self.amqp_uris[name]}
         if PROCESSES[name].database:  # each service logs in as its own role, the gateway never
             env["DATABASE_URL"] = role_url(self.database_url, PROCESSES[name].role)
