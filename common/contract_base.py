@@ -192,9 +192,14 @@ class RpcContract:
         TypeError, the caller's bug, found by its tests)."""
         if method.cost is Cost.EXPENSIVE and self._caller_cost is Cost.CHEAP:
             raise TypeError(f"a cheap entrypoint calls the expensive {self.service}.{method.name}")
-        where = {"service": self.service + APART} if method.apart else {}
+        where = {"service": self.served_by(method)} if method.apart else {}
         return method.read_reply(self._rpc.call(method.name, *method.arguments(request),
                                                 timeout=timeout, **where))
+
+    @classmethod
+    def served_by(cls, method: RpcMethod) -> str:
+        """The nameko service that answers `method`: the service, or its expensive process."""
+        return cls.service + APART if method.apart else cls.service
 
     @classmethod
     def methods(cls) -> dict[str, RpcMethod]:

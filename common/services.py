@@ -26,8 +26,8 @@ def served_as(service: str, method: str) -> str:
     for a method served apart."""
     for contract in CONTRACTS:
         declared = contract.methods().get(method) if contract.service == service else None
-        if declared is not None and declared.apart:
-            return service + APART
+        if declared is not None:
+            return contract.served_by(declared)
     return service
 
 

@@ -58,14 +58,9 @@ def _not_served(self, *args, **kwargs):
     raise NotImplementedError("served by the other process of this service")
 
 
-def _lowest_priority(pid: int) -> None:
-    os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
-
-
 def become_expensive_process() -> None:
-    """Called first thing in the expensive process: the lowest CPU priority (its parent set it
-    already; the threads it starts inherit it), and death with the parent."""
-    _lowest_priority(0)
+    """Called first thing in the expensive process (its parent has set its CPU priority, which
+    the threads it starts inherit): death with the parent."""
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() == 1:  # the parent died before the line above
         sys.exit(1)
@@ -79,11 +74,13 @@ class ExpensiveProcess:
         self.died = False
         self.child = subprocess.Popen(
             [sys.executable, "-m", "common.edge.launcher", name, FLAG])
-        _lowest_priority(self.child.pid)  # at once, not after the child's imports
+        # at once, not after the child's imports
+        os.sched_setscheduler(self.child.pid, os.SCHED_IDLE, os.sched_param(0))
         eventlet.spawn_n(self._watch)
 
     def _watch(self) -> None:
-        code = self.child.wait()
+        # eventlet's wait polls: once a second, not every 10 ms on the service's event loop
+        code = self.child.wait(check_interval=1.0)
         if not self.stopping:
             log.error("the expensive process stopped; stopping", extra={"exit_code": code})
             self.died = True
