@@ -1,7 +1,9 @@
 """Work a caller has given up on is never done, and a full RPC queue refuses at once."""
 
+import gc
 import time
 import uuid
+import weakref
 
 import eventlet
 import pytest
@@ -43,6 +45,18 @@ class CallerService:
         return getattr(self, service).call(method, *args, timeout=timeout)
 
 
+class RememberingCaller:
+    name = "remembering_caller"
+    settings = Settings()
+    busy = DeadlineRpcProxy("busy")
+    workers: list[weakref.ref] = []
+
+    @rpc
+    def relay(self, key):
+        self.workers.append(weakref.ref(self))
+        return self.busy.call("touch", key)
+
+
 def expired_count(method: str) -> float:
     return REGISTRY.get_sample_value("platform_rpc_expired_total",
                                      {"service": "busy", "method": method}) or 0.0
@@ -74,6 +88,27 @@ def test_a_delivered_request_past_its_deadline_is_dropped_unrun(make_settings, a
         cluster.busy.touch("later")  # handled after the expired one
     assert "later" in DONE and key not in DONE
     assert expired_count("touch") == before + 1
+
+
+def test_a_worker_that_called_a_service_is_freed_as_it_ends(make_settings):
+    """No reference cycle (service → client → worker context → service) outlives a worker: its
+    objects are not left to the garbage collector, whose pauses every request in flight waits
+    out."""
+    gc.collect()
+    gc.disable()
+    try:
+        with running_service(BusyService, make_settings(ProcessSettings)), \
+                running_service(RememberingCaller, make_settings(ProcessSettings)) as caller:
+            with entrypoint_hook(caller, "relay") as relay:
+                relay(uuid.uuid4().hex)
+            worker = RememberingCaller.workers[-1]
+            for _ in range(100):  # the hook answers before nameko tears the worker down
+                if worker() is None:
+                    break
+                eventlet.sleep(0.01)
+            assert worker() is None
+    finally:
+        gc.enable()
 
 
 @pytest.fixture
