@@ -103,6 +103,11 @@ class Cost(StrEnum):
 APART = "-expensive"
 
 
+def expensive_process_name(service: str) -> str:
+    """The nameko name of `service`'s expensive process."""
+    return service + APART
+
+
 def owning_service(name: str) -> str:
     """The service whose data and events a nameko service (`name`) has: itself, or the one
     whose expensive process it is."""
@@ -174,8 +179,8 @@ class RpcContract:
     # Its expensive methods run in a process of their own (APART), so that the CPU they take
     # is only what cheap calls leave (measured: a family page's p99 beside a district's bulk
     # calls fell from 6.90 to 1.6-2.7 times idle). False where that measured worse: accounts'
-    # argon2 already runs at the lowest priority, and starving the rest of a registration
-    # made registrations and status reads slower.
+    # argon2 already runs at the lowest priority, and the rest of a registration in a process
+    # of its own (at SCHED_IDLE, nice 10 or normal priority) made status reads slower.
     expensive_apart: ClassVar[bool] = False
     ping = RpcMethod(None, Pong)  # every service answers it (the gateway's /healthz)
 
@@ -199,7 +204,7 @@ class RpcContract:
     @classmethod
     def served_by(cls, method: RpcMethod) -> str:
         """The nameko service that answers `method`: the service, or its expensive process."""
-        return cls.service + APART if method.apart else cls.service
+        return expensive_process_name(cls.service) if method.apart else cls.service
 
     @classmethod
     def methods(cls) -> dict[str, RpcMethod]:

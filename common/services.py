@@ -1,10 +1,10 @@
 """Every service's RPC contracts, and which process serves each method: the service's own, or
-its expensive process (common.contract_base.APART, common/edge/expensive_process.py)."""
+its expensive process (common/edge/expensive_process.py)."""
 
 from __future__ import annotations
 
 from common import registry
-from common.contract_base import APART
+from common.contract_base import expensive_process_name
 from services.accounts.contract import AccountsRpc
 from services.documents.contract import DocumentsRpc
 from services.enrollment.contract import DistrictRpc, EnrollmentRpc
@@ -17,7 +17,7 @@ CONTRACTS = (AccountsRpc, NotifyRpc, EnrollmentRpc, DistrictRpc, VerificationRpc
 def expensive_process_of(service: str) -> str | None:
     """The nameko name of `service`'s expensive process, if it has one."""
     if any(c.service == service and c.expensive_apart for c in CONTRACTS):
-        return service + APART
+        return expensive_process_name(service)
     return None
 
 

@@ -23,7 +23,7 @@ import sys
 import eventlet
 from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 
-from common.contract_base import APART
+from common.contract_base import expensive_process_name
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def split(service_cls) -> tuple[type, type | None]:
     if not apart:
         return service_cls, None
     return (_without(service_cls, service_cls.name, apart),
-            _without(service_cls, service_cls.name + APART, rest))
+            _without(service_cls, expensive_process_name(service_cls.name), rest))
 
 
 def _without(service_cls, name: str, attributes: list[str]) -> type:

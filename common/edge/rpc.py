@@ -306,7 +306,8 @@ class DeadlineRpcProxy(RpcProxy):
     def worker_teardown(self, worker_ctx):
         # The client holds the worker's context, which holds the service instance, which holds
         # the client: taken back, the worker is freed as it ends instead of waiting for the
-        # garbage collector (the gateway's pauses under load fell from 45 to about 15 in 5 s).
+        # garbage collector (the gateway's collections under load fell from about 45 to 15
+        # per 5 s).
         vars(worker_ctx.service).pop(self.attr_name, None)
 
 
@@ -349,7 +350,7 @@ class DeadlineClient:
     def call(self, method: str, *args, timeout: float | None = None,
              service: str | None = None, **kwargs):
         """`service`: the nameko service to call instead of the client's (its expensive
-        process, common.contract_base.APART)."""
+        process, common.contract_base.expensive_process_name)."""
         deadline = time.time() + (timeout or self._timeout)
         service = service or self._service_name
         try:
