@@ -95,7 +95,8 @@ def _op(operation_id: str, method: str, summary: str, body=None, ok: int = 200, 
         errors = BODY + tuple(errors)
     if queued:
         op["parameters"] = [*op.get("parameters", []), QUEUE_TICKET]
-        errors = tuple(errors) + ("VALIDATION_ERROR", "QUEUED")  # the ticket's format
+        # the ticket's format; the ticket brought again while it is waiting
+        errors = tuple(errors) + ("VALIDATION_ERROR", "QUEUED", "CONCURRENT_UPDATE")
     if auth:
         op["security"] = list(auth)
         errors = ("NOT_AUTHENTICATED",) + tuple(errors)
