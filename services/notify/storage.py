@@ -37,19 +37,22 @@ _INSERT = ("INSERT INTO notify.messages (id, purpose, phone_hash, phone_enc, tex
            "now() + make_interval(secs => %(lease_s)s){source} "
            f"ON CONFLICT (id) DO NOTHING RETURNING attempts, {_EXPIRED}")
 _RECORD_EVENT = _FIRST_TIME + " " + _INSERT.format(source=" FROM first")
-_FORGET_PHONE = (_FIRST_TIME + ", forgotten AS (DELETE FROM notify.messages WHERE phone_hash = "
-                 "%(phone_hash)s AND status <> 'pending' AND EXISTS (SELECT 1 FROM first)), "
-                 "owed AS (UPDATE notify.messages SET forget_when_final = true WHERE phone_hash = "
-                 "%(phone_hash)s AND status = 'pending' AND EXISTS (SELECT 1 FROM first)) "
-                 "SELECT count(*) FROM first")
-# Messages become final (sent, expired or failed) together; one that does so after its phone
-# was forgotten is deleted instead of kept.
+# Forgetting a phone and finishing messages may run at once (a batch of texts marked sent as the
+# family cancels). Each is two statements in one transaction, the first taking the rows' locks:
+# the second then sees what the other committed, so a message finished as its phone is forgotten
+# is deleted by one or the other (in one statement, each would see the row as it was before the
+# other's change, and neither would delete it).
+_FIRST_TIME_COUNT = _FIRST_TIME + " SELECT count(*) FROM first"
+_MARK_FORGOTTEN = "UPDATE notify.messages SET forget_when_final = true WHERE phone_hash = %s"
+_DELETE_FINAL_OF_PHONE = "DELETE FROM notify.messages WHERE phone_hash = %s AND status <> 'pending'"
+# Messages become final (sent, expired or failed) together; one whose phone was forgotten is
+# then deleted instead of kept.
 _FINISH = ("WITH done AS (SELECT * FROM unnest(%(ids)s::text[], %(sent_at)s::timestamptz[]) "
-           "AS d(id, sent_at)), forgotten AS (DELETE FROM notify.messages m USING done "
-           "WHERE m.id = done.id AND m.forget_when_final) "
+           "AS d(id, sent_at)) "
            "UPDATE notify.messages m SET status = %(status)s, text_enc = NULL, "
            "sent_at = done.sent_at, last_error = coalesce(%(error)s, m.last_error) "
-           "FROM done WHERE m.id = done.id AND NOT m.forget_when_final")
+           "FROM done WHERE m.id = done.id")
+_DELETE_FORGOTTEN = "DELETE FROM notify.messages WHERE id = ANY(%s) AND forget_when_final"
 
 
 @dataclass(frozen=True)
@@ -92,10 +95,14 @@ class MessageStore:
         """Deletes the finished messages to a phone whose family cancelled; False if the event
         was seen before. Pending ones may still be owed (to another account on the phone):
         they are sent, then deleted once final."""
-        with self._pool.connection() as conn:
-            return conn.execute(_FORGET_PHONE, {
-                "event_id": event_id, "event_type": event_type,
-                "phone_hash": self._hash("phone", phone)}).fetchone()[0] == 1
+        phone_hash = self._hash("phone", phone)
+        with self._pool.connection() as conn, conn.transaction():
+            if not conn.execute(_FIRST_TIME_COUNT, {"event_id": event_id,
+                                                    "event_type": event_type}).fetchone()[0]:
+                return False
+            conn.execute(_MARK_FORGOTTEN, (phone_hash,))
+            conn.execute(_DELETE_FINAL_OF_PHONE, (phone_hash,))
+            return True
 
     def claim(self, message_id: str, lease_s: float) -> Claim | None:
         """Takes a pending message whose lease ran out; None if it is final or held."""
@@ -141,9 +148,10 @@ class MessageStore:
     def _finish(self, message_ids: list[str], sent_at: list[datetime | None], status: str,
                 error: str | None) -> None:
         # A final message keeps no text: it may hold a code, and nobody will send it again.
-        with self._pool.connection() as conn:
+        with self._pool.connection() as conn, conn.transaction():
             conn.execute(_FINISH, {"ids": message_ids, "sent_at": sent_at, "status": status,
                                    "error": error})
+            conn.execute(_DELETE_FORGOTTEN, (message_ids,))
 
     def _insert(self, query: str, message: SmsMessage, not_after: datetime | None,
                 lease_s: float, **event) -> Claim | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import os
+import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +15,7 @@ import pytest
 from common.crypto import DecryptionFailed, LookupHasher
 from common.keys import MasterKeys
 from common.settings import DEV_KEYS, role_url
+from services.notify import storage
 from services.notify.contract import SmsMessage
 from services.notify.settings import NotifySettings
 from services.notify.storage import MessageStore, rotate_keys
@@ -129,6 +132,48 @@ def test_forgetting_a_phone_deletes_its_final_texts_now_and_its_pending_ones_onc
     store.mark_failed("m-failed-later", "HTTP 400")
     assert message_ids(pool) == ["m-other"]
     assert raw_row(pool, "m-other")["status"] == "sent"
+
+
+def half_done(pool, statements):
+    """Another worker's transaction, its statements run and not yet committed (it holds their
+    locks): the connection, to commit."""
+    conn = pool.getconn()
+    for statement, params in statements:
+        conn.execute(statement, params)
+    return conn
+
+
+def meanwhile(call):
+    """`call` in a thread of its own, started; join() it when the other side commits."""
+    thread = threading.Thread(target=call)
+    thread.start()
+    time.sleep(0.3)  # it now waits for the other transaction's locks
+    return thread
+
+
+def test_a_text_marked_sent_as_its_phone_is_forgotten_is_deleted(store, pool):
+    record(store, message("m-racing"), None, lease_s=60)
+    now = datetime.now(UTC)
+    marking = half_done(pool, [(storage._FINISH, {"ids": ["m-racing"], "sent_at": [now],
+                                                  "status": "sent", "error": None}),
+                               (storage._DELETE_FORGOTTEN, (["m-racing"],))])
+    forgetting = meanwhile(lambda: store.forget_phone("e-1", "account_cancelled", PHONE))
+    marking.commit()
+    pool.putconn(marking)
+    forgetting.join(10)
+    assert message_ids(pool) == []
+
+
+def test_a_phone_forgotten_as_its_text_is_marked_sent_loses_that_text(store, pool):
+    record(store, message("m-racing"), None, lease_s=60)
+    phone_hash = store._hash("phone", PHONE)
+    forgetting = half_done(pool, [(storage._MARK_FORGOTTEN, (phone_hash,)),
+                                  (storage._DELETE_FINAL_OF_PHONE, (phone_hash,))])
+    marking = meanwhile(lambda: store.mark_sent({"m-racing": datetime.now(UTC)}))
+    forgetting.commit()
+    pool.putconn(forgetting)
+    marking.join(10)
+    assert message_ids(pool) == []
 
 
 def test_look_ups_are_keyed_apart_from_the_cipher(store, pool):
