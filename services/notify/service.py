@@ -212,19 +212,22 @@ class NotifyService:
                 continue
             self._send_once(f"{event.event_id}:{party}", DOCUMENT_MOVED, SmsMessage(
                 message_id=f"evt-{event.event_id}-{party}", phone=phones[party],
-                purpose="document_moved", text=text))
+                purpose="document_moved", text=text), event.account_no)
 
     def _text_guardian(self, event_type: str, event, text: str) -> None:
         """The one text an event owes the guardian (`event.guardian_phone`), its purpose named
         after the event."""
         self._send_once(event.event_id, event_type, SmsMessage(
             message_id=f"evt-{event.event_id}", phone=event.guardian_phone, purpose=event_type,
-            text=text))
+            text=text), event.account_no)
 
-    def _send_once(self, event_id: str, event_type: str, sms: SmsMessage) -> None:
-        """Records the event's text (nothing if the event was seen) and sends it."""
+    def _send_once(self, event_id: str, event_type: str, sms: SmsMessage,
+                   account_no: str | None = None) -> None:
+        """Records the event's text and sends it: nothing if the event was seen, or if the
+        account it is about (`account_no`) was cancelled meanwhile."""
         claim = self.app.messages.record_event(event_id, event_type, sms,
-                                               _parse_not_after(sms.not_after), self._lease_s())
+                                               _parse_not_after(sms.not_after), self._lease_s(),
+                                               account_no)
         if claim is None:
             SMS_SENT.labels(sms.purpose, "duplicate").inc()
             return
@@ -235,7 +238,8 @@ class NotifyService:
         """A cancelled family's texts are deleted with the rest of its data."""
         event = parse_event(AccountCancelled, payload)
         if event is not None:
-            self.app.messages.forget_phone(event.event_id, ACCOUNT_CANCELLED, event.guardian_phone)
+            self.app.messages.forget_phone(event.event_id, ACCOUNT_CANCELLED, event.account_no,
+                                           event.guardian_phone)
 
     @timer(interval=2)
     def retry_pending(self):

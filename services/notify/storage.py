@@ -12,7 +12,7 @@ from datetime import datetime
 
 import psycopg_pool
 
-from common import consumed
+from common import cancelled, consumed
 from common.crypto import LookupHasher
 from common.keys import MasterKeys
 from services.notify.contract import SmsMessage
@@ -30,19 +30,23 @@ _CLAIMED = f"RETURNING id, purpose, phone_enc, text_enc, attempts, {_EXPIRED}"
 
 # Records an event as handled; `first` has a row only if the event was not seen before.
 _FIRST_TIME = consumed.first_time("notify").as_string()
-# A new message, claimed by its writer (`{source}`: empty, or FROM first).
-_INSERT = ("INSERT INTO notify.messages (id, purpose, phone_hash, phone_enc, text_enc, "
-           "not_after, attempts, claimed_until) SELECT %(id)s, %(purpose)s, %(phone_hash)s, "
-           "%(phone_enc)s, %(text_enc)s, %(not_after)s::timestamptz, 1, "
-           "now() + make_interval(secs => %(lease_s)s){source} "
-           f"ON CONFLICT (id) DO NOTHING RETURNING attempts, {_EXPIRED}")
-_RECORD_EVENT = _FIRST_TIME + " " + _INSERT.format(source=" FROM first")
+# An event's new message, claimed by its writer, unless the event was seen or the account it is
+# about was cancelled (common/cancelled.py: the recording and the forgetting hold the account's
+# lock).
+_RECORD_EVENT = (_FIRST_TIME + " INSERT INTO notify.messages (id, purpose, phone_hash, phone_enc, "
+                 "text_enc, not_after, attempts, claimed_until) SELECT %(id)s, %(purpose)s, "
+                 "%(phone_hash)s, %(phone_enc)s, %(text_enc)s, %(not_after)s::timestamptz, 1, "
+                 "now() + make_interval(secs => %(lease_s)s) FROM first WHERE NOT "
+                 + cancelled.was_cancelled("notify").as_string() +
+                 f" ON CONFLICT (id) DO NOTHING RETURNING attempts, {_EXPIRED}")
+_LOCK_ACCOUNT = cancelled.lock("notify").as_string()
 # Forgetting a phone and finishing messages may run at once (a batch of texts marked sent as the
 # family cancels). Each is two statements in one transaction, the first taking the rows' locks:
 # the second then sees what the other committed, so a message finished as its phone is forgotten
 # is deleted by one or the other (in one statement, each would see the row as it was before the
 # other's change, and neither would delete it).
-_FIRST_TIME_COUNT = _FIRST_TIME + " SELECT count(*) FROM first"
+_REMEMBER_CANCELLED = _FIRST_TIME + cancelled.remember("notify").as_string() + (
+    " SELECT count(*) FROM first")
 _MARK_FORGOTTEN = "UPDATE notify.messages SET forget_when_final = true WHERE phone_hash = %s"
 _DELETE_FINAL_OF_PHONE = "DELETE FROM notify.messages WHERE phone_hash = %s AND status <> 'pending'"
 # Messages become final (sent, expired or failed) together; one whose phone was forgotten is
@@ -85,20 +89,41 @@ class MessageStore:
             conn.execute("SELECT 1")
 
     def record_event(self, event_id: str, event_type: str, message: SmsMessage,
-                     not_after: datetime | None, lease_s: float) -> Claim | None:
-        """Stores the event's message, claimed by the caller, unless the event was seen.
-        One statement: the event is marked handled exactly when its message is stored."""
-        return self._insert(_RECORD_EVENT, message, not_after, lease_s,
-                            event_id=event_id, event_type=event_type)
-
-    def forget_phone(self, event_id: str, event_type: str, phone: str) -> bool:
-        """Deletes the finished messages to a phone whose family cancelled; False if the event
-        was seen before. Pending ones may still be owed (to another account on the phone):
-        they are sent, then deleted once final."""
-        phone_hash = self._hash("phone", phone)
+                     not_after: datetime | None, lease_s: float,
+                     account_no: str | None = None) -> Claim | None:
+        """Stores the event's message, claimed by the caller, unless the event was seen or
+        its account (`account_no`, if the event is about one) was cancelled. One statement
+        records the event as handled and stores its message."""
         with self._pool.connection() as conn, conn.transaction():
-            if not conn.execute(_FIRST_TIME_COUNT, {"event_id": event_id,
-                                                    "event_type": event_type}).fetchone()[0]:
+            if account_no is not None:
+                conn.execute(_LOCK_ACCOUNT, {"account_no": account_no})
+            row = conn.execute(_RECORD_EVENT, {
+                "event_id": event_id, "event_type": event_type, "account_no": account_no,
+                "id": message.message_id, "purpose": message.purpose,
+                "phone_hash": self._hash("phone", message.phone),
+                "phone_enc": self._cipher.encrypt({"phone": message.phone},
+                                                  _bound("phone_enc", message.message_id)),
+                "text_enc": self._cipher.encrypt({"text": message.text},
+                                                 _bound("text_enc", message.message_id)),
+                "not_after": not_after, "lease_s": lease_s}).fetchone()
+        if row is None:
+            return None
+        # the claim holds what was just encrypted, not decrypted back
+        attempts, expired = row
+        return Claim(message.message_id, message.purpose, message.phone, message.text,
+                     attempts, expired)
+
+    def forget_phone(self, event_id: str, event_type: str, account_no: str, phone: str
+                     ) -> bool:
+        """Deletes the finished messages to a phone whose family (`account_no`) cancelled, and
+        any text its account's events would owe later; False if the event was seen before.
+        Pending ones may still be owed (to another account on the phone): they are sent, then
+        deleted once final."""
+        phone_hash = self._hash("phone", phone)
+        event = {"event_id": event_id, "event_type": event_type, "account_no": account_no}
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute(_LOCK_ACCOUNT, event)
+            if not conn.execute(_REMEMBER_CANCELLED, event).fetchone()[0]:
                 return False
             conn.execute(_MARK_FORGOTTEN, (phone_hash,))
             conn.execute(_DELETE_FINAL_OF_PHONE, (phone_hash,))
@@ -152,25 +177,6 @@ class MessageStore:
             conn.execute(_FINISH, {"ids": message_ids, "sent_at": sent_at, "status": status,
                                    "error": error})
             conn.execute(_DELETE_FORGOTTEN, (message_ids,))
-
-    def _insert(self, query: str, message: SmsMessage, not_after: datetime | None,
-                lease_s: float, **event) -> Claim | None:
-        """Inserts a new message, claimed by the caller (the claim holds what was just
-        encrypted, not decrypted back); None if nothing was inserted."""
-        with self._pool.connection() as conn:
-            row = conn.execute(query, {
-                "id": message.message_id, "purpose": message.purpose,
-                "phone_hash": self._hash("phone", message.phone),
-                "phone_enc": self._cipher.encrypt({"phone": message.phone},
-                                                  _bound("phone_enc", message.message_id)),
-                "text_enc": self._cipher.encrypt({"text": message.text},
-                                                 _bound("text_enc", message.message_id)),
-                "not_after": not_after, "lease_s": lease_s, **event}).fetchone()
-        if row is None:
-            return None
-        attempts, expired = row
-        return Claim(message.message_id, message.purpose, message.phone, message.text,
-                     attempts, expired)
 
     def _claim(self, row) -> Claim:
         message_id, purpose, phone_enc, text_enc, attempts, expired = row

@@ -21,7 +21,7 @@ def pool(database_url):
     """A connection pool on a migrated, empty notify schema, logged in as notify's role."""
     migrate(database_url, "notify")
     with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute("TRUNCATE notify.messages, notify.processed_events")
+        admin.execute("TRUNCATE notify.messages, notify.processed_events, notify.cancellations")
     with psycopg_pool.ConnectionPool(role_url(database_url, NotifySettings.DATABASE_ROLE),
                                      min_size=1, max_size=4, open=True) as pool:
         yield pool

@@ -167,6 +167,22 @@ def test_a_text_sent_just_before_the_family_cancels_is_deleted_with_the_rest(
                      == 0, timeout_s=10)
 
 
+def test_the_account_number_handled_after_the_cancellation_is_not_texted(
+        settings, amqp_uri, outbox, pool):
+    """Events of different kinds come through queues of their own, in no fixed order."""
+    cancellations, registrations = events_handled(ACCOUNT_CANCELLED), events_handled()
+    event_id = str(uuid.uuid4())
+    with running_service(NotifyService, settings):
+        event_dispatcher({"AMQP_URI": amqp_uri})(ACCOUNTS, ACCOUNT_CANCELLED, {
+            "event_id": str(uuid.uuid4()), "account_no": "27123456", "guardian_phone": PHONE})
+        wait_for(lambda: events_handled(ACCOUNT_CANCELLED) > cancellations)
+        dispatch_account_registered(amqp_uri, event_id)  # of the same account, 27123456
+        wait_for(lambda: events_handled() > registrations)
+    assert sent_lines(outbox, f"evt-{event_id}") == []
+    with pool.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM notify.messages").fetchone()[0] == 0
+
+
 def test_the_same_code_event_twice_sends_one_text(settings, amqp_uri, outbox, pool):
     event_id = str(uuid.uuid4())
     handled = events_handled(SMS_CODE_ISSUED)

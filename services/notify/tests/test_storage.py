@@ -22,6 +22,7 @@ from services.notify.storage import MessageStore, rotate_keys
 from services.notify.tests.rows import raw_row
 
 PHONE = "13912345678"
+ACCOUNT = "27000001"
 TEXT = "【平台】您的验证码为 654321，5分钟内有效。"
 
 
@@ -124,9 +125,10 @@ def test_forgetting_a_phone_deletes_its_final_texts_now_and_its_pending_ones_onc
     other = SmsMessage(message_id="m-other", phone="13800000000", purpose="register", text=TEXT)
     record(store, other, None, lease_s=60)
 
-    assert store.forget_phone("e-1", "account_cancelled", PHONE)
+    assert store.forget_phone("e-1", "account_cancelled", ACCOUNT, PHONE)
     assert message_ids(pool) == ["m-failed-later", "m-other", "m-sent-later"]  # still owed
-    assert not store.forget_phone("e-1", "account_cancelled", PHONE)  # the event, redelivered
+    # the event, redelivered
+    assert not store.forget_phone("e-1", "account_cancelled", ACCOUNT, PHONE)
 
     store.mark_sent({"m-sent-later": datetime.now(UTC), "m-other": datetime.now(UTC)})
     store.mark_failed("m-failed-later", "HTTP 400")
@@ -157,7 +159,7 @@ def test_a_text_marked_sent_as_its_phone_is_forgotten_is_deleted(store, pool):
     marking = half_done(pool, [(storage._FINISH, {"ids": ["m-racing"], "sent_at": [now],
                                                   "status": "sent", "error": None}),
                                (storage._DELETE_FORGOTTEN, (["m-racing"],))])
-    forgetting = meanwhile(lambda: store.forget_phone("e-1", "account_cancelled", PHONE))
+    forgetting = meanwhile(lambda: store.forget_phone("e-1", "account_cancelled", ACCOUNT, PHONE))
     marking.commit()
     pool.putconn(marking)
     forgetting.join(10)
@@ -173,6 +175,32 @@ def test_a_phone_forgotten_as_its_text_is_marked_sent_loses_that_text(store, poo
     forgetting.commit()
     pool.putconn(forgetting)
     marking.join(10)
+    assert message_ids(pool) == []
+
+
+def test_a_cancelled_accounts_texts_arriving_late_are_neither_recorded_nor_sent(store, pool):
+    assert store.forget_phone("e-1", "account_cancelled", ACCOUNT, PHONE)
+    # events of other kinds come in no fixed order: the account's number, after all
+    assert store.record_event("e-2", "account_registered", message("evt-e-2"), None, 60,
+                              account_no=ACCOUNT) is None
+    assert store.record_event("e-3", "account_registered", message("evt-e-3"), None, 60,
+                              account_no="27000002") is not None  # another account on the phone
+    assert record(store, message("code-1"), None, lease_s=60) is not None  # a code, to anyone
+    assert message_ids(pool) == ["code-1", "evt-e-3"]
+
+
+def test_a_text_recorded_as_its_account_is_cancelled_is_forgotten(store, pool):
+    phone_hash = store._hash("phone", PHONE)
+    cancellation = {"event_id": "e-1", "event_type": "account_cancelled", "account_no": ACCOUNT}
+    forgetting = half_done(pool, [(storage._LOCK_ACCOUNT, cancellation),
+                                  (storage._REMEMBER_CANCELLED, cancellation),
+                                  (storage._MARK_FORGOTTEN, (phone_hash,)),
+                                  (storage._DELETE_FINAL_OF_PHONE, (phone_hash,))])
+    recording = meanwhile(lambda: store.record_event(
+        "e-2", "account_registered", message("evt-e-2"), None, 60, account_no=ACCOUNT))
+    forgetting.commit()
+    pool.putconn(forgetting)
+    recording.join(10)
     assert message_ids(pool) == []
 
 
