@@ -40,13 +40,13 @@ _RECORD_EVENT = (_FIRST_TIME + " INSERT INTO notify.messages (id, purpose, phone
                  + cancelled.was_cancelled("notify").as_string() +
                  f" ON CONFLICT (id) DO NOTHING RETURNING attempts, {_EXPIRED}")
 _LOCK_ACCOUNT = cancelled.lock("notify").as_string()
+_REMEMBER_CANCELLED = _FIRST_TIME + cancelled.remember("notify").as_string() + (
+    " SELECT count(*) FROM first")
 # Forgetting a phone and finishing messages may run at once (a batch of texts marked sent as the
 # family cancels). Each is two statements in one transaction, the first taking the rows' locks:
 # the second then sees what the other committed, so a message finished as its phone is forgotten
 # is deleted by one or the other (in one statement, each would see the row as it was before the
 # other's change, and neither would delete it).
-_REMEMBER_CANCELLED = _FIRST_TIME + cancelled.remember("notify").as_string() + (
-    " SELECT count(*) FROM first")
 _MARK_FORGOTTEN = "UPDATE notify.messages SET forget_when_final = true WHERE phone_hash = %s"
 _DELETE_FINAL_OF_PHONE = "DELETE FROM notify.messages WHERE phone_hash = %s AND status <> 'pending'"
 # Messages become final (sent, expired or failed) together; one whose phone was forgotten is
