@@ -20,8 +20,6 @@ class GatewaySettings(ProcessSettings):
     # routes make (`@route(..., expensive="accounts")`), each with this many places.
     WAITING_ROOM_SLOTS: int = Field(24, ge=1)
     WAITING_ROOM_HOLD_S: float = Field(0.25, ge=0)  # an asker's wait for a place, at most
-    # ... a ticket holder's whose turn is estimated within it: it is there when its turn comes
-    WAITING_ROOM_TURN_HOLD_S: float = Field(3, ge=0)
     WAITING_ROOM_MAX_LINE: int = Field(20000, ge=1)  # tickets per room
     WAITING_ROOM_MAX_BYTES: int = Field(64 * 1024 * 1024, ge=0)  # kept requests per room
     WAITING_ROOM_PER_ADDRESS: int = Field(30, ge=1)  # tickets per client address and room

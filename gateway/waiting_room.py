@@ -5,15 +5,11 @@ A request that finds every place taken, or families already in line, gets a tick
 in line (a sequence number, first come first served) and the request it made, kept here. It is
 told about when to come back (`retry_after_s`); coming back with the ticket, it keeps its place
 and its request (a family retypes nothing). A place that frees goes to the asker with the
-smallest sequence number among those waiting for one at that moment: a ticket holder who asks
-is never passed by a newcomer, and no place stays idle while someone asks for it.
-
-So that holders are there when their turn comes, and are not passed by later ones who happen
-to be asking while they are away: an asker waits for a place at most `hold_s`, but a ticket
-holder whose turn is estimated within `turn_hold_s` waits that long, and a holder is told to
-come back half of `turn_hold_s` before its estimated turn. A ticket not brought back within
-its `retry_after_s` plus `grace_s` is dropped. What exceeds the line's limits (its length, the
-bytes it keeps, the tickets of one client address) is refused at once.
+smallest sequence number among those waiting for one at that moment, for at most `hold_s`
+each: a ticket holder who asks is never passed by a newcomer, and no place stays idle while
+someone asks for it. A ticket not brought back within its `retry_after_s` plus `grace_s` is
+dropped. What exceeds the line's limits (its length, the bytes it keeps, the tickets of one
+client address) is refused at once.
 
 Plain Python, no eventlet: the gateway's edge (gateway.web) blocks the waiting askers and
 wakes the one `release` names. `clock`: seconds, monotonic (tests pass a fake one).
@@ -36,7 +32,6 @@ from common.errors import DomainError
 class Limits:
     slots: int  # requests served at once
     hold_s: float  # how long an asker waits for a place before it is answered with its ticket
-    turn_hold_s: float  # ... if it brings a ticket whose turn is estimated within this
     max_line: int  # tickets at once
     max_bytes: int  # bytes of kept requests at once
     per_address: int  # tickets of one client address at once
@@ -57,10 +52,9 @@ class Ticket:
 
 class Arrival(NamedTuple):
     seq: int
-    admitted: bool  # False: the asker waits (at most `hold_s`) for `release` to name its seq
+    admitted: bool  # False: the asker waits (at most hold_s) for `release` to name its seq
     payload: object  # the request to serve: the ticket's, or None for the asker's own
     waited_s: float  # in line so far (0 for a newcomer admitted at once)
-    hold_s: float = 0.0
 
 
 class Waiting(NamedTuple):
@@ -112,15 +106,11 @@ class WaitingRoom:
                                                     and self._askers[0] < ticket.seq):
             return self._admit(ticket, now)
         heapq.heappush(self._askers, ticket.seq)
-        returning = ticket_id is not None
-        hold_s = (self.limits.turn_hold_s
-                  if returning and self._estimate(ticket, now) <= self.limits.turn_hold_s
-                  else self.limits.hold_s)
-        return Arrival(ticket.seq, False, ticket.payload, now - ticket.issued_at, hold_s)
+        return Arrival(ticket.seq, False, ticket.payload, now - ticket.issued_at)
 
     def give_up(self, seq: int) -> Waiting | None:
-        """An asker that waited its `Arrival.hold_s`: its ticket, or None if `release`
-        admitted it meanwhile."""
+        """An asker that waited its `hold_s`: its ticket, or None if `release` admitted it
+        meanwhile."""
         if seq not in self._askers:
             return None
         self._askers.remove(seq)
@@ -164,17 +154,11 @@ class WaitingRoom:
         return Arrival(ticket.seq, True, ticket.payload, now - ticket.issued_at)
 
     def _waiting(self, ticket: Ticket, now: float) -> Waiting:
-        estimate = self._estimate(ticket, now)
-        retry_after_s = max(1, min(self.limits.max_retry_s,
-                                   math.floor(estimate - self.limits.turn_hold_s / 2)))
+        position = bisect.bisect_left(self._line, ticket.seq)
+        wait_s = math.ceil((position + 1) / self._rate(now))
+        retry_after_s = max(1, min(self.limits.max_retry_s, wait_s - 1))
         self._extend(ticket, now, retry_after_s)
-        return Waiting(ticket.id, bisect.bisect_left(self._line, ticket.seq), retry_after_s,
-                       math.ceil(estimate))
-
-    def _estimate(self, ticket: Ticket, now: float) -> float:
-        """Seconds until its turn, about: the tickets ahead of it and itself, at the rate of
-        admissions lately."""
-        return (bisect.bisect_left(self._line, ticket.seq) + 1) / self._rate(now)
+        return Waiting(ticket.id, position, retry_after_s, wait_s)
 
     def _rate(self, now: float) -> float:
         """Admissions per second lately (before there are two: as many as places)."""

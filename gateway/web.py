@@ -136,14 +136,12 @@ class PerAddressLimit(DependencyProvider):
 class WaitingRooms(SharedExtension):
     """The gateway process's waiting rooms (gateway/waiting_room.py), one per service that
     expensive routes name, made on first use. Blocks an asker for a place (at most
-    WAITING_ROOM_HOLD_S, or WAITING_ROOM_TURN_HOLD_S for a ticket whose turn is about due) and
-    wakes it when `release` hands it one."""
+    WAITING_ROOM_HOLD_S) and wakes it when `release` hands it one."""
 
     def setup(self):
         settings = self.container.config["settings"]
         self.limits = Limits(
             slots=settings.WAITING_ROOM_SLOTS, hold_s=settings.WAITING_ROOM_HOLD_S,
-            turn_hold_s=settings.WAITING_ROOM_TURN_HOLD_S,
             max_line=settings.WAITING_ROOM_MAX_LINE, max_bytes=settings.WAITING_ROOM_MAX_BYTES,
             per_address=settings.WAITING_ROOM_PER_ADDRESS, grace_s=settings.WAITING_ROOM_GRACE_S,
             max_retry_s=settings.WAITING_ROOM_MAX_RETRY_S)
@@ -171,7 +169,7 @@ class WaitingRooms(SharedExtension):
         if not arrival.admitted:
             key, started = (name, arrival.seq), time.monotonic()
             self._asleep[key] = event = Event()
-            with eventlet.Timeout(arrival.hold_s, False):
+            with eventlet.Timeout(self.limits.hold_s, False):
                 event.wait()
             del self._asleep[key]
             waited_s += time.monotonic() - started

@@ -6,8 +6,8 @@ import pytest
 from common.errors import DomainError
 from gateway.waiting_room import Limits, Waiting, WaitingRoom
 
-LIMITS = Limits(slots=2, hold_s=0.25, turn_hold_s=3, max_line=5, max_bytes=1000, per_address=3,
-                grace_s=30, max_retry_s=10)
+LIMITS = Limits(slots=2, hold_s=0.25, max_line=5, max_bytes=1000, per_address=3, grace_s=30,
+                max_retry_s=10)
 
 
 class Clock:
@@ -92,28 +92,6 @@ def test_positions_and_waits_follow_the_rate_of_admissions(room, clock):
     # four admissions, 2 s from first to last: 1.5/s, so the fourth in line is 3 s away
     assert tickets[3].wait_s == 3
     assert 1 <= tickets[3].retry_after_s <= tickets[3].wait_s
-
-
-def test_a_holder_is_told_to_come_back_before_its_turn_and_waits_for_it_then(clock):
-    room = WaitingRoom("accounts", Limits(slots=1, hold_s=0.25, turn_hold_s=3, max_line=100,
-                                          max_bytes=1000, per_address=100, grace_s=30,
-                                          max_retry_s=10), clock)
-    room.arrive(None, "a", b"", 0)
-    for _ in range(3):  # one admission a second
-        clock.now += 1
-        room.release()
-        room.arrive(None, "a", b"", 0)
-    newcomer = room.arrive(None, "b", b"", 0)
-    assert newcomer.hold_s == LIMITS.hold_s  # a newcomer is answered soon
-    tickets = [room.give_up(newcomer.seq)] + [queued(room, address=str(n)) for n in range(7)]
-    eighth = tickets[7]
-    assert eighth.wait_s == 8
-    assert eighth.retry_after_s == 6  # half of turn_hold_s before its turn
-    far = room.arrive(eighth.ticket, "6", b"", 0)
-    assert far.hold_s == LIMITS.hold_s  # its turn is not near: answered soon
-    room.give_up(far.seq)
-    near = room.arrive(tickets[1].ticket, "0", b"", 0)  # two ahead of it with itself: 2 s
-    assert near.hold_s == 3  # it waits there for its turn
 
 
 def test_a_ticket_brought_twice_at_once_is_refused_the_second_time(room):
