@@ -7,6 +7,7 @@ import os
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -15,7 +16,6 @@ import pytest
 from common.crypto import DecryptionFailed, LookupHasher
 from common.keys import MasterKeys
 from common.settings import DEV_KEYS, role_url
-from services.notify import storage
 from services.notify.contract import SmsMessage
 from services.notify.settings import NotifySettings
 from services.notify.storage import MessageStore, rotate_keys
@@ -136,45 +136,71 @@ def test_forgetting_a_phone_deletes_its_final_texts_now_and_its_pending_ones_onc
     assert raw_row(pool, "m-other")["status"] == "sent"
 
 
-def half_done(pool, statements):
-    """Another worker's transaction, its statements run and not yet committed (it holds their
-    locks): the connection, to commit."""
-    conn = pool.getconn()
-    for statement, params in statements:
-        conn.execute(statement, params)
-    return conn
+class HeldPool:
+    """`pool`, but each transaction waits, its statements run and their locks held, until
+    `go` is set before it commits (`ready` is set then): one worker caught mid-way."""
+
+    def __init__(self, pool):
+        self.pool, self.ready, self.go = pool, threading.Event(), threading.Event()
+
+    @contextmanager
+    def connection(self):
+        with self.pool.connection() as conn:
+            yield HeldConnection(conn, self)
 
 
-def meanwhile(call):
-    """`call` in a thread of its own, started; join() it when the other side commits."""
-    thread = threading.Thread(target=call)
-    thread.start()
-    time.sleep(0.3)  # it now waits for the other transaction's locks
-    return thread
+class HeldConnection:
+    def __init__(self, conn, held: HeldPool):
+        self._conn, self._held = conn, held
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+    @contextmanager
+    def transaction(self):
+        with self._conn.transaction():
+            yield
+            self._held.ready.set()
+            assert self._held.go.wait(10)
+
+
+def race(pool, first, then) -> None:
+    """`first(store)` runs up to its commit and holds there while `then(store)` starts and
+    waits for its locks; then both finish. Each is a MessageStore method, as it is."""
+    keys = MasterKeys.parse(DEV_KEYS["MASTER_KEYS"])
+    held = HeldPool(pool)
+    threads = [threading.Thread(target=first, args=(MessageStore(held, keys),))]
+    threads[0].start()
+    assert held.ready.wait(10)
+    threads.append(threading.Thread(target=then, args=(MessageStore(pool, keys),)))
+    threads[1].start()
+    with pool.connection() as conn:  # the second is waiting for the first's locks
+        wait_for(lambda: conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database()").fetchone()[0] > 0)
+    held.go.set()
+    for thread in threads:
+        thread.join(10)
+
+
+def wait_for(condition, timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
 
 
 def test_a_text_marked_sent_as_its_phone_is_forgotten_is_deleted(store, pool):
     record(store, message("m-racing"), None, lease_s=60)
-    now = datetime.now(UTC)
-    marking = half_done(pool, [(storage._FINISH, {"ids": ["m-racing"], "sent_at": [now],
-                                                  "status": "sent", "error": None}),
-                               (storage._DELETE_FORGOTTEN, (["m-racing"],))])
-    forgetting = meanwhile(lambda: store.forget_phone("e-1", "account_cancelled", ACCOUNT, PHONE))
-    marking.commit()
-    pool.putconn(marking)
-    forgetting.join(10)
+    race(pool, lambda store: store.mark_sent({"m-racing": datetime.now(UTC)}),
+         lambda store: store.forget_phone("e-1", "account_cancelled", ACCOUNT, PHONE))
     assert message_ids(pool) == []
 
 
 def test_a_phone_forgotten_as_its_text_is_marked_sent_loses_that_text(store, pool):
     record(store, message("m-racing"), None, lease_s=60)
-    phone_hash = store._hash("phone", PHONE)
-    forgetting = half_done(pool, [(storage._MARK_FORGOTTEN, (phone_hash,)),
-                                  (storage._DELETE_FINAL_OF_PHONE, (phone_hash,))])
-    marking = meanwhile(lambda: store.mark_sent({"m-racing": datetime.now(UTC)}))
-    forgetting.commit()
-    pool.putconn(forgetting)
-    marking.join(10)
+    race(pool, lambda store: store.forget_phone("e-1", "account_cancelled", ACCOUNT, PHONE),
+         lambda store: store.mark_sent({"m-racing": datetime.now(UTC)}))
     assert message_ids(pool) == []
 
 
@@ -190,17 +216,9 @@ def test_a_cancelled_accounts_texts_arriving_late_are_neither_recorded_nor_sent(
 
 
 def test_a_text_recorded_as_its_account_is_cancelled_is_forgotten(store, pool):
-    phone_hash = store._hash("phone", PHONE)
-    cancellation = {"event_id": "e-1", "event_type": "account_cancelled", "account_no": ACCOUNT}
-    forgetting = half_done(pool, [(storage._LOCK_ACCOUNT, cancellation),
-                                  (storage._REMEMBER_CANCELLED, cancellation),
-                                  (storage._MARK_FORGOTTEN, (phone_hash,)),
-                                  (storage._DELETE_FINAL_OF_PHONE, (phone_hash,))])
-    recording = meanwhile(lambda: store.record_event(
-        "e-2", "account_registered", message("evt-e-2"), None, 60, account_no=ACCOUNT))
-    forgetting.commit()
-    pool.putconn(forgetting)
-    recording.join(10)
+    race(pool, lambda store: store.forget_phone("e-1", "account_cancelled", ACCOUNT, PHONE),
+         lambda store: store.record_event("e-2", "account_registered", message("evt-e-2"),
+                                          None, 60, account_no=ACCOUNT))
     assert message_ids(pool) == []
 
 
