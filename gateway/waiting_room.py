@@ -7,8 +7,10 @@ told about when to come back (`retry_after_s`); coming back with the ticket, it 
 and its request (a family retypes nothing). A place that frees goes to the asker with the
 smallest sequence number among those waiting for one at that moment, for at most `hold_s`
 each: a ticket holder who asks is never passed by a newcomer, and no place stays idle while
-someone asks for it. A ticket not brought back within its `retry_after_s` plus `grace_s` is
-dropped. What exceeds the line's limits (its length, the bytes it keeps, the tickets of one
+someone asks for it. A holder passed while away (a later ticket was admitted before it came
+back) is owed its turn: coming back, it is admitted at once, in a quarter more places than
+`slots` kept for the owed, so that being told to come back a little late costs it nothing more.
+A ticket not brought back within its `retry_after_s` plus `grace_s` is dropped. What exceeds the line's limits (its length, the bytes it keeps, the tickets of one
 client address) is refused at once.
 
 Plain Python, no eventlet: the gateway's edge (gateway.web) blocks the waiting askers and
@@ -79,13 +81,15 @@ class WaitingRoom:
     _addresses: Counter = field(default_factory=Counter)
     _bytes: int = 0
     _served: deque = field(default_factory=lambda: deque(maxlen=64))  # recent admission times
+    _passed_below: int = 0  # the highest seq admitted: tickets still in line below it are owed
 
     # asking -------------------------------------------------------------------------------
     def arrive(self, ticket_id: str | None, address: str, payload: object, size: int
                ) -> Arrival:
         """An asker: with a ticket of this room, in its place with the request it first made;
         otherwise a newcomer with `payload` (its request, `size` bytes), behind everyone.
-        Admitted if a place is free and nobody with a smaller seq is asking; if not, it waits
+        Admitted if a place is free (for a ticket owed its turn, one of the owed's places too)
+        and nobody with a smaller seq is asking; if not, it waits
         (`WaitingRooms.serve` in gateway.web) and then `give_up`s. Refused with
         SERVICE_UNAVAILABLE when it would need a ticket the line cannot take, and with
         CONCURRENT_UPDATE if its ticket is already asking (the same ticket brought twice)."""
@@ -97,13 +101,12 @@ class WaitingRoom:
         if ticket is None:
             seq = self._next_seq
             self._next_seq += 1
-            if not self._line and self.in_use < self.limits.slots:
-                self._served.append(now)
-                self.in_use += 1
+            if self.in_use < self.limits.slots and not self._askers:
+                self._take_place(seq, now)  # a place nobody asks for: no ticket needed
                 return Arrival(seq, True, None, 0.0)
             ticket = self._issue(seq, address, payload, size, now)
-        if self.in_use < self.limits.slots and not (self._askers
-                                                    and self._askers[0] < ticket.seq):
+        if self.in_use < self._places(ticket.seq) and not (self._askers
+                                                           and self._askers[0] < ticket.seq):
             return self._admit(ticket, now)
         heapq.heappush(self._askers, ticket.seq)
         return Arrival(ticket.seq, False, ticket.payload, now - ticket.issued_at)
@@ -119,9 +122,9 @@ class WaitingRoom:
 
     def release(self) -> int | None:
         """A served request is done: its place goes to the first asker, whose seq is returned
-        (gateway.web wakes it), or stays free."""
+        (gateway.web wakes it), or stays free (or is one of the owed's places, given back)."""
         self.in_use -= 1
-        if not self._askers:
+        if not self._askers or self.in_use >= self._places(self._askers[0]):
             return None
         seq = heapq.heappop(self._askers)
         self._admit(self._by_seq[seq], self.clock())
@@ -147,11 +150,20 @@ class WaitingRoom:
         self._extend(ticket, now, self.limits.hold_s)
         return ticket
 
+    def _places(self, seq: int) -> int:
+        """The places the ticket `seq` may be admitted into: a quarter more if it is owed."""
+        slots = self.limits.slots
+        return slots + max(1, slots // 4) if seq < self._passed_below else slots
+
     def _admit(self, ticket: Ticket, now: float) -> Arrival:
         self._remove(ticket)
+        self._take_place(ticket.seq, now)
+        return Arrival(ticket.seq, True, ticket.payload, now - ticket.issued_at)
+
+    def _take_place(self, seq: int, now: float) -> None:
+        self._passed_below = max(self._passed_below, seq)  # the holders away are owed
         self._served.append(now)
         self.in_use += 1
-        return Arrival(ticket.seq, True, ticket.payload, now - ticket.issued_at)
 
     def _waiting(self, ticket: Ticket, now: float) -> Waiting:
         position = bisect.bisect_left(self._line, ticket.seq)

@@ -76,8 +76,45 @@ def test_a_place_nobody_earlier_asks_for_goes_to_whoever_asks(room):
     absent = queued(room)  # told to come back later; meanwhile a place frees
     assert room.release() is None
     late = room.arrive(None, "b", b"late form", 9)
-    assert late.admitted and late.payload == b"late form"  # no place is left idle
-    assert queued(room, ticket=absent.ticket).position == 0  # the absent one keeps its place
+    assert late.admitted and late.payload is None  # no place is left idle
+    assert room.length == 1  # the absent one keeps its ticket
+
+
+def test_a_free_place_is_given_even_to_a_newcomer_the_line_could_not_take(room):
+    room.arrive(None, "crowd", b"", 0)
+    room.arrive(None, "crowd", b"", 0)
+    for _ in range(LIMITS.per_address):
+        queued(room, address="crowd")
+    room.release()
+    assert room.arrive(None, "crowd", b"", 0).admitted  # needs no ticket
+
+
+def test_a_holder_passed_while_away_is_let_in_when_it_comes_back(room):
+    room.arrive(None, "a", b"", 0)
+    room.arrive(None, "a", b"", 0)
+    absent = queued(room, payload=b"absent family's form")
+    later = queued(room, address="b")
+    room.release()
+    assert room.arrive(later.ticket, "b", b"", 0).admitted  # passes the absent one
+    back = room.arrive(absent.ticket, "a", b"", 0)
+    assert back.admitted and back.payload == b"absent family's form"  # at once, beyond the places
+    assert room.in_use == LIMITS.slots + 1
+
+
+def test_the_owed_have_a_quarter_more_places_at_least_one_and_give_them_back(room):
+    room.arrive(None, "a", b"", 0)
+    room.arrive(None, "a", b"", 0)
+    first, second, later = queued(room), queued(room), queued(room, address="b")
+    room.release()
+    assert room.arrive(later.ticket, "b", b"", 0).admitted  # passes the first two
+    assert room.arrive(first.ticket, "a", b"", 0).admitted  # into the one place of the owed
+    owed = room.arrive(second.ticket, "a", b"", 0)
+    newcomer = room.arrive(None, "c", b"", 0)
+    assert not owed.admitted and not newcomer.admitted
+    assert room.release() == owed.seq  # a freed place goes to the owed first
+    assert room.release() is None  # then the place of the owed is given back, not passed on
+    assert room.in_use == LIMITS.slots
+    assert room.release() == newcomer.seq
 
 
 def test_positions_and_waits_follow_the_rate_of_admissions(room, clock):

@@ -229,7 +229,8 @@ class NotifyService:
                                                _parse_not_after(sms.not_after), self._lease_s(),
                                                account_no)
         if claim is None:
-            SMS_SENT.labels(sms.purpose, "duplicate").inc()
+            cancelled = account_no is not None and self.app.messages.was_cancelled(account_no)
+            SMS_SENT.labels(sms.purpose, "cancelled" if cancelled else "duplicate").inc()
             return
         self._deliver(claim)
 

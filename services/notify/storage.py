@@ -40,6 +40,7 @@ _RECORD_EVENT = (_FIRST_TIME + " INSERT INTO notify.messages (id, purpose, phone
                  + cancelled.was_cancelled("notify").as_string() +
                  f" ON CONFLICT (id) DO NOTHING RETURNING attempts, {_EXPIRED}")
 _LOCK_ACCOUNT = cancelled.lock("notify").as_string()
+_WAS_CANCELLED = "SELECT " + cancelled.was_cancelled("notify").as_string()
 _REMEMBER_CANCELLED = _FIRST_TIME + cancelled.remember("notify").as_string() + (
     " SELECT count(*) FROM first")
 # Forgetting a phone and finishing messages may run at once (a batch of texts marked sent as the
@@ -112,6 +113,10 @@ class MessageStore:
         attempts, expired = row
         return Claim(message.message_id, message.purpose, message.phone, message.text,
                      attempts, expired)
+
+    def was_cancelled(self, account_no: str) -> bool:
+        with self._pool.connection() as conn:
+            return conn.execute(_WAS_CANCELLED, {"account_no": account_no}).fetchone()[0]
 
     def forget_phone(self, event_id: str, event_type: str, account_no: str, phone: str
                      ) -> bool:
