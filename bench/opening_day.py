@@ -50,7 +50,8 @@ answered quickly three times in a row, so that a phase does not inherit the last
                fairness among the families that held a ticket at least once: one is overtaken
                when a ticket holder that arrived after it was registered more than R's p99
                before it (two families let in together may finish in either order), or was
-               registered while it never was; counted as families and as such pairs.
+               registered while it never was; counted as families and as such pairs, and
+               by how much the first later holder led each one registered.
 
 Targets: registered/s at 1.2 × R and at 2 × R ≥ 0.9 × R; their registrations' p99 ≤ 2 × the
 p99 at R; in every phase with registrations, reads served ≥ 99 % and read p99 ≤ 3 × idle.
@@ -417,11 +418,14 @@ def retries_of(sent: Sent, give_up_s: float, slack_s: float) -> Retries:
             holders.append((arrival, last.answered if last.status == 201 else math.inf))
     holders.sort()
     overtaken = pairs = 0
+    by: list[float] = []  # how much earlier than each overtaken one the first later one was
     later: list[float] = []  # registration times of the holders after this one, sorted
     for _, done in reversed(holders):
         ahead = bisect.bisect_left(later, done - slack_s)  # registered that much earlier
         overtaken += ahead > 0
         pairs += ahead
+        if ahead and done < math.inf:
+            by.append(done - later[0])
         if done < math.inf:
             bisect.insort(later, done)
     return Retries(
@@ -429,7 +433,8 @@ def retries_of(sent: Sent, give_up_s: float, slack_s: float) -> Retries:
         outcomes=dict(outcomes), to_registered=Latency.of(to_registered),
         retries_mean=round(sum(retries) / max(1, len(retries)), 3),
         retries_max=max(retries, default=0), ticket_holders=len(holders),
-        overtaken=overtaken, overtaking_pairs=pairs, slack_ms=round(slack_s * 1e3, 1))
+        overtaken=overtaken, overtaking_pairs=pairs, overtaken_by=Latency.of(by),
+        slack_ms=round(slack_s * 1e3, 1))
 
 
 # between phases ---------------------------------------------------------------------------------

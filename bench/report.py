@@ -797,6 +797,7 @@ class Retries:
     ticket_holders: int  # families that got a queue_ticket at least once
     overtaken: int  # ticket holders registered later (or never) than a later ticket holder
     overtaking_pairs: int  # (earlier, later) ticket holders in that order
+    overtaken_by: Latency  # of the overtaken registered: the first later holder's lead
     slack_ms: float  # "later" means by more than this (the registrations' p99 at R)
 
 
@@ -999,7 +1000,10 @@ class OpeningDayReport:
             "got a queue_ticket; fairness among them: "
             f"**{retries.overtaken} overtaken** (registered more than {retries.slack_ms:.0f} "
             "ms, R's p99, after a ticket holder that arrived later, or never registered while "
-            f"one did), {retries.overtaking_pairs} such pairs."]
+            f"one did), {retries.overtaking_pairs} such pairs; those registered were overtaken "
+            f"by p50 {retries.overtaken_by.p50_ms / 1e3:.1f} s, p99 "
+            f"{retries.overtaken_by.p99_ms / 1e3:.1f} s, at most "
+            f"{retries.overtaken_by.max_ms / 1e3:.1f} s (the first later holder's lead)."]
 
     def _generator_line(self) -> str:
         opened = [p for p in self.loaded if p.shape != "closed"]

@@ -3,15 +3,17 @@ spends, `@route(..., expensive="accounts")`) in a fixed number of places, in arr
 
 A request that finds every place taken, or families already in line, gets a ticket: its place
 in line (a sequence number, first come first served) and the request it made, kept here. It is
-told about when to come back (`retry_after_s`); coming back with the ticket, it keeps its place
-and its request (a family retypes nothing). A place that frees goes to the asker with the
-smallest sequence number among those waiting for one at that moment, for at most `hold_s`
-each: a ticket holder who asks is never passed by a newcomer, and no place stays idle while
-someone asks for it. A holder passed while away (a later ticket was admitted before it came
-back) is owed its turn: coming back, it is admitted at once, in a quarter more places than
-`slots` kept for the owed, so that being told to come back a little late costs it nothing more.
-A ticket not brought back within its `retry_after_s` plus `grace_s` is dropped. What exceeds the line's limits (its length, the bytes it keeps, the tickets of one
-client address) is refused at once.
+told to come back (`retry_after_s`) about two seconds before its estimated turn; coming back
+with the ticket, it keeps its place and its request (a family retypes nothing). Places go in
+the line's order. The line's head is the tickets expected to be admitted in the next `TURN_S`
+seconds: a place that frees goes to the asker at the head with the smallest sequence number
+among those waiting for one at that moment, for at most `hold_s` each. An asker further back
+(a ticket brought back early, a newcomer behind the line) may take a free place only when more
+places are free than tickets at the head expected back (not told to come back more than
+`LATE_S` ago); otherwise the place waits for them, briefly. A ticket not brought back within
+its `retry_after_s` plus `grace_s` is dropped. What exceeds the line's limits (its length, the
+bytes it keeps, the tickets of one client address) is refused at once, unless it may take a
+free place then.
 
 Plain Python, no eventlet: the gateway's edge (gateway.web) blocks the waiting askers and
 wakes the one `release` names. `clock`: seconds, monotonic (tests pass a fake one).
@@ -28,6 +30,9 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from common.errors import DomainError
+
+TURN_S = 2.0  # the line's head: the tickets expected to be admitted within this many seconds
+LATE_S = 1.0  # a ticket not back this long after it was told to come is not counted on
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class Ticket:
     size: int
     issued_at: float
     expires_at: float = 0.0
+    due_at: float = 0.0  # when it was told to come back
 
 
 class Arrival(NamedTuple):
@@ -81,18 +87,17 @@ class WaitingRoom:
     _addresses: Counter = field(default_factory=Counter)
     _bytes: int = 0
     _served: deque = field(default_factory=lambda: deque(maxlen=64))  # recent admission times
-    _passed_below: int = 0  # the highest seq admitted: tickets still in line below it are owed
 
     # asking -------------------------------------------------------------------------------
     def arrive(self, ticket_id: str | None, address: str, payload: object, size: int
                ) -> Arrival:
         """An asker: with a ticket of this room, in its place with the request it first made;
         otherwise a newcomer with `payload` (its request, `size` bytes), behind everyone.
-        Admitted if a place is free (for a ticket owed its turn, one of the owed's places too)
-        and nobody with a smaller seq is asking; if not, it waits
-        (`WaitingRooms.serve` in gateway.web) and then `give_up`s. Refused with
-        SERVICE_UNAVAILABLE when it would need a ticket the line cannot take, and with
-        CONCURRENT_UPDATE if its ticket is already asking (the same ticket brought twice)."""
+        Admitted if a place is free that it may take (`_may_take`) and nobody with a smaller
+        seq is asking; if not, it waits (`WaitingRooms.serve` in gateway.web) and then `give_up`s.
+        Refused with SERVICE_UNAVAILABLE when it would need a ticket the line cannot take, and
+        with CONCURRENT_UPDATE if its ticket is already asking (the same ticket brought
+        twice)."""
         now = self.clock()
         self._expire(now)
         ticket = self._tickets.get(ticket_id) if ticket_id else None
@@ -101,33 +106,39 @@ class WaitingRoom:
         if ticket is None:
             seq = self._next_seq
             self._next_seq += 1
-            if self.in_use < self.limits.slots and not self._askers:
-                self._take_place(seq, now)  # a place nobody asks for: no ticket needed
+            if (self.in_use < self.limits.slots and not self._askers
+                    and self._may_take(len(self._line), now)):
+                self._take_place(now)  # nobody waits for the place: no ticket needed
                 return Arrival(seq, True, None, 0.0)
             ticket = self._issue(seq, address, payload, size, now)
-        if self.in_use < self._places(ticket.seq) and not (self._askers
-                                                           and self._askers[0] < ticket.seq):
+        if (self.in_use < self.limits.slots and self._may_take(self._position(ticket.seq), now)
+                and not (self._askers and self._askers[0] < ticket.seq)):
             return self._admit(ticket, now)
         heapq.heappush(self._askers, ticket.seq)
         return Arrival(ticket.seq, False, ticket.payload, now - ticket.issued_at)
 
     def give_up(self, seq: int) -> Waiting | None:
-        """An asker that waited its `hold_s`: its ticket, or None if `release` admitted it
-        meanwhile."""
+        """An asker that waited its `hold_s`: its ticket, or None if it was admitted, by
+        `release` meanwhile, or now to a free place it may take."""
         if seq not in self._askers:
             return None
         self._askers.remove(seq)
         heapq.heapify(self._askers)
-        return self._waiting(self._by_seq[seq], self.clock())
+        now = self.clock()
+        if self.in_use < self.limits.slots and self._may_take(self._position(seq), now):
+            self._admit(self._by_seq[seq], now)
+            return None
+        return self._waiting(self._by_seq[seq], now)
 
     def release(self) -> int | None:
-        """A served request is done: its place goes to the first asker, whose seq is returned
-        (gateway.web wakes it), or stays free (or is one of the owed's places, given back)."""
+        """A served request is done: its place goes to the first asker if it may take it, and
+        its seq is returned (gateway.web wakes it); or it stays free."""
         self.in_use -= 1
-        if not self._askers or self.in_use >= self._places(self._askers[0]):
+        now = self.clock()
+        if not self._askers or not self._may_take(self._position(self._askers[0]), now):
             return None
         seq = heapq.heappop(self._askers)
-        self._admit(self._by_seq[seq], self.clock())
+        self._admit(self._by_seq[seq], now)
         return seq
 
     # what it holds ------------------------------------------------------------------------
@@ -147,28 +158,41 @@ class WaitingRoom:
         self._line.append(seq)  # seqs only grow
         self._addresses[address] += 1
         self._bytes += size
+        ticket.due_at = now
         self._extend(ticket, now, self.limits.hold_s)
         return ticket
 
-    def _places(self, seq: int) -> int:
-        """The places the ticket `seq` may be admitted into: a quarter more if it is owed."""
-        slots = self.limits.slots
-        return slots + max(1, slots // 4) if seq < self._passed_below else slots
+    def _head(self, now: float) -> int:
+        """How many tickets the line's head holds."""
+        return max(self.limits.slots, math.ceil(self._rate(now) * TURN_S))
+
+    def _position(self, seq: int) -> int:
+        return bisect.bisect_left(self._line, seq)
+
+    def _may_take(self, position: int, now: float) -> bool:
+        """Whether an asker with `position` tickets ahead may take a free place: if it is at
+        the line's head, or if more places are free than tickets at the head still expected
+        back (not told to come back more than LATE_S ago): else the place waits for them."""
+        head = self._head(now)
+        if position < head:
+            return True
+        expected = sum(self._by_seq[seq].due_at + LATE_S >= now for seq in self._line[:head])
+        return self.limits.slots - self.in_use > expected
 
     def _admit(self, ticket: Ticket, now: float) -> Arrival:
         self._remove(ticket)
-        self._take_place(ticket.seq, now)
+        self._take_place(now)
         return Arrival(ticket.seq, True, ticket.payload, now - ticket.issued_at)
 
-    def _take_place(self, seq: int, now: float) -> None:
-        self._passed_below = max(self._passed_below, seq)  # the holders away are owed
+    def _take_place(self, now: float) -> None:
         self._served.append(now)
         self.in_use += 1
 
     def _waiting(self, ticket: Ticket, now: float) -> Waiting:
-        position = bisect.bisect_left(self._line, ticket.seq)
+        position = self._position(ticket.seq)
         wait_s = math.ceil((position + 1) / self._rate(now))
-        retry_after_s = max(1, min(self.limits.max_retry_s, wait_s - 1))
+        retry_after_s = max(1, min(self.limits.max_retry_s, wait_s - 2))  # there in time
+        ticket.due_at = now + retry_after_s
         self._extend(ticket, now, retry_after_s)
         return Waiting(ticket.id, position, retry_after_s, wait_s)
 

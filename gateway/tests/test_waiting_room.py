@@ -4,7 +4,7 @@ family's place and request, limits that refuse at once."""
 import pytest
 
 from common.errors import DomainError
-from gateway.waiting_room import Limits, Waiting, WaitingRoom
+from gateway.waiting_room import LATE_S, TURN_S, Limits, Waiting, WaitingRoom
 
 LIMITS = Limits(slots=2, hold_s=0.25, max_line=5, max_bytes=1000, per_address=3, grace_s=30,
                 max_retry_s=10)
@@ -77,44 +77,54 @@ def test_a_place_nobody_earlier_asks_for_goes_to_whoever_asks(room):
     assert room.release() is None
     late = room.arrive(None, "b", b"late form", 9)
     assert late.admitted and late.payload is None  # no place is left idle
-    assert room.length == 1  # the absent one keeps its ticket
+    assert queued(room, ticket=absent.ticket).position == 0  # the absent one keeps its place
 
 
-def test_a_free_place_is_given_even_to_a_newcomer_the_line_could_not_take(room):
-    room.arrive(None, "crowd", b"", 0)
-    room.arrive(None, "crowd", b"", 0)
-    for _ in range(LIMITS.per_address):
-        queued(room, address="crowd")
+def full_line(room: WaitingRoom) -> list[Waiting]:
+    """Both places taken, and the line as long as it may be: five tickets, of which the line's
+    head holds four (two places at two admissions a second, `TURN_S` = 2 s)."""
+    room.arrive(None, "a", b"", 0)
+    room.arrive(None, "a", b"", 0)
+    line = [queued(room, address=str(n), payload=b"form %d" % n) for n in range(LIMITS.max_line)]
+    assert TURN_S == 2 and room.length == LIMITS.max_line
+    return line
+
+
+def test_a_place_goes_to_the_line_s_head_not_to_a_ticket_brought_back_early(room):
+    line = full_line(room)
+    assert room.release() is None
+    early = room.arrive(line[4].ticket, "4", b"", 0)  # fifth in line, behind the head
+    assert not early.admitted
+    first = room.arrive(line[0].ticket, "0", b"", 0)
+    assert first.admitted and first.payload == b"form 0"  # though it asked later
+    assert room.give_up(early.seq).position == 3  # no place left: its ticket, one ahead less
+
+
+def head_is_late(clock, line: list[Waiting]) -> None:
+    clock.now += max(w.retry_after_s for w in line) + LATE_S + 0.1
+
+
+def test_a_place_the_head_is_not_coming_for_goes_to_an_asker_behind(room, clock):
+    line = full_line(room)
     room.release()
-    assert room.arrive(None, "crowd", b"", 0).admitted  # needs no ticket
+    early = room.arrive(line[4].ticket, "4", b"", 0)
+    assert not early.admitted
+    assert room.give_up(early.seq).position == 4  # the place waits for the head, expected back
+    head_is_late(clock, line[:4])
+    behind = room.arrive(line[4].ticket, "4", b"", 0)
+    assert behind.admitted and behind.payload == b"form 4"  # rather than stand idle
+    assert room.length == 4  # the head keeps its places in line
 
 
-def test_a_holder_passed_while_away_is_let_in_when_it_comes_back(room):
-    room.arrive(None, "a", b"", 0)
-    room.arrive(None, "a", b"", 0)
-    absent = queued(room, payload=b"absent family's form")
-    later = queued(room, address="b")
+def test_a_newcomer_the_line_cannot_take_is_refused_unless_a_place_would_stand_idle(room, clock):
+    line = full_line(room)
+    with pytest.raises(DomainError):  # no place free, no room in line
+        room.arrive(None, "z", b"", 0)
     room.release()
-    assert room.arrive(later.ticket, "b", b"", 0).admitted  # passes the absent one
-    back = room.arrive(absent.ticket, "a", b"", 0)
-    assert back.admitted and back.payload == b"absent family's form"  # at once, beyond the places
-    assert room.in_use == LIMITS.slots + 1
-
-
-def test_the_owed_have_a_quarter_more_places_at_least_one_and_give_them_back(room):
-    room.arrive(None, "a", b"", 0)
-    room.arrive(None, "a", b"", 0)
-    first, second, later = queued(room), queued(room), queued(room, address="b")
-    room.release()
-    assert room.arrive(later.ticket, "b", b"", 0).admitted  # passes the first two
-    assert room.arrive(first.ticket, "a", b"", 0).admitted  # into the one place of the owed
-    owed = room.arrive(second.ticket, "a", b"", 0)
-    newcomer = room.arrive(None, "c", b"", 0)
-    assert not owed.admitted and not newcomer.admitted
-    assert room.release() == owed.seq  # a freed place goes to the owed first
-    assert room.release() is None  # then the place of the owed is given back, not passed on
-    assert room.in_use == LIMITS.slots
-    assert room.release() == newcomer.seq
+    with pytest.raises(DomainError):  # the free place waits for the head
+        room.arrive(None, "z", b"", 0)
+    head_is_late(clock, line)
+    assert room.arrive(None, "z", b"", 0).admitted  # no ticket needed
 
 
 def test_positions_and_waits_follow_the_rate_of_admissions(room, clock):
