@@ -9,8 +9,9 @@ the line's order. The line's head is the tickets expected to be admitted in the 
 seconds: a place that frees goes to the asker at the head with the smallest sequence number
 among those waiting for one at that moment, for at most `hold_s` each. An asker further back
 (a ticket brought back early, a newcomer behind the line) may take a free place only when more
-places are free than tickets at the head expected back (not told to come back more than
-`LATE_S` ago); otherwise the place waits for them, briefly. A ticket not brought back within
+places are free than tickets at the head expected back (brought back before, so their families
+follow the line, and not told to come back more than `LATE_S` ago); otherwise the place waits
+for them, briefly. A ticket not brought back within
 its `retry_after_s` plus `grace_s` is dropped. What exceeds the line's limits (its length, the
 bytes it keeps, the tickets of one client address) is refused at once, unless it may take a
 free place then.
@@ -56,6 +57,7 @@ class Ticket:
     issued_at: float
     expires_at: float = 0.0
     due_at: float = 0.0  # when it was told to come back
+    came_back: bool = False  # brought back at least once: its family follows the line
 
 
 class Arrival(NamedTuple):
@@ -103,6 +105,8 @@ class WaitingRoom:
         ticket = self._tickets.get(ticket_id) if ticket_id else None
         if ticket is not None and ticket.seq in self._askers:
             raise DomainError("CONCURRENT_UPDATE")
+        if ticket is not None:
+            ticket.came_back = True
         if ticket is None:
             seq = self._next_seq
             self._next_seq += 1
@@ -172,11 +176,13 @@ class WaitingRoom:
     def _may_take(self, position: int, now: float) -> bool:
         """Whether an asker with `position` tickets ahead may take a free place: if it is at
         the line's head, or if more places are free than tickets at the head still expected
-        back (not told to come back more than LATE_S ago): else the place waits for them."""
+        back (brought back before, and not told to come back more than LATE_S ago): else the
+        place waits for them."""
         head = self._head(now)
         if position < head:
             return True
-        expected = sum(self._by_seq[seq].due_at + LATE_S >= now for seq in self._line[:head])
+        expected = sum(ticket.came_back and ticket.due_at + LATE_S >= now
+                       for ticket in map(self._by_seq.get, self._line[:head]))
         return self.limits.slots - self.in_use > expected
 
     def _admit(self, ticket: Ticket, now: float) -> Arrival:

@@ -80,12 +80,15 @@ def test_a_place_nobody_earlier_asks_for_goes_to_whoever_asks(room):
     assert queued(room, ticket=absent.ticket).position == 0  # the absent one keeps its place
 
 
-def full_line(room: WaitingRoom) -> list[Waiting]:
+def full_line(room: WaitingRoom, came_back: bool = True) -> list[Waiting]:
     """Both places taken, and the line as long as it may be: five tickets, of which the line's
-    head holds four (two places at two admissions a second, `TURN_S` = 2 s)."""
+    head holds four (two places at two admissions a second, `TURN_S` = 2 s), each brought back
+    once (its family follows the line) unless `came_back` is False."""
     room.arrive(None, "a", b"", 0)
     room.arrive(None, "a", b"", 0)
     line = [queued(room, address=str(n), payload=b"form %d" % n) for n in range(LIMITS.max_line)]
+    if came_back:
+        line = [queued(room, address=str(n), ticket=w.ticket) for n, w in enumerate(line)]
     assert TURN_S == 2 and room.length == LIMITS.max_line
     return line
 
@@ -114,6 +117,13 @@ def test_a_place_the_head_is_not_coming_for_goes_to_an_asker_behind(room, clock)
     behind = room.arrive(line[4].ticket, "4", b"", 0)
     assert behind.admitted and behind.payload == b"form 4"  # rather than stand idle
     assert room.length == 4  # the head keeps its places in line
+
+
+def test_no_place_waits_for_tickets_never_brought_back(room):
+    """Clients that ignore their ticket: the places go on to those who ask."""
+    line = full_line(room, came_back=False)
+    room.release()
+    assert room.arrive(line[4].ticket, "4", b"", 0).admitted
 
 
 def test_a_newcomer_the_line_cannot_take_is_refused_unless_a_place_would_stand_idle(room, clock):
