@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
 import math
 import secrets
 from collections import Counter, deque
@@ -56,7 +57,7 @@ class Ticket:
     size: int
     issued_at: float
     expires_at: float = 0.0
-    due_at: float = 0.0  # when it was told to come back
+    due_at: float = 0.0  # when it was last told to come back (`_waiting`)
     came_back: bool = False  # brought back at least once: its family follows the line
 
 
@@ -107,7 +108,7 @@ class WaitingRoom:
             raise DomainError("CONCURRENT_UPDATE")
         if ticket is not None:
             ticket.came_back = True
-        if ticket is None:
+        else:
             seq = self._next_seq
             self._next_seq += 1
             if (self.in_use < self.limits.slots and not self._askers
@@ -162,7 +163,6 @@ class WaitingRoom:
         self._line.append(seq)  # seqs only grow
         self._addresses[address] += 1
         self._bytes += size
-        ticket.due_at = now
         self._extend(ticket, now, self.limits.hold_s)
         return ticket
 
@@ -182,7 +182,7 @@ class WaitingRoom:
         if position < head:
             return True
         expected = sum(ticket.came_back and ticket.due_at + LATE_S >= now
-                       for ticket in map(self._by_seq.get, self._line[:head]))
+                       for ticket in map(self._by_seq.get, itertools.islice(self._line, head)))
         return self.limits.slots - self.in_use > expected
 
     def _admit(self, ticket: Ticket, now: float) -> Arrival:
