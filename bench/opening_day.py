@@ -424,9 +424,9 @@ def retries_of(sent: Sent, give_up_s: float, slack_s: float) -> Retries:
         ahead = bisect.bisect_left(later, done - slack_s)  # registered that much earlier
         overtaken += ahead > 0
         pairs += ahead
-        if ahead and done < math.inf:
-            by.append(done - later[0])
         if done < math.inf:
+            if ahead:
+                by.append(done - later[0])
             bisect.insort(later, done)
     return Retries(
         give_up_s=give_up_s, families=len(sent.arrivals), registered=outcomes["201"],
