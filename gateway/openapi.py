@@ -30,7 +30,8 @@ QUEUE_TICKET = {
     "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
     "description": "排队凭据：503 QUEUED 应答中的 queue_ticket。在 retry_after_s 秒后带此头"
                    "重发同一请求（可不带请求体：以排队时的请求为准），保留原排队位置；轮到时"
-                   "得到该请求的结果，否则再次得到 503 QUEUED 及更新的位置。"
+                   "得到该请求的结果，否则再次得到 503 QUEUED 及更新的位置。凭据只对排队时的"
+                   "同一方法与路径有效，用于其他请求时不起作用（按新请求排队）。"
                    "信息采集顺序与入学次序、入学结果无关。"}
 # What any operation may answer: a bug (500), overload or a service out of reach (503).
 ALWAYS = ("INTERNAL_ERROR", "SERVICE_UNAVAILABLE")

@@ -4,7 +4,8 @@ spends, `@route(..., expensive="accounts")`) in a fixed number of places, in arr
 A request that finds every place taken, or families already in line, gets a ticket: its place
 in line (a sequence number, first come first served) and the request it made, kept here. It is
 told to come back (`retry_after_s`) about two seconds before its estimated turn; coming back
-with the ticket, it keeps its place and its request (a family retypes nothing). Places go in
+with the ticket, to the same route (method and path), it keeps its place and its request (a
+family retypes nothing); brought to another route, a ticket is not one. Places go in
 the line's order. The line's head is the tickets expected to be admitted in the next `TURN_S`
 seconds: a place that frees goes to the asker at the head with the smallest sequence number
 among those waiting for one at that moment, for at most `hold_s` each. An asker further back
@@ -55,6 +56,7 @@ class Ticket:
     address: str
     payload: object  # the request as first made (gateway.web keeps its body)
     size: int
+    route: object  # what the request asked for (gateway.web: its method and path)
     issued_at: float
     expires_at: float = 0.0
     due_at: float = 0.0  # when it was last told to come back (`_waiting`)
@@ -92,10 +94,11 @@ class WaitingRoom:
     _served: deque = field(default_factory=lambda: deque(maxlen=64))  # recent admission times
 
     # asking -------------------------------------------------------------------------------
-    def arrive(self, ticket_id: str | None, address: str, payload: object, size: int
-               ) -> Arrival:
-        """An asker: with a ticket of this room, in its place with the request it first made;
-        otherwise a newcomer with `payload` (its request, `size` bytes), behind everyone.
+    def arrive(self, ticket_id: str | None, address: str, payload: object, size: int,
+               route: object = None) -> Arrival:
+        """An asker: with a ticket of this room issued for `route`, in its place with the
+        request it first made; otherwise a newcomer with `payload` (its request, `size` bytes),
+        behind everyone.
         Admitted if a place is free that it may take (`_may_take`) and nobody with a smaller
         seq is asking; if not, it waits (`WaitingRooms.serve` in gateway.web) and then `give_up`s.
         Refused with SERVICE_UNAVAILABLE when it would need a ticket the line cannot take, and
@@ -104,6 +107,8 @@ class WaitingRoom:
         now = self.clock()
         self._expire(now)
         ticket = self._tickets.get(ticket_id) if ticket_id else None
+        if ticket is not None and ticket.route != route:
+            ticket = None  # its request is not this one: it must not be served instead
         if ticket is not None and ticket.seq in self._askers:
             raise DomainError("CONCURRENT_UPDATE")
         if ticket is not None:
@@ -115,7 +120,7 @@ class WaitingRoom:
                     and self._may_take(len(self._line), now)):
                 self._take_place(now)  # nobody waits for the place: no ticket needed
                 return Arrival(seq, True, None, 0.0)
-            ticket = self._issue(seq, address, payload, size, now)
+            ticket = self._issue(seq, address, payload, size, route, now)
         if (self.in_use < self.limits.slots and self._may_take(self._position(ticket.seq), now)
                 and not (self._askers and self._askers[0] < ticket.seq)):
             return self._admit(ticket, now)
@@ -152,12 +157,13 @@ class WaitingRoom:
         return len(self._line)
 
     # ---------------------------------------------------------------------------------------
-    def _issue(self, seq: int, address: str, payload: object, size: int, now: float) -> Ticket:
+    def _issue(self, seq: int, address: str, payload: object, size: int, route: object,
+               now: float) -> Ticket:
         limits = self.limits
         if (len(self._line) >= limits.max_line or self._bytes + size > limits.max_bytes
                 or self._addresses[address] >= limits.per_address):
             raise DomainError("SERVICE_UNAVAILABLE", extra={"retry_after_s": limits.max_retry_s})
-        ticket = Ticket(secrets.token_urlsafe(18), seq, address, payload, size, now)
+        ticket = Ticket(secrets.token_urlsafe(18), seq, address, payload, size, route, now)
         self._tickets[ticket.id] = ticket
         self._by_seq[seq] = ticket
         self._line.append(seq)  # seqs only grow

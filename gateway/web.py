@@ -155,13 +155,14 @@ class WaitingRooms(SharedExtension):
 
     def serve(self, name: str, request, address: str, handle):
         """`handle(request)`'s answer once `request` has a place in the room `name`: the
-        request as first made if it brings a ticket of the line, else itself. QUEUED (503,
-        with its ticket, position and retry_after_s) if no place frees in time."""
+        request as first made if it brings a ticket of the line issued for its method and path,
+        else itself. QUEUED (503, with its ticket, position and retry_after_s) if no place frees
+        in time."""
         room = self.room(name)
         body = request.get_data(cache=True)
         try:
             arrival = room.arrive(queue_ticket(request), address, (body, request.content_type),
-                                  len(body))
+                                  len(body), (request.method, request.path))
         except DomainError:
             metrics.ADMISSIONS.labels("gateway", Cost.EXPENSIVE, "refused").inc()
             raise

@@ -58,6 +58,19 @@ def test_a_ticket_holder_keeps_its_place_and_its_request(room):
     assert queued(room, ticket=second.ticket).position == 0
 
 
+def test_a_ticket_is_good_only_for_the_request_it_was_issued_for(room):
+    registering, changing_password = ("POST", "/accounts"), ("PUT", "/account/password")
+    room.arrive(None, "a", b"", 0)
+    room.arrive(None, "a", b"", 0)
+    holder = room.give_up(room.arrive(None, "a", b"registration", 12, registering).seq)
+    room.release()
+    elsewhere = room.arrive(holder.ticket, "a", b"", 0, changing_password)
+    assert elsewhere.admitted and elsewhere.payload is None  # served as itself, a newcomer
+    room.release()
+    back = room.arrive(holder.ticket, "a", b"", 0, registering)
+    assert back.admitted and back.payload == b"registration"
+
+
 def test_a_freed_place_goes_to_the_earliest_asker_not_to_a_newcomer(room):
     room.arrive(None, "a", b"", 0)
     room.arrive(None, "a", b"", 0)

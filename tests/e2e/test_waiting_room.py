@@ -83,6 +83,12 @@ def test_families_in_line_are_served_in_arrival_order_without_retyping(one_place
         assert again["queue_position"] == 2 and again["queue_ticket"] == second["queue_ticket"]
         third = queued(families[2].call("POST", "/api/v1/accounts", json=bodies[2]))
         assert third["queue_position"] == 3  # a newcomer goes behind everyone
+        # a ticket is good only for the request it was issued for: brought to another route
+        # of the same room (a sign-in), it is a newcomer's, behind everyone
+        elsewhere = queued(families[0].call("POST", "/api/v1/sessions", headers={
+            "X-Queue-Ticket": first["queue_ticket"]}))
+        assert elsewhere["queue_position"] == 4
+        assert elsewhere["queue_ticket"] != first["queue_ticket"]
         # cheap pages are served meanwhile, whatever registrations wait
         assert families[2].call("GET", "/api/v1/districts").status_code == 200
     assert taken.finished().status_code == 201
