@@ -4,18 +4,20 @@ spends, `@route(..., expensive="accounts")`) in a fixed number of places, in arr
 A request that finds every place taken, or families already in line, gets a ticket: its place
 in line (a sequence number, first come first served) and the request it made, kept here. It is
 told to come back (`retry_after_s`) about two seconds before its estimated turn; coming back
-with the ticket, to the same route (method and path), it keeps its place and its request (a
-family retypes nothing); brought to another route, a ticket is not one. Places go in
-the line's order. The line's head is the tickets expected to be admitted in the next `TURN_S`
-seconds: a place that frees goes to the asker at the head with the smallest sequence number
-among those waiting for one at that moment, for at most `hold_s` each. An asker further back
-(a ticket brought back early, a newcomer behind the line) may take a free place only when more
-places are free than tickets at the head expected back (brought back before, so their families
-follow the line, and not told to come back more than `LATE_S` ago); otherwise the place waits
-for them, briefly. A ticket not brought back within
-its `retry_after_s` plus `grace_s` is dropped. What exceeds the line's limits (its length, the
-bytes it keeps, the tickets of one client address) is refused at once, unless it may take a
-free place then.
+with the ticket to the same route (method and path), it keeps its place and its request (a
+family retypes nothing); brought to another route, a ticket is not one.
+
+Places go in the line's order. The line's head is the tickets expected to be admitted in the
+next `TURN_S` seconds: a place that frees goes to the asker at the head with the smallest
+sequence number among those waiting for one at that moment, for at most `hold_s` each. An
+asker further back (a ticket brought back early, a newcomer behind the line) may take a free
+place only when more places are free than tickets at the head expected back (brought back
+before, so their families follow the line, and not told to come back more than `LATE_S` ago);
+otherwise the place waits for them, briefly.
+
+A ticket not brought back within its `retry_after_s` plus `grace_s` is dropped. What exceeds
+the line's limits (its length, the bytes it keeps, the tickets of one client address) is
+refused at once, unless it may take a free place then.
 
 Plain Python, no eventlet: the gateway's edge (gateway.web) blocks the waiting askers and
 wakes the one `release` names. `clock`: seconds, monotonic (tests pass a fake one).
@@ -96,14 +98,14 @@ class WaitingRoom:
     # asking -------------------------------------------------------------------------------
     def arrive(self, ticket_id: str | None, address: str, payload: object, size: int,
                route: object = None) -> Arrival:
-        """An asker: with a ticket of this room issued for `route`, in its place with the
-        request it first made; otherwise a newcomer with `payload` (its request, `size` bytes),
-        behind everyone.
-        Admitted if a place is free that it may take (`_may_take`) and nobody with a smaller
-        seq is asking; if not, it waits (`WaitingRooms.serve` in gateway.web) and then `give_up`s.
-        Refused with SERVICE_UNAVAILABLE when it would need a ticket the line cannot take, and
-        with CONCURRENT_UPDATE if its ticket is already asking (the same ticket brought
-        twice)."""
+        """An asker: with a ticket of this room issued for `route` (gateway.web passes the
+        method and path; None where the caller has one route), in its place with the request it
+        first made; otherwise a newcomer with `payload` (its request, `size` bytes), behind
+        everyone. Admitted if a place is free that it may take (`_may_take`) and nobody with a
+        smaller seq is asking; if not, it waits (`WaitingRooms.serve` in gateway.web) and then
+        `give_up`s. Refused with SERVICE_UNAVAILABLE when it would need a ticket the line cannot
+        take, and with CONCURRENT_UPDATE if its ticket is already asking (the same ticket
+        brought twice)."""
         now = self.clock()
         self._expire(now)
         ticket = self._tickets.get(ticket_id) if ticket_id else None
