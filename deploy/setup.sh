@@ -364,12 +364,9 @@ step_postgresql() {
     say "postgresql: running on $PG_HOST:$PG_PORT"
 }
 
-# The outboxes, the SMS messages and the captchas are queues: their rows come and go by the
-# thousand a minute on opening day, and until a vacuum every statement on them steps over the
-# dead ones (measured with autovacuum off: PostgreSQL's CPU per registration grew from 4.3 to
-# 7.8-8.9 ms over five minutes of load; with it on it stayed at 3.6 to 4.1). PostgreSQL vacuums
-# by itself unless autovacuum is turned off, as some test machines' configurations do: on this
-# machine's server it is turned back on; on another one, a warning.
+# The outboxes, the SMS messages and the captchas are queues: until a vacuum, every statement on
+# them steps over their dead rows (measured: deploy/README.md). Some test machines' configurations
+# turn autovacuum off: on this machine's server it is turned back on; on another one, a warning.
 pg_autovacuum() {
     local admin_url="$1"
     [ "$(psql -X -w -At -d "$admin_url" -c 'SHOW autovacuum')" = "on" ] && return
